@@ -1,0 +1,79 @@
+# The OSB lead pipeline. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+export PYTHONDONTWRITEBYTECODE := 1
+
+# uv from PyPI: the one on PATH, else a private copy in the run folder.
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(CURDIR)/.local/tools/bin/uv
+endif
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(CURDIR)/.local/tools/bin/uv:
+	python3.11 -m venv $(CURDIR)/.local/tools
+	$(CURDIR)/.local/tools/bin/pip install --quiet uv
+
+.PHONY: install
+install: $(UV) ## Install every package (one lock) and fetch the Kafka jars from Maven Central
+	$(UV) sync --frozen --all-packages
+	$(UV) run --frozen osb-infra fetch
+
+.PHONY: lock
+lock: $(UV) ## Update uv.lock after changing a pyproject
+	$(UV) lock
+
+.PHONY: lint
+lint: install ## ruff (lint and format check) and mypy --strict
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+.PHONY: format
+format: install ## Apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+.PHONY: test
+test: install ## Every test; starts the local Kafka and PostgreSQL for the run and stops them after
+	$(RUN) pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: install ## Tests that need nothing running
+	$(RUN) pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+.PHONY: test-integration
+test-integration: install ## Tests on the real Kafka broker and PostgreSQL
+	$(RUN) pytest -m integration $(PYTEST_ARGS)
+
+.PHONY: schemas
+schemas: install ## Regenerate the contracts' JSON Schemas (refuses breaking changes in place)
+	$(RUN) osb-schemas
+
+.PHONY: infra-up
+infra-up: install ## Start Kafka and PostgreSQL (unless external), create topics and databases
+	$(RUN) osb-infra up
+
+.PHONY: infra-down
+infra-down: ## Stop the local Kafka and PostgreSQL
+	$(RUN) osb-infra down
+
+.PHONY: infra-status
+infra-status: ## What runs: topics with partition counts, each service database
+	$(RUN) osb-infra status
+
+.PHONY: run
+run: install ## The whole system with demo data; Ctrl-C stops everything
+	$(RUN) osb-infra run
+
+.PHONY: clean
+clean: infra-down ## Stop everything and delete the run folder (.local)
+	rm -rf .local .bench

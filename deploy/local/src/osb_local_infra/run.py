@@ -1,0 +1,83 @@
+"""``make run``: the infrastructure and every service, until Ctrl-C stops them all cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from osb_local_infra import infra as local_infra
+from osb_local_infra.settings import InfraSettings
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """A process `make run` starts, with the places a person can look at it."""
+
+    name: str
+    command: list[str]
+    links: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+# Each service issue adds its processes here.
+SERVICES: list[ServiceProcess] = []
+
+
+def run(say: Callable[[str], None] = print, services: list[ServiceProcess] | None = None) -> int:
+    settings = InfraSettings()
+    started = local_infra.up(settings)
+    children: list[tuple[ServiceProcess, subprocess.Popen[bytes]]] = []
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    try:
+        env = {**os.environ, **started.env()}
+        for spec in SERVICES if services is None else services:
+            proc = subprocess.Popen(spec.command, env={**env, **spec.env})
+            children.append((spec, proc))
+        say("")
+        say("The OSB lead pipeline is up.")
+        say(f"  Kafka              {started.bootstrap_servers}")
+        for service, url in started.database_urls.items():
+            say(f"  PostgreSQL         {service}: {url}")
+        for spec, _ in children:
+            for label, where in spec.links.items():
+                say(f"  {spec.name:18} {label}: {where}")
+        say(f"  Run folder         {settings.run_dir}")
+        say("Ctrl-C stops everything.")
+        while not stop_requested:
+            for spec, proc in children:
+                if proc.poll() is not None:
+                    say(f"{spec.name} exited with {proc.returncode}; stopping everything")
+                    stop_requested, exit_code = True, 1
+            time.sleep(0.5)
+    finally:
+        say("stopping ...")
+        for _, proc in children:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for spec, proc in children:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                say(f"{spec.name} did not stop in 30 s; killing it")
+                proc.kill()
+        stopped = local_infra.down(settings, only=started.started)
+        say(f"stopped: {', '.join([s.name for s, _ in children] + stopped) or 'nothing'}")
+    return exit_code
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,50 @@
+"""Where the infrastructure is: external servers from the environment, else the local one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# deploy/local/src/osb_local_infra/settings.py -> the checkout's root
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+SERVICE_DATABASES: dict[str, str] = {
+    "lead-intake": "lead_intake",
+    "lead-manager": "lead_manager",
+    "customer-matching": "customer_matching",
+    "notifier": "notifier",
+}
+
+
+class InfraSettings(BaseSettings):
+    """``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` point at external servers; then
+    nothing local is started. ``DATABASE_URL`` names any database on the server: each
+    service's database is derived from it by name (or given by ``<SERVICE>_DATABASE_URL``).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str | None = None
+    database_url: str | None = None
+    osb_run_dir: Path = Field(default=REPO_ROOT / ".local")
+    osb_kafka_port: int = 9092
+    osb_kafka_controller_port: int = 9093
+    osb_kafka_heap: str = "768m"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.osb_run_dir.resolve()
+
+    @property
+    def external_kafka(self) -> bool:
+        return bool(self.kafka_bootstrap_servers)
+
+    @property
+    def external_postgres(self) -> bool:
+        return bool(self.database_url)
+
+    def service_database_override(self, service: str) -> str | None:
+        return os.environ.get(f"{service.upper().replace('-', '_')}_DATABASE_URL") or None

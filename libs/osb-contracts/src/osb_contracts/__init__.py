@@ -1,0 +1,20 @@
+"""Every message on the OSB bus: pydantic contracts, the topic registry, the CloudEvents codec."""
+
+from osb_contracts._base import Contract, Message
+from osb_contracts.codec import ContractError, Envelope, KafkaRecord, decode, encode
+from osb_contracts.topics import DLQ_SUFFIX, TOPICS, Topic, all_topic_specs, message_type_by_name
+
+__all__ = [
+    "DLQ_SUFFIX",
+    "TOPICS",
+    "Contract",
+    "ContractError",
+    "Envelope",
+    "KafkaRecord",
+    "Message",
+    "Topic",
+    "all_topic_specs",
+    "decode",
+    "encode",
+    "message_type_by_name",
+]

@@ -1,0 +1,185 @@
+"""Validated lead requests (lead-intake) and the lead's events (lead-manager)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from osb_contracts._base import (
+    AwareDatetime,
+    BranchId,
+    Contract,
+    CustomerNumber,
+    Identifier,
+    LongText,
+    Message,
+    ShortText,
+    Text,
+)
+from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
+
+
+class LeadRequested(Message):
+    """A portal booking that passed validation; lead-manager makes it a NEW lead.
+
+    ``lead_id`` is derived from the booking id, so a redelivered booking names the same lead.
+    """
+
+    message_type = "osb.lead.LeadRequested"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    received_at: AwareDatetime
+    requested_start: AwareDatetime
+    requested_end: AwareDatetime | None = None
+    services: tuple[Text, ...] = Field(default=(), max_length=30)
+    customer: Customer
+    vehicle: Vehicle = Vehicle()
+    comment: LongText | None = None
+    warnings: tuple[Text, ...] = Field(default=(), max_length=20)
+
+
+class LeadCancellationRequested(Message):
+    """The customer cancelled on the portal; the lead becomes CANCELLED_BY_CUSTOMER."""
+
+    message_type = "osb.lead.LeadCancellationRequested"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    cancelled_at: AwareDatetime
+    reason: LongText | None = None
+
+
+class LeadCreated(Message):
+    message_type = "osb.lead.LeadCreated"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    status: LeadStatus = LeadStatus.NEW
+    created_at: AwareDatetime
+    requested_start: AwareDatetime
+    requested_end: AwareDatetime | None = None
+    services: tuple[Text, ...] = Field(default=(), max_length=30)
+    customer: Customer
+    vehicle: Vehicle = Vehicle()
+
+
+class LeadUpdated(Message):
+    """An advisor corrected the lead's data; ``changed_fields`` names what changed."""
+
+    message_type = "osb.lead.LeadUpdated"
+
+    lead_id: UUID
+    branch_id: BranchId
+    status: LeadStatus
+    updated_by: Identifier
+    updated_at: AwareDatetime
+    changed_fields: tuple[ShortText, ...] = Field(max_length=40)
+    customer: Customer
+    vehicle: Vehicle = Vehicle()
+
+
+class LeadRejected(Message):
+    """An advisor rejected the lead; ``text`` is the final text the customer gets."""
+
+    message_type = "osb.lead.LeadRejected"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    rejected_by: Identifier
+    rejected_at: AwareDatetime
+    channel: Channel
+    recipient: Text = Field(min_length=1)
+    subject: Text | None = None
+    text: LongText = Field(min_length=1)
+    customer: Customer
+
+
+class VehicleCase(StrEnum):
+    OWNED_BY_CUSTOMER = "OWNED_BY_CUSTOMER"
+    OWNED_BY_OTHER = "OWNED_BY_OTHER"
+    TRANSIT = "TRANSIT"
+
+
+class CustomerChoice(StrEnum):
+    EXISTING = "EXISTING"
+    MERGE_LEAD_DATA = "MERGE_LEAD_DATA"
+    MERGE_MASTER_DATA = "MERGE_MASTER_DATA"
+    NEW_CUSTOMER = "NEW_CUSTOMER"
+    CASH_SALE = "CASH_SALE"
+
+
+class AppointmentWarning(Contract):
+    code: ShortText
+    message: Text
+
+
+class AppointmentCreated(Message):
+    """A lead became a real appointment: everything the DMS and the notifier need."""
+
+    message_type = "osb.lead.AppointmentCreated"
+
+    lead_id: UUID
+    appointment_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    start: AwareDatetime
+    end: AwareDatetime
+    acceptor: Identifier
+    customer_number: CustomerNumber
+    customer_choice: CustomerChoice
+    customer: Customer
+    vehicle: Vehicle
+    vehicle_case: VehicleCase
+    warnings: tuple[AppointmentWarning, ...] = Field(default=(), max_length=10)
+    services: tuple[Text, ...] = Field(default=(), max_length=30)
+    confirmation: ConfirmationChannel = ConfirmationChannel.NONE
+    recipient: Text | None = None
+    created_by: Identifier
+    created_at: AwareDatetime
+
+
+class LeadCancelled(Message):
+    """The DMS deleted the lead's appointment."""
+
+    message_type = "osb.lead.LeadCancelled"
+
+    lead_id: UUID
+    appointment_id: UUID
+    branch_id: BranchId
+    cancelled_at: AwareDatetime
+    reason: Text | None = None
+
+
+class LeadCancelledByCustomer(Message):
+    """The customer cancelled; carries the appointment, if any, so the DMS removes it."""
+
+    message_type = "osb.lead.LeadCancelledByCustomer"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    appointment_id: UUID | None = None
+    cancelled_at: AwareDatetime
+    previous_status: LeadStatus
+
+
+__all__ = [
+    "AppointmentCreated",
+    "AppointmentWarning",
+    "CustomerChoice",
+    "LeadCancellationRequested",
+    "LeadCancelled",
+    "LeadCancelledByCustomer",
+    "LeadCreated",
+    "LeadRejected",
+    "LeadRequested",
+    "LeadUpdated",
+    "VehicleCase",
+]

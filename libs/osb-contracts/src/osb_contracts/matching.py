@@ -1,0 +1,121 @@
+"""Request/reply with customer-matching: duplicate search, VIN lookup, register customer.
+
+Requests go to the matching request topic with the ``reply_to`` and ``correlation_id``
+headers; the reply goes to the named reply topic carrying the same correlation id.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from osb_contracts._base import (
+    BranchId,
+    Contract,
+    CustomerNumber,
+    Identifier,
+    Message,
+    ShortText,
+    Text,
+    Vin,
+)
+from osb_contracts.values import Customer, Vehicle
+
+
+class DuplicateCriterion(StrEnum):
+    """Fields that, besides the name, decide that two customers are the same (Dublettenabfrage)."""
+
+    ADDRESS = "ADDRESS"
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+    BIRTH_DATE = "BIRTH_DATE"
+
+
+class ConfidenceBand(StrEnum):
+    CERTAIN = "CERTAIN"
+    LIKELY = "LIKELY"
+    POSSIBLE = "POSSIBLE"
+
+
+class DuplicateSearchRequested(Message):
+    message_type = "osb.matching.DuplicateSearchRequested"
+
+    request_id: UUID
+    branch_id: BranchId
+    customer: Customer
+    criteria: tuple[DuplicateCriterion, ...] = Field(min_length=1, max_length=4)
+    limit: int = Field(default=10, ge=1, le=50)
+
+
+class FieldComparison(Contract):
+    field: ShortText
+    lead_value: Text | None
+    master_value: Text | None
+    similarity: float = Field(ge=0.0, le=1.0)
+
+
+class DuplicateCandidate(Contract):
+    customer_number: CustomerNumber
+    score: float = Field(ge=0.0, le=1.0)
+    band: ConfidenceBand
+    fields: tuple[FieldComparison, ...] = Field(max_length=20)
+    master: Customer
+
+
+class DuplicateSearchResult(Message):
+    message_type = "osb.matching.DuplicateSearchResult"
+
+    request_id: UUID
+    candidates: tuple[DuplicateCandidate, ...] = Field(max_length=50)
+
+
+class VehicleLookupRequested(Message):
+    message_type = "osb.matching.VehicleLookupRequested"
+
+    request_id: UUID
+    vin: Vin
+    customer_number: CustomerNumber | None = None
+
+
+class VehicleOwnership(StrEnum):
+    OWNED_BY_CUSTOMER = "OWNED_BY_CUSTOMER"
+    OWNED_BY_OTHER = "OWNED_BY_OTHER"
+    UNKNOWN = "UNKNOWN"
+
+
+class VehicleLookupResult(Message):
+    message_type = "osb.matching.VehicleLookupResult"
+
+    request_id: UUID
+    ownership: VehicleOwnership
+    owner_customer_number: CustomerNumber | None = None
+    vehicle: Vehicle | None = None
+
+
+class RegisterCustomerRequested(Message):
+    message_type = "osb.matching.RegisterCustomerRequested"
+
+    request_id: UUID
+    branch_id: BranchId
+    customer: Customer
+    lead_id: UUID | None = None
+    requested_by: Identifier
+
+
+class CustomerRegistrationResult(Message):
+    message_type = "osb.matching.CustomerRegistrationResult"
+
+    request_id: UUID
+    customer_number: CustomerNumber
+
+
+class MatchingFailed(Message):
+    """The reply when customer-matching cannot answer a request (bad input, exhausted range)."""
+
+    message_type = "osb.matching.MatchingFailed"
+
+    request_id: UUID
+    code: ShortText
+    reason: Text

@@ -1,0 +1,39 @@
+"""What the notifier reports after each e-mail or SMS."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from osb_contracts._base import AwareDatetime, BranchId, Identifier, Message, ShortText, Text
+from osb_contracts.values import Channel
+
+
+class NotificationSent(Message):
+    message_type = "osb.notification.NotificationSent"
+
+    notification_id: UUID
+    lead_id: UUID
+    branch_id: BranchId
+    source_event_id: Identifier
+    source_event_type: Text
+    channel: Channel
+    sent_at: AwareDatetime
+    attempts: int = Field(ge=1)
+
+
+class NotificationFailed(Message):
+    message_type = "osb.notification.NotificationFailed"
+
+    notification_id: UUID
+    lead_id: UUID
+    branch_id: BranchId
+    source_event_id: Identifier
+    source_event_type: Text
+    channel: Channel
+    failed_at: AwareDatetime
+    attempts: int = Field(ge=1)
+    permanent: bool
+    error_code: ShortText
+    reason: Text

@@ -1,0 +1,72 @@
+"""Value objects that several messages share: customer, address, vehicle."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import EmailStr, Field
+
+from osb_contracts._base import (
+    Contract,
+    CountryCode,
+    CustomerNumber,
+    E164Phone,
+    ShortText,
+    Text,
+    Vin,
+)
+
+
+class Channel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+
+
+class ConfirmationChannel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    NONE = "NONE"
+
+
+class LeadStatus(StrEnum):
+    NEW = "NEW"
+    SCHEDULED = "SCHEDULED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+    CANCELLED_BY_CUSTOMER = "CANCELLED_BY_CUSTOMER"
+
+
+class Address(Contract):
+    street: Text | None = None
+    house_number: ShortText | None = None
+    postcode: ShortText | None = None
+    city: Text | None = None
+    country: CountryCode = "DE"
+
+
+class Customer(Contract):
+    """Customer data, normalised: e-mail checked, phone in E.164."""
+
+    customer_number: CustomerNumber | None = None
+    salutation: ShortText | None = None
+    title: ShortText | None = None
+    first_name: Text | None = None
+    last_name: Text = Field(min_length=1)
+    company: Text | None = None
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: E164Phone | None = None
+    mobile: E164Phone | None = None
+    birth_date: date | None = None
+    address: Address = Address()
+
+
+class Vehicle(Contract):
+    """Vehicle data, normalised: VIN per ISO 3779, plate upper case."""
+
+    vin: Vin | None = None
+    licence_plate: ShortText | None = None
+    make: ShortText | None = None
+    model: Text | None = None
+    first_registration: date | None = None
+    mileage_km: int | None = Field(default=None, ge=0, le=5_000_000)

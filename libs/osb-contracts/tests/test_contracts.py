@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from osb_contracts import TOPICS, ContractError, Envelope, all_topic_specs, decode, encode
+from osb_contracts.leads import LeadCreated, LeadRejected
+from osb_contracts.portal import BookingSubmitted, PortalCustomer
+from osb_contracts.schemas import breaking_changes, check, generate
+from osb_contracts.topics import all_message_types
+from osb_contracts.values import Channel, Customer
+from pydantic import ValidationError
+
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+
+
+def booking(**overrides: object) -> BookingSubmitted:
+    fields: dict[str, object] = {
+        "booking_id": "B-1",
+        "branch_id": "HH-01",
+        "submitted_at": NOW,
+        "requested_start": NOW + timedelta(days=2),
+        "customer": PortalCustomer(first_name="Jürgen", last_name="Größmann"),
+    }
+    fields.update(overrides)
+    return BookingSubmitted.model_validate(fields)
+
+
+def test_messages_are_frozen_and_refuse_unknown_fields() -> None:
+    message = booking()
+    with pytest.raises(ValidationError):
+        message.booking_id = "other"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="extra_forbidden"):
+        BookingSubmitted.model_validate({**message.model_dump(), "unexpected": 1})
+
+
+def test_strings_are_bounded() -> None:
+    with pytest.raises(ValidationError, match="at most 200 characters"):
+        booking(customer=PortalCustomer(last_name="x" * 201))
+    with pytest.raises(ValidationError, match="at most 4000 characters"):
+        booking(comment="x" * 4001)
+
+
+def test_lead_events_need_time_zones_and_valid_customer_data() -> None:
+    customer = Customer(last_name="Meier", email="meier@example.de", phone="+4940123456")
+    fields = {
+        "lead_id": uuid4(),
+        "booking_id": "B-1",
+        "branch_id": "HH-01",
+        "created_at": NOW,
+        "requested_start": NOW,
+        "customer": customer,
+    }
+    LeadCreated.model_validate(fields)
+    with pytest.raises(ValidationError, match="time zone"):
+        LeadCreated.model_validate({**fields, "created_at": NOW.replace(tzinfo=None)})
+    with pytest.raises(ValidationError, match="phone"):
+        Customer(last_name="Meier", phone="040 123456")
+    with pytest.raises(ValidationError, match="email"):
+        Customer(last_name="Meier", email="not-an-address")
+
+
+def test_every_registry_message_has_one_home_and_a_dlq() -> None:
+    types = all_message_types()
+    assert len(types) == len(set(types)), "a message type is on two topics"
+    names = [name for name, _, _ in all_topic_specs()]
+    assert len(names) == len(set(names))
+    for topic in TOPICS:
+        assert topic.name.startswith("osb.")
+        assert topic.name.endswith(".v1")
+        if topic.has_dlq:
+            assert topic.dlq in names
+    lead_topics = [t for t in TOPICS if t.key == "lead_id"]
+    assert all(t.partitions >= 3 for t in lead_topics)
+
+
+def test_codec_round_trip_carries_cloudevents_attributes() -> None:
+    message = booking()
+    record = encode(message, key="B-1", source="/portal/hh", correlation_id="c-1", time=NOW)
+    assert record.key == b"B-1"
+    assert record.headers["ce_specversion"] == "1.0"
+    assert record.headers["ce_type"] == "osb.portal.BookingSubmitted.v1"
+    assert record.headers["ce_source"] == "/portal/hh"
+    assert record.headers["ce_time"] == "2026-11-26T09:30:00Z"
+    assert record.headers["ce_correlationid"] == "c-1"
+    assert record.headers["content-type"] == "application/json"
+    headers = {k: v.encode() for k, v in record.headers.items()}
+    envelope: Envelope[BookingSubmitted] = decode(headers, record.value, record.key)
+    assert envelope.message == message
+    assert envelope.id == record.headers["ce_id"]
+    assert envelope.correlation_id == "c-1"
+    assert envelope.time == NOW
+    assert envelope.key == "B-1"
+
+
+def test_codec_names_what_is_wrong() -> None:
+    record = encode(booking(), key="B-1", source="/portal")
+    missing = {k: v for k, v in record.headers.items() if k != "ce_source"}
+    with pytest.raises(ContractError, match="CloudEvents headers"):
+        decode(missing, record.value)
+
+    unknown = {**record.headers, "ce_type": "osb.portal.BookingSubmitted.v9"}
+    with pytest.raises(ContractError, match="unknown message type") as err:
+        decode(unknown, record.value)
+    assert err.value.errors == (("ce_type", "unknown type or version"),)
+
+    broken = record.value.replace(b'"branch_id":"HH-01"', b'"branch_id":"HH 01!"')
+    with pytest.raises(ContractError) as err:
+        decode(record.headers, broken)
+    assert [field for field, _ in err.value.errors] == ["branch_id"]
+
+    with pytest.raises(ContractError, match="not expected here"):
+        decode(record.headers, record.value, expect=LeadRejected)
+
+
+def test_checked_in_schemas_match_the_code() -> None:
+    assert check() == []
+
+
+def test_schema_change_detection() -> None:
+    old = generate(LeadRejected)
+    added_optional = copy.deepcopy(old)
+    added_optional["properties"]["note"] = {"type": "string"}
+    assert breaking_changes(old, added_optional) == []
+
+    removed = copy.deepcopy(old)
+    del removed["properties"]["text"]
+    assert breaking_changes(old, removed) == ["text: removed"]
+
+    required = copy.deepcopy(added_optional)
+    required["required"].append("note")
+    assert breaking_changes(old, required) == ["note: newly required"]
+
+    retyped = copy.deepcopy(old)
+    retyped["properties"]["text"] = {"type": "integer"}
+    assert breaking_changes(old, retyped) == ["text: type or constraints changed"]
+
+    new_enum_value = copy.deepcopy(old)
+    new_enum_value["$defs"]["Channel"]["enum"].append("LETTER")
+    assert breaking_changes(old, new_enum_value) == []
+    assert Channel.EMAIL in new_enum_value["$defs"]["Channel"]["enum"]

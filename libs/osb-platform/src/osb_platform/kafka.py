@@ -1,0 +1,131 @@
+"""FastStream on Kafka with the project's rules baked in.
+
+- Topics come from the registry: the broker never auto-creates one (it would get 1 partition).
+- Producers are idempotent (acks=all), so a retried send is not written twice.
+- Subscribers commit after the handler returned (``AckPolicy.ACK``, never the at-most-once
+  default); ``RetryWithBackoff`` turns a handler's exception into a delayed redelivery of the
+  same record instead of the acknowledgement ``AckPolicy.ACK`` would give it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream.exceptions import HandlerException, NackMessage
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.message import StreamMessage
+from osb_contracts import Envelope, Message, Topic, decode, encode
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(bootstrap_servers: str, *, client_id: str, **options: Any) -> KafkaBroker:
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        allow_auto_create_topics=False,
+        enable_idempotence=True,
+        **options,
+    )
+
+
+async def publish(
+    broker: KafkaBroker,
+    message: Message,
+    *,
+    topic: Topic,
+    key: str,
+    source: str,
+    event_id: str | None = None,
+    time: datetime | None = None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> None:
+    """Publish a contract message as a CloudEvent on its registry topic."""
+    if not topic.accepts(type(message)):
+        raise ValueError(f"{type(message).__name__} does not belong on {topic.name}")
+    record = encode(
+        message,
+        key=key,
+        source=source,
+        event_id=event_id,
+        time=time,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )
+    await broker.publish(record.value, topic.name, key=record.key, headers=record.headers)
+
+
+def read_envelope(
+    message: KafkaMessage, expect: type[Message] | tuple[type[Message], ...] | None = None
+) -> Envelope[Any]:
+    """Decode a received record's CloudEvents headers and payload; raise ``ContractError``."""
+    raw = message.raw_message
+    record = raw[0] if isinstance(raw, tuple) else raw
+    return decode(record.headers, record.value or b"", record.key, expect=expect)
+
+
+class RetryWithBackoff:
+    """Subscriber middleware: a handler that raised gets its record again after a pause.
+
+    The pause grows exponentially with jitter per record, so a fault (database down) is
+    ridden out without spinning; nothing is acknowledged until the handler succeeds.
+    Poison messages must be dead-lettered by the handler before they reach this point.
+    """
+
+    def __init__(
+        self,
+        *,
+        initial: float = 0.2,
+        maximum: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.sleep = sleep
+        self.failures: dict[tuple[str, int, int], int] = {}
+
+    def delay(self, attempt: int) -> float:
+        base: float = min(self.maximum, self.initial * 2 ** (attempt - 1))
+        return base / 2 + random.uniform(0, base / 2)  # noqa: S311 - jitter, not security
+
+    def __call__(self, msg: Any, /, **kwargs: Any) -> BaseMiddleware:
+        return _Retry(self, msg, **kwargs)
+
+
+class _Retry(BaseMiddleware):
+    def __init__(self, policy: RetryWithBackoff, msg: Any, /, **kwargs: Any) -> None:
+        super().__init__(msg, **kwargs)
+        self.policy = policy
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        raw = msg.raw_message
+        record = raw[0] if isinstance(raw, tuple) else raw
+        where = (record.topic, record.partition, record.offset)
+        try:
+            result = await call_next(msg)
+        except HandlerException:
+            raise
+        except Exception as exc:
+            attempt = self.policy.failures.get(where, 0) + 1
+            self.policy.failures[where] = attempt
+            pause = self.policy.delay(attempt)
+            log.warning(
+                "handler failed on %s[%d]@%d (attempt %d, retry in %.1fs): %r",
+                *where,
+                attempt,
+                pause,
+                exc,
+            )
+            await self.policy.sleep(pause)
+            raise NackMessage() from exc
+        self.policy.failures.pop(where, None)
+        return result

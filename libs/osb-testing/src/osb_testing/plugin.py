@@ -1,0 +1,55 @@
+"""pytest fixtures: Kafka and PostgreSQL for the tests, and throw-away topics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from osb_testing.infrastructure import InfrastructureUnavailableError, TestInfrastructure, provide
+
+
+@pytest.fixture(scope="session")
+def osb_infra() -> Iterator[TestInfrastructure]:
+    """Kafka and PostgreSQL for this test run; a test asking for them fails if they are missing."""
+    try:
+        with provide() as infra:
+            yield infra
+    except InfrastructureUnavailableError as exc:
+        pytest.fail(f"Kafka/PostgreSQL unavailable: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap_servers(osb_infra: TestInfrastructure) -> str:
+    return osb_infra.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def database_urls(osb_infra: TestInfrastructure) -> dict[str, str]:
+    return osb_infra.database_urls
+
+
+NewTopicFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def kafka_topic(kafka_bootstrap_servers: str) -> AsyncIterator[NewTopicFactory]:
+    """Create throw-away topics with a unique name; deleted after the test."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers)
+    await admin.start()
+    created: list[str] = []
+
+    async def make(prefix: str = "test", *, partitions: int = 3) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+        created.append(name)
+        return name
+
+    try:
+        yield make
+    finally:
+        if created:
+            await admin.delete_topics(created)
+        await admin.close()

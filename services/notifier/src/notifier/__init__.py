@@ -1,0 +1,1 @@
+"""OSB service package."""
