@@ -25,8 +25,16 @@ class ServiceProcess:
     env: dict[str, str] = field(default_factory=dict)
 
 
-# Each service issue adds its processes here.
-SERVICES: list[ServiceProcess] = []
+SERVICES: list[ServiceProcess] = [
+    ServiceProcess(
+        "lead-intake",
+        [sys.executable, "-m", "lead_intake"],
+        links={
+            "API docs": "http://127.0.0.1:8001/docs",
+            "POST a booking": "http://127.0.0.1:8001/api/v1/bookings",
+        },
+    ),
+]
 
 
 def run(say: Callable[[str], None] = print, services: list[ServiceProcess] | None = None) -> int:

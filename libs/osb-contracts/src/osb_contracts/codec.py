@@ -112,6 +112,8 @@ def decode(
         raise ContractError(
             f"invalid CloudEvents headers: {exc}", [("headers", str(exc))]
         ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError("unreadable CloudEvents headers", [("headers", str(exc))]) from None
     if event.get_specversion() != "1.0":
         raise ContractError(
             "unsupported CloudEvents specversion", [("ce_specversion", event.get_specversion())]

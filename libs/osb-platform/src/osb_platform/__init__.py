@@ -4,7 +4,18 @@ from osb_platform.kafka import (
     RetryWithBackoff,
     make_broker,
     publish,
+    raw_batch,
     read_envelope,
 )
+from osb_platform.producer import DeadLetter, Outgoing, Producer
 
-__all__ = ["RetryWithBackoff", "make_broker", "publish", "read_envelope"]
+__all__ = [
+    "DeadLetter",
+    "Outgoing",
+    "Producer",
+    "RetryWithBackoff",
+    "make_broker",
+    "publish",
+    "raw_batch",
+    "read_envelope",
+]

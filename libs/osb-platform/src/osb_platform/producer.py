@@ -1,0 +1,103 @@
+"""One idempotent Kafka producer per service, for sending many records at once.
+
+aiokafka slows down badly when ``send()`` is awaited from many tasks at once; here every
+record of a batch is handed over in order and the deliveries are awaited together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from osb_contracts import KafkaRecord
+
+DLQ_HEADER_PREFIX = "osb_dlq_"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    record: KafkaRecord
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that cannot be processed, with the reason and the field errors."""
+
+    topic: str  # the original topic; the record goes to <topic>.dlq
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+    reason: str
+    errors: Sequence[tuple[str, str]]
+
+
+class Producer:
+    def __init__(self, bootstrap_servers: str, *, client_id: str, **options: Any) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            enable_idempotence=True,  # acks=all, no duplicates from the producer's own retries
+            linger_ms=options.pop("linger_ms", 5),
+            **options,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def ping(self, topic: str) -> None:
+        """Raise unless the cluster answers a metadata request for ``topic``."""
+        if not await self._producer.client.force_metadata_update():
+            raise ConnectionError("Kafka metadata request failed")
+        if not self._producer.client.cluster.partitions_for_topic(topic):
+            raise LookupError(f"topic {topic} not known to the cluster")
+
+    async def send_many(self, items: Iterable[Outgoing]) -> None:
+        """Send in order; return when every record is acknowledged by the broker."""
+        deliveries = [
+            await self._producer.send(
+                item.topic,
+                value=item.record.value,
+                key=item.record.key,
+                headers=[(k, v.encode()) for k, v in item.record.headers.items()],
+            )
+            for item in items
+        ]
+        if deliveries:
+            await asyncio.gather(*deliveries)
+
+    async def dead_letter(self, letters: Iterable[DeadLetter], *, service: str) -> None:
+        deliveries = []
+        for letter in letters:
+            headers = [h for h in letter.headers if not h[0].startswith(DLQ_HEADER_PREFIX)]
+            headers += [
+                (DLQ_HEADER_PREFIX + "reason", letter.reason.encode()),
+                (
+                    DLQ_HEADER_PREFIX + "errors",
+                    json.dumps(
+                        [{"field": f, "reason": r} for f, r in letter.errors], ensure_ascii=False
+                    ).encode(),
+                ),
+                (DLQ_HEADER_PREFIX + "service", service.encode()),
+                (DLQ_HEADER_PREFIX + "topic", letter.topic.encode()),
+                (DLQ_HEADER_PREFIX + "partition", str(letter.partition).encode()),
+                (DLQ_HEADER_PREFIX + "offset", str(letter.offset).encode()),
+                (DLQ_HEADER_PREFIX + "at", datetime.now(UTC).isoformat().encode()),
+            ]
+            deliveries.append(
+                await self._producer.send(
+                    letter.topic + ".dlq", value=letter.value, key=letter.key, headers=headers
+                )
+            )
+        if deliveries:
+            await asyncio.gather(*deliveries)

@@ -1,0 +1,3 @@
+from lead_intake.entrypoints.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""lead-intake's adapters: the idempotency store in PostgreSQL."""

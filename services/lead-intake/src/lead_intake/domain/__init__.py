@@ -1,0 +1,1 @@
+"""Validation and normalisation of portal bookings: pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Thin transport layer: Kafka subscriber, HTTP routes, the app factory."""

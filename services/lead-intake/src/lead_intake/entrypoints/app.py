@@ -1,0 +1,90 @@
+"""The lead-intake process: the portal subscriber and the HTTP endpoint in one app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from osb_contracts.topics import LEAD_REQUESTS
+from osb_platform import Producer
+from osb_platform.db import make_engine, upgrade
+from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
+from sqlalchemy import text
+
+from lead_intake.adapters.idempotency import IdempotencyStore
+from lead_intake.entrypoints.consumer import build_broker
+from lead_intake.entrypoints.http import HttpDeps, router
+from lead_intake.service.intake import SERVICE
+from lead_intake.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+) -> FastAPI:
+    settings = settings or Settings()
+    branches = settings.branch_map()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=5)
+        await upgrade(engine, MIGRATIONS)
+        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
+        await producer.start()
+        broker = build_broker(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            producer=producer,
+            branches=branches,
+            clock=clock,
+            max_records=settings.max_batch,
+        )
+        await broker.start()
+
+        async def database() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def kafka() -> None:
+            await producer.ping(LEAD_REQUESTS.name)
+
+        app.state.http = HttpDeps(producer, IdempotencyStore(engine), branches, clock)
+        app.state.checks = {"database": database, "kafka": kafka}
+        try:
+            yield
+        finally:
+            await broker.stop()  # drains the batch in hand and commits it
+            await producer.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="OSB lead-intake",
+        version="1",
+        summary="Portal bookings in, validated lead requests out.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    install_health(app, lambda: app.state.checks)
+    app.include_router(router)
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,114 @@
+"""POST a booking, for portals that cannot produce to Kafka."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from osb_contracts import Envelope
+from osb_contracts.portal import BookingCancelled, BookingSubmitted
+from osb_platform import Producer
+from osb_platform.http import field_errors
+from pydantic import BaseModel
+
+from lead_intake.adapters.idempotency import IdempotencyStore, StoredResponse
+from lead_intake.domain.validation import BookingInvalidError, Branch, lead_id_for
+from lead_intake.service.intake import SOURCE, to_lead_request
+
+router = APIRouter(prefix="/api/v1", tags=["bookings"])
+
+
+@dataclass
+class HttpDeps:
+    producer: Producer
+    store: IdempotencyStore
+    branches: dict[str, Branch]
+    clock: Callable[[], datetime]
+
+
+class BookingAccepted(BaseModel):
+    booking_reference: str
+    lead_id: str
+    status: str = "accepted"
+
+
+class ErrorBody(BaseModel):
+    error: str
+    errors: list[dict[str, str]]
+
+
+@router.post(
+    "/bookings",
+    status_code=202,
+    response_model=BookingAccepted,
+    responses={409: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    summary="Submit a portal booking",
+)
+async def submit_booking(
+    booking: BookingSubmitted,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Validate the booking and queue it as a lead request; 202 with the booking reference.
+
+    With an ``Idempotency-Key`` header a retry gets the first answer again, and the key with a
+    different body is refused with 409. Without one, the same booking id still never makes a
+    second lead.
+    """
+    deps: HttpDeps = request.app.state.http
+    request_hash = hashlib.sha256(await request.body()).hexdigest()
+    if idempotency_key:
+        stored = await deps.store.get(idempotency_key)
+        if stored is not None:
+            return _replay(stored, request_hash)
+    envelope: Envelope[BookingSubmitted | BookingCancelled] = Envelope(
+        id=f"http:{booking.booking_id}",
+        type=BookingSubmitted.cloudevents_type(),
+        source=SOURCE + "/http",
+        time=deps.clock(),
+        correlation_id=idempotency_key or booking.booking_id,
+        causation_id=None,
+        key=booking.booking_id,
+        message=booking,
+    )
+    try:
+        outgoing = to_lead_request(envelope, now=deps.clock(), branches=deps.branches)
+    except BookingInvalidError as exc:
+        response = StoredResponse(
+            request_hash,
+            422,
+            {
+                "error": "invalid booking",
+                "errors": [{"field": e.field, "reason": e.reason} for e in exc.errors],
+            },
+        )
+    else:
+        await deps.producer.send_many([outgoing])
+        accepted = BookingAccepted(
+            booking_reference=booking.booking_id, lead_id=str(lead_id_for(booking.booking_id))
+        )
+        response = StoredResponse(request_hash, 202, accepted.model_dump())
+    if idempotency_key:
+        response = await deps.store.put(idempotency_key, response)
+        return _replay(response, request_hash)
+    return JSONResponse(status_code=response.status_code, content=response.body)
+
+
+def _replay(stored: StoredResponse, request_hash: str) -> JSONResponse:
+    if stored.request_hash != request_hash:
+        return field_errors(
+            409,
+            [("Idempotency-Key", "already used for a different request")],
+            "idempotency key reused",
+        )
+    return JSONResponse(
+        status_code=stored.status_code,
+        content=json.loads(json.dumps(stored.body)),
+        headers={"Idempotent-Replayed": "true"},
+    )

@@ -1,0 +1,1 @@
+"""Use cases of lead-intake, over ports."""

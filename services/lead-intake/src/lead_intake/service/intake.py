@@ -1,0 +1,106 @@
+"""Turn a batch of portal records into lead requests and dead letters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from osb_contracts import ContractError, Envelope, decode, encode
+from osb_contracts.leads import LeadCancellationRequested, LeadRequested
+from osb_contracts.portal import BookingCancelled, BookingSubmitted
+from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
+from osb_platform.producer import DeadLetter, Outgoing
+
+from lead_intake.domain.validation import (
+    BookingInvalidError,
+    Branch,
+    validate_booking,
+    validate_cancellation,
+)
+
+SOURCE = "/osb/lead-intake"
+SERVICE = "lead-intake"
+# Event ids of what we publish derive from the incoming event id, so a redelivered
+# booking yields the very same LeadRequested event (deduplicated by lead-manager's inbox).
+_EVENT_NAMESPACE = uuid.UUID("0b7f6a52-31c4-4e0e-9a43-5c2d8f1e7a90")
+
+
+class Record(Protocol):
+    """What the service reads of a Kafka record (aiokafka's ConsumerRecord has it)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+@dataclass
+class BatchResult:
+    outgoing: list[Outgoing] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+def to_lead_request(
+    envelope: Envelope[BookingSubmitted | BookingCancelled],
+    *,
+    now: datetime,
+    branches: Mapping[str, Branch],
+) -> Outgoing:
+    """Validate one portal message; raise ``BookingInvalidError`` naming every bad field."""
+    message = envelope.message
+    result: LeadRequested | LeadCancellationRequested
+    if isinstance(message, BookingSubmitted):
+        result = validate_booking(message, now=now, branches=branches)
+    else:
+        result = validate_cancellation(message, branches=branches)
+    record = encode(
+        result,
+        key=str(result.lead_id),
+        source=SOURCE,
+        event_id=str(uuid.uuid5(_EVENT_NAMESPACE, envelope.id)),
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.id,
+    )
+    return Outgoing(LEAD_REQUESTS.name, record)
+
+
+def process_batch(
+    records: Sequence[Record], *, clock: Callable[[], datetime], branches: Mapping[str, Branch]
+) -> BatchResult:
+    result = BatchResult()
+    for record in records:
+        try:
+            envelope: Envelope[BookingSubmitted | BookingCancelled] = decode(
+                record.headers, record.value or b"", record.key, expect=PORTAL_BOOKINGS.messages
+            )
+            result.outgoing.append(to_lead_request(envelope, now=clock(), branches=branches))
+        except ContractError as exc:
+            result.dead_letters.append(_dead_letter(record, exc.reason, exc.errors))
+        except BookingInvalidError as exc:
+            errors = [(e.field, e.reason) for e in exc.errors]
+            result.dead_letters.append(_dead_letter(record, "invalid booking", errors))
+    return result
+
+
+def _dead_letter(record: Record, reason: str, errors: Sequence[tuple[str, str]]) -> DeadLetter:
+    return DeadLetter(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value or b"",
+        headers=list(record.headers),
+        reason=reason,
+        errors=errors,
+    )

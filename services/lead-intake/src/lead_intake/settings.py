@@ -1,0 +1,42 @@
+"""lead-intake's settings, from the environment (``make run`` provides them)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lead_intake.domain.validation import Branch
+
+
+class BranchSetting(BaseModel):
+    country: str = "DE"
+    timezone: str = "Europe/Berlin"
+
+
+DEMO_BRANCHES = {
+    "HH-01": BranchSetting(country="DE", timezone="Europe/Berlin"),
+    "M-01": BranchSetting(country="DE", timezone="Europe/Berlin"),
+    "W-01": BranchSetting(country="AT", timezone="Europe/Vienna"),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEAD_INTAKE_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="localhost:9092",
+        validation_alias=AliasChoices(
+            "LEAD_INTAKE_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    database_url: str = "postgresql://postgres@localhost/lead_intake"
+    # Known branches: id -> country (default phone region) and time zone (portal wall clock).
+    branches: dict[str, BranchSetting] = DEMO_BRANCHES
+    http_host: str = "127.0.0.1"
+    http_port: int = 8001
+    consumer_group: str = "lead-intake"
+    max_batch: int = 500
+    max_body_bytes: int = 64 * 1024
+
+    def branch_map(self) -> dict[str, Branch]:
+        return {k: Branch(k, v.country, v.timezone) for k, v in self.branches.items()}

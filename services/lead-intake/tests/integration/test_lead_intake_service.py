@@ -1,0 +1,170 @@
+"""lead-intake on the real broker and database: subscriber, dead letters, HTTP endpoint."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from lead_intake.domain.validation import lead_id_for
+from lead_intake.entrypoints.app import create_app
+from lead_intake.settings import Settings
+from osb_contracts import Envelope, decode
+from osb_contracts.leads import LeadRequested
+from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
+from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
+from osb_platform import make_broker, publish
+from osb_testing.kafka import TopicTail, header, move_group_to_end
+
+pytestmark = pytest.mark.integration
+
+
+def booking(booking_id: str, **customer: str) -> BookingSubmitted:
+    now = datetime.now(UTC)
+    return BookingSubmitted(
+        booking_id=booking_id,
+        branch_id="HH-01",
+        submitted_at=now,
+        requested_start=now + timedelta(days=5),
+        customer=PortalCustomer(
+            last_name="Schäfer", email=customer.get("email", "schaefer@example.de")
+        ),
+        vehicle=PortalVehicle(licence_plate="HH-OS 42"),
+    )
+
+
+@pytest.fixture
+async def client(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    group = f"lead-intake-test-{uuid.uuid4().hex[:8]}"
+    await move_group_to_end(kafka_bootstrap_servers, group, [PORTAL_BOOKINGS.name])
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=database_urls["lead-intake"],
+        consumer_group=group,
+        max_body_bytes=8 * 1024,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            yield http
+
+
+def lead_request_for(booking_id: str):  # type: ignore[no-untyped-def]
+    key = str(lead_id_for(booking_id)).encode()
+    return lambda r: r.topic == LEAD_REQUESTS.name and r.key == key
+
+
+async def test_portal_bookings_become_lead_requests_and_bad_ones_dead_letters(
+    client: httpx.AsyncClient, kafka_bootstrap_servers: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    good, bad, after = f"OK-{run}", f"BAD-{run}", f"AFTER-{run}"
+    producer = make_broker(kafka_bootstrap_servers, client_id="portal-simulator")
+    await producer.start()
+    dlq = PORTAL_BOOKINGS.dlq
+    async with TopicTail(kafka_bootstrap_servers, LEAD_REQUESTS.name, dlq) as tail:
+        for message in (booking(good), booking(bad, email="kein-at"), booking(after)):
+            await publish(
+                producer,
+                message,
+                topic=PORTAL_BOOKINGS,
+                key=message.booking_id,
+                source="/portal",
+                event_id=f"evt-{message.booking_id}",
+            )
+        # The same record delivered again (the portal retried): the same event, the same lead.
+        await publish(
+            producer,
+            booking(good),
+            topic=PORTAL_BOOKINGS,
+            key=good,
+            source="/portal",
+            event_id=f"evt-{good}",
+        )
+        await producer.publish(
+            b"{broken", PORTAL_BOOKINGS.name, key=b"garbage", headers={"ce_specversion": "1.0"}
+        )
+        requests = await tail.wait_for(lead_request_for(good), count=2)
+        await tail.wait_for(lead_request_for(after))
+        letters = await tail.wait_for(
+            lambda r: r.topic == dlq and r.key in (bad.encode(), b"garbage"), count=2
+        )
+    await producer.stop()
+
+    envelopes: list[Envelope[LeadRequested]] = [decode(r.headers, r.value, r.key) for r in requests]
+    assert all(isinstance(e.message, LeadRequested) for e in envelopes)
+    assert envelopes[0].id == envelopes[1].id
+    assert envelopes[0].message.lead_id == lead_id_for(good)
+    assert envelopes[0].message.customer.email == "schaefer@example.de"
+    assert envelopes[0].causation_id == f"evt-{good}"
+
+    invalid = next(r for r in letters if r.key == bad.encode())
+    assert header(invalid, "osb_dlq_reason") == "invalid booking"
+    assert header(invalid, "osb_dlq_service") == "lead-intake"
+    assert header(invalid, "osb_dlq_topic") == PORTAL_BOOKINGS.name
+    assert header(invalid, "osb_dlq_offset") is not None
+    errors = json.loads(header(invalid, "osb_dlq_errors") or "[]")
+    assert [e["field"] for e in errors] == ["customer.email"]
+    assert BookingSubmitted.model_validate_json(invalid.value).booking_id == bad  # kept as sent
+    garbage = next(r for r in letters if r.key == b"garbage")
+    assert "CloudEvents" in (header(garbage, "osb_dlq_reason") or "")
+
+
+async def test_http_booking_is_accepted_once_per_idempotency_key(
+    client: httpx.AsyncClient, kafka_bootstrap_servers: str
+) -> None:
+    booking_id = f"HTTP-{uuid.uuid4().hex[:8]}"
+    body = booking(booking_id).model_dump(mode="json")
+    key = {"Idempotency-Key": f"key-{booking_id}"}
+    async with TopicTail(kafka_bootstrap_servers, LEAD_REQUESTS.name) as tail:
+        first = await client.post("/api/v1/bookings", json=body, headers=key)
+        assert first.status_code == 202, first.text
+        assert first.json() == {
+            "booking_reference": booking_id,
+            "lead_id": str(lead_id_for(booking_id)),
+            "status": "accepted",
+        }
+        retry = await client.post("/api/v1/bookings", json=body, headers=key)
+        assert retry.status_code == 202
+        assert retry.json() == first.json()
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        await tail.wait_for(lead_request_for(booking_id))
+        await tail.wait_for(lambda r: False, count=0, timeout=1)  # let a duplicate show up
+        assert len(tail.matching(lead_request_for(booking_id))) == 1
+
+    other = {**body, "comment": "another request"}
+    reused = await client.post("/api/v1/bookings", json=other, headers=key)
+    assert reused.status_code == 409
+    assert reused.json()["errors"] == [
+        {"field": "Idempotency-Key", "reason": "already used for a different request"}
+    ]
+
+
+async def test_http_bad_input_names_the_fields(client: httpx.AsyncClient) -> None:
+    body = booking(f"BAD-{uuid.uuid4().hex[:8]}", email="nope").model_dump(mode="json")
+    response = await client.post("/api/v1/bookings", json=body)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["customer.email"]
+
+    del body["customer"]["last_name"]
+    body["surprise"] = 1
+    response = await client.post("/api/v1/bookings", json=body)
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {"customer.last_name", "surprise"}
+
+    huge = {**booking("B-huge").model_dump(mode="json"), "comment": "x" * 9000}
+    response = await client.post("/api/v1/bookings", json=huge)
+    assert response.status_code == 413
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health/live")).status_code == 200
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"checks": {"database": "ok", "kafka": "ok"}}

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lead_intake.domain.validation import (
+    BookingInvalidError,
+    Branch,
+    lead_id_for,
+    validate_booking,
+    validate_cancellation,
+)
+from lead_intake.domain.vin import check_digit, check_vin
+from osb_contracts.portal import (
+    BookingCancelled,
+    BookingSubmitted,
+    PortalAddress,
+    PortalCustomer,
+    PortalVehicle,
+)
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+BRANCHES = {
+    "HH-01": Branch("HH-01", "DE", "Europe/Berlin"),
+    "W-01": Branch("W-01", "AT", "Europe/Vienna"),
+}
+VALID_EU_VIN = "WVWZZZ1JZXW000001"  # check digit position is not enforced in Europe
+VALID_NA_VIN = "1M8GDM9AXKP042788"  # the classic valid check digit example
+
+
+def booking(**overrides: object) -> BookingSubmitted:
+    customer = overrides.pop("customer", None) or PortalCustomer(
+        salutation="Herr",
+        first_name="Jürgen",
+        last_name="Größmann",
+        email="  Juergen.Groessmann@Example.DE ",
+        phone="040 1234567",
+        address=PortalAddress(
+            street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"
+        ),
+    )
+    fields: dict[str, object] = {
+        "booking_id": "B-100",
+        "branch_id": "HH-01",
+        "submitted_at": NOW,
+        "requested_start": NOW + timedelta(days=3),
+        "customer": customer,
+        "vehicle": PortalVehicle(vin=VALID_EU_VIN, licence_plate="hh ab 123"),
+    }
+    fields.update(overrides)
+    return BookingSubmitted.model_validate(fields)
+
+
+def errors_of(b: BookingSubmitted) -> dict[str, str]:
+    with pytest.raises(BookingInvalidError) as exc:
+        validate_booking(b, now=NOW, branches=BRANCHES)
+    return {e.field: e.reason for e in exc.value.errors}
+
+
+def test_a_valid_booking_is_normalised() -> None:
+    lead = validate_booking(booking(), now=NOW, branches=BRANCHES)
+    assert lead.lead_id == lead_id_for("B-100")
+    assert lead.customer.email == "Juergen.Groessmann@example.de"
+    assert lead.customer.phone == "+49401234567"
+    assert lead.customer.address.country == "DE"
+    assert lead.vehicle.licence_plate == "HH-AB 123"
+    assert lead.vehicle.vin == VALID_EU_VIN
+    assert lead.received_at == NOW
+
+
+def test_lead_id_is_deterministic_per_booking() -> None:
+    assert lead_id_for("B-1") == lead_id_for("B-1")
+    assert lead_id_for("B-1") != lead_id_for("B-2")
+
+
+def test_phone_region_comes_from_the_address_country() -> None:
+    austrian = PortalCustomer(
+        last_name="Huber", mobile="0664 1234567", address=PortalAddress(country="Österreich")
+    )
+    lead = validate_booking(booking(customer=austrian), now=NOW, branches=BRANCHES)
+    assert lead.customer.mobile == "+436641234567"
+    assert lead.customer.address.country == "AT"
+    # The same digits with a German address are a Hessian landline (06641), not that mobile.
+    german = PortalCustomer(last_name="Huber", mobile="0664 1234567")
+    lead = validate_booking(booking(customer=german), now=NOW, branches=BRANCHES)
+    assert lead.customer.mobile == "+496641234567"
+
+
+def test_branch_country_is_the_default_region() -> None:
+    viennese = PortalCustomer(last_name="Huber", phone="01 5123456")
+    lead = validate_booking(
+        booking(customer=viennese, branch_id="W-01"), now=NOW, branches=BRANCHES
+    )
+    assert lead.customer.phone == "+4315123456"
+
+
+def test_every_bad_field_is_named() -> None:
+    bad = booking(
+        branch_id="XX-99",
+        requested_start=NOW - timedelta(days=2),
+        customer=PortalCustomer(last_name="Meier", email="no-at-sign", phone="12"),
+        vehicle=PortalVehicle(vin="WVWZZZ1JZXW00000I", licence_plate="!!"),
+    )
+    errors = errors_of(bad)
+    assert set(errors) == {
+        "branch_id",
+        "requested_start",
+        "customer.email",
+        "customer.phone",
+        "vehicle.vin",
+        "vehicle.licence_plate",
+    }
+    assert "unknown branch" in errors["branch_id"]
+    assert "past" in errors["requested_start"]
+    assert "I, O or Q" in errors["vehicle.vin"]
+
+
+def test_a_contact_is_needed() -> None:
+    errors = errors_of(booking(customer=PortalCustomer(last_name="Meier")))
+    assert errors == {"customer.email": "an e-mail address or a phone number is needed"}
+
+
+def test_the_requested_day_counts_in_the_branch_time_zone() -> None:
+    # 23:30 UTC on the 25th is already the 26th in Hamburg: today, not the past.
+    late = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
+    lead = validate_booking(booking(requested_start=late), now=NOW, branches=BRANCHES)
+    assert lead.requested_start == late
+    naive = datetime(2026, 11, 30, 9, 0)  # noqa: DTZ001 - the portal's wall clock
+    lead = validate_booking(booking(requested_start=naive), now=NOW, branches=BRANCHES)
+    assert lead.requested_start.utcoffset() == timedelta(hours=1)
+
+
+def test_end_before_start_and_implausible_birth_dates() -> None:
+    b = booking(
+        requested_end=NOW + timedelta(days=2),
+        customer=PortalCustomer(last_name="Alt", email="a@example.de", birth_date="01.01.1850"),
+    )
+    assert set(errors_of(b)) == {"requested_end", "customer.birth_date"}
+
+
+def test_vin_rules() -> None:
+    assert check_digit(VALID_NA_VIN) == "X"
+    assert check_vin(VALID_NA_VIN).vin == VALID_NA_VIN
+    assert check_vin("1m8gdm9a-xkp042788").vin == VALID_NA_VIN
+    assert "17 characters" in str(check_vin("WVWZZZ1JZ").error)
+    assert "I, O or Q" in str(check_vin("WVWZZZ1JZXW00000O").error)
+    wrong_na = VALID_NA_VIN[:8] + "1" + VALID_NA_VIN[9:]
+    assert "North American" in str(check_vin(wrong_na).error)
+    european = check_vin(VALID_EU_VIN)
+    assert european.vin == VALID_EU_VIN
+    assert european.warning is not None  # 'X' at position 9 is not its check digit
+
+
+def test_a_wrong_european_check_digit_is_a_warning_on_the_lead() -> None:
+    lead = validate_booking(booking(), now=NOW, branches=BRANCHES)
+    assert any(w.startswith("vehicle.vin: check digit") for w in lead.warnings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("M-AB 1234", "M-AB 1234"),
+        ("hh ab 123", "HH-AB 123"),
+        ("b mw 1e", "B-MW 1E"),  # electric
+        ("W-12345A", "W-12345A"),  # Austrian: kept as written
+    ],
+)
+def test_plates_are_normalised(raw: str, expected: str) -> None:
+    lead = validate_booking(
+        booking(vehicle=PortalVehicle(licence_plate=raw)), now=NOW, branches=BRANCHES
+    )
+    assert lead.vehicle.licence_plate == expected
+
+
+@pytest.mark.parametrize("raw", ["!!", "A", "HH-AB-123-XYZ-99"])
+def test_bad_plates_are_refused(raw: str) -> None:
+    assert errors_of(booking(vehicle=PortalVehicle(licence_plate=raw))) == {
+        "vehicle.licence_plate": "not a licence plate"
+    }
+
+
+def test_cancellation_names_the_same_lead() -> None:
+    cancel = BookingCancelled(booking_id="B-100", branch_id="HH-01", cancelled_at=NOW)
+    assert validate_cancellation(cancel, branches=BRANCHES).lead_id == lead_id_for("B-100")
+    with pytest.raises(BookingInvalidError):
+        validate_cancellation(
+            BookingCancelled(booking_id="B-1", branch_id="ZZ", cancelled_at=NOW), branches=BRANCHES
+        )
