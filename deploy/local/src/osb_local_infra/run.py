@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ class ServiceProcess:
     command: list[str]
     links: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    setup: list[list[str]] = field(default_factory=list)  # run to completion first
 
 
 SERVICES: list[ServiceProcess] = [
@@ -34,7 +36,27 @@ SERVICES: list[ServiceProcess] = [
             "POST a booking": "http://127.0.0.1:8001/api/v1/bookings",
         },
     ),
+    ServiceProcess(
+        "lead-manager",
+        [sys.executable, "-m", "lead_manager", "serve"],
+        setup=[[sys.executable, "-m", "lead_manager", "seed-demo"]],
+        links={
+            "API docs": "http://127.0.0.1:8002/docs",
+            "a token": "uv run lead-manager token --branch HH-01 --permission LEAD_MANAGER",
+        },
+    ),
 ]
+
+
+def local_secrets(settings: InfraSettings) -> dict[str, str]:
+    """Secrets for the local run, made once and kept in the run folder (never in the repo)."""
+    folder = settings.run_dir / "secrets"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    jwt = folder / "jwt-secret"
+    if not jwt.exists():
+        jwt.write_text(secrets.token_urlsafe(48))
+        jwt.chmod(0o600)
+    return {"LEAD_MANAGER_JWT_SECRET": jwt.read_text().strip()}
 
 
 def run(say: Callable[[str], None] = print, services: list[ServiceProcess] | None = None) -> int:
@@ -51,8 +73,10 @@ def run(say: Callable[[str], None] = print, services: list[ServiceProcess] | Non
     signal.signal(signal.SIGTERM, request_stop)
     exit_code = 0
     try:
-        env = {**os.environ, **started.env()}
+        env = {**local_secrets(settings), **os.environ, **started.env()}
         for spec in SERVICES if services is None else services:
+            for step in spec.setup:
+                subprocess.run(step, env={**env, **spec.env}, check=True)
             proc = subprocess.Popen(spec.command, env={**env, **spec.env})
             children.append((spec, proc))
         say("")

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.exceptions import BaseCloudEventException
@@ -91,13 +91,28 @@ def encode(
     )
 
 
+Headers = Mapping[str, bytes | str] | Iterable[tuple[str, bytes | str]]
+
+
+@overload
 def decode(
-    headers: Mapping[str, bytes | str] | Iterable[tuple[str, bytes | str]],
+    headers: Headers, value: bytes, key: bytes | str | None = None, *, expect: type[M]
+) -> Envelope[M]: ...
+@overload
+def decode(
+    headers: Headers,
+    value: bytes,
+    key: bytes | str | None = None,
+    *,
+    expect: tuple[type[Message], ...] | None = None,
+) -> Envelope[Any]: ...
+def decode(
+    headers: Headers,
     value: bytes,
     key: bytes | str | None = None,
     *,
     expect: type[M] | tuple[type[Message], ...] | None = None,
-) -> Envelope[M]:
+) -> Envelope[Any]:
     """Read a record; raise :class:`ContractError` naming what is wrong with it."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     raw = {
@@ -148,5 +163,5 @@ def decode(
         correlation_id=str(event.get_extension(CORRELATION_ID) or event.get_id()),
         causation_id=event.get_extension(CAUSATION_ID),
         key=str(partition_key) if partition_key is not None else None,
-        message=message,  # type: ignore[arg-type]
+        message=message,
     )

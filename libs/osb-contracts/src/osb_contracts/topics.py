@@ -176,6 +176,14 @@ def message_type_by_name(cloudevents_type: str) -> type[Message]:
         raise UnknownMessageTypeError(cloudevents_type) from None
 
 
+def topic_for(message_type: type[Message]) -> Topic:
+    """The one topic a message type is published on."""
+    for topic in TOPICS:
+        if topic.accepts(message_type):
+            return topic
+    raise LookupError(f"{message_type.__name__} is on no topic of the registry")
+
+
 def topic_by_name(name: str) -> Topic:
     for topic in TOPICS:
         if name in (topic.name, topic.name + DLQ_SUFFIX):

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -35,7 +36,14 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [(_loc(tuple(e["loc"])), str(e["msg"])) for e in exc.errors()]
         return field_errors(422, errors, "invalid request")
 
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        response = field_errors(exc.status_code, [], str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
 
 
 class BodySizeLimit:

@@ -1,0 +1,3 @@
+from lead_manager.entrypoints.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""lead-manager's adapters: PostgreSQL tables, repositories, unit of work, outbox relay."""

@@ -1,0 +1,128 @@
+"""The read side of the advisor's screen: list, search, detail, counter."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from osb_contracts.values import LeadStatus
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lead_manager.adapters.repository import lead_from_row
+from lead_manager.adapters.tables import lead_history, leads
+from lead_manager.domain.model import Lead
+
+_LIST_COLUMNS = [c for c in leads.c if c.name != "search_text"]
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    branch_ids: Sequence[str]
+    statuses: Sequence[LeadStatus] = ()
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+    acceptor: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    leads: list[Lead]
+    next_cursor: str | None
+
+
+def _encode_cursor(received_at: datetime, lead_id: UUID) -> str:
+    raw = json.dumps([received_at.isoformat(), str(lead_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        at, lead_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), UUID(lead_id)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a cursor of this list") from exc
+
+
+class LeadQueries:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def page(self, where: LeadFilter, *, limit: int, cursor: str | None) -> Page:
+        """Newest first, keyset-paginated, so page 1,000 costs what page 1 costs."""
+        conditions: list[Any] = [leads.c.branch_id.in_(list(where.branch_ids))]
+        if where.statuses:
+            conditions.append(leads.c.status.in_([s.value for s in where.statuses]))
+        if where.start_from:
+            conditions.append(leads.c.requested_start >= where.start_from)
+        if where.start_to:
+            conditions.append(leads.c.requested_start < where.start_to)
+        if where.acceptor:
+            conditions.append(leads.c.acceptor == where.acceptor)
+        if where.search:
+            conditions.append(_search(where.search))
+        if cursor:
+            at, lead_id = decode_cursor(cursor)
+            conditions.append(tuple_(leads.c.received_at, leads.c.id) < tuple_(at, lead_id))
+        stmt = (
+            select(*_LIST_COLUMNS)
+            .where(and_(*conditions))
+            .order_by(leads.c.received_at.desc(), leads.c.id.desc())
+            .limit(limit + 1)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        found = [lead_from_row(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        return Page(found, _encode_cursor(last.received_at, last.id) if last else None)
+
+    async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(*_LIST_COLUMNS).where(leads.c.id == lead_id))).first()
+            if row is None:
+                return None
+            history = (
+                await conn.execute(
+                    select(lead_history)
+                    .where(lead_history.c.lead_id == lead_id)
+                    .order_by(lead_history.c.id)
+                )
+            ).all()
+        return lead_from_row(row), list(history)
+
+    async def open_count(self, branch_ids: Sequence[str]) -> int:
+        async with self._engine.connect() as conn:
+            count = await conn.scalar(
+                select(func.count())
+                .select_from(leads)
+                .where(
+                    leads.c.branch_id.in_(list(branch_ids)),
+                    leads.c.status == LeadStatus.NEW.value,
+                )
+            )
+        return int(count or 0)
+
+
+def _search(text: str) -> Any:
+    """Every word must occur somewhere in the lead's searchable text (trigram index)."""
+    words = [w for w in text.lower().split() if w]
+    clauses = []
+    for word in words[:6]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        compact = escaped.replace("-", "")
+        clauses.append(
+            or_(
+                leads.c.search_text.like(f"%{escaped}%", escape="\\"),
+                leads.c.search_text.like(f"%{compact}%", escape="\\"),
+            )
+            if compact != escaped
+            else leads.c.search_text.like(f"%{escaped}%", escape="\\")
+        )
+    return and_(*clauses)

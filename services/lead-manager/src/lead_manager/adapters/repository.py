@@ -1,0 +1,217 @@
+"""Leads and branch settings in PostgreSQL (SQLAlchemy Core on one connection)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from osb_contracts.matching import DuplicateCriterion
+from osb_contracts.values import Customer, LeadStatus, Vehicle
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from lead_manager.adapters.tables import appointments, branch_settings, leads
+from lead_manager.domain.branch import Acceptor, BranchSettings
+from lead_manager.domain.model import Appointment, Lead
+from lead_manager.service.ports import ConcurrencyError
+
+
+def lead_row(lead: Lead, now: datetime) -> dict[str, Any]:
+    customer, vehicle = lead.customer, lead.vehicle
+    return {
+        "id": lead.id,
+        "booking_id": lead.booking_id,
+        "branch_id": lead.branch_id,
+        "status": lead.status.value,
+        "version": lead.version,
+        "received_at": lead.received_at,
+        "requested_start": lead.requested_start,
+        "requested_end": lead.requested_end,
+        "customer": customer.model_dump(mode="json"),
+        "vehicle": vehicle.model_dump(mode="json"),
+        "services": list(lead.services),
+        "comment": lead.comment,
+        "warnings": list(lead.warnings),
+        "appointment_id": lead.appointment_id,
+        "acceptor": lead.acceptor,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "mobile": customer.mobile,
+        "licence_plate": vehicle.licence_plate,
+        "vin": vehicle.vin,
+        "customer_number": customer.customer_number,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def lead_from_row(row: Any) -> Lead:
+    return Lead(
+        id=row.id,
+        booking_id=row.booking_id,
+        branch_id=row.branch_id,
+        status=LeadStatus(row.status),
+        version=row.version,
+        received_at=row.received_at,
+        requested_start=row.requested_start,
+        requested_end=row.requested_end,
+        customer=Customer.model_validate(row.customer),
+        vehicle=Vehicle.model_validate(row.vehicle),
+        services=tuple(row.services),
+        comment=row.comment,
+        warnings=tuple(row.warnings),
+        appointment_id=row.appointment_id,
+        acceptor=row.acceptor,
+    )
+
+
+_LEAD_COLUMNS = [c for c in leads.c if c.name != "search_text"]
+
+
+class SqlLeadRepository:
+    def __init__(self, conn: AsyncConnection, clock: Any) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    async def get(self, lead_id: UUID, *, for_update: bool = False) -> Lead | None:
+        stmt = select(*_LEAD_COLUMNS).where(leads.c.id == lead_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else lead_from_row(row)
+
+    async def by_appointment(self, appointment_id: UUID) -> Lead | None:
+        stmt = (
+            select(*_LEAD_COLUMNS).where(leads.c.appointment_id == appointment_id).with_for_update()
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else lead_from_row(row)
+
+    async def add_new(self, new: Sequence[Lead]) -> set[UUID]:
+        """Insert the leads that do not exist yet (by id or booking); return their ids."""
+        if not new:
+            return set()
+        now = self._clock()
+        stmt = (
+            insert(leads)
+            .values([lead_row(lead, now) for lead in new])
+            .on_conflict_do_nothing()
+            .returning(leads.c.id)
+        )
+        return set((await self._conn.execute(stmt)).scalars())
+
+    async def save(self, lead: Lead) -> None:
+        """Write a changed lead if nobody changed it since it was read (version check)."""
+        row = lead_row(lead, self._clock())
+        del row["id"], row["created_at"], row["booking_id"]
+        row["version"] = lead.version + 1
+        result = await self._conn.execute(
+            update(leads)
+            .where(leads.c.id == lead.id, leads.c.version == lead.version)
+            .values(**row)
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyError(f"lead {lead.id} was changed by someone else")
+        lead.version += 1
+
+    async def add_appointment(self, lead: Lead, appointment: Appointment) -> None:
+        await self._conn.execute(
+            insert(appointments).values(
+                id=appointment.id,
+                lead_id=lead.id,
+                branch_id=lead.branch_id,
+                start=appointment.start,
+                end=appointment.end,
+                acceptor=appointment.acceptor,
+                customer_number=appointment.customer_number,
+                customer_choice=appointment.customer_choice.value,
+                customer=appointment.customer.model_dump(mode="json"),
+                vehicle=appointment.vehicle.model_dump(mode="json"),
+                vehicle_case=appointment.vehicle_case.value,
+                warnings=[w.model_dump(mode="json") for w in appointment.warnings],
+                confirmation=appointment.confirmation.value,
+                created_at=self._clock(),
+            )
+        )
+
+    async def mark_appointment_deleted(self, appointment_id: UUID, at: datetime) -> None:
+        await self._conn.execute(
+            update(appointments).where(appointments.c.id == appointment_id).values(deleted_at=at)
+        )
+
+
+def settings_from_row(row: Any) -> BranchSettings:
+    return BranchSettings(
+        branch_id=row.branch_id,
+        name=row.name,
+        acceptors=tuple(Acceptor(**a) for a in row.acceptors),
+        sms_enabled=row.sms_enabled,
+        templates=dict(row.templates),
+        cash_sale_customer_number=row.cash_sale_customer_number,
+        duplicate_criteria=tuple(DuplicateCriterion(c) for c in row.duplicate_criteria),
+        sender_email=row.sender_email,
+        version=row.version,
+    )
+
+
+class SqlBranchRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, branch_id: str) -> BranchSettings | None:
+        row = (
+            await self._conn.execute(
+                select(branch_settings).where(branch_settings.c.branch_id == branch_id)
+            )
+        ).first()
+        return None if row is None else settings_from_row(row)
+
+    async def all(self) -> list[BranchSettings]:
+        rows = await self._conn.execute(
+            select(branch_settings).order_by(branch_settings.c.branch_id)
+        )
+        return [settings_from_row(r) for r in rows]
+
+    async def put(
+        self, settings: BranchSettings, *, updated_by: str, expected_version: int | None
+    ) -> BranchSettings:
+        values = {
+            "name": settings.name,
+            "acceptors": [a.__dict__ for a in settings.acceptors],
+            "sms_enabled": settings.sms_enabled,
+            "templates": settings.templates,
+            "cash_sale_customer_number": settings.cash_sale_customer_number,
+            "duplicate_criteria": [c.value for c in settings.duplicate_criteria],
+            "sender_email": settings.sender_email,
+            "updated_by": updated_by,
+        }
+        stmt: Any
+        if expected_version is None:
+            stmt = (
+                insert(branch_settings)
+                .values(branch_id=settings.branch_id, version=1, **values)
+                .on_conflict_do_update(
+                    index_elements=["branch_id"],
+                    set_={**values, "version": branch_settings.c.version + 1},
+                )
+                .returning(branch_settings)
+            )
+        else:
+            stmt = (
+                update(branch_settings)
+                .where(
+                    branch_settings.c.branch_id == settings.branch_id,
+                    branch_settings.c.version == expected_version,
+                )
+                .values(**values, version=expected_version + 1)
+                .returning(branch_settings)
+            )
+        row = (await self._conn.execute(stmt)).first()
+        if row is None:
+            raise ConcurrencyError(f"the settings of {settings.branch_id} were changed meanwhile")
+        return settings_from_row(row)

@@ -1,0 +1,145 @@
+"""The lead-manager database (the migrations in ``migrations/`` create it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Computed,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+
+# What the live search looks in: name, e-mail, phones, plate (also without separators), VIN,
+# booking reference. A trigram GIN index over it keeps substring search fast at a million rows.
+SEARCH_TEXT = (
+    "lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || "
+    "coalesce(email, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(mobile, '') || ' ' || "
+    "coalesce(licence_plate, '') || ' ' || "
+    "translate(coalesce(licence_plate, ''), '- ', '') || ' ' || "
+    "coalesce(vin, '') || ' ' || booking_id)"
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("booking_id", String(64), nullable=False, unique=True),
+    Column("branch_id", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("requested_start", DateTime(timezone=True), nullable=False),
+    Column("requested_end", DateTime(timezone=True)),
+    Column("customer", JSONB, nullable=False),
+    Column("vehicle", JSONB, nullable=False),
+    Column("services", JSONB, nullable=False),
+    Column("comment", Text),
+    Column("warnings", JSONB, nullable=False),
+    Column("appointment_id", UUID(as_uuid=True), unique=True),
+    Column("acceptor", String(64)),
+    # Denormalised from the customer and vehicle for filtering and search.
+    Column("first_name", String(200)),
+    Column("last_name", String(200), nullable=False),
+    Column("email", String(254)),
+    Column("phone", String(20)),
+    Column("mobile", String(20)),
+    Column("licence_plate", String(60)),
+    Column("vin", String(17)),
+    Column("customer_number", String(20)),
+    Column("search_text", Text, Computed(SEARCH_TEXT, persisted=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_leads_branch_status_start", "branch_id", "status", "requested_start"),
+    Index("ix_leads_branch_received", "branch_id", "received_at", "id"),
+    Index(
+        "ix_leads_search_trgm",
+        "search_text",
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+    ),
+)
+
+lead_history = Table(
+    "lead_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("lead_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("from_status", String(32)),
+    Column("to_status", String(32), nullable=False),
+    Column("reason", Text),
+    Column("details", JSONB, nullable=False),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("lead_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("branch_id", String(32), nullable=False),
+    Column("start", DateTime(timezone=True), nullable=False),
+    Column("end", DateTime(timezone=True), nullable=False),
+    Column("acceptor", String(64), nullable=False),
+    Column("customer_number", String(20), nullable=False),
+    Column("customer_choice", String(32), nullable=False),
+    Column("customer", JSONB, nullable=False),
+    Column("vehicle", JSONB, nullable=False),
+    Column("vehicle_case", String(32), nullable=False),
+    Column("warnings", JSONB, nullable=False),
+    Column("confirmation", String(8), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+branch_settings = Table(
+    "branch_settings",
+    metadata,
+    Column("branch_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("acceptors", JSONB, nullable=False),
+    Column("sms_enabled", Boolean, nullable=False),
+    Column("templates", JSONB, nullable=False),
+    Column("cash_sale_customer_number", String(20)),
+    Column("duplicate_criteria", JSONB, nullable=False),
+    Column("sender_email", String(254)),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", String(64)),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("topic", String(200), nullable=False),
+    Column("key", LargeBinary, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Index("ix_outbox_unpublished", "id", postgresql_where=Column("published_at").is_(None)),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -1,0 +1,142 @@
+"""One transaction for a change: lead rows, their history, their outbox rows, the inbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+from osb_contracts import encode
+from osb_contracts.topics import topic_for
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from lead_manager.adapters.repository import SqlBranchRepository, SqlLeadRepository
+from lead_manager.adapters.tables import inbox, lead_history, outbox
+from lead_manager.domain.model import Lead
+
+SOURCE = "/osb/lead-manager"
+
+
+class SqlUnitOfWork:
+    """``async with uow: ...; await uow.commit()``; leaving without commit rolls back.
+
+    Leads handed to :meth:`track` have their new history and events written on commit, in
+    the same transaction as the lead rows: an event is published (by the relay) if and only
+    if the change it reports is committed.
+    """
+
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+        self._tracked: list[tuple[Lead, str | None, str | None]] = []
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self._conn = await self._engine.connect()
+        self._tx = await self._conn.begin()
+        self.leads = SqlLeadRepository(self._conn, self._clock)
+        self.branches = SqlBranchRepository(self._conn)
+        self._tracked = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        assert self._tx is not None
+        try:
+            if self._tx.is_active:
+                await self._tx.rollback()
+        finally:
+            await self._conn.close()
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._conn is not None
+        return self._conn
+
+    def track(
+        self, lead: Lead, *, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> None:
+        # By object: a lead created and then changed in one batch is two objects, each
+        # holding its own new events.
+        if all(tracked is not lead for tracked, _, _ in self._tracked):
+            self._tracked.append((lead, correlation_id, causation_id))
+
+    async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
+        """Record the event ids in the inbox; return those not processed before."""
+        ids = list(dict.fromkeys(event_ids))
+        if not ids:
+            return set()
+        stmt = (
+            insert(inbox)
+            .values([{"consumer": consumer, "event_id": i} for i in ids])
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        return set((await self.connection.execute(stmt)).scalars())
+
+    async def commit(self) -> None:
+        history: list[dict[str, Any]] = []
+        messages: list[dict[str, Any]] = []
+        for lead, correlation_id, causation_id in self._tracked:
+            history += [
+                {
+                    "lead_id": lead.id,
+                    "at": h.at,
+                    "actor_id": h.actor_id,
+                    "actor_name": h.actor_name,
+                    "action": h.action,
+                    "from_status": h.from_status.value if h.from_status else None,
+                    "to_status": h.to_status.value,
+                    "reason": h.reason,
+                    "details": h.details,
+                }
+                for h in lead.new_history
+            ]
+            for event in lead.events:
+                event_id = str(uuid.uuid4())
+                record = encode(
+                    event,
+                    key=str(lead.id),
+                    source=SOURCE,
+                    event_id=event_id,
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
+                )
+                messages.append(
+                    {
+                        "event_id": event_id,
+                        "topic": topic_for(type(event)).name,
+                        "key": record.key,
+                        "value": record.value,
+                        "headers": record.headers,
+                    }
+                )
+        if history:
+            await self.connection.execute(insert(lead_history), history)
+        if messages:
+            await self.connection.execute(insert(outbox), messages)
+        assert self._tx is not None
+        await self._tx.commit()
+        for lead, _, _ in self._tracked:
+            lead.events.clear()
+            lead.new_history.clear()
+        self._tracked = []
+
+    async def history(self, lead_id: UUID) -> list[Any]:
+        rows = await self.connection.execute(
+            select(lead_history)
+            .where(lead_history.c.lead_id == lead_id)
+            .order_by(lead_history.c.id)
+        )
+        return list(rows)

@@ -1,0 +1,1 @@
+"""The lead and its rules: no Kafka, SQL, clock or uuid imports."""

@@ -1,0 +1,373 @@
+"""The lead (Terminlead), its statuses and every transition DOMAIN.md allows.
+
+The aggregate records what happened in ``events`` (contracts to publish through the outbox)
+and ``history`` (what the advisor sees); it never publishes or stores anything itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from osb_contracts import Message
+from osb_contracts.leads import (
+    AppointmentCreated,
+    AppointmentWarning,
+    CustomerChoice,
+    LeadCancelled,
+    LeadCancelledByCustomer,
+    LeadCreated,
+    LeadRejected,
+    LeadRequested,
+    LeadUpdated,
+    VehicleCase,
+)
+from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
+
+from lead_manager.domain.permissions import PERMISSION_LABELS, Actor, Permission
+
+STATUS_LABELS = {
+    LeadStatus.NEW: "Neu",
+    LeadStatus.SCHEDULED: "Geplant",
+    LeadStatus.REJECTED: "Abgelehnt",
+    LeadStatus.CANCELLED: "Storniert",
+    LeadStatus.CANCELLED_BY_CUSTOMER: "Von Kunden storniert",
+}
+
+
+class Trigger(StrEnum):
+    SCHEDULE = "SCHEDULE"
+    REJECT = "REJECT"
+    APPOINTMENT_DELETED = "APPOINTMENT_DELETED"
+    CUSTOMER_CANCELS = "CUSTOMER_CANCELS"
+    CORRECT_DATA = "CORRECT_DATA"
+
+
+TRIGGER_LABELS = {
+    Trigger.SCHEDULE: "schedule",
+    Trigger.REJECT: "reject",
+    Trigger.APPOINTMENT_DELETED: "cancel for a deleted appointment",
+    Trigger.CUSTOMER_CANCELS: "cancel on the customer's behalf",
+    Trigger.CORRECT_DATA: "correct",
+}
+
+_S = LeadStatus
+_CLOSED = (_S.REJECTED, _S.CANCELLED_BY_CUSTOMER, _S.CANCELLED)
+# (from, trigger) -> (to, needs "Stornierte Terminleads bearbeiten"). DOMAIN.md treats CANCELLED
+# leads (appointment deleted in the DMS) like REJECTED ones.
+TRANSITIONS: dict[tuple[LeadStatus, Trigger], tuple[LeadStatus, bool]] = {
+    (_S.NEW, Trigger.SCHEDULE): (_S.SCHEDULED, False),
+    (_S.NEW, Trigger.REJECT): (_S.REJECTED, False),
+    (_S.SCHEDULED, Trigger.APPOINTMENT_DELETED): (_S.CANCELLED, False),
+    (_S.NEW, Trigger.CUSTOMER_CANCELS): (_S.CANCELLED_BY_CUSTOMER, False),
+    (_S.SCHEDULED, Trigger.CUSTOMER_CANCELS): (_S.CANCELLED_BY_CUSTOMER, False),
+    (_S.NEW, Trigger.CORRECT_DATA): (_S.NEW, False),
+    **{(s, Trigger.CORRECT_DATA): (s, True) for s in _CLOSED},
+    **{(s, Trigger.SCHEDULE): (_S.SCHEDULED, True) for s in _CLOSED},
+}
+
+
+class TransitionRefusedError(Exception):
+    """The trigger is not allowed in the lead's status; nothing changed."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class PermissionMissingError(TransitionRefusedError):
+    """Allowed in principle, but not for this user."""
+
+
+class RuleViolationError(ValueError):
+    """The request breaks a rule of the branch (SMS not enabled, no text, ...)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+def decide(status: LeadStatus, trigger: Trigger, *, may_edit_cancelled: bool) -> LeadStatus:
+    """The status after ``trigger``, or the reason it is refused."""
+    rule = TRANSITIONS.get((status, trigger))
+    if rule is None:
+        raise TransitionRefusedError(
+            f"cannot {TRIGGER_LABELS[trigger]} a lead in status {status} ({STATUS_LABELS[status]})"
+        )
+    target, needs_permission = rule
+    if needs_permission and not may_edit_cancelled:
+        raise PermissionMissingError(
+            f"a lead in status {status} ({STATUS_LABELS[status]}) is read-only without the "
+            f"permission '{PERMISSION_LABELS[Permission.EDIT_CANCELLED]}'"
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor_id: str
+    actor_name: str
+    action: str
+    from_status: LeadStatus | None
+    to_status: LeadStatus
+    reason: str | None = None
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Appointment:
+    id: UUID
+    start: datetime
+    end: datetime
+    acceptor: str
+    customer_number: str
+    customer_choice: CustomerChoice
+    customer: Customer
+    vehicle: Vehicle
+    vehicle_case: VehicleCase
+    warnings: tuple[AppointmentWarning, ...] = ()
+    confirmation: ConfirmationChannel = ConfirmationChannel.NONE
+    recipient: str | None = None
+
+
+@dataclass
+class Lead:
+    id: UUID
+    booking_id: str
+    branch_id: str
+    status: LeadStatus
+    received_at: datetime
+    requested_start: datetime
+    customer: Customer
+    vehicle: Vehicle
+    requested_end: datetime | None = None
+    services: tuple[str, ...] = ()
+    comment: str | None = None
+    warnings: tuple[str, ...] = ()
+    appointment_id: UUID | None = None
+    acceptor: str | None = None
+    version: int = 1
+    events: list[Message] = field(default_factory=list, compare=False)
+    new_history: list[HistoryEntry] = field(default_factory=list, compare=False)
+
+    # -- creation ----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, request: LeadRequested, *, actor: Actor, at: datetime) -> Lead:
+        lead = cls(
+            id=request.lead_id,
+            booking_id=request.booking_id,
+            branch_id=request.branch_id,
+            status=LeadStatus.NEW,
+            received_at=request.received_at,
+            requested_start=request.requested_start,
+            requested_end=request.requested_end,
+            services=request.services,
+            customer=request.customer,
+            vehicle=request.vehicle,
+            comment=request.comment,
+            warnings=request.warnings,
+        )
+        lead._record(actor, at, "created", None, reason="booked on the portal")
+        lead.events.append(
+            LeadCreated(
+                lead_id=lead.id,
+                booking_id=lead.booking_id,
+                branch_id=lead.branch_id,
+                created_at=at,
+                requested_start=lead.requested_start,
+                requested_end=lead.requested_end,
+                services=lead.services,
+                customer=lead.customer,
+                vehicle=lead.vehicle,
+            )
+        )
+        return lead
+
+    # -- transitions -------------------------------------------------------------------------
+    def reject(
+        self,
+        *,
+        actor: Actor,
+        channel: Channel,
+        recipient: str,
+        text: str,
+        subject: str | None,
+        at: datetime,
+    ) -> None:
+        self._require(actor, Permission.LEAD_MANAGER)
+        target = self._decide(Trigger.REJECT, actor)
+        if not text.strip():
+            raise RuleViolationError("text", "the customer needs a text")
+        previous = self._move(target)
+        self._record(actor, at, "rejected", previous, details={"channel": channel.value})
+        self.events.append(
+            LeadRejected(
+                lead_id=self.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                rejected_by=actor.id,
+                rejected_at=at,
+                channel=channel,
+                recipient=recipient,
+                subject=subject,
+                text=text,
+                customer=self.customer,
+            )
+        )
+
+    def schedule(self, *, actor: Actor, appointment: Appointment, at: datetime) -> None:
+        self._require(actor, Permission.LEAD_MANAGER)
+        target = self._decide(Trigger.SCHEDULE, actor)
+        if appointment.end <= appointment.start:
+            raise RuleViolationError("end", "the appointment ends before it starts")
+        previous = self._move(target)
+        self.appointment_id = appointment.id
+        self.acceptor = appointment.acceptor
+        self._record(
+            actor,
+            at,
+            "scheduled",
+            previous,
+            details={
+                "appointment_id": str(appointment.id),
+                "customer_number": appointment.customer_number,
+                "vehicle_case": appointment.vehicle_case.value,
+            },
+        )
+        self.events.append(
+            AppointmentCreated(
+                lead_id=self.id,
+                appointment_id=appointment.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                start=appointment.start,
+                end=appointment.end,
+                acceptor=appointment.acceptor,
+                customer_number=appointment.customer_number,
+                customer_choice=appointment.customer_choice,
+                customer=appointment.customer,
+                vehicle=appointment.vehicle,
+                vehicle_case=appointment.vehicle_case,
+                warnings=appointment.warnings,
+                services=self.services,
+                confirmation=appointment.confirmation,
+                recipient=appointment.recipient,
+                created_by=actor.id,
+                created_at=at,
+            )
+        )
+
+    def cancel_for_deleted_appointment(
+        self, *, actor: Actor, appointment_id: UUID, at: datetime, reason: str | None = None
+    ) -> None:
+        if appointment_id != self.appointment_id:
+            raise TransitionRefusedError("the deleted appointment is not this lead's appointment")
+        target = self._decide(Trigger.APPOINTMENT_DELETED, actor)
+        previous = self._move(target)
+        self._record(actor, at, "appointment deleted in the DMS", previous, reason=reason)
+        self.events.append(
+            LeadCancelled(
+                lead_id=self.id,
+                appointment_id=appointment_id,
+                branch_id=self.branch_id,
+                cancelled_at=at,
+                reason=reason,
+            )
+        )
+
+    def cancel_by_customer(self, *, actor: Actor, at: datetime, reason: str | None) -> None:
+        target = self._decide(Trigger.CUSTOMER_CANCELS, actor)
+        previous = self._move(target)
+        self._record(actor, at, "cancelled by the customer", previous, reason=reason)
+        self.events.append(
+            LeadCancelledByCustomer(
+                lead_id=self.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                appointment_id=self.appointment_id,
+                cancelled_at=at,
+                previous_status=previous,
+            )
+        )
+
+    def correct(
+        self, *, actor: Actor, customer: Customer, vehicle: Vehicle, at: datetime
+    ) -> list[str]:
+        self._require(actor, Permission.LEAD_MANAGER)
+        target = self._decide(Trigger.CORRECT_DATA, actor)
+        changed = _changed_fields("customer", self.customer, customer) + _changed_fields(
+            "vehicle", self.vehicle, vehicle
+        )
+        if not changed:
+            return []
+        previous = self._move(target)
+        self.customer, self.vehicle = customer, vehicle
+        self._record(actor, at, "corrected", previous, details={"fields": ", ".join(changed)})
+        self.events.append(
+            LeadUpdated(
+                lead_id=self.id,
+                branch_id=self.branch_id,
+                status=self.status,
+                updated_by=actor.id,
+                updated_at=at,
+                changed_fields=tuple(changed),
+                customer=customer,
+                vehicle=vehicle,
+            )
+        )
+        return changed
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _require(self, actor: Actor, permission: Permission) -> None:
+        if not actor.may(permission, self.branch_id):
+            raise PermissionMissingError(
+                f"needs the permission '{PERMISSION_LABELS[permission]}' for branch "
+                f"{self.branch_id}"
+            )
+
+    def _decide(self, trigger: Trigger, actor: Actor) -> LeadStatus:
+        return decide(
+            self.status,
+            trigger,
+            may_edit_cancelled=actor.may(Permission.EDIT_CANCELLED, self.branch_id),
+        )
+
+    def _move(self, target: LeadStatus) -> LeadStatus:
+        previous, self.status = self.status, target
+        return previous
+
+    def _record(
+        self,
+        actor: Actor,
+        at: datetime,
+        action: str,
+        previous: LeadStatus | None,
+        *,
+        reason: str | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        self.new_history.append(
+            HistoryEntry(
+                at, actor.id, actor.name, action, previous, self.status, reason, details or {}
+            )
+        )
+
+    def copy(self) -> Lead:
+        return replace(self, events=[], new_history=[])
+
+
+def _changed_fields(prefix: str, old: Customer | Vehicle, new: Customer | Vehicle) -> list[str]:
+    before, after = old.model_dump(), new.model_dump()
+    changed = []
+    for name in after:
+        if isinstance(after[name], dict):
+            changed += [
+                f"{prefix}.{name}.{k}" for k in after[name] if after[name][k] != before[name].get(k)
+            ]
+        elif after[name] != before[name]:
+            changed.append(f"{prefix}.{name}")
+    return changed

@@ -1,0 +1,1 @@
+"""Thin transport layer: Kafka subscribers, the HTTP API, the app factory, the CLI."""

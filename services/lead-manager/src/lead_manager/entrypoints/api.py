@@ -1,0 +1,400 @@
+"""The advisor's HTTP API (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from osb_contracts.leads import VehicleCase
+from osb_contracts.matching import DuplicateCriterion
+from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
+from osb_platform.http import field_errors
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lead_manager.adapters.queries import LeadFilter, LeadQueries
+from lead_manager.adapters.unit_of_work import SqlUnitOfWork
+from lead_manager.domain.branch import Acceptor, BranchSettings, open_counter_text
+from lead_manager.domain.model import (
+    STATUS_LABELS,
+    Lead,
+    PermissionMissingError,
+    RuleViolationError,
+    TransitionRefusedError,
+)
+from lead_manager.domain.permissions import Actor, Permission
+from lead_manager.entrypoints.auth import CurrentActor, forbidden
+from lead_manager.service.commands import (
+    LeadNotFoundError,
+    RejectLead,
+    ScheduleLead,
+    default_branch,
+    reject_lead,
+    schedule_lead,
+)
+from lead_manager.service.ports import ConcurrencyError
+from lead_manager.service.texts import rejection_subject, render
+
+router = APIRouter(prefix="/api/v1")
+
+Text = Annotated[str, Field(max_length=4000)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HistoryItem(Model):
+    at: datetime
+    actor_id: str
+    actor_name: str
+    action: str
+    from_status: LeadStatus | None
+    to_status: LeadStatus
+    reason: str | None
+    details: dict[str, Any]
+
+
+class LeadView(Model):
+    id: UUID
+    booking_id: str
+    branch_id: str
+    status: LeadStatus
+    status_label: str
+    version: int
+    received_at: datetime
+    requested_start: datetime
+    requested_end: datetime | None
+    services: list[str]
+    comment: str | None
+    warnings: list[str]
+    customer: Customer
+    vehicle: Vehicle
+    appointment_id: UUID | None
+    acceptor: str | None
+
+    @classmethod
+    def of(cls, lead: Lead) -> LeadView:
+        return cls(
+            id=lead.id,
+            booking_id=lead.booking_id,
+            branch_id=lead.branch_id,
+            status=lead.status,
+            status_label=STATUS_LABELS[lead.status],
+            version=lead.version,
+            received_at=lead.received_at,
+            requested_start=lead.requested_start,
+            requested_end=lead.requested_end,
+            services=list(lead.services),
+            comment=lead.comment,
+            warnings=list(lead.warnings),
+            customer=lead.customer,
+            vehicle=lead.vehicle,
+            appointment_id=lead.appointment_id,
+            acceptor=lead.acceptor,
+        )
+
+
+class LeadDetail(LeadView):
+    history: list[HistoryItem]
+    read_only: bool
+
+
+class LeadPage(Model):
+    items: list[LeadView]
+    next_cursor: str | None
+
+
+class OpenCount(Model):
+    count: int
+    display: str
+
+
+class RejectBody(Model):
+    channel: Channel
+    text: Text = Field(min_length=1)
+    subject: str | None = Field(default=None, max_length=200)
+    expected_version: int | None = None
+
+
+class RejectionDraft(Model):
+    channel: Channel
+    channels: list[Channel]
+    subject: str | None
+    text: str
+    templates: list[str]
+
+
+class ScheduleBody(Model):
+    start: datetime
+    end: datetime
+    acceptor: str = Field(min_length=1, max_length=64)
+    confirmation: ConfirmationChannel = ConfirmationChannel.NONE
+    expected_version: int | None = None
+
+
+class AppointmentView(Model):
+    lead: LeadView
+    appointment_id: UUID
+    vehicle_case: VehicleCase
+
+
+class ConfigurationCheck(Model):
+    ok: bool
+    message: str | None
+
+
+class AcceptorBody(Model):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    active: bool = True
+
+
+class BranchSettingsBody(Model):
+    name: str = Field(min_length=1, max_length=200)
+    acceptors: list[AcceptorBody] = Field(default_factory=list, max_length=200)
+    sms_enabled: bool = False
+    templates: dict[str, Text] = Field(default_factory=dict, max_length=20)
+    cash_sale_customer_number: str | None = Field(default=None, max_length=20)
+    duplicate_criteria: list[DuplicateCriterion] = Field(
+        default_factory=lambda: [DuplicateCriterion.ADDRESS], min_length=1
+    )
+    sender_email: str | None = Field(default=None, max_length=254)
+
+
+class BranchSettingsView(BranchSettingsBody):
+    branch_id: str
+    version: int
+    rejection_channels: list[Channel]
+
+
+class BranchSettingsUpdate(BranchSettingsBody):
+    expected_version: int | None = None
+
+
+def _deps(request: Request) -> tuple[AsyncEngine, Callable[[], datetime]]:
+    return request.app.state.engine, request.app.state.clock
+
+
+def _uow(request: Request) -> SqlUnitOfWork:
+    engine, clock = _deps(request)
+    return SqlUnitOfWork(engine, clock)
+
+
+def _require(actor: Actor, permission: Permission, branch_id: str) -> None:
+    if not actor.may(permission, branch_id):
+        raise forbidden(permission, branch_id)
+
+
+async def _visible_lead(request: Request, actor: Actor, lead_id: UUID) -> tuple[Lead, list[Any]]:
+    found = await LeadQueries(request.app.state.engine).get(lead_id)
+    if found is None:
+        raise HTTPException(404, detail=f"no lead {lead_id}")
+    _require(actor, Permission.LEAD_MANAGER, found[0].branch_id)
+    return found
+
+
+@router.get("/leads", response_model=LeadPage, tags=["leads"])
+async def list_leads(
+    request: Request,
+    actor: CurrentActor,
+    branch_id: Annotated[list[str] | None, Query(max_length=50)] = None,
+    status: Annotated[list[LeadStatus] | None, Query()] = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    acceptor: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100, description="live search")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> LeadPage:
+    """The lead list with the selection criteria and the live search, newest first."""
+    allowed = actor.branches_with(Permission.LEAD_MANAGER)
+    branches = branch_id or allowed
+    for b in branches:
+        _require(actor, Permission.LEAD_MANAGER, b)
+    where = LeadFilter(branches, status or (), start_from, start_to, acceptor, q)
+    try:
+        page = await LeadQueries(request.app.state.engine).page(where, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise RuleViolationError("cursor", str(exc)) from None
+    return LeadPage(items=[LeadView.of(lead) for lead in page.leads], next_cursor=page.next_cursor)
+
+
+@router.get("/leads/open-count", response_model=OpenCount, tags=["leads"])
+async def open_count(
+    request: Request,
+    actor: CurrentActor,
+    branch_id: Annotated[list[str] | None, Query(max_length=50)] = None,
+) -> OpenCount:
+    """The counter of NEW leads on the button that opens the lead manager ("9+" above nine)."""
+    branches = branch_id or actor.branches_with(Permission.LEAD_MANAGER)
+    for b in branches:
+        _require(actor, Permission.LEAD_MANAGER, b)
+    count = await LeadQueries(request.app.state.engine).open_count(branches)
+    return OpenCount(count=count, display=open_counter_text(count))
+
+
+@router.get("/leads/{lead_id}", response_model=LeadDetail, tags=["leads"])
+async def lead_detail(request: Request, actor: CurrentActor, lead_id: UUID) -> LeadDetail:
+    """A lead with its history (who, when, what, why)."""
+    lead, history = await _visible_lead(request, actor, lead_id)
+    closed = lead.status in (
+        LeadStatus.REJECTED,
+        LeadStatus.CANCELLED,
+        LeadStatus.CANCELLED_BY_CUSTOMER,
+    )
+    return LeadDetail(
+        **LeadView.of(lead).model_dump(),
+        history=[HistoryItem.model_validate(h, from_attributes=True) for h in history],
+        read_only=closed and not actor.may(Permission.EDIT_CANCELLED, lead.branch_id),
+    )
+
+
+@router.get("/leads/{lead_id}/rejection-draft", response_model=RejectionDraft, tags=["leads"])
+async def rejection_draft(
+    request: Request,
+    actor: CurrentActor,
+    lead_id: UUID,
+    channel: Channel | None = None,
+    template: Annotated[str | None, Query(max_length=64)] = None,
+) -> RejectionDraft:
+    """The text to pre-fill the rejection form with, from the branch's template."""
+    lead, _ = await _visible_lead(request, actor, lead_id)
+    async with _uow(request) as uow:
+        branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
+    channels = list(branch.rejection_channels())
+    chosen = channel or channels[-1]
+    if chosen not in channels:
+        raise RuleViolationError("channel", "SMS is not enabled for this branch (Freischaltung)")
+    name = template or f"rejection_{chosen.value.lower()}"
+    if name not in branch.templates:
+        raise RuleViolationError("template", f"the branch has no template {name!r}")
+    return RejectionDraft(
+        channel=chosen,
+        channels=channels,
+        subject=rejection_subject(branch) if chosen is Channel.EMAIL else None,
+        text=render(branch.templates[name], lead, branch),
+        templates=sorted(branch.templates),
+    )
+
+
+@router.post("/leads/{lead_id}/reject", response_model=LeadView, tags=["leads"])
+async def reject(
+    request: Request, actor: CurrentActor, lead_id: UUID, body: RejectBody
+) -> LeadView:
+    """Ablehnen: REJECTED, and LeadRejected with the final text for the notifier."""
+    _, clock = _deps(request)
+    command = RejectLead(lead_id, body.channel, body.text, body.subject, body.expected_version)
+    lead = await reject_lead(_uow(request), command, actor=actor, clock=clock)
+    return LeadView.of(lead)
+
+
+@router.post("/leads/{lead_id}/schedule", response_model=AppointmentView, tags=["leads"])
+async def schedule(
+    request: Request, actor: CurrentActor, lead_id: UUID, body: ScheduleBody
+) -> AppointmentView:
+    """Als Termin anlegen, for a lead whose customer number is known."""
+    _, clock = _deps(request)
+    command = ScheduleLead(
+        lead_id, body.start, body.end, body.acceptor, body.confirmation, body.expected_version
+    )
+    lead = await schedule_lead(_uow(request), command, actor=actor, clock=clock, new_id=uuid.uuid4)
+    assert lead.appointment_id is not None
+    return AppointmentView(
+        lead=LeadView.of(lead), appointment_id=lead.appointment_id, vehicle_case=VehicleCase.TRANSIT
+    )
+
+
+@router.get(
+    "/branches/{branch_id}/configuration-check",
+    response_model=ConfigurationCheck,
+    tags=["branches"],
+)
+async def configuration_check(
+    request: Request, actor: CurrentActor, branch_id: str
+) -> ConfigurationCheck:
+    """What the lead manager checks on opening: at least one active acceptor."""
+    _require(actor, Permission.LEAD_MANAGER, branch_id)
+    async with _uow(request) as uow:
+        branch = await uow.branches.get(branch_id) or default_branch(branch_id)
+    problem = branch.configuration_problem()
+    return ConfigurationCheck(ok=problem is None, message=problem)
+
+
+def _settings_view(branch: BranchSettings) -> BranchSettingsView:
+    return BranchSettingsView(
+        branch_id=branch.branch_id,
+        version=branch.version,
+        name=branch.name,
+        acceptors=[AcceptorBody(id=a.id, name=a.name, active=a.active) for a in branch.acceptors],
+        sms_enabled=branch.sms_enabled,
+        templates=branch.templates,
+        cash_sale_customer_number=branch.cash_sale_customer_number,
+        duplicate_criteria=list(branch.duplicate_criteria),
+        sender_email=branch.sender_email,
+        rejection_channels=list(branch.rejection_channels()),
+    )
+
+
+@router.get("/branches/{branch_id}/settings", response_model=BranchSettingsView, tags=["branches"])
+async def read_settings(
+    request: Request, actor: CurrentActor, branch_id: str
+) -> BranchSettingsView:
+    if not (
+        actor.may(Permission.OSB_ADMIN, branch_id) or actor.may(Permission.LEAD_MANAGER, branch_id)
+    ):
+        raise forbidden(Permission.OSB_ADMIN, branch_id)
+    async with _uow(request) as uow:
+        branch = await uow.branches.get(branch_id) or default_branch(branch_id)
+    return _settings_view(branch)
+
+
+@router.put("/branches/{branch_id}/settings", response_model=BranchSettingsView, tags=["branches"])
+async def write_settings(
+    request: Request, actor: CurrentActor, branch_id: str, body: BranchSettingsUpdate
+) -> BranchSettingsView:
+    """OSB settings of a branch; administrators only."""
+    _require(actor, Permission.OSB_ADMIN, branch_id)
+    settings = BranchSettings(
+        branch_id=branch_id,
+        name=body.name,
+        acceptors=tuple(Acceptor(a.id, a.name, a.active) for a in body.acceptors),
+        sms_enabled=body.sms_enabled,
+        templates=body.templates or default_branch(branch_id).templates,
+        cash_sale_customer_number=body.cash_sale_customer_number,
+        duplicate_criteria=tuple(body.duplicate_criteria),
+        sender_email=body.sender_email,
+    )
+    async with _uow(request) as uow:
+        stored = await uow.branches.put(
+            settings, updated_by=actor.id, expected_version=body.expected_version
+        )
+        await uow.commit()
+    return _settings_view(stored)
+
+
+def install_domain_errors(app: FastAPI) -> None:
+    async def not_found(_: Request, exc: Exception) -> JSONResponse:
+        return field_errors(404, [], f"no lead {exc}")
+
+    async def conflict(_: Request, exc: Exception) -> JSONResponse:
+        return field_errors(409, [("version", str(exc))], "changed by someone else")
+
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, TransitionRefusedError)
+        status = 403 if isinstance(exc, PermissionMissingError) else 409
+        return field_errors(status, [("status", exc.reason)], exc.reason)
+
+    async def rule(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RuleViolationError)
+        return field_errors(422, [(exc.field, exc.reason)], exc.reason)
+
+    app.add_exception_handler(LeadNotFoundError, not_found)
+    app.add_exception_handler(ConcurrencyError, conflict)
+    app.add_exception_handler(TransitionRefusedError, refused)
+    app.add_exception_handler(RuleViolationError, rule)

@@ -1,0 +1,88 @@
+"""The lead-manager process: subscribers, outbox relay and the advisor API in one app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from osb_contracts.topics import LEAD_EVENTS
+from osb_platform import Producer
+from osb_platform.db import make_engine, upgrade
+from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
+from sqlalchemy import text
+
+from lead_manager.adapters.outbox import OutboxRelay
+from lead_manager.entrypoints.api import install_domain_errors, router
+from lead_manager.entrypoints.consumer import SERVICE, build_broker
+from lead_manager.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        await upgrade(engine, MIGRATIONS)
+        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
+        await producer.start()
+        relay = OutboxRelay(engine, producer)
+        stop_relay = asyncio.Event()
+        relay_task = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
+        broker = build_broker(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            engine=engine,
+            producer=producer,
+            clock=clock,
+            max_records=settings.max_batch,
+        )
+        await broker.start()
+
+        async def database() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def kafka() -> None:
+            await producer.ping(LEAD_EVENTS.name)
+
+        app.state.engine = engine
+        app.state.clock = clock
+        app.state.relay = relay
+        app.state.checks = {"database": database, "kafka": kafka}
+        try:
+            yield
+        finally:
+            await broker.stop()  # finishes the batch in hand and commits it
+            stop_relay.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+            await producer.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="OSB lead-manager",
+        version="1",
+        summary="The Servicetermin Leadmanager: leads, their history, the advisor's actions.",
+        lifespan=lifespan,
+    )
+    app.state.jwt_secret = settings.jwt_secret.get_secret_value()
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    install_domain_errors(app)
+    install_health(app, lambda: app.state.checks)
+    app.include_router(router)
+    return app

@@ -1,0 +1,78 @@
+"""Bearer tokens (JWT, HS256) carrying the user's permissions per branch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from lead_manager.domain.permissions import PERMISSION_LABELS, Actor, Permission
+
+ISSUER = "osb-lead-manager"
+_bearer = HTTPBearer(auto_error=False)
+
+
+def issue_token(
+    secret: str,
+    *,
+    user: str,
+    name: str,
+    branches: Mapping[str, Sequence[Permission]],
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    issued = now or datetime.now(UTC)
+    claims = {
+        "iss": ISSUER,
+        "sub": user,
+        "name": name,
+        "branches": {b: sorted(p.value for p in perms) for b, perms in branches.items()},
+        "iat": issued,
+        "exp": issued + ttl,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def actor_from_token(token: str, secret: str) -> Actor:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("the token has expired") from None
+    except jwt.InvalidTokenError as exc:
+        raise _unauthorized(f"invalid token: {exc}") from None
+    branches: dict[str, frozenset[Permission]] = {}
+    for branch, perms in dict(claims.get("branches", {})).items():
+        branches[str(branch)] = frozenset(
+            Permission(p) for p in perms if p in Permission.__members__
+        )
+    return Actor(str(claims["sub"]), str(claims.get("name", claims["sub"])), branches)
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(permission: Permission, branch_id: str) -> HTTPException:
+    return HTTPException(
+        403,
+        detail=f"needs the permission '{PERMISSION_LABELS[permission]}' for branch {branch_id}",
+    )
+
+
+async def current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None:
+        raise _unauthorized("sign in: a bearer token is needed")
+    secret: str = request.app.state.jwt_secret
+    return actor_from_token(credentials.credentials, secret)
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

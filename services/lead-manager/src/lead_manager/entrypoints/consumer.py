@@ -1,0 +1,83 @@
+"""Subscribers: lead requests and DMS appointment changes, a batch per transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from osb_contracts import ContractError, Envelope, Topic, decode
+from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS
+from osb_platform import DeadLetter, Producer, RetryWithBackoff, make_broker, raw_batch
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lead_manager.adapters.unit_of_work import SqlUnitOfWork
+from lead_manager.service.events import handle_dms_appointments, handle_lead_requests
+from lead_manager.service.ports import UnitOfWork
+
+SERVICE = "lead-manager"
+Handler = Callable[..., Awaitable[None]]
+
+
+async def _decode_or_dead_letter(
+    records: Sequence[Any], topic: Topic, producer: Producer
+) -> list[Envelope[Any]]:
+    envelopes: list[Envelope[Any]] = []
+    letters: list[DeadLetter] = []
+    for r in records:
+        try:
+            envelopes.append(decode(r.headers, r.value or b"", r.key, expect=topic.messages))
+        except ContractError as exc:
+            letters.append(
+                DeadLetter(
+                    r.topic,
+                    r.partition,
+                    r.offset,
+                    r.key,
+                    r.value or b"",
+                    list(r.headers),
+                    exc.reason,
+                    exc.errors,
+                )
+            )
+    await producer.dead_letter(letters, service=SERVICE)
+    return envelopes
+
+
+def build_broker(
+    *,
+    bootstrap_servers: str,
+    group_id: str,
+    engine: AsyncEngine,
+    producer: Producer,
+    clock: Callable[[], datetime],
+    max_records: int = 500,
+) -> KafkaBroker:
+    broker = make_broker(bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()])
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(engine, clock)
+
+    def subscribe(topic: Topic, handle: Handler) -> None:
+        @broker.subscriber(
+            topic.name,
+            group_id=f"{group_id}.{topic.name}",
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=20,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.ACK,  # commit after the batch's transaction committed
+            decoder=raw_batch,
+        )
+        async def on_records(_: Any, msg: KafkaMessage) -> None:
+            records = msg.raw_message
+            assert isinstance(records, tuple)
+            envelopes = await _decode_or_dead_letter(records, topic, producer)
+            if envelopes:
+                await handle(uow(), envelopes, clock=clock)
+
+    subscribe(LEAD_REQUESTS, handle_lead_requests)
+    subscribe(DMS_APPOINTMENTS, handle_dms_appointments)
+    return broker

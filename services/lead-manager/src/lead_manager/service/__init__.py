@@ -1,0 +1,1 @@
+"""lead-manager's use cases: handlers over the unit-of-work port."""

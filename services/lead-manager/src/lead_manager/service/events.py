@@ -1,0 +1,123 @@
+"""Handlers for what arrives on the bus, a whole batch in one transaction.
+
+Each record's event id goes through the inbox first; a record seen before is skipped. A
+trigger the lead's status does not allow is logged and counted, and the lead is left as
+it is (it is no poison message: retrying cannot change the answer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from osb_contracts import Envelope
+from osb_contracts.dms import AppointmentDeleted
+from osb_contracts.leads import LeadCancellationRequested, LeadRequested
+from prometheus_client import Counter
+
+from lead_manager.domain.model import Lead, TransitionRefusedError
+from lead_manager.domain.permissions import SYSTEM_DMS, SYSTEM_PORTAL
+from lead_manager.service.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+LEAD_REQUESTS_CONSUMER = "lead-manager.lead-requests"
+DMS_CONSUMER = "lead-manager.dms-appointments"
+
+EVENTS_IGNORED = Counter(
+    "osb_lead_manager_events_ignored_total",
+    "Bus events that changed no lead, by reason",
+    ["consumer", "reason"],
+)
+LEADS_CREATED = Counter("osb_lead_manager_leads_created_total", "NEW leads created")
+
+
+async def handle_lead_requests(
+    uow: UnitOfWork, envelopes: Sequence[Envelope[Any]], *, clock: Callable[[], datetime]
+) -> None:
+    """LeadRequested makes a NEW lead; LeadCancellationRequested makes it CANCELLED_BY_CUSTOMER."""
+    async with uow:
+        fresh = await uow.first_seen(LEAD_REQUESTS_CONSUMER, [e.id for e in envelopes])
+        pending: list[tuple[Lead, Envelope[Any]]] = []
+
+        async def create_pending() -> None:
+            created = await uow.leads.add_new([lead for lead, _ in pending])
+            LEADS_CREATED.inc(len(created))
+            for lead, envelope in pending:
+                # The same booking twice in one batch: the first one created the lead.
+                if lead.id in created:
+                    created.discard(lead.id)
+                    uow.track(
+                        lead, correlation_id=envelope.correlation_id, causation_id=envelope.id
+                    )
+                else:
+                    EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "lead exists").inc()
+            pending.clear()
+
+        for envelope in envelopes:
+            if envelope.id not in fresh:
+                EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "seen before").inc()
+                continue
+            message = envelope.message
+            if isinstance(message, LeadRequested):
+                pending.append((Lead.create(message, actor=SYSTEM_PORTAL, at=clock()), envelope))
+            elif isinstance(message, LeadCancellationRequested):
+                await create_pending()  # the lead may be in this very batch
+                await _cancel_by_customer(uow, message, envelope, clock)
+        await create_pending()
+        await uow.commit()
+
+
+async def _cancel_by_customer(
+    uow: UnitOfWork,
+    message: LeadCancellationRequested,
+    envelope: Envelope[Any],
+    clock: Callable[[], datetime],
+) -> None:
+    lead = await uow.leads.get(message.lead_id, for_update=True)
+    if lead is None:
+        log.warning("customer cancellation for unknown lead %s", message.lead_id)
+        EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "unknown lead").inc()
+        return
+    try:
+        lead.cancel_by_customer(actor=SYSTEM_PORTAL, at=clock(), reason=message.reason)
+    except TransitionRefusedError as refused:
+        log.warning("customer cancellation of lead %s refused: %s", lead.id, refused.reason)
+        EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "transition refused").inc()
+        return
+    await uow.leads.save(lead)
+    uow.track(lead, correlation_id=envelope.correlation_id, causation_id=envelope.id)
+
+
+async def handle_dms_appointments(
+    uow: UnitOfWork, envelopes: Sequence[Envelope[Any]], *, clock: Callable[[], datetime]
+) -> None:
+    """AppointmentDeleted makes the SCHEDULED lead of that appointment CANCELLED."""
+    async with uow:
+        fresh = await uow.first_seen(DMS_CONSUMER, [e.id for e in envelopes])
+        for envelope in envelopes:
+            message = envelope.message
+            if envelope.id not in fresh or not isinstance(message, AppointmentDeleted):
+                continue
+            lead = await uow.leads.by_appointment(message.appointment_id)
+            if lead is None:
+                log.warning("AppointmentDeleted for unknown appointment %s", message.appointment_id)
+                EVENTS_IGNORED.labels(DMS_CONSUMER, "unknown appointment").inc()
+                continue
+            try:
+                lead.cancel_for_deleted_appointment(
+                    actor=SYSTEM_DMS,
+                    appointment_id=message.appointment_id,
+                    at=clock(),
+                    reason=message.reason,
+                )
+            except TransitionRefusedError as refused:
+                log.warning("appointment deletion for lead %s refused: %s", lead.id, refused.reason)
+                EVENTS_IGNORED.labels(DMS_CONSUMER, "transition refused").inc()
+                continue
+            await uow.leads.save(lead)
+            await uow.leads.mark_appointment_deleted(message.appointment_id, message.deleted_at)
+            uow.track(lead, correlation_id=envelope.correlation_id, causation_id=envelope.id)
+        await uow.commit()

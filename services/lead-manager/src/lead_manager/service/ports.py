@@ -1,0 +1,49 @@
+"""What the handlers need from the outside world; adapters and fakes implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.model import Appointment, Lead
+
+
+class ConcurrencyError(Exception):
+    """Someone else changed the record since it was read."""
+
+
+class LeadRepository(Protocol):
+    async def get(self, lead_id: UUID, *, for_update: bool = False) -> Lead | None: ...
+    async def by_appointment(self, appointment_id: UUID) -> Lead | None: ...
+    async def add_new(self, new: Sequence[Lead]) -> set[UUID]: ...
+    async def save(self, lead: Lead) -> None: ...
+    async def add_appointment(self, lead: Lead, appointment: Appointment) -> None: ...
+    async def mark_appointment_deleted(self, appointment_id: UUID, at: datetime) -> None: ...
+
+
+class BranchRepository(Protocol):
+    async def get(self, branch_id: str) -> BranchSettings | None: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def leads(self) -> LeadRepository: ...
+    @property
+    def branches(self) -> BranchRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def track(
+        self, lead: Lead, *, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> None: ...
+    async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]: ...
+    async def commit(self) -> None: ...

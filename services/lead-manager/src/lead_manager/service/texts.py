@@ -1,0 +1,42 @@
+"""Pre-filled texts from the branch's templates (Textbausteine), rendered in a sandbox."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from lead_manager.domain.branch import REJECTION_SUBJECT, BranchSettings
+from lead_manager.domain.model import Lead, RuleViolationError
+
+_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+_ZONE = ZoneInfo("Europe/Berlin")
+
+
+def placeholders(lead: Lead, branch: BranchSettings) -> dict[str, str]:
+    c, v = lead.customer, lead.vehicle
+    start = lead.requested_start.astimezone(_ZONE)
+    return {
+        "name": " ".join(p for p in (c.salutation, c.title, c.first_name, c.last_name) if p),
+        "salutation": c.salutation or "",
+        "first_name": c.first_name or "",
+        "last_name": c.last_name,
+        "date": start.strftime("%d.%m.%Y"),
+        "time": start.strftime("%H:%M"),
+        "branch": branch.name,
+        "vehicle": " ".join(p for p in (v.make, v.model, v.licence_plate) if p) or "Ihr Fahrzeug",
+        "booking_reference": lead.booking_id,
+    }
+
+
+def render(template: str, lead: Lead, branch: BranchSettings) -> str:
+    try:
+        return _ENV.from_string(template).render(placeholders(lead, branch))
+    except TemplateError as exc:
+        raise RuleViolationError("template", f"the template cannot be rendered: {exc}") from None
+
+
+def rejection_subject(branch: BranchSettings) -> str:
+    return REJECTION_SUBJECT.format(branch=branch.name)

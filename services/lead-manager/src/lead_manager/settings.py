@@ -1,0 +1,26 @@
+"""lead-manager's settings, from the environment (``make run`` provides them)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEAD_MANAGER_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="localhost:9092",
+        validation_alias=AliasChoices(
+            "LEAD_MANAGER_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    database_url: str = "postgresql://postgres@localhost/lead_manager"
+    # Signs the advisors' bearer tokens; from a secret store in production.
+    jwt_secret: SecretStr = Field(min_length=32)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8002
+    consumer_group: str = "lead-manager"
+    max_batch: int = 500
+    db_pool_size: int = 10
+    max_body_bytes: int = 64 * 1024

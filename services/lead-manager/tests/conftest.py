@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.model import Appointment, HistoryEntry, Lead
+from lead_manager.entrypoints.app import MIGRATIONS
+from lead_manager.service.ports import ConcurrencyError
+from osb_contracts import Message
+from osb_contracts.leads import LeadRequested
+from osb_contracts.values import Customer, Vehicle
+from osb_platform.db import make_engine, upgrade
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+JWT_SECRET = "test-secret-of-at-least-32-characters!"
+
+
+@pytest.fixture(scope="session")
+async def engine(database_urls: dict[str, str]) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_urls["lead-manager"], pool_size=5)
+    await upgrade(engine, MIGRATIONS)
+    yield engine
+    await engine.dispose()
+
+
+def _clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def clock() -> Callable[[], datetime]:
+    return _clock
+
+
+def _lead_request(**customer: object) -> LeadRequested:
+    run = uuid.uuid4().hex[:10]
+    fields: dict[str, object] = {
+        "last_name": "Krüger",
+        "first_name": "Karla",
+        "email": f"karla.{run}@example.de",
+        "mobile": "+491701234567",
+    }
+    fields.update(customer)
+    now = datetime.now(UTC)
+    return LeadRequested(
+        lead_id=uuid.uuid4(),
+        booking_id=f"B-{run}",
+        branch_id="HH-01",
+        received_at=now,
+        requested_start=now + timedelta(days=3),
+        customer=Customer.model_validate(fields),
+        vehicle=Vehicle(licence_plate="HH-KK 77", vin="WVWZZZ1JZXW000001"),
+    )
+
+
+LeadRequestFactory = Callable[..., LeadRequested]
+
+
+@pytest.fixture
+def lead_request() -> LeadRequestFactory:
+    """A valid LeadRequested with unique ids; keyword arguments override customer fields."""
+    return _lead_request
+
+
+class FakeLeadRepository:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, Lead] = {}
+
+    async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> Lead | None:
+        lead = self.rows.get(lead_id)
+        return None if lead is None else lead.copy()
+
+    async def by_appointment(self, appointment_id: uuid.UUID) -> Lead | None:
+        found = [lead for lead in self.rows.values() if lead.appointment_id == appointment_id]
+        return found[0].copy() if found else None
+
+    async def add_new(self, new: Sequence[Lead]) -> set[uuid.UUID]:
+        created = set()
+        for lead in new:
+            taken = lead.id in self.rows or any(
+                r.booking_id == lead.booking_id for r in self.rows.values()
+            )
+            if not taken:
+                self.rows[lead.id] = lead.copy()
+                created.add(lead.id)
+        return created
+
+    async def save(self, lead: Lead) -> None:
+        stored = self.rows[lead.id]
+        if stored.version != lead.version:
+            raise ConcurrencyError(str(lead.id))
+        lead.version += 1
+        self.rows[lead.id] = lead.copy()
+
+    async def add_appointment(self, lead: Lead, appointment: Appointment) -> None:
+        pass
+
+    async def mark_appointment_deleted(self, appointment_id: uuid.UUID, at: datetime) -> None:
+        pass
+
+
+class FakeBranchRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, BranchSettings] = {}
+
+    async def get(self, branch_id: str) -> BranchSettings | None:
+        return self.rows.get(branch_id)
+
+
+class FakeUnitOfWork:
+    """In memory; what a commit would write to the outbox lands in ``published``."""
+
+    def __init__(self) -> None:
+        self.leads = FakeLeadRepository()
+        self.branches = FakeBranchRepository()
+        self.inbox: set[tuple[str, str]] = set()
+        self.published: list[Message] = []
+        self.history: list[HistoryEntry] = []
+        self._tracked: list[Lead] = []
+        self.commits = 0
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self._tracked = []
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._tracked = []
+
+    def track(
+        self, lead: Lead, *, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> None:
+        if all(t is not lead for t in self._tracked):
+            self._tracked.append(lead)
+
+    async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
+        fresh = {i for i in event_ids if (consumer, i) not in self.inbox}
+        self.inbox |= {(consumer, i) for i in fresh}
+        return fresh
+
+    async def commit(self) -> None:
+        for lead in self._tracked:
+            self.published += lead.events
+            self.history += lead.new_history
+        self.commits += 1
+
+
+@pytest.fixture
+def fake_uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()

@@ -1,0 +1,367 @@
+"""lead-manager in-process on the real broker and database, driven through Kafka and its API."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker
+from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
+from lead_manager.domain.permissions import Permission
+from lead_manager.entrypoints.app import create_app
+from lead_manager.entrypoints.auth import issue_token
+from lead_manager.settings import Settings
+from osb_contracts import decode
+from osb_contracts.dms import AppointmentDeleted
+from osb_contracts.leads import (
+    AppointmentCreated,
+    LeadCancellationRequested,
+    LeadCancelled,
+    LeadCancelledByCustomer,
+    LeadCreated,
+    LeadRejected,
+    LeadRequested,
+)
+from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_EVENTS, LEAD_REQUESTS
+from osb_platform import make_broker, publish
+from osb_testing.kafka import TopicTail, header, move_group_to_end
+from prometheus_client import REGISTRY
+
+pytestmark = pytest.mark.integration
+
+JWT_SECRET = "test-secret-of-at-least-32-characters!"
+BRANCH = "HH-01"
+ALL = [Permission.LEAD_MANAGER, Permission.OSB_ADMIN, Permission.EDIT_CANCELLED]
+
+
+def bearer(*permissions: Permission, branch: str = BRANCH, user: str = "anna") -> dict[str, str]:
+    token = issue_token(JWT_SECRET, user=user, name=user.title(), branches={branch: permissions})
+    return {"Authorization": f"Bearer {token}"}
+
+
+ADVISOR = bearer(Permission.LEAD_MANAGER)
+ADMIN = bearer(*ALL, user="root")
+
+
+class Harness:
+    def __init__(self, http: httpx.AsyncClient, bus: KafkaBroker, tail: TopicTail) -> None:
+        self.http, self.bus, self.tail = http, bus, tail
+
+    async def request_lead(self, message: LeadRequested | LeadCancellationRequested) -> None:
+        await publish(
+            self.bus,
+            message,
+            topic=LEAD_REQUESTS,
+            key=str(message.lead_id),
+            source="/test/lead-intake",
+        )
+
+    async def event(self, lead_id: uuid.UUID, kind: type[Any], count: int = 1) -> Any:
+        key = str(lead_id).encode()
+        ce_type = kind.cloudevents_type()
+        records = await self.tail.wait_for(
+            lambda r: r.key == key and header(r, "ce_type") == ce_type, count=count
+        )
+        return decode(records[-1].headers, records[-1].value, records[-1].key).message
+
+    async def lead(self, lead_id: uuid.UUID, status: str | None = None) -> dict[str, Any]:
+        async with asyncio.timeout(30):
+            while True:
+                response = await self.http.get(f"/api/v1/leads/{lead_id}", headers=ADVISOR)
+                if response.status_code == 200 and status in (None, response.json()["status"]):
+                    return dict(response.json())
+                await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def harness(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> AsyncIterator[Harness]:
+    group = f"lead-manager-test-{uuid.uuid4().hex[:8]}"
+    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name):
+        await move_group_to_end(kafka_bootstrap_servers, f"{group}.{topic}", [topic])
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=database_urls["lead-manager"],
+        jwt_secret=JWT_SECRET,
+        consumer_group=group,
+    )
+    app = create_app(settings)
+    bus = make_broker(kafka_bootstrap_servers, client_id="test-bus")
+    await bus.start()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://lead-manager") as http,
+            TopicTail(kafka_bootstrap_servers, LEAD_EVENTS.name, DMS_APPOINTMENTS.dlq) as tail,
+        ):
+            settings_body = {
+                "name": "Autohaus Hansa Hamburg",
+                "acceptors": [{"id": "anna", "name": "Anna Albers", "active": True}],
+                "sms_enabled": True,
+            }
+            r = await http.put(
+                f"/api/v1/branches/{BRANCH}/settings", json=settings_body, headers=ADMIN
+            )
+            assert r.status_code == 200, r.text
+            yield Harness(http, bus, tail)
+    await bus.stop()
+
+
+async def test_a_lead_request_becomes_a_new_lead_with_lead_created(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    request = lead_request()
+    await harness.request_lead(request)
+    await harness.request_lead(request)  # delivered twice: still one lead
+    detail = await harness.lead(request.lead_id)
+    assert detail["status"] == "NEW"
+    assert detail["status_label"] == "Neu"
+    assert detail["booking_id"] == request.booking_id
+    assert [h["action"] for h in detail["history"]] == ["created"]
+    created = await harness.event(request.lead_id, LeadCreated)
+    assert created.booking_id == request.booking_id
+    await asyncio.sleep(0.5)
+    assert len(harness.tail.matching(lambda r: r.key == str(request.lead_id).encode())) == 1
+
+
+async def test_reject_by_sms_and_by_email(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    request = lead_request()
+    await harness.request_lead(request)
+    await harness.lead(request.lead_id)
+
+    draft = await harness.http.get(
+        f"/api/v1/leads/{request.lead_id}/rejection-draft",
+        params={"channel": "SMS"},
+        headers=ADVISOR,
+    )
+    assert draft.status_code == 200, draft.text
+    assert draft.json()["channels"] == ["SMS", "EMAIL"]
+    assert "Autohaus Hansa Hamburg" in draft.json()["text"]
+
+    edited = draft.json()["text"] + " Bis bald!"
+    r = await harness.http.post(
+        f"/api/v1/leads/{request.lead_id}/reject",
+        json={"channel": "SMS", "text": edited, "expected_version": 1},
+        headers=ADVISOR,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "REJECTED"
+    rejected = await harness.event(request.lead_id, LeadRejected)
+    assert (rejected.text, rejected.channel.value, rejected.recipient) == (
+        edited,
+        "SMS",
+        "+491701234567",
+    )
+    # Rejected twice: refused with the reason, nothing changes.
+    again = await harness.http.post(
+        f"/api/v1/leads/{request.lead_id}/reject",
+        json={"channel": "EMAIL", "text": "x"},
+        headers=ADVISOR,
+    )
+    assert again.status_code == 409
+    assert "REJECTED" in again.json()["error"]
+    detail = await harness.lead(request.lead_id)
+    assert detail["read_only"] is True
+    assert [h["action"] for h in detail["history"]] == ["created", "rejected"]
+
+
+async def test_sms_needs_the_branch_option(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    body = {
+        "name": "Hamburg ohne SMS",
+        "acceptors": [{"id": "anna", "name": "Anna"}],
+        "sms_enabled": False,
+    }
+    r = await harness.http.put(f"/api/v1/branches/{BRANCH}/settings", json=body, headers=ADMIN)
+    assert r.json()["rejection_channels"] == ["EMAIL"]
+    request = lead_request()
+    await harness.request_lead(request)
+    await harness.lead(request.lead_id)
+    r = await harness.http.post(
+        f"/api/v1/leads/{request.lead_id}/reject",
+        json={"channel": "SMS", "text": "Nein"},
+        headers=ADVISOR,
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "channel"
+    assert (await harness.lead(request.lead_id))["status"] == "NEW"
+
+
+async def test_appointment_deleted_in_the_dms_cancels_the_lead(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    request = lead_request(customer_number="K-4711")
+    await harness.request_lead(request)
+    await harness.lead(request.lead_id)
+    start = datetime.now(UTC) + timedelta(days=4)
+    r = await harness.http.post(
+        f"/api/v1/leads/{request.lead_id}/schedule",
+        json={
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "acceptor": "anna",
+            "confirmation": "EMAIL",
+        },
+        headers=ADVISOR,
+    )
+    assert r.status_code == 200, r.text
+    appointment_id = uuid.UUID(r.json()["appointment_id"])
+    created = await harness.event(request.lead_id, AppointmentCreated)
+    assert created.appointment_id == appointment_id
+    assert created.customer_number == "K-4711"
+    assert created.recipient == request.customer.email
+
+    unknown_before = (
+        REGISTRY.get_sample_value(
+            "osb_lead_manager_events_ignored_total",
+            {"consumer": "lead-manager.dms-appointments", "reason": "unknown appointment"},
+        )
+        or 0.0
+    )
+    for deleted_id in (uuid.uuid4(), appointment_id):
+        deleted = AppointmentDeleted(
+            appointment_id=deleted_id, branch_id=BRANCH, deleted_at=datetime.now(UTC)
+        )
+        await publish(
+            harness.bus, deleted, topic=DMS_APPOINTMENTS, key=str(deleted_id), source="/dms"
+        )
+    await harness.http.get("/health/live")
+    cancelled = await harness.event(request.lead_id, LeadCancelled)
+    assert cancelled.appointment_id == appointment_id
+    detail = await harness.lead(request.lead_id, "CANCELLED")
+    assert detail["status_label"] == "Storniert"
+    assert [h["action"] for h in detail["history"]][-1] == "appointment deleted in the DMS"
+    unknown_after = REGISTRY.get_sample_value(
+        "osb_lead_manager_events_ignored_total",
+        {"consumer": "lead-manager.dms-appointments", "reason": "unknown appointment"},
+    )
+    assert unknown_after == unknown_before + 1
+
+
+async def test_customer_cancellation_and_a_bad_record(
+    harness: Harness, lead_request: Callable[..., LeadRequested], kafka_bootstrap_servers: str
+) -> None:
+    request = lead_request()
+    cancel = LeadCancellationRequested(
+        lead_id=request.lead_id,
+        booking_id=request.booking_id,
+        branch_id=BRANCH,
+        cancelled_at=datetime.now(UTC),
+        reason="Termin passt nicht",
+    )
+    await harness.request_lead(request)
+    await harness.request_lead(cancel)
+    event = await harness.event(request.lead_id, LeadCancelledByCustomer)
+    assert event.previous_status.value == "NEW"
+    detail = await harness.lead(request.lead_id, "CANCELLED_BY_CUSTOMER")
+    assert detail["status_label"] == "Von Kunden storniert"
+
+    key = f"poison-{uuid.uuid4().hex[:6]}".encode()
+    await harness.bus.publish(
+        b"\x00\x01", DMS_APPOINTMENTS.name, key=key, headers={"ce_type": "nonsense"}
+    )
+    (letter,) = await harness.tail.wait_for(lambda r: r.key == key)
+    assert header(letter, "osb_dlq_service") == "lead-manager"
+    assert "CloudEvents" in (header(letter, "osb_dlq_reason") or "")
+
+
+async def test_permissions_and_the_edit_cancelled_right(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    request = lead_request(customer_number="K-1")
+    await harness.request_lead(request)
+    await harness.lead(request.lead_id)
+    path = f"/api/v1/leads/{request.lead_id}"
+    assert (await harness.http.get(path)).status_code == 401
+    assert (
+        await harness.http.get(path, headers={"Authorization": "Bearer nope"})
+    ).status_code == 401
+    other = bearer(Permission.LEAD_MANAGER, branch="M-01")
+    r = await harness.http.get(path, headers=other)
+    assert r.status_code == 403
+    assert "Servicetermin Leadmanager" in r.json()["error"]
+    r = await harness.http.put(
+        f"/api/v1/branches/{BRANCH}/settings", json={"name": "x"}, headers=ADVISOR
+    )
+    assert r.status_code == 403
+    assert "Administration Online Service Booking" in r.json()["error"]
+
+    await harness.http.post(
+        f"{path}/reject", json={"channel": "EMAIL", "text": "Leider nicht"}, headers=ADVISOR
+    )
+    start = datetime.now(UTC) + timedelta(days=2)
+    body = {
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "acceptor": "anna",
+    }
+    r = await harness.http.post(f"{path}/schedule", json=body, headers=ADVISOR)
+    assert r.status_code == 403
+    assert "Stornierte Terminleads bearbeiten" in r.json()["error"]
+    senior = bearer(Permission.LEAD_MANAGER, Permission.EDIT_CANCELLED, user="sven")
+    r = await harness.http.post(f"{path}/schedule", json=body, headers=senior)
+    assert r.status_code == 200, r.text
+    assert r.json()["lead"]["status"] == "SCHEDULED"
+
+
+async def test_list_search_counter_and_configuration_check(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    branch = f"T-{uuid.uuid4().hex[:6]}"
+    token = bearer(*ALL, branch=branch)
+    check = await harness.http.get(f"/api/v1/branches/{branch}/configuration-check", headers=token)
+    assert check.json() == {"ok": False, "message": NO_ACTIVE_ACCEPTOR}
+
+    requests = []
+    for i in range(11):
+        r = lead_request(last_name=f"Zander{i}").model_copy(update={"branch_id": branch})
+        requests.append(r)
+        await harness.request_lead(r)
+    async with asyncio.timeout(30):
+        while True:
+            counter = (
+                await harness.http.get(
+                    "/api/v1/leads/open-count", params={"branch_id": branch}, headers=token
+                )
+            ).json()
+            if counter["count"] == 11:
+                break
+            await asyncio.sleep(0.1)
+    assert counter == {"count": 11, "display": "9+"}
+
+    page1 = (
+        await harness.http.get(
+            "/api/v1/leads", params={"branch_id": branch, "limit": 6}, headers=token
+        )
+    ).json()
+    page2 = (
+        await harness.http.get(
+            "/api/v1/leads",
+            params={"branch_id": branch, "limit": 6, "cursor": page1["next_cursor"]},
+            headers=token,
+        )
+    ).json()
+    ids = [i["id"] for i in page1["items"] + page2["items"]]
+    assert len(ids) == len(set(ids)) == 11
+    assert page2["next_cursor"] is None
+
+    async def search(q: str) -> list[str]:
+        params = {"branch_id": branch, "q": q}
+        found = (await harness.http.get("/api/v1/leads", params=params, headers=token)).json()
+        return sorted(i["customer"]["last_name"] for i in found["items"])
+
+    target = requests[7]
+    for q in ("zander7", "ZANDER7 karla", str(target.customer.email), target.booking_id.lower()):
+        assert await search(q) == ["Zander7"], q
+    for q in ("HH-KK 77", "hhkk77"):  # every lead has this plate
+        assert len(await search(q)) == 11, q
+    assert await search("zander7 nobody") == []
