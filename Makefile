@@ -77,3 +77,7 @@ run: install ## The whole system with demo data; Ctrl-C stops everything
 .PHONY: clean
 clean: infra-down ## Stop everything and delete the run folder (.local)
 	rm -rf .local .bench
+
+.PHONY: bench-pipeline
+bench-pipeline: install ## Benchmark: portal topic to committed leads, beside raw aiokafka + asyncpg
+	$(RUN) python bench/pipeline.py

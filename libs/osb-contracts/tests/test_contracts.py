@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -141,3 +142,49 @@ def test_schema_change_detection() -> None:
     new_enum_value["$defs"]["Channel"]["enum"].append("LETTER")
     assert breaking_changes(old, new_enum_value) == []
     assert Channel.EMAIL in new_enum_value["$defs"]["Channel"]["enum"]
+
+
+def test_the_cloudevents_sdk_reads_what_we_write() -> None:
+    from cloudevents.core.bindings import kafka as ce_kafka
+    from cloudevents.core.formats.json import JSONFormat
+
+    record = encode(
+        booking(), key="B-1", source="/portal", correlation_id="c-9", causation_id="e-1", time=NOW
+    )
+    message = ce_kafka.KafkaMessage(
+        {k: v.encode() for k, v in record.headers.items()}, record.key, record.value
+    )
+    event = ce_kafka.from_binary(message, JSONFormat())
+    assert event.get_specversion() == "1.0"
+    assert event.get_type() == "osb.portal.BookingSubmitted.v1"
+    assert event.get_source() == "/portal"
+    assert event.get_id() == record.headers["ce_id"]
+    assert event.get_time() == NOW
+    assert event.get_datacontenttype() == "application/json"
+    assert event.get_extension("correlationid") == "c-9"
+    assert event.get_extension("causationid") == "e-1"
+    assert event.get_data() == json.loads(record.value)
+
+
+def test_we_read_what_the_cloudevents_sdk_writes() -> None:
+    from cloudevents.core.bindings import kafka as ce_kafka
+    from cloudevents.core.formats.json import JSONFormat
+    from cloudevents.core.v1.event import CloudEvent
+
+    message = booking()
+    event = CloudEvent(
+        {
+            "id": "sdk-1",
+            "type": "osb.portal.BookingSubmitted.v1",
+            "source": "/sdk",
+            "time": NOW,
+            "datacontenttype": "application/json",
+            "correlationid": "c-sdk",
+        },
+        message.model_dump(mode="json"),
+    )
+    record = ce_kafka.to_binary(event, JSONFormat(), lambda _: "B-1")
+    envelope: Envelope[BookingSubmitted] = decode(record.headers, record.value, record.key)
+    assert (envelope.id, envelope.source, envelope.time) == ("sdk-1", "/sdk", NOW)
+    assert envelope.correlation_id == "c-sdk"
+    assert envelope.message == message

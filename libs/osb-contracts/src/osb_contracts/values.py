@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import EmailStr, Field
+from pydantic import Field, StringConstraints
 
 from osb_contracts._base import (
     Contract,
@@ -16,6 +17,10 @@ from osb_contracts._base import (
     Text,
     Vin,
 )
+
+# The shape of an address. lead-intake checks and normalises it fully (email-validator) at the
+# edge; every later reader only needs to know it is one, and cheaply.
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
 
 
 class Channel(StrEnum):
@@ -54,7 +59,7 @@ class Customer(Contract):
     first_name: Text | None = None
     last_name: Text = Field(min_length=1)
     company: Text | None = None
-    email: EmailStr | None = Field(default=None, max_length=254)
+    email: Email | None = None
     phone: E164Phone | None = None
     mobile: E164Phone | None = None
     birth_date: date | None = None

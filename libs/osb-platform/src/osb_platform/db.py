@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Column, Table, text, types
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeEngine
 
 
 def async_url(url: str) -> str:
@@ -35,3 +41,67 @@ async def upgrade(engine: AsyncEngine, migrations: Path, revision: str = "head")
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+_ARRAY_TYPES: list[tuple[type[TypeEngine[Any]], str]] = [
+    (postgresql.UUID, "uuid"),
+    (postgresql.JSONB, "jsonb"),
+    (types.BigInteger, "int8"),
+    (types.Integer, "int4"),
+    (types.Boolean, "bool"),
+    (types.DateTime, "timestamptz"),
+    (types.LargeBinary, "bytea"),
+    (types.String, "text"),
+]
+
+
+def _array_type(column: Column[Any]) -> str:
+    for kind, name in _ARRAY_TYPES:
+        if isinstance(column.type, kind):
+            return name
+    raise TypeError(f"no array type for {column}")
+
+
+async def insert_many(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    on_conflict_do_nothing: bool = False,
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert many rows in one round trip: ``INSERT ... SELECT FROM unnest(arrays)``.
+
+    Each column travels as one typed array parameter (JSONB as text, cast on the server),
+    so a batch of 500 leads is a single statement, prepared once per connection.
+    """
+    if not rows:
+        return []
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    kinds = [_array_type(c) for c in columns]
+    selects = ", ".join(
+        f'CAST(u."{n}" AS jsonb)' if k == "jsonb" else f'u."{n}"'
+        for n, k in zip(names, kinds, strict=True)
+    )
+    arrays = ", ".join(
+        f"CAST(:p{i} AS {'text' if k == 'jsonb' else k}[])" for i, k in enumerate(kinds)
+    )
+    quoted = ", ".join(f'"{n}"' for n in names)
+    # Only identifiers of our own Table objects are interpolated; values are bound.
+    sql = (
+        f'INSERT INTO "{table.name}" ({quoted}) '  # noqa: S608
+        f"SELECT {selects} FROM unnest({arrays}) AS u({quoted})"
+    )
+    if on_conflict_do_nothing:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += f' RETURNING "{returning}"'
+    params = {}
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        values = [row[name] for row in rows]
+        if kind == "jsonb":
+            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+        params[f"p{i}"] = values
+    result = await conn.execute(text(sql), params)
+    return list(result.scalars()) if returning else []

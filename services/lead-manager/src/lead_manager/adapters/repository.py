@@ -9,6 +9,7 @@ from uuid import UUID
 
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Customer, LeadStatus, Vehicle
+from osb_platform.db import insert_many
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -97,13 +98,11 @@ class SqlLeadRepository:
         if not new:
             return set()
         now = self._clock()
-        stmt = (
-            insert(leads)
-            .values([lead_row(lead, now) for lead in new])
-            .on_conflict_do_nothing()
-            .returning(leads.c.id)
+        rows = [lead_row(lead, now) for lead in new]
+        created = await insert_many(
+            self._conn, leads, rows, on_conflict_do_nothing=True, returning="id"
         )
-        return set((await self._conn.execute(stmt)).scalars())
+        return set(created)
 
     async def save(self, lead: Lead) -> None:
         """Write a changed lead if nobody changed it since it was read (version check)."""

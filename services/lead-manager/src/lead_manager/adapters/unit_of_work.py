@@ -11,8 +11,8 @@ from uuid import UUID
 
 from osb_contracts import encode
 from osb_contracts.topics import topic_for
+from osb_platform.db import insert_many
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from lead_manager.adapters.repository import SqlBranchRepository, SqlLeadRepository
@@ -36,6 +36,7 @@ class SqlUnitOfWork:
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
         self._tracked: list[tuple[Lead, str | None, str | None]] = []
+        self._tracked_ids: set[int] = set()
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self._conn = await self._engine.connect()
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
         self.leads = SqlLeadRepository(self._conn, self._clock)
         self.branches = SqlBranchRepository(self._conn)
         self._tracked = []
+        self._tracked_ids = set()
         return self
 
     async def __aexit__(
@@ -69,7 +71,8 @@ class SqlUnitOfWork:
     ) -> None:
         # By object: a lead created and then changed in one batch is two objects, each
         # holding its own new events.
-        if all(tracked is not lead for tracked, _, _ in self._tracked):
+        if id(lead) not in self._tracked_ids:
+            self._tracked_ids.add(id(lead))
             self._tracked.append((lead, correlation_id, causation_id))
 
     async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
@@ -77,13 +80,11 @@ class SqlUnitOfWork:
         ids = list(dict.fromkeys(event_ids))
         if not ids:
             return set()
-        stmt = (
-            insert(inbox)
-            .values([{"consumer": consumer, "event_id": i} for i in ids])
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+        rows = [{"consumer": consumer, "event_id": i} for i in ids]
+        fresh = await insert_many(
+            self.connection, inbox, rows, on_conflict_do_nothing=True, returning="event_id"
         )
-        return set((await self.connection.execute(stmt)).scalars())
+        return set(fresh)
 
     async def commit(self) -> None:
         history: list[dict[str, Any]] = []
@@ -122,16 +123,15 @@ class SqlUnitOfWork:
                         "headers": record.headers,
                     }
                 )
-        if history:
-            await self.connection.execute(insert(lead_history), history)
-        if messages:
-            await self.connection.execute(insert(outbox), messages)
+        await insert_many(self.connection, lead_history, history)
+        await insert_many(self.connection, outbox, messages)
         assert self._tx is not None
         await self._tx.commit()
         for lead, _, _ in self._tracked:
             lead.events.clear()
             lead.new_history.clear()
         self._tracked = []
+        self._tracked_ids = set()
 
     async def history(self, lead_id: UUID) -> list[Any]:
         rows = await self.connection.execute(

@@ -1,0 +1,274 @@
+"""make bench-pipeline: bookings per second from the portal topic to committed NEW leads.
+
+Side by side, in one run, on the same broker and database:
+- baseline: a raw aiokafka consumer that reads the same bookings and inserts the same lead
+  rows (into a copy of the leads table, indexes included) with asyncpg executemany, one
+  transaction per batch, committing offsets after it;
+- pipeline: lead-intake and lead-manager as processes: validation, the second hop through
+  the lead request topic, inbox, lead rows, history, outbox, and the relay publishing
+  LeadCreated. A booking counts when its LeadCreated is on the lead events topic.
+
+Latency is the Kafka timestamp of the booking record to that of its LeadCreated (or to the
+baseline's commit), for bookings produced as fast as the producer goes (throughput run)
+and at a steady rate below saturation (latency run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lead_intake.domain.validation import lead_id_for
+from osb_contracts import encode
+from osb_contracts.leads import LeadCreated
+from osb_contracts.portal import BookingSubmitted, PortalAddress, PortalCustomer, PortalVehicle
+from osb_contracts.topics import LEAD_EVENTS, PORTAL_BOOKINGS
+from osb_testing.infrastructure import TestInfrastructure, provide
+from osb_testing.kafka import TopicTail, header, move_group_to_end
+from osb_testing.system import lead_system
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / ".bench" / "pipeline.json"
+SECRET = "bench-secret-of-at-least-32-characters!"  # noqa: S105 - a throw-away local key
+
+
+def bookings(prefix: str, n: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    start = datetime.now(UTC) + timedelta(days=5)
+    out = []
+    for i in range(n):
+        booking_id = f"{prefix}{i:06d}"
+        message = BookingSubmitted(
+            booking_id=booking_id,
+            branch_id=("HH-01", "M-01", "W-01")[i % 3],
+            submitted_at=datetime.now(UTC),
+            requested_start=start + timedelta(minutes=15 * (i % 500)),
+            customer=PortalCustomer(
+                salutation="Frau",
+                first_name="Greta",
+                last_name=f"Bäcker{i}",
+                email=f"greta.baecker{i}@example.de",
+                phone="040 1234567" if i % 3 != 2 else "01 5123456",
+                address=PortalAddress(
+                    street="Mühlenweg",
+                    house_number=str(i % 90 + 1),
+                    postcode="20095",
+                    city="Hamburg",
+                ),
+            ),
+            vehicle=PortalVehicle(licence_plate=f"HH-GB {i % 9000 + 1}", make="VW", model="Golf"),
+        )
+        record = encode(message, key=booking_id, source="/bench/portal")
+        out.append((record.key, record.value, [(k, v.encode()) for k, v in record.headers.items()]))
+    return out
+
+
+async def produce(bootstrap: str, records: list[Any], per_second: float | None) -> dict[bytes, int]:
+    """Send; return each key's record timestamp (ms)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    sent: dict[bytes, int] = {}
+    try:
+        started = time.monotonic()
+        futures = []
+        for n, (key, value, headers) in enumerate(records):
+            ts = int(time.time() * 1000)
+            sent[key] = ts
+            futures.append(
+                await producer.send(
+                    PORTAL_BOOKINGS.name, value, key=key, headers=headers, timestamp_ms=ts
+                )
+            )
+            if per_second:
+                ahead = started + n / per_second - time.monotonic()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def summary(label: str, n: int, seconds: float, latencies_ms: list[float]) -> dict[str, Any]:
+    q = statistics.quantiles(latencies_ms, n=100) if len(latencies_ms) > 1 else [0.0] * 99
+    return {
+        "path": label,
+        "bookings": n,
+        "seconds": round(seconds, 3),
+        "per_second": round(n / seconds, 1),
+        "p50_ms": round(q[49], 1),
+        "p99_ms": round(q[98], 1),
+    }
+
+
+async def baseline(
+    bootstrap: str, pg_url: str, records: list[Any], rate: float | None, label: str
+) -> dict[str, Any]:
+    conn = await asyncpg.connect(pg_url)
+    await conn.execute("DROP TABLE IF EXISTS bench_baseline_leads")
+    await conn.execute("CREATE TABLE bench_baseline_leads (LIKE leads INCLUDING ALL)")
+    group = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+    await move_group_to_end(bootstrap, group, [PORTAL_BOOKINGS.name])
+    consumer = AIOKafkaConsumer(
+        PORTAL_BOOKINGS.name,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        max_poll_records=500,
+    )
+    await consumer.start()
+    wanted = {key for key, _, _ in records}
+    done_at: dict[bytes, float] = {}
+    insert = (
+        "INSERT INTO bench_baseline_leads (id, booking_id, branch_id, status, version, "
+        "received_at, requested_start, customer, vehicle, services, warnings, last_name, email, "
+        "licence_plate, created_at, updated_at) VALUES "
+        "($1,$2,$3,'NEW',1,now(),$4::timestamptz,$5::jsonb,$6::jsonb,'[]','[]',$7,$8,$9,now(),now())"
+    )
+
+    async def consume() -> None:
+        while len(done_at) < len(wanted):
+            batches = await consumer.getmany(timeout_ms=100, max_records=500)
+            rows, keys = [], []
+            for part in batches.values():
+                for r in part:
+                    body = json.loads(r.value)
+                    rows.append(
+                        (
+                            uuid.uuid5(uuid.NAMESPACE_URL, body["booking_id"]),
+                            body["booking_id"],
+                            body["branch_id"],
+                            datetime.fromisoformat(body["requested_start"]),
+                            json.dumps(body["customer"]),
+                            json.dumps(body["vehicle"]),
+                            body["customer"]["last_name"],
+                            body["customer"]["email"],
+                            body["vehicle"]["licence_plate"],
+                        )
+                    )
+                    keys.append(r.key)
+            if rows:
+                async with conn.transaction():
+                    await conn.executemany(insert, rows)
+                await consumer.commit()
+                now = time.time() * 1000
+                for k in keys:
+                    if k in wanted:
+                        done_at[k] = now
+
+    task = asyncio.create_task(consume())
+    sent = await produce(bootstrap, records, rate)
+    await task
+    await consumer.stop()
+    await conn.execute("DROP TABLE bench_baseline_leads")
+    await conn.close()
+    first = min(sent.values())
+    seconds = (max(done_at.values()) - first) / 1000
+    return summary(label, len(records), seconds, [done_at[k] - sent[k] for k in done_at])
+
+
+async def pipeline(
+    bootstrap: str, urls: dict[str, str], records: list[Any], rate: float | None, label: str
+) -> dict[str, Any]:
+    system = await lead_system(
+        uuid.uuid4().hex[:8], bootstrap=bootstrap, database_urls=urls, jwt_secret=SECRET
+    )
+    await asyncio.gather(system.intake.start(), system.manager.start())
+    keys = {str(lead_id_for(k.decode())).encode(): k for k, _, _ in records}
+    created_type = LeadCreated.cloudevents_type()
+    try:
+        async with TopicTail(bootstrap, LEAD_EVENTS.name) as tail:
+            sent = await produce(bootstrap, records, rate)
+            created = await tail.wait_for(
+                lambda r: r.key in keys and header(r, "ce_type") == created_type,
+                count=len(records),
+                timeout=600,
+            )
+    finally:
+        system.intake.stop()
+        system.manager.stop()
+    done_at: dict[bytes, int] = {}
+    for r in created:
+        done_at.setdefault(keys[r.key], r.timestamp)
+    first = min(sent.values())
+    seconds = (max(done_at.values()) - first) / 1000
+    return summary(label, len(records), seconds, [done_at[k] - sent[k] for k in done_at])
+
+
+async def measure(infra: TestInfrastructure, args: argparse.Namespace) -> list[dict[str, Any]]:
+    pg = infra.database_urls["lead-manager"]
+    run = uuid.uuid4().hex[:6]
+    results = []
+    if True:
+        big = bookings(f"BENCH-{run}-T-", args.bookings)
+        small = bookings(f"BENCH-{run}-L-", args.latency_bookings)
+        results.append(
+            await baseline(
+                infra.bootstrap_servers, pg, big, None, "baseline: aiokafka + asyncpg executemany"
+            )
+        )
+        results.append(
+            await pipeline(
+                infra.bootstrap_servers,
+                infra.database_urls,
+                big,
+                None,
+                "pipeline: lead-intake + lead-manager",
+            )
+        )
+        base_small = bookings(f"BENCH-{run}-BL-", args.latency_bookings)
+        results.append(
+            await baseline(
+                infra.bootstrap_servers,
+                pg,
+                base_small,
+                args.latency_rate,
+                f"baseline at {args.latency_rate:.0f}/s",
+            )
+        )
+        results.append(
+            await pipeline(
+                infra.bootstrap_servers,
+                infra.database_urls,
+                small,
+                args.latency_rate,
+                f"pipeline at {args.latency_rate:.0f}/s",
+            )
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bookings", type=int, default=20_000)
+    parser.add_argument("--latency-bookings", type=int, default=3_000)
+    parser.add_argument("--latency-rate", type=float, default=500.0)
+    args = parser.parse_args()
+    with provide() as infra:
+        results = asyncio.run(measure(infra, args))
+    ratio = results[1]["per_second"] / results[0]["per_second"]
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "make bench-pipeline",
+        "results": results,
+        "pipeline_to_baseline": round(ratio, 3),
+    }
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2))
+    print(f"{'path':45} {'bookings':>8} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in results:
+        figures = f"{r['bookings']:>8} {r['per_second']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8}"
+        print(f"{r['path']:45} {figures}")
+    print(f"pipeline / baseline throughput: {ratio:.2f}   (written to {OUT.relative_to(ROOT)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""lead-intake and lead-manager as processes on given infrastructure, each run in fresh groups."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, PORTAL_BOOKINGS
+
+from osb_testing.kafka import move_group_to_end
+from osb_testing.processes import ServiceProcess, free_port
+
+LOGS = Path(__file__).resolve().parents[4] / ".local" / "process-logs"
+
+
+@dataclass
+class LeadSystem:
+    intake: ServiceProcess
+    manager: ServiceProcess
+    run_id: str
+
+
+async def lead_system(
+    run_id: str,
+    *,
+    bootstrap: str,
+    database_urls: dict[str, str],
+    jwt_secret: str,
+    extra_env: dict[str, str] | None = None,
+) -> LeadSystem:
+    """Both services, their consumer groups placed at the end of their topics (not started)."""
+    intake_group, manager_group = f"intake-{run_id}", f"manager-{run_id}"
+    await move_group_to_end(bootstrap, intake_group, [PORTAL_BOOKINGS.name])
+    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name):
+        await move_group_to_end(bootstrap, f"{manager_group}.{topic}", [topic])
+    base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **(extra_env or {})}
+    intake_port, manager_port = free_port(), free_port()
+    intake = ServiceProcess(
+        "lead-intake",
+        ["lead_intake"],
+        {
+            **base,
+            "LEAD_INTAKE_DATABASE_URL": database_urls["lead-intake"],
+            "LEAD_INTAKE_CONSUMER_GROUP": intake_group,
+            "LEAD_INTAKE_HTTP_PORT": str(intake_port),
+        },
+        intake_port,
+        LOGS / run_id,
+    )
+    manager = ServiceProcess(
+        "lead-manager",
+        ["lead_manager", "serve"],
+        {
+            **base,
+            "LEAD_MANAGER_DATABASE_URL": database_urls["lead-manager"],
+            "LEAD_MANAGER_CONSUMER_GROUP": manager_group,
+            "LEAD_MANAGER_HTTP_PORT": str(manager_port),
+            "LEAD_MANAGER_JWT_SECRET": jwt_secret,
+        },
+        manager_port,
+        LOGS / run_id,
+    )
+    return LeadSystem(intake, manager, run_id)
