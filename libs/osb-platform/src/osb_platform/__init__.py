@@ -6,6 +6,7 @@ from osb_platform.kafka import (
     publish,
     raw_batch,
     read_envelope,
+    tolerant_batch_parser,
 )
 from osb_platform.producer import DeadLetter, Outgoing, Producer
 
@@ -18,4 +19,5 @@ __all__ = [
     "publish",
     "raw_batch",
     "read_envelope",
+    "tolerant_batch_parser",
 ]

@@ -13,9 +13,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from faststream import BaseMiddleware
 from faststream.exceptions import HandlerException, NackMessage
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -138,3 +140,35 @@ async def raw_batch(msg: StreamMessage[Any]) -> Any:
     whole batch on one bad body instead of dead-lettering that one record.
     """
     return [record.value for record in msg.raw_message]
+
+
+async def tolerant_batch_parser(
+    records: tuple[ConsumerRecord[Any, Any], ...],
+    original: Callable[[tuple[ConsumerRecord[Any, Any], ...]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """A batch subscriber's parser that survives a header that is not UTF-8.
+
+    FastStream decodes every header of a batch as UTF-8; one bad byte fails the whole batch
+    before the handler runs, and ``AckPolicy.ACK`` then commits it: every valid record in
+    that batch would be lost. Here FastStream parses sanitised copies, while the handler
+    still gets the original records, so the codec dead-letters the bad one as it is.
+    """
+    sanitised = tuple(
+        replace(r, headers=[(k, v.decode(errors="replace").encode()) for k, v in r.headers])
+        if any(not _is_utf8(v) for _, v in r.headers)
+        else r
+        for r in records
+    )
+    message = await original(sanitised)
+    message.raw_message = records
+    return message
+
+
+def _is_utf8(value: bytes | None) -> bool:
+    if value is None:
+        return True
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True

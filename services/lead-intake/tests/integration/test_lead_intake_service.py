@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from lead_intake.domain.validation import lead_id_for
 from lead_intake.entrypoints.app import create_app
 from lead_intake.settings import Settings
-from osb_contracts import Envelope, decode
+from osb_contracts import Envelope, decode, encode
 from osb_contracts.leads import LeadRequested
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
@@ -168,3 +169,33 @@ async def test_health(client: httpx.AsyncClient) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"checks": {"database": "ok", "kafka": "ok"}}
+
+
+async def test_a_record_with_unreadable_headers_is_dead_lettered_and_its_batch_survives(
+    client: httpx.AsyncClient, kafka_bootstrap_servers: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    bad_key, good = f"BIN-{run}".encode(), f"GOOD-{run}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        async with TopicTail(
+            kafka_bootstrap_servers, LEAD_REQUESTS.name, PORTAL_BOOKINGS.dlq
+        ) as tail:
+            record = encode(booking(good), key=good, source="/portal")
+            headers = [(k, v.encode()) for k, v in record.headers.items()]
+            # Sent together, fetched in one batch (a batch spans partitions): before the
+            # tolerant parser, the bad header failed the batch and the good booking was lost.
+            await producer.send(
+                PORTAL_BOOKINGS.name,
+                b"{}",
+                key=bad_key,
+                headers=[("ce_type", b"\xff\xfe"), ("x-binary", b"\xc3\x28")],
+            )
+            await producer.send(PORTAL_BOOKINGS.name, record.value, key=record.key, headers=headers)
+            await producer.flush()
+            await tail.wait_for(lead_request_for(good))
+            (letter,) = await tail.wait_for(lambda r: r.key == bad_key)
+    finally:
+        await producer.stop()
+    assert "CloudEvents" in (header(letter, "osb_dlq_reason") or "")

@@ -9,7 +9,13 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from osb_contracts.topics import PORTAL_BOOKINGS
-from osb_platform import Producer, RetryWithBackoff, make_broker, raw_batch
+from osb_platform import (
+    Producer,
+    RetryWithBackoff,
+    make_broker,
+    raw_batch,
+    tolerant_batch_parser,
+)
 
 from lead_intake.domain.validation import Branch
 from lead_intake.service.intake import SERVICE, process_batch
@@ -35,6 +41,7 @@ def build_broker(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,  # commit after both sends below are acknowledged
         decoder=raw_batch,
+        parser=tolerant_batch_parser,
     )
     async def on_portal_records(_: Any, msg: KafkaMessage) -> None:
         records = msg.raw_message

@@ -10,7 +10,14 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from osb_contracts import ContractError, Envelope, Topic, decode
 from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS
-from osb_platform import DeadLetter, Producer, RetryWithBackoff, make_broker, raw_batch
+from osb_platform import (
+    DeadLetter,
+    Producer,
+    RetryWithBackoff,
+    make_broker,
+    raw_batch,
+    tolerant_batch_parser,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
@@ -70,6 +77,7 @@ def build_broker(
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.ACK,  # commit after the batch's transaction committed
             decoder=raw_batch,
+            parser=tolerant_batch_parser,
         )
         async def on_records(_: Any, msg: KafkaMessage) -> None:
             records = msg.raw_message
