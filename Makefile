@@ -81,3 +81,7 @@ clean: infra-down ## Stop everything and delete the run folder (.local)
 .PHONY: bench-pipeline
 bench-pipeline: install ## Benchmark: portal topic to committed leads, beside raw aiokafka + asyncpg
 	$(RUN) python bench/pipeline.py
+
+.PHONY: bench-search
+bench-search: install ## Benchmark: lead list and live search at 1,000,000 leads
+	$(RUN) python bench/search.py

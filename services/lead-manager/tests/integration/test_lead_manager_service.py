@@ -365,3 +365,46 @@ async def test_list_search_counter_and_configuration_check(
     for q in ("HH-KK 77", "hhkk77"):  # every lead has this plate
         assert len(await search(q)) == 11, q
     assert await search("zander7 nobody") == []
+
+
+async def test_pages_over_several_branches_and_statuses_are_complete_and_ordered(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    branches = [f"P1-{run}", f"P2-{run}"]
+    token = issue_token(
+        JWT_SECRET,
+        user="anna",
+        name="Anna",
+        branches={b: [Permission.LEAD_MANAGER] for b in branches},
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    expected = set()
+    for i in range(7):
+        r = lead_request(last_name=f"Page{i}").model_copy(update={"branch_id": branches[i % 2]})
+        expected.add(str(r.lead_id))
+        await harness.request_lead(r)
+    params: dict[str, Any] = {"branch_id": branches, "status": ["NEW", "SCHEDULED"], "limit": 3}
+    async with asyncio.timeout(30):
+        while True:
+            page = (
+                await harness.http.get(
+                    "/api/v1/leads", params={**params, "limit": 50}, headers=headers
+                )
+            ).json()
+            if len(page["items"]) == 7:
+                break
+            await asyncio.sleep(0.1)
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        page = (await harness.http.get("/api/v1/leads", params=query, headers=headers)).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert {i["id"] for i in seen} == expected
+    assert len(seen) == 7
+    keys = [(datetime.fromisoformat(i["received_at"]), uuid.UUID(i["id"])) for i in seen]
+    assert keys == sorted(keys, reverse=True)

@@ -63,6 +63,7 @@ leads = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_leads_branch_status_start", "branch_id", "status", "requested_start"),
     Index("ix_leads_branch_received", "branch_id", "received_at", "id"),
+    Index("ix_leads_branch_status_received", "branch_id", "status", "received_at", "id"),
     Index(
         "ix_leads_search_trgm",
         "search_text",
