@@ -85,3 +85,7 @@ bench-pipeline: install ## Benchmark: portal topic to committed leads, beside ra
 .PHONY: bench-search
 bench-search: install ## Benchmark: lead list and live search at 1,000,000 leads
 	$(RUN) python bench/search.py
+
+.PHONY: test-e2e
+test-e2e: install ## End-to-end tests: the services as processes on the real broker and database
+	$(RUN) pytest -m e2e $(PYTEST_ARGS)
