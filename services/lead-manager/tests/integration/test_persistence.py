@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from lead_manager.adapters import unit_of_work as uow_module
 from lead_manager.adapters.tables import lead_history, leads, outbox
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.branch import Acceptor, BranchSettings
@@ -20,6 +19,7 @@ from lead_manager.service.ports import ConcurrencyError
 from osb_contracts import Envelope, decode
 from osb_contracts.leads import LeadCreated, LeadRejected, LeadRequested
 from osb_contracts.values import Channel, LeadStatus
+from osb_platform import outbox as outbox_module
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -94,7 +94,7 @@ async def test_nothing_is_stored_when_the_event_cannot_be_written(
     def broken_encode(*args: object, **kwargs: object) -> object:
         raise RuntimeError("outbox write failed")
 
-    monkeypatch.setattr(uow_module, "encode", broken_encode)
+    monkeypatch.setattr(outbox_module, "encode", broken_encode)
     with pytest.raises(RuntimeError, match="outbox write failed"):
         await handle_lead_requests(SqlUnitOfWork(engine, clock), [envelope(request)], clock=clock)
     assert await counts(engine, request.lead_id) == (0, 0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from osb_platform.outbox import inbox_table, outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -10,7 +11,6 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -123,24 +123,5 @@ branch_settings = Table(
     Column("updated_by", String(64)),
 )
 
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("event_id", String(64), nullable=False, unique=True),
-    Column("topic", String(200), nullable=False),
-    Column("key", LargeBinary, nullable=False),
-    Column("value", LargeBinary, nullable=False),
-    Column("headers", JSONB, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("published_at", DateTime(timezone=True)),
-    Index("ix_outbox_unpublished", "id", postgresql_where=Column("published_at").is_(None)),
-)
-
-inbox = Table(
-    "inbox",
-    metadata,
-    Column("consumer", String(64), primary_key=True),
-    Column("event_id", String(64), primary_key=True),
-    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

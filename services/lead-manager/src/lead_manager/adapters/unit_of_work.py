@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from osb_contracts import encode
-from osb_contracts.topics import topic_for
 from osb_platform.db import insert_many
+from osb_platform.outbox import OutgoingEvent, add_to_outbox, first_seen
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
@@ -77,18 +75,11 @@ class SqlUnitOfWork:
 
     async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
         """Record the event ids in the inbox; return those not processed before."""
-        ids = list(dict.fromkeys(event_ids))
-        if not ids:
-            return set()
-        rows = [{"consumer": consumer, "event_id": i} for i in ids]
-        fresh = await insert_many(
-            self.connection, inbox, rows, on_conflict_do_nothing=True, returning="event_id"
-        )
-        return set(fresh)
+        return await first_seen(self.connection, inbox, consumer, event_ids)
 
     async def commit(self) -> None:
         history: list[dict[str, Any]] = []
-        messages: list[dict[str, Any]] = []
+        events: list[OutgoingEvent] = []
         for lead, correlation_id, causation_id in self._tracked:
             history += [
                 {
@@ -104,27 +95,11 @@ class SqlUnitOfWork:
                 }
                 for h in lead.new_history
             ]
-            for event in lead.events:
-                event_id = str(uuid.uuid4())
-                record = encode(
-                    event,
-                    key=str(lead.id),
-                    source=SOURCE,
-                    event_id=event_id,
-                    correlation_id=correlation_id,
-                    causation_id=causation_id,
-                )
-                messages.append(
-                    {
-                        "event_id": event_id,
-                        "topic": topic_for(type(event)).name,
-                        "key": record.key,
-                        "value": record.value,
-                        "headers": record.headers,
-                    }
-                )
+            events += [
+                OutgoingEvent(e, str(lead.id), correlation_id, causation_id) for e in lead.events
+            ]
         await insert_many(self.connection, lead_history, history)
-        await insert_many(self.connection, outbox, messages)
+        await add_to_outbox(self.connection, outbox, events, source=SOURCE)
         assert self._tx is not None
         await self._tx.commit()
         for lead, _, _ in self._tracked:

@@ -14,13 +14,15 @@ from osb_contracts.topics import LEAD_EVENTS
 from osb_platform import Producer
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
+from osb_platform.outbox import OutboxRelay
 from sqlalchemy import text
 
-from lead_manager.adapters.outbox import OutboxRelay
+from lead_manager.adapters.tables import outbox
 from lead_manager.entrypoints.api import install_domain_errors, router
 from lead_manager.entrypoints.consumer import SERVICE, build_broker
 from lead_manager.settings import Settings
 
+RELAY_LOCK = 0x05B0_07B0  # advisory lock id of lead-manager's outbox relay
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 
 
@@ -39,7 +41,7 @@ def create_app(
         await upgrade(engine, MIGRATIONS)
         producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
         await producer.start()
-        relay = OutboxRelay(engine, producer)
+        relay = OutboxRelay(engine, producer, outbox, lock_key=RELAY_LOCK)
         stop_relay = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
         broker = build_broker(

@@ -1,0 +1,225 @@
+"""Transactional outbox and inbox, the same in every service that owns a database.
+
+- ``outbox_table`` / ``inbox_table`` define the tables on a service's metadata (its
+  migrations create them).
+- ``add_to_outbox`` encodes events as CloudEvents records inside the caller's transaction.
+- ``first_seen`` records event ids in the inbox and returns those not processed before.
+- ``OutboxRelay`` publishes committed rows in order, then marks them. One relay per service
+  publishes at a time (a PostgreSQL advisory lock elects it among instances), so records of
+  one key leave in commit order. A crash between the send and the mark publishes those rows
+  again with the same event ids; consumers' inboxes drop them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from osb_contracts import KafkaRecord, Message, encode
+from osb_contracts.topics import topic_for
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from osb_platform.db import insert_many
+from osb_platform.producer import Outgoing, Producer
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", String(64), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Index("ix_outbox_unpublished", "id", postgresql_where=Column("published_at").is_(None)),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(64), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    message: Message
+    key: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    event_id: str | None = None
+
+
+async def add_to_outbox(
+    conn: AsyncConnection, table: Table, events: Iterable[OutgoingEvent], *, source: str
+) -> None:
+    rows = []
+    for event in events:
+        event_id = event.event_id or str(uuid.uuid4())
+        record = encode(
+            event.message,
+            key=event.key,
+            source=source,
+            event_id=event_id,
+            correlation_id=event.correlation_id,
+            causation_id=event.causation_id,
+        )
+        rows.append(
+            {
+                "event_id": event_id,
+                "topic": topic_for(type(event.message)).name,
+                "key": record.key,
+                "value": record.value,
+                "headers": record.headers,
+            }
+        )
+    await insert_many(conn, table, rows)
+
+
+async def first_seen(
+    conn: AsyncConnection, table: Table, consumer: str, event_ids: Iterable[str]
+) -> set[str]:
+    ids = list(dict.fromkeys(event_ids))
+    rows = [{"consumer": consumer, "event_id": i} for i in ids]
+    fresh = await insert_many(conn, table, rows, on_conflict_do_nothing=True, returning="event_id")
+    return set(fresh)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: Producer,
+        table: Table,
+        *,
+        lock_key: int,
+        batch_size: int = 1000,
+        idle_sleep: float = 0.02,
+        keep_published_s: float = 24 * 3600,
+    ) -> None:
+        self._engine = engine
+        self._producer = producer
+        self._table = table
+        self._lock_key = lock_key
+        self._batch_size = batch_size
+        self._idle_sleep = idle_sleep
+        self._keep_published_s = keep_published_s
+        self.published = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with self._engine.connect() as lock_conn:
+            while not stop.is_set():
+                got = (
+                    await lock_conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}
+                    )
+                ).scalar()
+                await lock_conn.commit()
+                if got:
+                    break
+                await _wait(stop, 1.0)
+            try:
+                await self._loop(stop)
+            finally:
+                with contextlib.suppress(Exception):
+                    await lock_conn.execute(
+                        text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key}
+                    )
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        failures = 0
+        last_cleanup = 0.0
+        while not stop.is_set():
+            try:
+                sent = await self.publish_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                pause = min(30.0, 0.2 * 2**failures)
+                log.exception("outbox relay failed (attempt %d, retry in %.1fs)", failures, pause)
+                await _wait(stop, pause)
+                continue
+            if time.monotonic() - last_cleanup > 60:
+                await self.cleanup()
+                last_cleanup = time.monotonic()
+            if sent < self._batch_size:
+                await _wait(stop, self._idle_sleep)
+
+    async def publish_once(self) -> int:
+        t = self._table
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.c.id, t.c.topic, t.c.key, t.c.value, t.c.headers)
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._producer.send_many(
+                Outgoing(r.topic, KafkaRecord(key=r.key, value=r.value, headers=r.headers))
+                for r in rows
+            )
+            await conn.execute(
+                update(t).where(t.c.id.in_([r.id for r in rows])).values(published_at=func.now())
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    async def backlog(self) -> int:
+        t = self._table
+        async with self._engine.connect() as conn:
+            count: Any = await conn.scalar(
+                select(func.count()).select_from(t).where(t.c.published_at.is_(None))
+            )
+        return int(count or 0)
+
+    async def cleanup(self) -> None:
+        t = self._table
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(t).where(
+                    t.c.published_at
+                    < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, self._keep_published_s)
+                )
+            )
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
