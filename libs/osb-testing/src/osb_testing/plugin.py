@@ -9,6 +9,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from osb_testing.infrastructure import InfrastructureUnavailableError, TestInfrastructure, provide
+from osb_testing.mail import sms_gateway, smtp
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +54,13 @@ async def kafka_topic(kafka_bootstrap_servers: str) -> AsyncIterator[NewTopicFac
         if created:
             await admin.delete_topics(created)
         await admin.close()
+
+
+__all__ = [
+    "database_urls",
+    "kafka_bootstrap_servers",
+    "kafka_topic",
+    "osb_infra",
+    "sms_gateway",
+    "smtp",
+]

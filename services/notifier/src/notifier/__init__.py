@@ -1,1 +1,1 @@
-"""OSB service package."""
+"""OSB notifier."""

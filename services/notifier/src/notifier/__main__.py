@@ -1,0 +1,3 @@
+from notifier.entrypoints.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""notifier's adapters: notification records, SMTP, the SMS gateway."""

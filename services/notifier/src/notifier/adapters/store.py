@@ -1,0 +1,205 @@
+"""Notification records: written before the first attempt, claimed with a lease, marked after.
+
+Every mark writes its NotificationSent or NotificationFailed to the outbox in the same
+transaction, so the outcome is published exactly when it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from osb_contracts.notifications import NotificationFailed, NotificationSent
+from osb_contracts.values import Channel
+from osb_platform.db import insert_many
+from osb_platform.outbox import OutgoingEvent, add_to_outbox
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from notifier.adapters.tables import notifications, outbox
+from notifier.domain.notification import Draft, SendFailedError, Status
+
+SOURCE = "/osb/notifier"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: UUID
+    draft: Draft
+    attempts: int  # before this attempt
+
+
+def _draft(row: Any) -> Draft:
+    return Draft(
+        id=row.id,
+        source_event_id=row.source_event_id,
+        source_event_type=row.source_event_type,
+        lead_id=row.lead_id,
+        branch_id=row.branch_id,
+        channel=Channel(row.channel),
+        recipient=row.recipient,
+        subject=row.subject,
+        text=row.text,
+        html=row.html,
+        sender=row.sender,
+        reply_to=row.reply_to,
+        message_id=row.message_id,
+    )
+
+
+class NotificationStore:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def record(self, conn: AsyncConnection, drafts: Sequence[Draft]) -> list[UUID]:
+        """Insert the drafts not recorded before; those known to fail are failed at once."""
+        if not drafts:
+            return []
+        now = self._clock()
+        rows = [
+            {
+                "id": d.id,
+                "source_event_id": d.source_event_id,
+                "source_event_type": d.source_event_type,
+                "channel": d.channel.value,
+                "lead_id": d.lead_id,
+                "branch_id": d.branch_id,
+                "recipient": d.recipient,
+                "subject": d.subject,
+                "text": d.text,
+                "html": d.html,
+                "sender": d.sender,
+                "reply_to": d.reply_to,
+                "message_id": d.message_id,
+                "status": (Status.FAILED if d.failure else Status.PENDING).value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error_code": d.failure.code if d.failure else None,
+                "last_error": d.failure.reason if d.failure else None,
+                "created_at": now,
+                "failed_at": now if d.failure else None,
+            }
+            for d in drafts
+        ]
+        new = set(
+            await insert_many(
+                conn, notifications, rows, on_conflict_do_nothing=True, returning="id"
+            )
+        )
+        failed_at_once = [
+            _failed_event(d, d.failure, attempts=1, at=now)
+            for d in drafts
+            if d.id in new and d.failure is not None
+        ]
+        await add_to_outbox(conn, outbox, failed_at_once, source=SOURCE)
+        return [d.id for d in drafts if d.id in new]
+
+    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
+        """Take due notifications for ``lease``; a crashed sender's lease runs out."""
+        now = self._clock()
+        n = notifications
+        due = (
+            select(n.c.id)
+            .where(
+                n.c.status == Status.PENDING.value,
+                n.c.next_attempt_at <= now,
+                or_(n.c.lease_until.is_(None), n.c.lease_until < now),
+            )
+            .order_by(n.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    update(n).where(n.c.id.in_(due)).values(lease_until=now + lease).returning(*n.c)
+                )
+            ).all()
+        return [Claimed(r.id, _draft(r), r.attempts) for r in rows]
+
+    async def sent(self, claimed: Claimed) -> None:
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            await self._mark(
+                conn, claimed, status=Status.SENT, values={"sent_at": now, "last_error": None}
+            )
+            event = NotificationSent(
+                notification_id=claimed.id,
+                lead_id=claimed.draft.lead_id,
+                branch_id=claimed.draft.branch_id,
+                source_event_id=claimed.draft.source_event_id,
+                source_event_type=claimed.draft.source_event_type,
+                channel=claimed.draft.channel,
+                sent_at=now,
+                attempts=claimed.attempts + 1,
+            )
+            await add_to_outbox(
+                conn, outbox, [OutgoingEvent(event, str(claimed.draft.lead_id))], source=SOURCE
+            )
+
+    async def retry_later(
+        self, claimed: Claimed, error: SendFailedError, next_attempt_at: datetime
+    ) -> None:
+        async with self._engine.begin() as conn:
+            await self._mark(
+                conn,
+                claimed,
+                status=Status.PENDING,
+                values={
+                    "next_attempt_at": next_attempt_at,
+                    "last_error_code": error.code,
+                    "last_error": error.reason,
+                },
+            )
+
+    async def failed(self, claimed: Claimed, error: SendFailedError) -> None:
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            await self._mark(
+                conn,
+                claimed,
+                status=Status.FAILED,
+                values={
+                    "failed_at": now,
+                    "last_error_code": error.code,
+                    "last_error": error.reason,
+                },
+            )
+            event = _failed_event(claimed.draft, error, attempts=claimed.attempts + 1, at=now)
+            await add_to_outbox(conn, outbox, [event], source=SOURCE)
+
+    async def _mark(
+        self, conn: AsyncConnection, claimed: Claimed, *, status: Status, values: dict[str, Any]
+    ) -> None:
+        n = notifications
+        await conn.execute(
+            update(n)
+            .where(and_(n.c.id == claimed.id, n.c.status == Status.PENDING.value))
+            .values(status=status.value, attempts=claimed.attempts + 1, lease_until=None, **values)
+        )
+
+
+def _failed_event(
+    draft: Draft, error: SendFailedError, *, attempts: int, at: datetime
+) -> OutgoingEvent:
+    return OutgoingEvent(
+        NotificationFailed(
+            notification_id=draft.id,
+            lead_id=draft.lead_id,
+            branch_id=draft.branch_id,
+            source_event_id=draft.source_event_id,
+            source_event_type=draft.source_event_type,
+            channel=draft.channel,
+            failed_at=at,
+            attempts=attempts,
+            permanent=error.permanent,
+            error_code=error.code,
+            reason=error.reason[:200],
+        ),
+        str(draft.lead_id),
+    )

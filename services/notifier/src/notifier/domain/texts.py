@@ -1,0 +1,69 @@
+"""Confirmation texts from the branch's templates, rendered in a sandbox.
+
+Rejections carry their final text (the advisor may have edited it); confirmations are
+rendered here from the branch's template with the event's data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from zoneinfo import ZoneInfo
+
+from jinja2 import StrictUndefined
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from osb_contracts.leads import AppointmentCreated
+
+DEFAULT_TEMPLATES = {
+    "confirmation_email_subject": "Ihr Werkstatttermin am {{ date }} bei {{ branch }}",
+    "confirmation_email": (
+        "Guten Tag {{ name }},\n\n"
+        "Ihr Werkstatttermin am {{ date }} um {{ time }} Uhr für {{ vehicle }} ist bestätigt.\n\n"
+        "Mit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+    ),
+    "confirmation_sms": (
+        "{{ branch }}: Ihr Werkstatttermin am {{ date }} um {{ time }} Uhr ist bestätigt."
+    ),
+    "rejection_email_subject": "Ihr Terminwunsch bei {{ branch }}",
+}
+
+_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+
+class TemplateFailedError(ValueError):
+    """The branch's template cannot be rendered with this event (a permanent failure)."""
+
+
+def placeholders(event: AppointmentCreated, *, branch_name: str, zone: str) -> dict[str, str]:
+    c, v = event.customer, event.vehicle
+    start = event.start.astimezone(ZoneInfo(zone))
+    return {
+        "name": " ".join(p for p in (c.salutation, c.title, c.first_name, c.last_name) if p),
+        "first_name": c.first_name or "",
+        "last_name": c.last_name,
+        "date": start.strftime("%d.%m.%Y"),
+        "time": start.strftime("%H:%M"),
+        "branch": branch_name,
+        "vehicle": " ".join(p for p in (v.make, v.model, v.licence_plate) if p) or "Ihr Fahrzeug",
+        "booking_reference": event.booking_id,
+    }
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    try:
+        return _ENV.from_string(template).render(dict(values))
+    except (TemplateError, SecurityError) as exc:
+        raise TemplateFailedError(f"template cannot be rendered: {exc}") from None
+
+
+def as_html(text: str, *, title: str) -> str:
+    """The HTML part of a mail: the same text, escaped, paragraphs kept."""
+    paragraphs = "".join(
+        f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n") if p.strip()
+    )
+    return (
+        '<!DOCTYPE html><html lang="de"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title></head>"
+        f'<body style="font-family: sans-serif">{paragraphs}</body></html>'
+    )

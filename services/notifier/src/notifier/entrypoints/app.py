@@ -1,0 +1,179 @@
+"""The notifier process: the lead-event subscriber, the dispatcher, the outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from osb_contracts import ContractError, decode
+from osb_contracts.leads import AppointmentCreated, LeadRejected
+from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_EVENTS
+from osb_platform import (
+    Producer,
+    RetryWithBackoff,
+    make_broker,
+    raw_batch,
+    tolerant_batch_parser,
+)
+from osb_platform.db import make_engine, upgrade
+from osb_platform.http import install_error_handlers, install_health
+from osb_platform.outbox import OutboxRelay
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notifier.adapters.email import SmtpSender
+from notifier.adapters.sms import HttpSmsGateway
+from notifier.adapters.store import NotificationStore
+from notifier.adapters.tables import outbox
+from notifier.domain.notification import RetryPolicy
+from notifier.domain.plan import BranchChannels
+from notifier.service.dispatch import Dispatcher
+from notifier.service.intake import record_notifications
+from notifier.settings import Settings
+
+SERVICE = "notifier"
+RELAY_LOCK = 0x05B0_0A11  # advisory lock id of the notifier's outbox relay
+MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
+WANTED = {LeadRejected.cloudevents_type(), AppointmentCreated.cloudevents_type()}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+) -> FastAPI:
+    settings = settings or Settings()
+    branches = settings.branch_channels()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=10)
+        await upgrade(engine, MIGRATIONS)
+        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
+        await producer.start()
+        store = NotificationStore(engine, clock)
+        smtp = SmtpSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            timeout=settings.smtp_timeout_s,
+            pool_size=settings.smtp_connections,
+        )
+        token = settings.sms_gateway_token
+        sms = HttpSmsGateway(
+            settings.sms_gateway_url, token=token.get_secret_value() if token else None
+        )
+        dispatcher = Dispatcher(
+            store,
+            email=smtp,
+            sms=sms,
+            branches=branches,
+            policy=RetryPolicy(
+                settings.retry_max_attempts,
+                settings.retry_base_delay_s,
+                settings.retry_max_delay_s,
+            ),
+            clock=clock,
+            batch_size=settings.dispatch_batch,
+            lease=timedelta(seconds=settings.lease_s),
+        )
+        broker = build_broker(settings, engine, store, dispatcher, branches)
+        relay = OutboxRelay(engine, producer, outbox, lock_key=RELAY_LOCK)
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(relay.run(stop), name="outbox-relay"),
+            asyncio.create_task(dispatcher.run(stop), name="dispatcher"),
+        ]
+        await broker.start()
+
+        async def database() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def kafka() -> None:
+            await producer.ping(NOTIFICATION_EVENTS.name)
+
+        app.state.checks = {"database": database, "kafka": kafka}
+        app.state.store = store
+        try:
+            yield
+        finally:
+            await broker.stop()
+            stop.set()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await smtp.close()
+            await sms.close()
+            await producer.stop()
+            await engine.dispose()
+
+    app = FastAPI(title="OSB notifier", version="1", lifespan=lifespan)
+    install_error_handlers(app)
+    install_health(app, lambda: app.state.checks)
+    return app
+
+
+def build_broker(
+    settings: Settings,
+    engine: AsyncEngine,
+    store: NotificationStore,
+    dispatcher: Dispatcher,
+    branches: Mapping[str, BranchChannels],
+) -> KafkaBroker:
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
+    )
+
+    @broker.subscriber(
+        LEAD_EVENTS.name,
+        group_id=settings.consumer_group,
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,  # commit after the notifications are recorded
+        decoder=raw_batch,
+        parser=tolerant_batch_parser,
+    )
+    async def on_lead_events(_: Any, msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        assert isinstance(records, tuple)
+        envelopes = []
+        for r in records:
+            # Other lead events are not ours; lead-manager dead-letters bad ones already.
+            ce_type = next((v for k, v in r.headers if k == "ce_type"), b"")
+            if ce_type.decode(errors="replace") not in WANTED:
+                continue
+            try:
+                envelopes.append(decode(r.headers, r.value or b"", r.key))
+            except ContractError:
+                continue
+        if await record_notifications(engine, store, envelopes, branches):
+            dispatcher.wake.set()
+
+    return broker
+
+
+def main() -> None:
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,71 @@
+"""notifier's settings, from the environment (``make run`` provides them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from notifier.domain.plan import BranchChannels
+
+
+class BranchSetting(BaseModel):
+    name: str
+    sender: str
+    reply_to: str | None = None
+    sms_enabled: bool = False
+    timezone: str = "Europe/Berlin"
+    templates: dict[str, str] = Field(default_factory=dict)
+
+
+DEMO_BRANCHES = {
+    "HH-01": BranchSetting(
+        name="Autohaus Hansa Hamburg",
+        sender="service@hansa-hamburg.example",
+        reply_to="werkstatt@hansa-hamburg.example",
+        sms_enabled=True,
+    ),
+    "M-01": BranchSetting(name="Autohaus Isar München", sender="service@isar-muenchen.example"),
+    "W-01": BranchSetting(
+        name="Autohaus Donau Wien", sender="service@donau-wien.example", timezone="Europe/Vienna"
+    ),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="localhost:9092",
+        validation_alias=AliasChoices(
+            "NOTIFIER_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    database_url: str = "postgresql://postgres@localhost/notifier"
+    consumer_group: str = "notifier"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8004
+    # The e-mail sender module: SMTP.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = 15.0
+    smtp_connections: int = 4
+    # The SMS gateway (see adapters/sms.py for the protocol).
+    sms_gateway_url: str = "http://127.0.0.1:8026/sms"
+    sms_gateway_token: SecretStr | None = None
+    branches: dict[str, BranchSetting] = DEMO_BRANCHES
+    retry_max_attempts: int = 8
+    retry_base_delay_s: float = 2.0
+    retry_max_delay_s: float = 300.0
+    dispatch_batch: int = 50
+    lease_s: float = 60.0
+
+    def branch_channels(self) -> dict[str, BranchChannels]:
+        return {
+            k: BranchChannels(v.name, v.sender, v.reply_to, v.sms_enabled, v.timezone, v.templates)
+            for k, v in self.branches.items()
+        }

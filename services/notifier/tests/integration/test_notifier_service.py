@@ -1,0 +1,181 @@
+"""The notifier on the real broker and database, against a real SMTP server and HTTP gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker
+from notifier.domain.plan import notification_id
+from notifier.entrypoints.app import create_app
+from notifier.settings import Settings
+from osb_contracts import Message, decode
+from osb_contracts.notifications import NotificationFailed, NotificationSent
+from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_EVENTS
+from osb_contracts.values import Channel, ConfirmationChannel
+from osb_local_infra.smssink import SmsSink
+from osb_platform import make_broker, publish
+from osb_testing.factories import appointment, rejection
+from osb_testing.kafka import TopicTail, move_group_to_end
+from osb_testing.mail import Smtp
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Harness:
+    bus: KafkaBroker
+    tail: TopicTail
+    smtp: Smtp
+    sms: SmsSink
+
+    async def event(self, message: Message, event_id: str | None = None) -> str:
+        event_id = event_id or str(uuid.uuid4())
+        await publish(
+            self.bus,
+            message,
+            topic=LEAD_EVENTS,
+            key=str(message.lead_id),  # type: ignore[attr-defined]
+            source="/osb/lead-manager",
+            event_id=event_id,
+        )
+        return event_id
+
+    async def outcome(
+        self, event_id: str, channel: Channel
+    ) -> NotificationSent | NotificationFailed:
+        key_id = str(notification_id(event_id, channel))
+
+        def ours(r: Any) -> bool:
+            return r.topic == NOTIFICATION_EVENTS.name and key_id.encode() in r.value
+
+        (record,) = await self.tail.wait_for(ours)
+        result = decode(record.headers, record.value, record.key).message
+        assert isinstance(result, NotificationSent | NotificationFailed)
+        return result
+
+    def mails_to(self, address: str) -> list[Any]:
+        return [m for m in self.smtp.sink.messages if m["To"] == address]
+
+
+@pytest.fixture
+async def harness(
+    kafka_bootstrap_servers: str,
+    database_urls: dict[str, str],
+    smtp: Smtp,
+    sms_gateway: tuple[SmsSink, str],
+) -> AsyncIterator[Harness]:
+    group = f"notifier-test-{uuid.uuid4().hex[:8]}"
+    await move_group_to_end(kafka_bootstrap_servers, group, [LEAD_EVENTS.name])
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=database_urls["notifier"],
+        consumer_group=group,
+        smtp_port=smtp.port,
+        smtp_timeout_s=3,
+        sms_gateway_url=sms_gateway[1],
+        retry_base_delay_s=0.2,
+        retry_max_delay_s=1.0,
+        retry_max_attempts=30,
+    )
+    app = create_app(settings)
+    bus = make_broker(kafka_bootstrap_servers, client_id="test-lead-manager")
+    await bus.start()
+    async with (
+        app.router.lifespan_context(app),
+        TopicTail(kafka_bootstrap_servers, NOTIFICATION_EVENTS.name) as tail,
+    ):
+        yield Harness(bus, tail, smtp, sms_gateway[0])
+    await bus.stop()
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def test_the_mail_as_received(harness: Harness) -> None:
+    event = rejection(text="Leider ist der Termin belegt.\n\nGrüße aus Öhringen – Ihr Team")
+    event_id = await harness.event(event)
+    sent = await harness.outcome(event_id, Channel.EMAIL)
+    assert isinstance(sent, NotificationSent)
+    assert (sent.lead_id, sent.attempts) == (event.lead_id, 1)
+    (mail,) = harness.mails_to(event.recipient)
+    assert mail["From"] == "Autohaus Hansa Hamburg <service@hansa-hamburg.example>"
+    assert mail["Reply-To"] == "werkstatt@hansa-hamburg.example"
+    assert mail["Subject"] == "Ihr Terminwunsch bei Autohaus Hansa Hamburg"
+    assert (
+        mail["Message-ID"] == f"<{notification_id(event_id, Channel.EMAIL)}@hansa-hamburg.example>"
+    )
+    # SMTP carries CRLF line ends; the text itself arrives unchanged.
+    assert mail.get_body(("plain",)).get_content().replace("\r\n", "\n").strip() == event.text
+    assert "Grüße aus Öhringen – Ihr Team" in mail.get_body(("html",)).get_content()
+
+
+async def test_exactly_one_mail_per_event_under_redelivery(harness: Harness) -> None:
+    event = rejection()
+    event_id = str(uuid.uuid4())
+    for _ in range(3):
+        await harness.event(event, event_id)
+    await harness.outcome(event_id, Channel.EMAIL)
+    await asyncio.sleep(1.0)
+    assert len(harness.mails_to(event.recipient)) == 1
+
+
+async def test_smtp_down_for_a_while_then_everything_is_delivered(harness: Harness) -> None:
+    harness.smtp.down()
+    events = [rejection() for _ in range(5)]
+    ids = [await harness.event(e) for e in events]
+    await asyncio.sleep(1.5)  # several failed attempts while the server is away
+    assert all(not harness.mails_to(e.recipient) for e in events)
+    harness.smtp.up()
+    outcomes = [await harness.outcome(i, Channel.EMAIL) for i in ids]
+    assert all(isinstance(o, NotificationSent) for o in outcomes)
+    assert any(o.attempts > 1 for o in outcomes)
+    assert [len(harness.mails_to(e.recipient)) for e in events] == [1] * 5
+
+
+async def test_a_refused_address_fails_at_once(harness: Harness) -> None:
+    event = rejection()
+    harness.smtp.sink.refuse.add(event.recipient.lower())
+    failed = await harness.outcome(await harness.event(event), Channel.EMAIL)
+    assert isinstance(failed, NotificationFailed)
+    assert (failed.permanent, failed.attempts, failed.error_code) == (True, 1, "SMTP_550")
+    assert harness.mails_to(event.recipient) == []
+
+
+async def test_sms_confirmation_and_the_branch_without_sms(harness: Harness) -> None:
+    enabled = appointment(ConfirmationChannel.SMS, branch="HH-01")
+    sent = await harness.outcome(await harness.event(enabled), Channel.SMS)
+    assert isinstance(sent, NotificationSent)
+    (sms,) = [m for m in harness.sms.messages if m["to"] == enabled.recipient]
+    assert (
+        sms["text"]
+        == "Autohaus Hansa Hamburg: Ihr Werkstatttermin am 03.12.2026 um 09:30 Uhr ist bestätigt."
+    )
+
+    disabled = appointment(ConfirmationChannel.SMS, branch="M-01")
+    failed = await harness.outcome(await harness.event(disabled), Channel.SMS)
+    assert isinstance(failed, NotificationFailed)
+    assert (failed.error_code, failed.permanent) == ("SMS_NOT_ENABLED", True)
+
+
+async def test_gateway_errors_retry_and_refusals_fail(harness: Harness) -> None:
+    harness.sms.fail_with = 503
+    first = rejection(Channel.SMS)
+    event_id = await harness.event(first)
+    await wait_until(lambda: harness.sms.requests >= 2)
+    harness.sms.fail_with = None
+    sent = await harness.outcome(event_id, Channel.SMS)
+    assert isinstance(sent, NotificationSent)
+    assert sent.attempts >= 2
+
+    harness.sms.fail_with = 400
+    failed = await harness.outcome(await harness.event(rejection(Channel.SMS)), Channel.SMS)
+    assert isinstance(failed, NotificationFailed)
+    assert (failed.error_code, failed.permanent, failed.attempts) == ("SMS_400", True, 1)
