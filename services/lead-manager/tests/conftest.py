@@ -101,6 +101,9 @@ class FakeLeadRepository:
     async def mark_appointment_deleted(self, appointment_id: uuid.UUID, at: datetime) -> None:
         pass
 
+    async def has_notification(self, lead_id: uuid.UUID, notification_id: uuid.UUID) -> bool:
+        return False
+
 
 class FakeBranchRepository:
     def __init__(self) -> None:

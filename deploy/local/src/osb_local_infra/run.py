@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from osb_local_infra import infra as local_infra
 from osb_local_infra.settings import InfraSettings
@@ -27,25 +28,42 @@ class ServiceProcess:
     setup: list[list[str]] = field(default_factory=list)  # run to completion first
 
 
-SERVICES: list[ServiceProcess] = [
-    ServiceProcess(
-        "lead-intake",
-        [sys.executable, "-m", "lead_intake"],
-        links={
-            "API docs": "http://127.0.0.1:8001/docs",
-            "POST a booking": "http://127.0.0.1:8001/api/v1/bookings",
-        },
-    ),
-    ServiceProcess(
-        "lead-manager",
-        [sys.executable, "-m", "lead_manager", "serve"],
-        setup=[[sys.executable, "-m", "lead_manager", "seed-demo"]],
-        links={
-            "API docs": "http://127.0.0.1:8002/docs",
-            "a token": "uv run lead-manager token --branch HH-01 --permission LEAD_MANAGER",
-        },
-    ),
-]
+def services(run_dir: Path) -> list[ServiceProcess]:
+    """Everything `make run` starts, in order. Each service issue adds its processes here."""
+    return [
+        ServiceProcess(
+            "mail",
+            [sys.executable, "-m", "osb_local_infra.mailsink", "--folder", str(run_dir / "mail")],
+            links={"SMTP": "127.0.0.1:8025", "mails (.eml)": str(run_dir / "mail")},
+        ),
+        ServiceProcess(
+            "sms",
+            [sys.executable, "-m", "osb_local_infra.smssink", "--folder", str(run_dir / "sms")],
+            links={"gateway": "http://127.0.0.1:8026/sms", "messages": str(run_dir / "sms")},
+        ),
+        ServiceProcess(
+            "lead-intake",
+            [sys.executable, "-m", "lead_intake"],
+            links={
+                "API docs": "http://127.0.0.1:8001/docs",
+                "POST a booking": "http://127.0.0.1:8001/api/v1/bookings",
+            },
+        ),
+        ServiceProcess(
+            "lead-manager",
+            [sys.executable, "-m", "lead_manager", "serve"],
+            setup=[[sys.executable, "-m", "lead_manager", "seed-demo"]],
+            links={
+                "API docs": "http://127.0.0.1:8002/docs",
+                "a token": "uv run lead-manager token --branch HH-01 --permission LEAD_MANAGER",
+            },
+        ),
+        ServiceProcess(
+            "notifier",
+            [sys.executable, "-m", "notifier"],
+            links={"health": "http://127.0.0.1:8004/health/ready"},
+        ),
+    ]
 
 
 def local_secrets(settings: InfraSettings) -> dict[str, str]:
@@ -59,7 +77,7 @@ def local_secrets(settings: InfraSettings) -> dict[str, str]:
     return {"LEAD_MANAGER_JWT_SECRET": jwt.read_text().strip()}
 
 
-def run(say: Callable[[str], None] = print, services: list[ServiceProcess] | None = None) -> int:
+def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = None) -> int:
     settings = InfraSettings()
     started = local_infra.up(settings)
     children: list[tuple[ServiceProcess, subprocess.Popen[bytes]]] = []
@@ -74,7 +92,7 @@ def run(say: Callable[[str], None] = print, services: list[ServiceProcess] | Non
     exit_code = 0
     try:
         env = {**local_secrets(settings), **os.environ, **started.env()}
-        for spec in SERVICES if services is None else services:
+        for spec in services(settings.run_dir) if only is None else only:
             for step in spec.setup:
                 subprocess.run(step, env={**env, **spec.env}, check=True)
             proc = subprocess.Popen(spec.command, env={**env, **spec.env})

@@ -37,3 +37,15 @@ class NotificationFailed(Message):
     permanent: bool
     error_code: ShortText
     reason: Text
+
+
+class NotificationResendRequested(Message):
+    """An advisor asked to send a notification again (after a failure, or on request)."""
+
+    message_type = "osb.notification.NotificationResendRequested"
+
+    notification_id: UUID
+    lead_id: UUID
+    branch_id: BranchId
+    requested_by: Identifier
+    requested_at: AwareDatetime

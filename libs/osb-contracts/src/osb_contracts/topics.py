@@ -29,7 +29,11 @@ from osb_contracts.matching import (
     VehicleLookupRequested,
     VehicleLookupResult,
 )
-from osb_contracts.notifications import NotificationFailed, NotificationSent
+from osb_contracts.notifications import (
+    NotificationFailed,
+    NotificationResendRequested,
+    NotificationSent,
+)
 from osb_contracts.portal import BookingCancelled, BookingSubmitted
 
 DLQ_SUFFIX = ".dlq"
@@ -143,6 +147,14 @@ NOTIFICATION_EVENTS = Topic(
     description="The outcome of every e-mail and SMS the notifier sent or gave up on.",
 )
 
+NOTIFICATION_COMMANDS = Topic(
+    name="osb.notification.commands.v1",
+    key="lead_id",
+    partitions=3,
+    messages=(NotificationResendRequested,),
+    description="Requests to the notifier from lead-manager (resend a notification).",
+)
+
 TOPICS: tuple[Topic, ...] = (
     PORTAL_BOOKINGS,
     LEAD_REQUESTS,
@@ -154,6 +166,7 @@ TOPICS: tuple[Topic, ...] = (
     MATCHING_REQUESTS,
     MATCHING_REPLIES,
     NOTIFICATION_EVENTS,
+    NOTIFICATION_COMMANDS,
 )
 DLQ_PARTITIONS = 1
 

@@ -38,6 +38,20 @@ class DeadLetter:
     reason: str
     errors: Sequence[tuple[str, str]]
 
+    @classmethod
+    def of(cls, record: Any, reason: str, errors: Sequence[tuple[str, str]]) -> DeadLetter:
+        """From a consumed record (aiokafka's ConsumerRecord or anything shaped like it)."""
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value or b"",
+            list(record.headers),
+            reason,
+            errors,
+        )
+
 
 class Producer:
     def __init__(self, bootstrap_servers: str, *, client_id: str, **options: Any) -> None:

@@ -6,7 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, PORTAL_BOOKINGS
+from osb_contracts.topics import (
+    DMS_APPOINTMENTS,
+    LEAD_REQUESTS,
+    NOTIFICATION_EVENTS,
+    PORTAL_BOOKINGS,
+)
 
 from osb_testing.kafka import move_group_to_end
 from osb_testing.processes import ServiceProcess, free_port
@@ -32,7 +37,7 @@ async def lead_system(
     """Both services, their consumer groups placed at the end of their topics (not started)."""
     intake_group, manager_group = f"intake-{run_id}", f"manager-{run_id}"
     await move_group_to_end(bootstrap, intake_group, [PORTAL_BOOKINGS.name])
-    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name):
+    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
         await move_group_to_end(bootstrap, f"{manager_group}.{topic}", [topic])
     base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **(extra_env or {})}
     intake_port, manager_port = free_port(), free_port()

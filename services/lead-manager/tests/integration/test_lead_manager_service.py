@@ -27,7 +27,15 @@ from osb_contracts.leads import (
     LeadRejected,
     LeadRequested,
 )
-from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_EVENTS, LEAD_REQUESTS
+from osb_contracts.notifications import NotificationFailed, NotificationResendRequested
+from osb_contracts.topics import (
+    DMS_APPOINTMENTS,
+    LEAD_EVENTS,
+    LEAD_REQUESTS,
+    NOTIFICATION_COMMANDS,
+    NOTIFICATION_EVENTS,
+)
+from osb_contracts.values import Channel
 from osb_platform import make_broker, publish
 from osb_testing.kafka import TopicTail, header, move_group_to_end
 from prometheus_client import REGISTRY
@@ -83,7 +91,7 @@ async def harness(
     kafka_bootstrap_servers: str, database_urls: dict[str, str]
 ) -> AsyncIterator[Harness]:
     group = f"lead-manager-test-{uuid.uuid4().hex[:8]}"
-    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name):
+    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
         await move_group_to_end(kafka_bootstrap_servers, f"{group}.{topic}", [topic])
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
@@ -98,7 +106,12 @@ async def harness(
         transport = httpx.ASGITransport(app=app)
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://lead-manager") as http,
-            TopicTail(kafka_bootstrap_servers, LEAD_EVENTS.name, DMS_APPOINTMENTS.dlq) as tail,
+            TopicTail(
+                kafka_bootstrap_servers,
+                LEAD_EVENTS.name,
+                DMS_APPOINTMENTS.dlq,
+                NOTIFICATION_COMMANDS.name,
+            ) as tail,
         ):
             settings_body = {
                 "name": "Autohaus Hansa Hamburg",
@@ -408,3 +421,53 @@ async def test_pages_over_several_branches_and_statuses_are_complete_and_ordered
     assert len(seen) == 7
     keys = [(datetime.fromisoformat(i["received_at"]), uuid.UUID(i["id"])) for i in seen]
     assert keys == sorted(keys, reverse=True)
+
+
+async def test_notification_outcomes_reach_the_history_and_a_resend_can_be_asked(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    request = lead_request()
+    await harness.request_lead(request)
+    await harness.lead(request.lead_id)
+    notification = uuid.uuid4()
+    failed = NotificationFailed(
+        notification_id=notification,
+        lead_id=request.lead_id,
+        branch_id=BRANCH,
+        source_event_id="evt-x",
+        source_event_type="osb.lead.LeadRejected.v1",
+        channel=Channel.EMAIL,
+        failed_at=datetime.now(UTC),
+        attempts=8,
+        permanent=False,
+        error_code="SMTP_UNAVAILABLE",
+        reason="connection refused",
+    )
+    await publish(
+        harness.bus,
+        failed,
+        topic=NOTIFICATION_EVENTS,
+        key=str(request.lead_id),
+        source="/osb/notifier",
+    )
+    async with asyncio.timeout(30):
+        while True:
+            history = (await harness.lead(request.lead_id))["history"]
+            if history[-1]["action"] == "notification failed":
+                break
+            await asyncio.sleep(0.05)
+    entry = history[-1]
+    assert entry["details"]["notification_id"] == str(notification)
+    assert entry["details"]["error_code"] == "SMTP_UNAVAILABLE"
+    assert entry["reason"] == "connection refused"
+    assert entry["actor_name"] == "Benachrichtigung"
+
+    path = f"/api/v1/leads/{request.lead_id}/notifications"
+    unknown = await harness.http.post(f"{path}/{uuid.uuid4()}/resend", headers=ADVISOR)
+    assert unknown.status_code == 422
+    r = await harness.http.post(f"{path}/{notification}/resend", headers=ADVISOR)
+    assert r.status_code == 202, r.text
+    command = await harness.event(request.lead_id, NotificationResendRequested)
+    assert (command.notification_id, command.requested_by) == (notification, "anna")
+    detail = await harness.lead(request.lead_id)
+    assert detail["history"][-1]["action"] == "notification resend requested"

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,8 +15,12 @@ from notifier.domain.plan import notification_id
 from notifier.entrypoints.app import create_app
 from notifier.settings import Settings
 from osb_contracts import Message, decode
-from osb_contracts.notifications import NotificationFailed, NotificationSent
-from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_EVENTS
+from osb_contracts.notifications import (
+    NotificationFailed,
+    NotificationResendRequested,
+    NotificationSent,
+)
+from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS, NOTIFICATION_EVENTS
 from osb_contracts.values import Channel, ConfirmationChannel
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
@@ -71,6 +76,9 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     group = f"notifier-test-{uuid.uuid4().hex[:8]}"
     await move_group_to_end(kafka_bootstrap_servers, group, [LEAD_EVENTS.name])
+    await move_group_to_end(
+        kafka_bootstrap_servers, f"{group}.commands", [NOTIFICATION_COMMANDS.name]
+    )
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         database_url=database_urls["notifier"],
@@ -179,3 +187,30 @@ async def test_gateway_errors_retry_and_refusals_fail(harness: Harness) -> None:
     failed = await harness.outcome(await harness.event(rejection(Channel.SMS)), Channel.SMS)
     assert isinstance(failed, NotificationFailed)
     assert (failed.error_code, failed.permanent, failed.attempts) == ("SMS_400", True, 1)
+
+
+async def test_a_resend_request_sends_once_more(harness: Harness) -> None:
+    event = rejection()
+    event_id = await harness.event(event)
+    first = await harness.outcome(event_id, Channel.EMAIL)
+    command = NotificationResendRequested(
+        notification_id=first.notification_id,
+        lead_id=event.lead_id,
+        branch_id=event.branch_id,
+        requested_by="anna",
+        requested_at=datetime.now(UTC),
+    )
+    for _ in range(2):  # the same command delivered twice: one more mail, not two
+        await publish(
+            harness.bus,
+            command,
+            topic=NOTIFICATION_COMMANDS,
+            key=str(event.lead_id),
+            source="/osb/lead-manager",
+            event_id=f"resend-{event_id}",
+        )
+    await wait_until(lambda: len(harness.mails_to(event.recipient)) == 2)
+    await asyncio.sleep(1.0)
+    mails = harness.mails_to(event.recipient)
+    assert len(mails) == 2
+    assert mails[0]["Message-ID"] == mails[1]["Message-ID"]

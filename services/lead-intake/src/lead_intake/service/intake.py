@@ -86,21 +86,8 @@ def process_batch(
             )
             result.outgoing.append(to_lead_request(envelope, now=clock(), branches=branches))
         except ContractError as exc:
-            result.dead_letters.append(_dead_letter(record, exc.reason, exc.errors))
+            result.dead_letters.append(DeadLetter.of(record, exc.reason, exc.errors))
         except BookingInvalidError as exc:
             errors = [(e.field, e.reason) for e in exc.errors]
-            result.dead_letters.append(_dead_letter(record, "invalid booking", errors))
+            result.dead_letters.append(DeadLetter.of(record, "invalid booking", errors))
     return result
-
-
-def _dead_letter(record: Record, reason: str, errors: Sequence[tuple[str, str]]) -> DeadLetter:
-    return DeadLetter(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value or b"",
-        headers=list(record.headers),
-        reason=reason,
-        errors=errors,
-    )

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lead_manager.adapters.tables import appointments, branch_settings, leads
+from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads
 from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.model import Appointment, Lead
 from lead_manager.service.ports import ConcurrencyError
@@ -137,6 +137,18 @@ class SqlLeadRepository:
                 created_at=self._clock(),
             )
         )
+
+    async def has_notification(self, lead_id: UUID, notification_id: UUID) -> bool:
+        """Whether the notifier reported this notification for this lead (in its history)."""
+        found = await self._conn.scalar(
+            select(lead_history.c.id)
+            .where(
+                lead_history.c.lead_id == lead_id,
+                lead_history.c.details["notification_id"].astext == str(notification_id),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def mark_appointment_deleted(self, appointment_id: UUID, at: datetime) -> None:
         await self._conn.execute(

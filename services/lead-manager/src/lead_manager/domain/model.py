@@ -24,9 +24,19 @@ from osb_contracts.leads import (
     LeadUpdated,
     VehicleCase,
 )
+from osb_contracts.notifications import (
+    NotificationFailed,
+    NotificationResendRequested,
+    NotificationSent,
+)
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 
-from lead_manager.domain.permissions import PERMISSION_LABELS, Actor, Permission
+from lead_manager.domain.permissions import (
+    PERMISSION_LABELS,
+    SYSTEM_NOTIFIER,
+    Actor,
+    Permission,
+)
 
 STATUS_LABELS = {
     LeadStatus.NEW: "Neu",
@@ -320,6 +330,47 @@ class Lead:
             )
         )
         return changed
+
+    # -- notifications (history only, the status does not change) ---------------------------
+    def note_notification(self, outcome: NotificationSent | NotificationFailed) -> None:
+        details = {
+            "notification_id": str(outcome.notification_id),
+            "channel": outcome.channel.value,
+            "attempts": str(outcome.attempts),
+        }
+        if isinstance(outcome, NotificationSent):
+            self._record(
+                SYSTEM_NOTIFIER, outcome.sent_at, "notification sent", self.status, details=details
+            )
+        else:
+            details |= {"error_code": outcome.error_code, "permanent": str(outcome.permanent)}
+            self._record(
+                SYSTEM_NOTIFIER,
+                outcome.failed_at,
+                "notification failed",
+                self.status,
+                reason=outcome.reason,
+                details=details,
+            )
+
+    def request_resend(self, *, actor: Actor, notification_id: UUID, at: datetime) -> None:
+        self._require(actor, Permission.LEAD_MANAGER)
+        self._record(
+            actor,
+            at,
+            "notification resend requested",
+            self.status,
+            details={"notification_id": str(notification_id)},
+        )
+        self.events.append(
+            NotificationResendRequested(
+                notification_id=notification_id,
+                lead_id=self.id,
+                branch_id=self.branch_id,
+                requested_by=actor.id,
+                requested_at=at,
+            )
+        )
 
     # -- helpers -----------------------------------------------------------------------------
     def _require(self, actor: Actor, permission: Permission) -> None:

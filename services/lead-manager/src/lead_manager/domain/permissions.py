@@ -37,3 +37,4 @@ class Actor:
 
 SYSTEM_PORTAL = Actor("portal", "Online-Terminbuchung")
 SYSTEM_DMS = Actor("dms", "DMS")
+SYSTEM_NOTIFIER = Actor("notifier", "Benachrichtigung")

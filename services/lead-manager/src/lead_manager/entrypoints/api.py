@@ -35,6 +35,7 @@ from lead_manager.service.commands import (
     ScheduleLead,
     default_branch,
     reject_lead,
+    request_resend,
     schedule_lead,
 )
 from lead_manager.service.ports import ConcurrencyError
@@ -308,6 +309,21 @@ async def schedule(
     return AppointmentView(
         lead=LeadView.of(lead), appointment_id=lead.appointment_id, vehicle_case=VehicleCase.TRANSIT
     )
+
+
+@router.post(
+    "/leads/{lead_id}/notifications/{notification_id}/resend",
+    response_model=LeadView,
+    status_code=202,
+    tags=["leads"],
+)
+async def resend_notification(
+    request: Request, actor: CurrentActor, lead_id: UUID, notification_id: UUID
+) -> LeadView:
+    """Send an e-mail or SMS of this lead again (the notifier reports the outcome)."""
+    _, clock = _deps(request)
+    lead = await request_resend(_uow(request), lead_id, notification_id, actor=actor, clock=clock)
+    return LeadView.of(lead)
 
 
 @router.get(

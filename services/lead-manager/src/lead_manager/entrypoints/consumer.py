@@ -9,7 +9,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from osb_contracts import ContractError, Envelope, Topic, decode
-from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS
+from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, NOTIFICATION_EVENTS
 from osb_platform import (
     DeadLetter,
     Producer,
@@ -21,7 +21,11 @@ from osb_platform import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
-from lead_manager.service.events import handle_dms_appointments, handle_lead_requests
+from lead_manager.service.events import (
+    handle_dms_appointments,
+    handle_lead_requests,
+    handle_notification_outcomes,
+)
 from lead_manager.service.ports import UnitOfWork
 
 SERVICE = "lead-manager"
@@ -37,18 +41,7 @@ async def _decode_or_dead_letter(
         try:
             envelopes.append(decode(r.headers, r.value or b"", r.key, expect=topic.messages))
         except ContractError as exc:
-            letters.append(
-                DeadLetter(
-                    r.topic,
-                    r.partition,
-                    r.offset,
-                    r.key,
-                    r.value or b"",
-                    list(r.headers),
-                    exc.reason,
-                    exc.errors,
-                )
-            )
+            letters.append(DeadLetter.of(r, exc.reason, exc.errors))
     await producer.dead_letter(letters, service=SERVICE)
     return envelopes
 
@@ -88,4 +81,5 @@ def build_broker(
 
     subscribe(LEAD_REQUESTS, handle_lead_requests)
     subscribe(DMS_APPOINTMENTS, handle_dms_appointments)
+    subscribe(NOTIFICATION_EVENTS, handle_notification_outcomes)
     return broker

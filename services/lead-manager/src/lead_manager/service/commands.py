@@ -144,3 +144,21 @@ async def schedule_lead(
         uow.track(lead)
         await uow.commit()
     return lead
+
+
+async def request_resend(
+    uow: UnitOfWork,
+    lead_id: UUID,
+    notification_id: UUID,
+    *,
+    actor: Actor,
+    clock: Callable[[], datetime],
+) -> Lead:
+    async with uow:
+        lead = await load(uow, lead_id, None)
+        if not await uow.leads.has_notification(lead.id, notification_id):
+            raise RuleViolationError("notification_id", "no such notification for this lead")
+        lead.request_resend(actor=actor, notification_id=notification_id, at=clock())
+        uow.track(lead)
+        await uow.commit()
+    return lead

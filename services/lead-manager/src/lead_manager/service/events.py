@@ -15,6 +15,7 @@ from typing import Any
 from osb_contracts import Envelope
 from osb_contracts.dms import AppointmentDeleted
 from osb_contracts.leads import LeadCancellationRequested, LeadRequested
+from osb_contracts.notifications import NotificationFailed, NotificationSent
 from prometheus_client import Counter
 
 from lead_manager.domain.model import Lead, TransitionRefusedError
@@ -119,5 +120,29 @@ async def handle_dms_appointments(
                 continue
             await uow.leads.save(lead)
             await uow.leads.mark_appointment_deleted(message.appointment_id, message.deleted_at)
+            uow.track(lead, correlation_id=envelope.correlation_id, causation_id=envelope.id)
+        await uow.commit()
+
+
+NOTIFICATIONS_CONSUMER = "lead-manager.notifications"
+
+
+async def handle_notification_outcomes(
+    uow: UnitOfWork, envelopes: Sequence[Envelope[Any]], *, clock: Callable[[], datetime]
+) -> None:
+    """NotificationSent / NotificationFailed go into the lead's history."""
+    async with uow:
+        fresh = await uow.first_seen(NOTIFICATIONS_CONSUMER, [e.id for e in envelopes])
+        for envelope in envelopes:
+            message = envelope.message
+            if envelope.id not in fresh or not isinstance(
+                message, NotificationSent | NotificationFailed
+            ):
+                continue
+            lead = await uow.leads.get(message.lead_id)
+            if lead is None:
+                EVENTS_IGNORED.labels(NOTIFICATIONS_CONSUMER, "unknown lead").inc()
+                continue
+            lead.note_notification(message)
             uow.track(lead, correlation_id=envelope.correlation_id, causation_id=envelope.id)
         await uow.commit()

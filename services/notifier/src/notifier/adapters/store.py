@@ -98,6 +98,22 @@ class NotificationStore:
         await add_to_outbox(conn, outbox, failed_at_once, source=SOURCE)
         return [d.id for d in drafts if d.id in new]
 
+    async def resend(self, conn: AsyncConnection, notification_id: UUID) -> bool:
+        """Make a sent or failed notification due again; False when unknown or still pending."""
+        n = notifications
+        result = await conn.execute(
+            update(n)
+            .where(n.c.id == notification_id, n.c.status != Status.PENDING.value)
+            .values(
+                status=Status.PENDING.value,
+                next_attempt_at=self._clock(),
+                lease_until=None,
+                sent_at=None,
+                failed_at=None,
+            )
+        )
+        return bool(result.rowcount)
+
     async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
         """Take due notifications for ``lease``; a crashed sender's lease runs out."""
         now = self._clock()

@@ -16,8 +16,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from osb_contracts import ContractError, decode
 from osb_contracts.leads import AppointmentCreated, LeadRejected
-from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_EVENTS
+from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS, NOTIFICATION_EVENTS
 from osb_platform import (
+    DeadLetter,
     Producer,
     RetryWithBackoff,
     make_broker,
@@ -37,7 +38,7 @@ from notifier.adapters.tables import outbox
 from notifier.domain.notification import RetryPolicy
 from notifier.domain.plan import BranchChannels
 from notifier.service.dispatch import Dispatcher
-from notifier.service.intake import record_notifications
+from notifier.service.intake import record_notifications, resend_notifications
 from notifier.settings import Settings
 
 SERVICE = "notifier"
@@ -90,7 +91,7 @@ def create_app(
             batch_size=settings.dispatch_batch,
             lease=timedelta(seconds=settings.lease_s),
         )
-        broker = build_broker(settings, engine, store, dispatcher, branches)
+        broker = build_broker(settings, engine, store, dispatcher, branches, producer)
         relay = OutboxRelay(engine, producer, outbox, lock_key=RELAY_LOCK)
         stop = asyncio.Event()
         tasks = [
@@ -133,6 +134,7 @@ def build_broker(
     store: NotificationStore,
     dispatcher: Dispatcher,
     branches: Mapping[str, BranchChannels],
+    producer: Producer,
 ) -> KafkaBroker:
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
@@ -160,9 +162,38 @@ def build_broker(
                 continue
             try:
                 envelopes.append(decode(r.headers, r.value or b"", r.key))
-            except ContractError:
-                continue
+            except ContractError as exc:
+                await producer.dead_letter(
+                    [DeadLetter.of(r, exc.reason, exc.errors)], service=SERVICE
+                )
         if await record_notifications(engine, store, envelopes, branches):
+            dispatcher.wake.set()
+
+    @broker.subscriber(
+        NOTIFICATION_COMMANDS.name,
+        group_id=settings.consumer_group + ".commands",
+        batch=True,
+        max_records=100,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,
+        decoder=raw_batch,
+        parser=tolerant_batch_parser,
+    )
+    async def on_commands(_: Any, msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        assert isinstance(records, tuple)
+        envelopes = []
+        for r in records:
+            try:
+                envelopes.append(
+                    decode(r.headers, r.value or b"", r.key, expect=NOTIFICATION_COMMANDS.messages)
+                )
+            except ContractError as exc:
+                await producer.dead_letter(
+                    [DeadLetter.of(r, exc.reason, exc.errors)], service=SERVICE
+                )
+        if await resend_notifications(engine, store, envelopes):
             dispatcher.wake.set()
 
     return broker
