@@ -80,12 +80,16 @@ clean: infra-down ## Stop everything and delete the run folder (.local)
 
 .PHONY: bench-pipeline
 bench-pipeline: install ## Benchmark: portal topic to committed leads, beside raw aiokafka + asyncpg
-	$(RUN) python bench/pipeline.py
+	$(RUN) python bench/bench_pipeline.py
 
 .PHONY: bench-search
 bench-search: install ## Benchmark: lead list and live search at 1,000,000 leads
-	$(RUN) python bench/search.py
+	$(RUN) python bench/bench_search.py
 
 .PHONY: test-e2e
 test-e2e: install ## End-to-end tests: the services as processes on the real broker and database
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)
+
+.PHONY: bench-notifier
+bench-notifier: install ## Benchmark: mails per second from the topic to SMTP, beside a raw aiosmtplib loop
+	$(RUN) python bench/bench_notifier.py

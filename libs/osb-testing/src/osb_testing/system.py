@@ -8,7 +8,9 @@ from pathlib import Path
 
 from osb_contracts.topics import (
     DMS_APPOINTMENTS,
+    LEAD_EVENTS,
     LEAD_REQUESTS,
+    NOTIFICATION_COMMANDS,
     NOTIFICATION_EVENTS,
     PORTAL_BOOKINGS,
 )
@@ -67,3 +69,30 @@ async def lead_system(
         LOGS / run_id,
     )
     return LeadSystem(intake, manager, run_id)
+
+
+async def notifier_process(
+    run_id: str,
+    *,
+    bootstrap: str,
+    database_url: str,
+    smtp_port: int,
+    sms_gateway_url: str = "http://127.0.0.1:9/sms",
+    extra_env: dict[str, str] | None = None,
+) -> ServiceProcess:
+    """The notifier as a process in fresh consumer groups (not started)."""
+    group = f"notifier-{run_id}"
+    await move_group_to_end(bootstrap, group, [LEAD_EVENTS.name])
+    await move_group_to_end(bootstrap, f"{group}.commands", [NOTIFICATION_COMMANDS.name])
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "NOTIFIER_DATABASE_URL": database_url,
+        "NOTIFIER_CONSUMER_GROUP": group,
+        "NOTIFIER_HTTP_PORT": str(port),
+        "NOTIFIER_SMTP_PORT": str(smtp_port),
+        "NOTIFIER_SMS_GATEWAY_URL": sms_gateway_url,
+        **(extra_env or {}),
+    }
+    return ServiceProcess("notifier", ["notifier"], env, port, LOGS / run_id)

@@ -1,0 +1,94 @@
+"""The notifier killed with SIGKILL in the middle of 500 events, then restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from osb_contracts import decode, encode
+from osb_contracts.notifications import NotificationSent
+from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_EVENTS
+from osb_testing.factories import rejection
+from osb_testing.kafka import TopicTail, header
+from osb_testing.mail import Smtp
+from osb_testing.system import notifier_process
+
+pytestmark = pytest.mark.e2e
+
+EVENTS = 500
+DISPATCH_BATCH = 50
+
+
+async def test_every_event_is_notified_and_duplicates_stay_within_the_window(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str], smtp: Smtp
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    notifier = await notifier_process(
+        run,
+        bootstrap=kafka_bootstrap_servers,
+        database_url=database_urls["notifier"],
+        smtp_port=smtp.port,
+        # A claimed notification whose sender died is taken again after this lease.
+        extra_env={"NOTIFIER_LEASE_S": "2", "NOTIFIER_DISPATCH_BATCH": str(DISPATCH_BATCH)},
+    )
+    events = [rejection(recipient=f"crash-{run}-{n}@example.de") for n in range(EVENTS)]
+    recipients = {e.recipient for e in events}
+    await notifier.start()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True)
+    await producer.start()
+    try:
+        async with TopicTail(kafka_bootstrap_servers, NOTIFICATION_EVENTS.name) as tail:
+            for event in events:
+                record = encode(event, key=str(event.lead_id), source="/e2e/lead-manager")
+                await producer.send(
+                    LEAD_EVENTS.name,
+                    record.value,
+                    key=record.key,
+                    headers=[(k, v.encode()) for k, v in record.headers.items()],
+                )
+            await producer.flush()
+
+            def delivered() -> set[str]:
+                return {m["To"] for m in smtp.sink.messages if m["To"] in recipients}
+
+            async with asyncio.timeout(60):
+                while len(delivered()) < 100:
+                    await asyncio.sleep(0.01)
+            notifier.kill()
+            at_kill = len(delivered())
+            await notifier.start()
+            async with asyncio.timeout(120):
+                while len(delivered()) < EVENTS:
+                    await asyncio.sleep(0.1)
+            sent = await tail.wait_for(
+                lambda r: (
+                    header(r, "ce_type") == NotificationSent.cloudevents_type()
+                    and r.key in {str(e.lead_id).encode() for e in events}
+                ),
+                count=EVENTS,
+                timeout=60,
+            )
+            await asyncio.sleep(1.0)
+    finally:
+        await producer.stop()
+        notifier.stop()
+
+    assert 0 < at_kill < EVENTS, "the kill came too late (or too early) to prove anything"
+    ours = [m for m in smtp.sink.messages if m["To"] in recipients]
+    per_message_id: dict[str, int] = {}
+    for mail in ours:
+        per_message_id[mail["Message-ID"]] = per_message_id.get(mail["Message-ID"], 0) + 1
+    duplicates = len(ours) - EVENTS
+    assert len(per_message_id) == EVENTS, "an event was never notified"
+    # Sent but not yet marked when the process died: at most one claimed batch.
+    assert duplicates <= DISPATCH_BATCH, duplicates
+    event_ids: dict[uuid.UUID, set[str]] = {}
+    for record in sent:
+        envelope = decode(record.headers, record.value, record.key)
+        assert isinstance(envelope.message, NotificationSent)
+        event_ids.setdefault(envelope.message.notification_id, set()).add(envelope.id)
+    assert len(event_ids) == EVENTS
+    assert all(len(ids) == 1 for ids in event_ids.values()), "a notification reported twice"
+    print(f"mails: {len(ours)} for {EVENTS} events, duplicates {duplicates}, killed at {at_kill}")
