@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # A CA bundle to trust for STARTTLS/TLS besides the system's (a company relay's own CA).
+    smtp_ca_file: Path | None = None
     smtp_timeout_s: float = 15.0
     smtp_connections: int = 4
     # The SMS gateway (see adapters/sms.py for the protocol).

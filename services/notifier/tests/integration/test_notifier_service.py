@@ -73,7 +73,9 @@ async def harness(
     database_urls: dict[str, str],
     smtp: Smtp,
     sms_gateway: tuple[SmsSink, str],
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Harness]:
+    overrides: dict[str, Any] = getattr(request, "param", {})
     group = f"notifier-test-{uuid.uuid4().hex[:8]}"
     await move_group_to_end(kafka_bootstrap_servers, group, [LEAD_EVENTS.name])
     await move_group_to_end(
@@ -89,7 +91,7 @@ async def harness(
         retry_base_delay_s=0.2,
         retry_max_delay_s=1.0,
         retry_max_attempts=30,
-    )
+    ).model_copy(update=overrides)
     app = create_app(settings)
     bus = make_broker(kafka_bootstrap_servers, client_id="test-lead-manager")
     await bus.start()
@@ -214,3 +216,15 @@ async def test_a_resend_request_sends_once_more(harness: Harness) -> None:
     mails = harness.mails_to(event.recipient)
     assert len(mails) == 2
     assert mails[0]["Message-ID"] == mails[1]["Message-ID"]
+
+
+@pytest.mark.parametrize("harness", [{"retry_max_attempts": 3}], indirect=True)
+async def test_after_the_last_attempt_the_notification_fails(harness: Harness) -> None:
+    harness.smtp.down()
+    event = rejection()
+    failed = await harness.outcome(await harness.event(event), Channel.EMAIL)
+    assert isinstance(failed, NotificationFailed)
+    assert (failed.attempts, failed.permanent, failed.error_code) == (3, False, "SMTP_UNAVAILABLE")
+    harness.smtp.up()
+    await asyncio.sleep(1.5)
+    assert harness.mails_to(event.recipient) == []

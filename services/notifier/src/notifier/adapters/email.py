@@ -69,9 +69,13 @@ class SmtpSender:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(**self._options)  # type: ignore[arg-type]
-        await client.connect()
-        if self._login:
-            await client.login(*self._login)  # type: ignore[arg-type]
+        try:
+            await client.connect()
+            if self._login:
+                await client.login(*self._login)  # type: ignore[arg-type]
+        except BaseException:
+            client.close()  # a failed handshake or login must not leak the socket
+            raise
         return client
 
     async def send(self, message: EmailMessage) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,11 @@ def create_app(
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             timeout=settings.smtp_timeout_s,
             pool_size=settings.smtp_connections,
+            tls_context=(
+                ssl.create_default_context(cafile=str(settings.smtp_ca_file))
+                if settings.smtp_ca_file
+                else None
+            ),
         )
         token = settings.sms_gateway_token
         sms = HttpSmsGateway(
