@@ -1,0 +1,248 @@
+"""The in-memory search index over the customer master, and the duplicate search on it.
+
+Exact keys first (normalised e-mail, E.164 phone, customer number), then candidates from a
+union of blocking keys (Kölner code of each surname word, postcode, birth date, e-mail,
+phone), never a full scan. A key value shared by more than ``too_common`` customers says
+nothing and is ignored. Candidates are scored with rapidfuzz per field; a name match alone
+is never "certain".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from osb_contracts.matching import (
+    ConfidenceBand,
+    DuplicateCandidate,
+    DuplicateCriterion,
+    FieldComparison,
+)
+from osb_contracts.values import Customer
+from rapidfuzz import fuzz
+
+from customer_matching.domain import normalise as n
+
+TOO_COMMON = 20
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A customer's comparable form."""
+
+    number: str | None
+    surname: tuple[str, ...]
+    given: tuple[str, ...]
+    email: str | None
+    phones: frozenset[str]
+    street: str
+    house: str
+    postcode: str | None
+    city: str
+    birth_date: date | None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(self.given + self.surname)
+
+    @classmethod
+    def of(cls, customer: Customer) -> Normalised:
+        country = customer.address.country or "DE"
+        phones = {n.phone(p, country) for p in (customer.phone, customer.mobile)}
+        return cls(
+            number=customer.customer_number,
+            surname=n.name_words(customer.last_name),
+            given=n.name_words(customer.first_name),
+            email=n.email(customer.email),
+            phones=frozenset(p for p in phones if p),
+            street=n.street(customer.address.street),
+            house=n.fold(customer.address.house_number or "").replace(" ", ""),
+            postcode=n.postcode(customer.address.postcode),
+            city=n.fold(customer.address.city or ""),
+            birth_date=customer.birth_date,
+        )
+
+    def blocking_keys(self) -> set[tuple[str, str]]:
+        keys: set[tuple[str, str]] = {("kp", n.koelner(w)) for w in self.surname if n.koelner(w)}
+        if self.postcode:
+            keys.add(("plz", self.postcode))
+        if self.birth_date:
+            keys.add(("dob", self.birth_date.isoformat()))
+        if self.email:
+            keys.add(("mail", self.email))
+        keys |= {("tel", p) for p in self.phones}
+        return keys
+
+
+@dataclass
+class CustomerIndex:
+    too_common: int = TOO_COMMON
+    customers: dict[str, Customer] = field(default_factory=dict)
+    normalised: dict[str, Normalised] = field(default_factory=dict)
+    blocks: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+
+    def __len__(self) -> int:
+        return len(self.customers)
+
+    def put(self, customer: Customer) -> None:
+        number = customer.customer_number
+        if number is None:
+            raise ValueError("a master customer has a customer number")
+        self.remove(number)
+        norm = Normalised.of(customer)
+        self.customers[number] = customer
+        self.normalised[number] = norm
+        for key in norm.blocking_keys():
+            self.blocks[key].add(number)
+
+    def remove(self, number: str) -> None:
+        old = self.normalised.pop(number, None)
+        self.customers.pop(number, None)
+        if old is None:
+            return
+        for key in old.blocking_keys():
+            members = self.blocks.get(key)
+            if members is not None:
+                members.discard(number)
+                if not members:
+                    del self.blocks[key]
+
+    def candidates(self, query: Normalised) -> set[str]:
+        """The union of the query's blocking keys; keys shared too widely are skipped."""
+        found: set[str] = set()
+        if query.number and query.number in self.customers:
+            found.add(query.number)
+        for key in query.blocking_keys():
+            members = self.blocks.get(key)
+            if members and len(members) <= self.too_common:
+                found |= members
+        return found
+
+    def search(
+        self, customer: Customer, criteria: Iterable[DuplicateCriterion], limit: int = 10
+    ) -> list[DuplicateCandidate]:
+        query = Normalised.of(customer)
+        wanted = tuple(criteria)
+        scored = []
+        for number in self.candidates(query):
+            candidate = score(query, self.normalised[number], wanted)
+            if candidate is not None:
+                band, total, similarity = candidate
+                fields = compare(customer, self.customers[number], similarity)
+                scored.append((total, number, band, fields))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [
+            DuplicateCandidate(
+                customer_number=number,
+                score=round(total, 4),
+                band=band,
+                fields=fields,
+                master=self.customers[number],
+            )
+            for total, number, band, fields in scored[:limit]
+        ]
+
+
+def name_similarity(a: Normalised, b: Normalised) -> float:
+    """Token-based, so first and last name swapped still match."""
+    if not a.surname or not b.surname:
+        return 0.0
+    full = fuzz.token_sort_ratio(a.full_name, b.full_name) / 100
+    surname = fuzz.ratio(" ".join(a.surname), " ".join(b.surname)) / 100
+    if not a.given or not b.given:
+        return surname * 0.9
+    return max(full, fuzz.token_set_ratio(a.full_name, b.full_name) / 100 * 0.95)
+
+
+def address_similarity(a: Normalised, b: Normalised) -> float | None:
+    if not (a.street or a.postcode) or not (b.street or b.postcode):
+        return None
+    street = fuzz.ratio(a.street, b.street) / 100 if a.street and b.street else 0.5
+    house = 1.0 if a.house and a.house == b.house else (0.5 if not a.house or not b.house else 0.0)
+    place = (
+        1.0
+        if a.postcode and a.postcode == b.postcode
+        else (fuzz.ratio(a.city, b.city) / 100 if a.city and b.city else 0.5)
+    )
+    return 0.5 * street + 0.2 * house + 0.3 * place
+
+
+def _exact(a: object, b: object) -> float | None:
+    if not a or not b:
+        return None
+    return 1.0 if a == b else 0.0
+
+
+def score(
+    query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
+) -> tuple[ConfidenceBand, float, dict[str, float]] | None:
+    """The band, the overall score and each field's similarity; None when nothing matches."""
+    name = name_similarity(query, master)
+    evidence: dict[DuplicateCriterion, float | None] = {
+        DuplicateCriterion.ADDRESS: address_similarity(query, master),
+        DuplicateCriterion.EMAIL: _exact(query.email, master.email),
+        DuplicateCriterion.PHONE: (
+            (1.0 if query.phones & master.phones else 0.0)
+            if query.phones and master.phones
+            else None
+        ),
+        DuplicateCriterion.BIRTH_DATE: _exact(query.birth_date, master.birth_date),
+    }
+    number_match = bool(query.number and query.number == master.number)
+    decisive = [v for c in criteria if (v := evidence[c]) is not None]
+    supporting = [v for c, v in evidence.items() if c not in criteria and v is not None]
+    best_decisive = max(decisive, default=0.0)
+    best_supporting = max(supporting, default=0.0)
+    total = 0.55 * name + 0.35 * best_decisive + 0.10 * best_supporting
+    if number_match:
+        total = max(total, 0.99)
+    if (name >= 0.85 and best_decisive >= 0.95) or (number_match and name >= 0.6):
+        band = ConfidenceBand.CERTAIN
+    elif name >= 0.8 and (best_decisive >= 0.75 or best_supporting >= 0.95):
+        band = ConfidenceBand.LIKELY
+    elif name >= 0.75 or best_decisive >= 0.95:
+        band = ConfidenceBand.POSSIBLE  # a name alone is at most possible
+    else:
+        return None
+    similarity = {"name": name} | {c.value.lower(): v or 0.0 for c, v in evidence.items()}
+    return band, min(total, 1.0), similarity
+
+
+def compare(
+    lead: Customer, master: Customer, similarity: dict[str, float]
+) -> tuple[FieldComparison, ...]:
+    """Field by field, as the advisor reads them: the values as written, and how alike."""
+
+    def name(c: Customer) -> str | None:
+        return " ".join(p for p in (c.title, c.first_name, c.last_name) if p) or None
+
+    def address(c: Customer) -> str | None:
+        a = c.address
+        line = " ".join(p for p in (a.street, a.house_number) if p)
+        place = " ".join(p for p in (a.postcode, a.city) if p)
+        return ", ".join(p for p in (line, place) if p) or None
+
+    def phones(c: Customer) -> str | None:
+        return ", ".join(p for p in (c.phone, c.mobile) if p) or None
+
+    def birth(c: Customer) -> str | None:
+        return c.birth_date.isoformat() if c.birth_date else None
+
+    rows = [
+        ("name", name),
+        ("address", address),
+        ("email", lambda c: c.email),
+        ("phone", phones),
+        ("birth_date", birth),
+    ]
+    return tuple(
+        FieldComparison(
+            field=field_name,
+            lead_value=get(lead),
+            master_value=get(master),
+            similarity=round(similarity.get(field_name, 0.0), 4),
+        )
+        for field_name, get in rows
+    )

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from customer_matching.domain import normalise as n
+from customer_matching.domain.index import CustomerIndex, Normalised
+from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
+from osb_contracts.values import Address, Customer
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("Müller", "mueller"),
+        ("MÜLLER", "mueller"),
+        ("Mu\u0308ller", "mueller"),  # decomposed ü (NFD) is the same name
+        ("Großmann", "grossmann"),
+        ("Öztürk-Şahin", "oeztuerk sahin"),
+        ("  René  Dupont ", "rene dupont"),
+    ],
+)
+def test_fold_nfc_din_5007_2(raw: str, folded: str) -> None:
+    assert n.fold(raw) == folded
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Hauptstraße", "Hauptstr."),
+        ("Hauptstrasse", "Haupt Str."),
+        ("Schulgasse", "Schul-G."),
+        ("Marktplatz", "Marktpl."),
+    ],
+)
+def test_street_forms(a: str, b: str) -> None:
+    assert n.street(a) == n.street(b)
+
+
+def test_titles_and_salutations_are_dropped() -> None:
+    assert n.name_words("Herr Prof. Dr.-Ing.", "Jürgen") == ("juergen",)
+    assert n.name_words("Frau Mag.", "Eva von Berg") == ("eva", "berg")
+
+
+def test_exact_keys_normalised() -> None:
+    assert n.email("  Max.M@GoogleMail.COM ") == "max.m@gmail.com"
+    assert n.phone("0664 1234567", "AT") == "+436641234567"
+    assert n.phone("+49 (40) 123 4567", "AT") == "+49401234567"
+    assert n.phone("12", "DE") is None
+
+
+def test_koelner_phonetik() -> None:
+    assert n.koelner("meier") == n.koelner("mayer") == n.koelner("maier")
+    assert n.koelner("schmidt") == n.koelner("schmitt")
+    assert n.koelner("mueller") != n.koelner("meier")
+
+
+def customer(number: str, first: str, last: str, **kw: object) -> Customer:
+    address = kw.pop("address", None) or Address(
+        street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"
+    )
+    return Customer.model_validate(
+        {
+            "customer_number": number,
+            "first_name": first,
+            "last_name": last,
+            "address": address,
+            **kw,
+        }
+    )
+
+
+def index_of(*customers: Customer) -> CustomerIndex:
+    index = CustomerIndex()
+    for c in customers:
+        index.put(c)
+    return index
+
+
+ADDRESS = [DuplicateCriterion.ADDRESS]
+
+
+def test_a_typo_and_abbreviations_are_found_as_certain_with_the_address() -> None:
+    index = index_of(customer("K-1", "Jürgen", "Müller"), customer("K-2", "Anna", "Schulz"))
+    lead = Customer(
+        first_name="Juergen",
+        last_name="Mueller",
+        address=Address(street="Hauptstr.", house_number="5", postcode="20095", city="Hamburg"),
+    )
+    (best, *_) = index.search(lead, ADDRESS)
+    assert (best.customer_number, best.band) == ("K-1", ConfidenceBand.CERTAIN)
+    fields = {f.field: f for f in best.fields}
+    assert fields["name"].lead_value == "Juergen Mueller"
+    assert fields["name"].master_value == "Jürgen Müller"
+    assert fields["address"].similarity == 1.0
+
+
+def test_first_and_last_name_swapped() -> None:
+    index = index_of(customer("K-1", "Jürgen", "Müller"))
+    lead = Customer(first_name="Müller", last_name="Jürgen", address=Address(postcode="20095"))
+    (best,) = index.search(lead, ADDRESS)
+    assert best.customer_number == "K-1"
+    assert {f.field: f.similarity for f in best.fields}["name"] >= 0.95
+
+
+def test_a_name_alone_is_never_certain() -> None:
+    index = index_of(customer("K-1", "Jürgen", "Müller", email="j@example.de"))
+    lead = Customer(
+        first_name="Jürgen",
+        last_name="Müller",
+        email="other@example.de",
+        address=Address(street="Ganz Anderer Weg", house_number="99", postcode="20095"),
+    )
+    (best,) = index.search(lead, [DuplicateCriterion.EMAIL])
+    assert best.band is not ConfidenceBand.CERTAIN
+
+
+def test_the_branch_criterion_decides() -> None:
+    master = customer("K-1", "Eva", "Berg", email="eva@example.de", birth_date=date(1980, 5, 1))
+    index = index_of(master)
+    lead = Customer(
+        first_name="Eva",
+        last_name="Berg",
+        email="eva@example.de",
+        birth_date=date(1980, 5, 2),
+        address=Address(postcode="99999"),
+    )
+    (by_mail,) = index.search(lead, [DuplicateCriterion.EMAIL])
+    assert by_mail.band is ConfidenceBand.CERTAIN
+    (by_birth,) = index.search(lead, [DuplicateCriterion.BIRTH_DATE])
+    assert by_birth.band is not ConfidenceBand.CERTAIN
+
+
+def test_exact_keys_find_customers_whose_name_differs() -> None:
+    index = index_of(customer("K-7", "Maximilian", "Huber", phone="+4940123456"))
+    lead = Customer(
+        first_name="Max",
+        last_name="Hubér-Schmidt",
+        mobile="+4940123456",
+        address=Address(postcode="80331"),
+    )
+    found = index.search(lead, [DuplicateCriterion.PHONE])
+    assert [c.customer_number for c in found] == ["K-7"]
+
+
+def test_a_too_common_key_is_ignored() -> None:
+    # 25 customers share the postcode and nothing else; the postcode alone finds none of them.
+    crowd = [customer(f"K-{i}", f"Vorname{i}", f"Zzyzx{i}abc") for i in range(25)]
+    index = index_of(*crowd)
+    lead = Customer(
+        first_name="Niemand",
+        last_name="Unbekannt",
+        address=Address(street="Hauptstraße", postcode="20095"),
+    )
+    assert index.candidates(Normalised.of(lead)) == set()
+    # With 20 sharing it, it counts.
+    small = index_of(*crowd[:20])
+    assert len(small.candidates(Normalised.of(lead))) == 20
+
+
+def test_updates_and_deletes_reach_the_index() -> None:
+    index = index_of(customer("K-1", "Jürgen", "Müller"))
+    index.put(customer("K-1", "Jürgen", "Müller", email="neu@example.de"))
+    lead = Customer(last_name="Anders", email="neu@example.de")
+    assert [c.customer_number for c in index.search(lead, [DuplicateCriterion.EMAIL])] == ["K-1"]
+    index.remove("K-1")
+    assert index.search(lead, [DuplicateCriterion.EMAIL]) == []
+    assert len(index) == 0
+    assert not index.blocks
