@@ -59,6 +59,12 @@ def services(run_dir: Path) -> list[ServiceProcess]:
             },
         ),
         ServiceProcess(
+            "customer-matching",
+            [sys.executable, "-m", "customer_matching", "serve"],
+            setup=[[sys.executable, "-m", "customer_matching", "demo", "--customers", "2000"]],
+            links={"index": "http://127.0.0.1:8003/index"},
+        ),
+        ServiceProcess(
             "notifier",
             [sys.executable, "-m", "notifier"],
             links={"health": "http://127.0.0.1:8004/health/ready"},

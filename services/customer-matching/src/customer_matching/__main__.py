@@ -1,0 +1,3 @@
+from customer_matching.entrypoints.cli import main
+
+main()

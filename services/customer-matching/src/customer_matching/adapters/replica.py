@@ -1,0 +1,186 @@
+"""The replica of the DMS masters in PostgreSQL, and the index that follows it.
+
+Writes are idempotent and ordered per key by the DMS's revision: a change older than what
+the replica holds (or the same one again) changes nothing. Every write takes the next
+``master_change_seq`` value; each instance's in-memory index reads the rows above the last
+value it has seen, so every instance sees every change, whichever instance wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
+from osb_contracts.values import Customer, Vehicle
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from customer_matching.adapters.tables import customers, vehicles
+from customer_matching.domain.index import CustomerIndex
+
+log = logging.getLogger(__name__)
+
+_UPSERT_CUSTOMERS = text(
+    """
+    INSERT INTO customers (customer_number, revision, deleted, data, change_seq)
+    SELECT u.n, u.r, u.d, CAST(u.j AS jsonb), nextval('master_change_seq')
+    FROM unnest(CAST(:n AS text[]), CAST(:r AS int8[]), CAST(:d AS bool[]), CAST(:j AS text[]))
+         AS u(n, r, d, j)
+    ON CONFLICT (customer_number) DO UPDATE
+       SET revision = excluded.revision, deleted = excluded.deleted, data = excluded.data,
+           change_seq = excluded.change_seq, updated_at = now()
+     WHERE customers.revision < excluded.revision
+    """
+)
+_UPSERT_VEHICLES = text(
+    """
+    INSERT INTO vehicles (vin, revision, deleted, owner_customer_number, data, change_seq)
+    SELECT u.v, u.r, u.d, u.o, CAST(u.j AS jsonb), nextval('master_change_seq')
+    FROM unnest(CAST(:v AS text[]), CAST(:r AS int8[]), CAST(:d AS bool[]),
+                CAST(:o AS text[]), CAST(:j AS text[])) AS u(v, r, d, o, j)
+    ON CONFLICT (vin) DO UPDATE
+       SET revision = excluded.revision, deleted = excluded.deleted,
+           owner_customer_number = excluded.owner_customer_number, data = excluded.data,
+           change_seq = excluded.change_seq, updated_at = now()
+     WHERE vehicles.revision < excluded.revision
+    """
+)
+
+
+Change = TypeVar("Change", CustomerMasterChanged, VehicleMasterChanged)
+
+
+def _latest(changes: Sequence[Change], key: str) -> list[Change]:
+    # One statement cannot update a row twice: keep each key's newest change of the batch.
+    newest: dict[str, Change] = {}
+    for change in changes:
+        k = getattr(change, key)
+        if k not in newest or newest[k].revision < change.revision:
+            newest[k] = change
+    return list(newest.values())
+
+
+async def apply_customer_changes(
+    conn: AsyncConnection, changes: Sequence[CustomerMasterChanged]
+) -> None:
+    latest = _latest(changes, "customer_number")
+    if not latest:
+        return
+    await conn.execute(
+        _UPSERT_CUSTOMERS,
+        {
+            "n": [c.customer_number for c in latest],
+            "r": [c.revision for c in latest],
+            "d": [c.change is MasterChange.DELETE for c in latest],
+            "j": [
+                json.dumps(
+                    c.customer.model_copy(update={"customer_number": c.customer_number}).model_dump(
+                        mode="json"
+                    )
+                    if c.customer
+                    else {},
+                    ensure_ascii=False,
+                )
+                for c in latest
+            ],
+        },
+    )
+
+
+async def apply_vehicle_changes(
+    conn: AsyncConnection, changes: Sequence[VehicleMasterChanged]
+) -> None:
+    latest = _latest(changes, "vin")
+    if not latest:
+        return
+    await conn.execute(
+        _UPSERT_VEHICLES,
+        {
+            "v": [c.vin for c in latest],
+            "r": [c.revision for c in latest],
+            "d": [c.change is MasterChange.DELETE for c in latest],
+            "o": [c.owner_customer_number for c in latest],
+            "j": [
+                json.dumps(c.vehicle.model_dump(mode="json") if c.vehicle else {}) for c in latest
+            ],
+        },
+    )
+
+
+async def find_vehicle(conn: AsyncConnection, vin: str) -> tuple[str | None, Vehicle] | None:
+    row = (
+        await conn.execute(
+            select(vehicles.c.owner_customer_number, vehicles.c.data).where(
+                vehicles.c.vin == vin, vehicles.c.deleted.is_(False)
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return row.owner_customer_number, Vehicle.model_validate({**row.data, "vin": vin})
+
+
+class IndexFollower:
+    """Builds the index from the replica, then applies the replica's changes as they come.
+
+    Rows are read again from ``window`` sequence values below the last one seen: a writer's
+    transaction may commit a lower value after a higher one (putting a row again is harmless).
+    """
+
+    def __init__(self, engine: AsyncEngine, index: CustomerIndex, *, window: int = 5000) -> None:
+        self._engine = engine
+        self.index = index
+        self._window = window
+        self.last_seq = 0
+
+    async def load(self, *, chunk: int = 20_000) -> int:
+        async with self._engine.connect() as conn:
+            self.last_seq = int(await conn.scalar(select(func.max(customers.c.change_seq))) or 0)
+            result = await conn.stream(
+                select(customers.c.data).where(customers.c.deleted.is_(False)),
+                execution_options={"yield_per": chunk},
+            )
+            async for part in result.partitions():
+                for (data,) in part:
+                    self._put(data)
+        return len(self.index)
+
+    async def poll(self, *, page: int = 10_000) -> int:
+        """Apply the replica's changes since the last poll; return how many were new."""
+        since = max(0, self.last_seq - self._window)
+        changed = 0
+        while True:
+            async with self._engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(
+                            customers.c.customer_number,
+                            customers.c.deleted,
+                            customers.c.data,
+                            customers.c.change_seq,
+                        )
+                        .where(customers.c.change_seq > since)
+                        .order_by(customers.c.change_seq)
+                        .limit(page)
+                    )
+                ).all()
+            for row in rows:
+                if row.change_seq > self.last_seq:
+                    changed += 1
+                if row.deleted:
+                    self.index.remove(row.customer_number)
+                else:
+                    self._put(row.data)
+                self.last_seq = max(self.last_seq, row.change_seq)
+            if len(rows) < page:
+                return changed
+            since = rows[-1].change_seq
+
+    def _put(self, data: dict[str, Any]) -> None:
+        try:
+            self.index.put(Customer.model_validate(data))
+        except ValueError:
+            log.exception("replica row cannot be indexed: %s", data.get("customer_number"))

@@ -1,0 +1,71 @@
+"""The customer-matching database: the replica of the DMS masters (migrations create it)."""
+
+from __future__ import annotations
+
+from osb_platform.outbox import inbox_table, outbox_table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Sequence,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+
+# Every write to the replica takes the next value: each instance's index follows the
+# replica by reading the rows above the last value it has seen.
+master_change_seq = Sequence("master_change_seq", metadata=metadata)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_number", String(20), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_customers_change_seq", "change_seq"),
+)
+
+vehicles = Table(
+    "vehicles",
+    metadata,
+    Column("vin", String(17), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("owner_customer_number", String(20)),
+    Column("data", JSONB, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Customer numbers this system hands out: per prefix, the next free value up to the range end.
+number_ranges = Table(
+    "number_ranges",
+    metadata,
+    Column("prefix", String(10), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+    Column("last_value", BigInteger, nullable=False),
+    Column("digits", Integer, nullable=False),
+)
+
+# A registration request retried (same request id) gets the number it got the first time.
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("request_id", UUID(as_uuid=True), primary_key=True),
+    Column("customer_number", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -1,0 +1,255 @@
+"""The customer-matching process: replica writer, index follower, request responder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from osb_contracts import ContractError, Envelope, decode, encode
+from osb_contracts.dms import CustomerMasterChanged, VehicleMasterChanged
+from osb_contracts.matching import MatchingFailed
+from osb_contracts.topics import DMS_CUSTOMERS, DMS_VEHICLES, MATCHING_REPLIES, MATCHING_REQUESTS
+from osb_platform import (
+    DeadLetter,
+    Outgoing,
+    Producer,
+    RetryWithBackoff,
+    make_broker,
+    raw_batch,
+    tolerant_batch_parser,
+)
+from osb_platform.db import make_engine, upgrade
+from osb_platform.http import install_error_handlers, install_health
+from osb_platform.matching import REPLY_TO
+from osb_platform.outbox import OutboxRelay
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from customer_matching.adapters.registration import Registrar, ensure_range
+from customer_matching.adapters.replica import (
+    IndexFollower,
+    apply_customer_changes,
+    apply_vehicle_changes,
+)
+from customer_matching.adapters.tables import outbox
+from customer_matching.domain.index import CustomerIndex
+from customer_matching.service.answers import answer
+from customer_matching.settings import Settings
+
+log = logging.getLogger(__name__)
+SERVICE = "customer-matching"
+SOURCE = "/osb/customer-matching"
+RELAY_LOCK = 0x05B0_C0DE
+MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
+NIL = uuid.UUID(int=0)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=10)
+        await upgrade(engine, MIGRATIONS)
+        await ensure_range(
+            engine,
+            prefix=settings.number_prefix,
+            first=settings.number_first,
+            last=settings.number_last,
+            digits=settings.number_digits,
+        )
+        follower = IndexFollower(engine, CustomerIndex(too_common=settings.too_common))
+        loaded = await follower.load()
+        log.info("index built from the replica: %d customers", loaded)
+        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
+        await producer.start()
+        registrar = Registrar(engine, prefix=settings.number_prefix, clock=clock)
+        broker = build_broker(settings, engine, producer, follower.index, registrar)
+        relay = OutboxRelay(engine, producer, outbox, lock_key=RELAY_LOCK)
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(relay.run(stop), name="outbox-relay"),
+            asyncio.create_task(follow(follower, stop, settings.follow_interval_s), name="index"),
+        ]
+        await broker.start()
+
+        async def database() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def kafka() -> None:
+            await producer.ping(MATCHING_REPLIES.name)
+
+        app.state.checks = {"database": database, "kafka": kafka}
+        app.state.follower = follower
+        try:
+            yield
+        finally:
+            await broker.stop()
+            stop.set()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await producer.stop()
+            await engine.dispose()
+
+    app = FastAPI(title="OSB customer-matching", version="1", lifespan=lifespan)
+    install_error_handlers(app)
+    install_health(app, lambda: app.state.checks)
+
+    @app.get("/index", tags=["operations"])
+    async def index_state() -> dict[str, int]:
+        follower: IndexFollower = app.state.follower
+        return {"customers": len(follower.index), "last_change_seq": follower.last_seq}
+
+    return app
+
+
+async def follow(follower: IndexFollower, stop: asyncio.Event, interval: float) -> None:
+    while not stop.is_set():
+        try:
+            await follower.poll()
+        except Exception:
+            log.exception("following the replica failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _decode_all(
+    records: tuple[Any, ...], topic_messages: tuple[type[Any], ...]
+) -> tuple[list[tuple[Any, Envelope[Any]]], list[tuple[Any, ContractError]]]:
+    good, bad = [], []
+    for r in records:
+        try:
+            good.append((r, decode(r.headers, r.value or b"", r.key, expect=topic_messages)))
+        except ContractError as exc:
+            bad.append((r, exc))
+    return good, bad
+
+
+def build_broker(
+    settings: Settings,
+    engine: AsyncEngine,
+    producer: Producer,
+    index: CustomerIndex,
+    registrar: Registrar,
+) -> KafkaBroker:
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
+    )
+
+    @broker.subscriber(
+        DMS_CUSTOMERS.name,
+        DMS_VEHICLES.name,
+        group_id=f"{settings.consumer_group}.replica",
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,  # commit after the replica transaction
+        decoder=raw_batch,
+        parser=tolerant_batch_parser,
+    )
+    async def on_master_changes(_: Any, msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        assert isinstance(records, tuple)
+        good, bad = _decode_all(records, DMS_CUSTOMERS.messages + DMS_VEHICLES.messages)
+        await producer.dead_letter(
+            [DeadLetter.of(r, e.reason, e.errors) for r, e in bad], service=SERVICE
+        )
+        async with engine.begin() as conn:
+            await apply_customer_changes(
+                conn, [e.message for _, e in good if isinstance(e.message, CustomerMasterChanged)]
+            )
+            await apply_vehicle_changes(
+                conn, [e.message for _, e in good if isinstance(e.message, VehicleMasterChanged)]
+            )
+
+    @broker.subscriber(
+        MATCHING_REQUESTS.name,
+        group_id=settings.consumer_group,
+        batch=True,
+        max_records=100,
+        batch_timeout_ms=5,
+        auto_offset_reset="latest",  # a request nobody answered in time is not waited for
+        ack_policy=AckPolicy.ACK,
+        decoder=raw_batch,
+        parser=tolerant_batch_parser,
+    )
+    async def on_requests(_: Any, msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        assert isinstance(records, tuple)
+        replies: list[Outgoing] = []
+        letters: list[DeadLetter] = []
+        for record in records:
+            reply_to = next(
+                (v.decode(errors="replace") for k, v in record.headers if k == REPLY_TO), None
+            )
+            correlation = next(
+                (v.decode(errors="replace") for k, v in record.headers if k == "ce_correlationid"),
+                None,
+            )
+            try:
+                envelope = decode(
+                    record.headers,
+                    record.value or b"",
+                    record.key,
+                    expect=MATCHING_REQUESTS.messages,
+                )
+                reply = await answer(
+                    envelope.message, index=index, engine=engine, registrar=registrar
+                )
+                causation = envelope.id
+            except ContractError as exc:
+                letters.append(DeadLetter.of(record, exc.reason, exc.errors))
+                reply = MatchingFailed(
+                    request_id=NIL, code="INVALID_REQUEST", reason=exc.reason[:200]
+                )
+                causation = None
+            if reply_to != MATCHING_REPLIES.name or correlation is None:
+                continue  # nobody waits for it where we may answer
+            key = (record.key or b"").decode(errors="replace") or str(NIL)
+            replies.append(
+                Outgoing(
+                    MATCHING_REPLIES.name,
+                    encode(
+                        reply,
+                        key=key,
+                        source=SOURCE,
+                        correlation_id=correlation,
+                        causation_id=causation,
+                    ),
+                )
+            )
+        await producer.dead_letter(letters, service=SERVICE)
+        await producer.send_many(replies)
+
+    return broker
+
+
+def main() -> None:
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,58 @@
+"""Answers to lead-manager's questions: duplicate search, VIN lookup, register customer."""
+
+from __future__ import annotations
+
+from osb_contracts import Message
+from osb_contracts.matching import (
+    CustomerRegistrationResult,
+    DuplicateSearchRequested,
+    DuplicateSearchResult,
+    MatchingFailed,
+    RegisterCustomerRequested,
+    VehicleLookupRequested,
+    VehicleLookupResult,
+    VehicleOwnership,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from customer_matching.adapters.registration import RangeExhaustedError, Registrar
+from customer_matching.adapters.replica import find_vehicle
+from customer_matching.domain.index import CustomerIndex
+
+
+async def answer(
+    request: Message, *, index: CustomerIndex, engine: AsyncEngine, registrar: Registrar
+) -> Message:
+    if isinstance(request, DuplicateSearchRequested):
+        return DuplicateSearchResult(
+            request_id=request.request_id,
+            candidates=tuple(index.search(request.customer, request.criteria, request.limit)),
+        )
+    if isinstance(request, VehicleLookupRequested):
+        async with engine.connect() as conn:
+            found = await find_vehicle(conn, request.vin)
+        if found is None:
+            return VehicleLookupResult(
+                request_id=request.request_id, ownership=VehicleOwnership.UNKNOWN
+            )
+        owner, vehicle = found
+        ownership = (
+            VehicleOwnership.OWNED_BY_CUSTOMER
+            if owner is not None and owner == request.customer_number
+            else VehicleOwnership.OWNED_BY_OTHER
+        )
+        return VehicleLookupResult(
+            request_id=request.request_id,
+            ownership=ownership,
+            owner_customer_number=owner,
+            vehicle=vehicle,
+        )
+    if isinstance(request, RegisterCustomerRequested):
+        try:
+            number = await registrar.register(request)
+        except RangeExhaustedError as exc:
+            return MatchingFailed(
+                request_id=request.request_id, code="RANGE_EXHAUSTED", reason=str(exc)
+            )
+        return CustomerRegistrationResult(request_id=request.request_id, customer_number=number)
+    raise TypeError(f"not a matching request: {type(request).__name__}")

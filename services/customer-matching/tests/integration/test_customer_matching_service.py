@@ -1,0 +1,291 @@
+"""customer-matching in-process on the real broker and database, asked through its client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import string
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from customer_matching.adapters.bulk import import_file
+from customer_matching.entrypoints.app import MIGRATIONS, create_app
+from customer_matching.settings import Settings
+from faststream.kafka import KafkaBroker
+from osb_contracts import decode
+from osb_contracts.customers import CustomerRegistered
+from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
+from osb_contracts.matching import ConfidenceBand, DuplicateCriterion, VehicleOwnership
+from osb_contracts.topics import (
+    CUSTOMER_EVENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
+    MATCHING_REQUESTS,
+)
+from osb_contracts.values import Address, Customer, Vehicle
+from osb_platform import Producer, make_broker, publish
+from osb_platform.db import make_engine, upgrade
+from osb_platform.matching import MatchingClient, MatchingUnavailableError
+from osb_testing.kafka import TopicTail, move_group_to_end
+
+pytestmark = pytest.mark.integration
+
+
+def surname() -> str:
+    """A surname no other test shares (so blocking finds only this test's customers)."""
+    return "Zq" + "".join(random.choice(string.ascii_lowercase) for _ in range(8))
+
+
+def vin() -> str:
+    return "WVW" + "".join(random.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
+
+
+@dataclass
+class Harness:
+    bus: KafkaBroker
+    client: MatchingClient
+    settings: Settings
+
+    async def master(
+        self, customer: Customer, revision: int, change: MasterChange = MasterChange.UPSERT
+    ) -> None:
+        number = str(customer.customer_number)
+        message = CustomerMasterChanged(
+            change=change,
+            customer_number=number,
+            revision=revision,
+            changed_at=datetime.now(UTC),
+            customer=customer if change is MasterChange.UPSERT else None,
+        )
+        await publish(self.bus, message, topic=DMS_CUSTOMERS, key=number, source="/dms")
+
+    async def vehicle(self, vin: str, owner: str, revision: int = 1) -> None:
+        message = VehicleMasterChanged(
+            change=MasterChange.UPSERT,
+            vin=vin,
+            revision=revision,
+            changed_at=datetime.now(UTC),
+            owner_customer_number=owner,
+            vehicle=Vehicle(vin=vin, make="VW", model="Golf"),
+        )
+        await publish(self.bus, message, topic=DMS_VEHICLES, key=vin, source="/dms")
+
+    async def until(self, check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
+        async with asyncio.timeout(timeout):
+            while not await check():
+                await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def harness(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> AsyncIterator[Harness]:
+    group = f"matching-test-{uuid.uuid4().hex[:8]}"
+    await move_group_to_end(
+        kafka_bootstrap_servers, f"{group}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name]
+    )
+    await move_group_to_end(kafka_bootstrap_servers, group, [MATCHING_REQUESTS.name])
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=database_urls["customer-matching"],
+        consumer_group=group,
+        number_prefix="T" + uuid.uuid4().hex[:4].upper(),
+        number_last=3,
+        number_digits=4,
+    )
+    app = create_app(settings)
+    bus = make_broker(kafka_bootstrap_servers, client_id="test-dms")
+    producer = Producer(kafka_bootstrap_servers, client_id="test-lead-manager")
+    await bus.start()
+    await producer.start()
+    client = MatchingClient(kafka_bootstrap_servers, producer, source="/test", timeout=10)
+    await client.start()
+    async with app.router.lifespan_context(app):
+        yield Harness(bus, client, settings)
+    await client.stop()
+    await producer.stop()
+    await bus.stop()
+
+
+def customer(number: str, last: str, **kw: object) -> Customer:
+    fields: dict[str, object] = {
+        "customer_number": number,
+        "first_name": "Jürgen",
+        "last_name": last,
+        "email": f"{last.lower()}@example.de",
+        "address": Address(
+            street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"
+        ),
+    }
+    fields.update(kw)
+    return Customer.model_validate(fields)
+
+
+async def test_master_changes_reach_the_index_in_revision_order(harness: Harness) -> None:
+    name = surname()
+    number = f"K{uuid.uuid4().hex[:8]}"
+    lead = Customer(
+        first_name="Juergen",
+        last_name=name,
+        address=Address(street="Hauptstr.", house_number="5", postcode="20095"),
+    )
+
+    async def found() -> list[str]:
+        result = await harness.client.duplicates(
+            lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,)
+        )
+        return [c.customer_number for c in result.candidates]
+
+    async def found_only_it() -> bool:
+        return await found() == [number]
+
+    async def found_none() -> bool:
+        return await found() == []
+
+    await harness.master(customer(number, name), revision=2)
+    await harness.until(found_only_it)
+    result = await harness.client.duplicates(
+        lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,)
+    )
+    (best,) = result.candidates
+    assert best.band is ConfidenceBand.CERTAIN
+    assert best.master.customer_number == number
+
+    # An older revision arriving late changes nothing; a newer one does.
+    moved = Address(street="Elbchaussee", house_number="1", postcode="22763", city="Hamburg")
+    await harness.master(customer(number, name, address=moved), revision=1)
+    await asyncio.sleep(1.0)
+    assert await found() == [number]
+    await harness.master(customer(number, name, address=moved), revision=3)
+
+    async def address_moved() -> bool:
+        result = await harness.client.duplicates(
+            lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,)
+        )
+        return (
+            bool(result.candidates) and result.candidates[0].master.address.street == "Elbchaussee"
+        )
+
+    await harness.until(address_moved)
+    await harness.master(customer(number, name), revision=4, change=MasterChange.DELETE)
+    await harness.until(found_none)
+
+
+async def test_vehicle_lookup_answers_the_three_cases(harness: Harness) -> None:
+    owner, other, v = f"K{uuid.uuid4().hex[:8]}", f"K{uuid.uuid4().hex[:8]}", vin()
+    await harness.vehicle(v, owner)
+
+    async def known() -> bool:
+        r = await harness.client.vehicle(v, customer_number=owner)
+        return r.ownership is not VehicleOwnership.UNKNOWN
+
+    await harness.until(known)
+    mine = await harness.client.vehicle(v, customer_number=owner)
+    assert (mine.ownership, mine.owner_customer_number) == (
+        VehicleOwnership.OWNED_BY_CUSTOMER,
+        owner,
+    )
+    assert mine.vehicle is not None
+    assert mine.vehicle.make == "VW"
+    theirs = await harness.client.vehicle(v, customer_number=other)
+    assert (theirs.ownership, theirs.owner_customer_number) == (
+        VehicleOwnership.OWNED_BY_OTHER,
+        owner,
+    )
+    unknown = await harness.client.vehicle(vin(), customer_number=owner)
+    assert unknown.ownership is VehicleOwnership.UNKNOWN
+
+
+async def test_register_customer_allocates_a_number_once_and_tells_the_dms(
+    harness: Harness, kafka_bootstrap_servers: str
+) -> None:
+    new = Customer(first_name="Neu", last_name=surname(), email="neu.kunde@example.de")
+    request_id, lead_id = uuid.uuid4(), uuid.uuid4()
+    prefix = harness.settings.number_prefix
+    async with TopicTail(kafka_bootstrap_servers, CUSTOMER_EVENTS.name) as tail:
+        first = await harness.client.register(
+            new, branch_id="HH-01", requested_by="anna", lead_id=lead_id, request_id=request_id
+        )
+        again = await harness.client.register(
+            new, branch_id="HH-01", requested_by="anna", lead_id=lead_id, request_id=request_id
+        )
+        assert first.customer_number == again.customer_number == f"{prefix}0001"
+        (record,) = await tail.wait_for(lambda r: r.key == first.customer_number.encode())
+    event = decode(record.headers, record.value, record.key).message
+    assert isinstance(event, CustomerRegistered)
+    assert (event.lead_id, event.customer.email) == (lead_id, "neu.kunde@example.de")
+
+    # The range holds three numbers; the fourth request is refused with a clear reason.
+    for _ in range(2):
+        await harness.client.register(new, branch_id="HH-01", requested_by="anna", lead_id=None)
+    from osb_platform.matching import MatchingRefusedError
+
+    with pytest.raises(MatchingRefusedError, match="RANGE_EXHAUSTED"):
+        await harness.client.register(new, branch_id="HH-01", requested_by="anna", lead_id=None)
+
+
+async def test_no_answer_within_the_timeout_is_a_clear_error(kafka_bootstrap_servers: str) -> None:
+    # Nobody answers (only a client, no customer-matching with a fresh group listening).
+    producer = Producer(kafka_bootstrap_servers, client_id="test-lonely")
+    await producer.start()
+    client = MatchingClient(kafka_bootstrap_servers, producer, source="/test", timeout=0.5)
+    await client.start()
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(MatchingUnavailableError, match=r"did not answer within 0\.5 s"):
+            await client.vehicle(vin(), customer_number=None)
+        assert asyncio.get_running_loop().time() - started < 2.0
+    finally:
+        await client.stop()
+        await producer.stop()
+
+
+async def test_bulk_import_keeps_the_good_rows_and_reports_the_bad(
+    database_urls: dict[str, str], tmp_path: Path
+) -> None:
+    engine = make_engine(database_urls["customer-matching"], pool_size=1)
+    await upgrade(engine, MIGRATIONS)
+    run = uuid.uuid4().hex[:6].upper()
+    csv_file = tmp_path / "master.csv"
+    csv_file.write_text(
+        "customer_number,revision,first_name,last_name,email,birth_date,postcode,city,country\n"
+        f"I{run}1,1,Anna,Albers,anna@example.de,1980-02-03,20095,Hamburg,DE\n"
+        f"I{run}2,1,Bernd,,bernd@example.de,,20095,Hamburg,DE\n"
+        f"I{run}3,1,Carla,Cordes,keine-adresse,,,,DE\n"
+        f",1,Dora,Dietz,dora@example.de,,,,DE\n"
+        f"I{run}5,1,Emil,Ernst,emil@example.de,1975-13-40,,,DE\n",
+        encoding="utf-8",
+    )
+    report = await import_file(engine, csv_file)
+    assert (report.read, report.loaded) == (5, 1)
+    assert [(b.line, b.field) for b in report.bad] == [
+        (3, "last_name"),
+        (4, "email"),
+        (5, "customer_number"),
+        (6, "birth_date"),
+    ]
+    jsonl = tmp_path / "master.jsonl"
+    jsonl.write_text(
+        json.dumps(
+            {
+                "customer_number": f"J{run}1",
+                "last_name": "Jung",
+                "address": {"city": "Wien", "country": "AT"},
+            }
+        )
+        + "\n"
+        + "{not json\n",
+        encoding="utf-8",
+    )
+    report = await import_file(engine, jsonl)
+    assert (report.read, report.loaded, [(b.line, b.field) for b in report.bad]) == (
+        2,
+        1,
+        [(2, "row")],
+    )
+    await engine.dispose()
