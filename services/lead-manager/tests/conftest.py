@@ -104,6 +104,9 @@ class FakeLeadRepository:
     async def has_notification(self, lead_id: uuid.UUID, notification_id: uuid.UUID) -> bool:
         return False
 
+    async def appointment_for_request(self, request_id: uuid.UUID) -> uuid.UUID | None:
+        return None
+
 
 class FakeBranchRepository:
     def __init__(self) -> None:

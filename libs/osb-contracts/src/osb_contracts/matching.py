@@ -71,6 +71,22 @@ class DuplicateSearchResult(Message):
     candidates: tuple[DuplicateCandidate, ...] = Field(max_length=50)
 
 
+class CustomerLookupRequested(Message):
+    """The master record of a known customer number."""
+
+    message_type = "osb.matching.CustomerLookupRequested"
+
+    request_id: UUID
+    customer_number: CustomerNumber
+
+
+class CustomerLookupResult(Message):
+    message_type = "osb.matching.CustomerLookupResult"
+
+    request_id: UUID
+    customer: Customer | None = None  # None: no such customer in the master
+
+
 class VehicleLookupRequested(Message):
     message_type = "osb.matching.VehicleLookupRequested"
 

@@ -21,6 +21,8 @@ from osb_contracts.leads import (
     LeadUpdated,
 )
 from osb_contracts.matching import (
+    CustomerLookupRequested,
+    CustomerLookupResult,
     CustomerRegistrationResult,
     DuplicateSearchRequested,
     DuplicateSearchResult,
@@ -119,7 +121,12 @@ MATCHING_REQUESTS = Topic(
     name="osb.matching.requests.v1",
     key="request_id",
     partitions=3,
-    messages=(DuplicateSearchRequested, VehicleLookupRequested, RegisterCustomerRequested),
+    messages=(
+        DuplicateSearchRequested,
+        CustomerLookupRequested,
+        VehicleLookupRequested,
+        RegisterCustomerRequested,
+    ),
     description="Queries to customer-matching; each names its reply topic in reply_to.",
 )
 MATCHING_REPLIES = Topic(
@@ -128,6 +135,7 @@ MATCHING_REPLIES = Topic(
     partitions=3,
     messages=(
         DuplicateSearchResult,
+        CustomerLookupResult,
         VehicleLookupResult,
         CustomerRegistrationResult,
         MatchingFailed,
@@ -195,6 +203,11 @@ def topic_for(message_type: type[Message]) -> Topic:
         if topic.accepts(message_type):
             return topic
     raise LookupError(f"{message_type.__name__} is on no topic of the registry")
+
+
+def key_of(message: Message) -> str:
+    """The Kafka key of a message: the field its topic is keyed by."""
+    return str(getattr(message, topic_for(type(message)).key))
 
 
 def topic_by_name(name: str) -> Topic:

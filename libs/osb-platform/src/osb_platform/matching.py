@@ -18,6 +18,8 @@ from typing import TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from osb_contracts import ContractError, Message, decode, encode
 from osb_contracts.matching import (
+    CustomerLookupRequested,
+    CustomerLookupResult,
     CustomerRegistrationResult,
     DuplicateCriterion,
     DuplicateSearchRequested,
@@ -146,6 +148,12 @@ class MatchingClient:
             limit=limit,
         )
         return await self.ask(request, DuplicateSearchResult, key=str(request_id))
+
+    async def customer(self, customer_number: str) -> Customer | None:
+        request_id = uuid.uuid4()
+        request = CustomerLookupRequested(request_id=request_id, customer_number=customer_number)
+        result = await self.ask(request, CustomerLookupResult, key=str(request_id))
+        return result.customer
 
     async def vehicle(self, vin: str, *, customer_number: str | None) -> VehicleLookupResult:
         request_id = uuid.uuid4()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osb_contracts import KafkaRecord, Message, encode
-from osb_contracts.topics import topic_for
+from osb_contracts.topics import key_of, topic_for
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -76,7 +76,7 @@ def inbox_table(metadata: MetaData) -> Table:
 @dataclass(frozen=True)
 class OutgoingEvent:
     message: Message
-    key: str
+    key: str | None = None  # None: the registry's key field of the message's topic
     correlation_id: str | None = None
     causation_id: str | None = None
     event_id: str | None = None
@@ -90,7 +90,7 @@ async def add_to_outbox(
         event_id = event.event_id or str(uuid.uuid4())
         record = encode(
             event.message,
-            key=event.key,
+            key=event.key if event.key is not None else key_of(event.message),
             source=source,
             event_id=event_id,
             correlation_id=event.correlation_id,

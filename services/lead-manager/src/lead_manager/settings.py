@@ -24,3 +24,5 @@ class Settings(BaseSettings):
     max_batch: int = 500
     db_pool_size: int = 10
     max_body_bytes: int = 64 * 1024
+    # How long the advisor's screen waits for customer-matching before a clear 503.
+    matching_timeout_s: float = 3.0

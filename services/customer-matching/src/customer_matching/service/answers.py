@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from osb_contracts import Message
 from osb_contracts.matching import (
+    CustomerLookupRequested,
+    CustomerLookupResult,
     CustomerRegistrationResult,
     DuplicateSearchRequested,
     DuplicateSearchResult,
@@ -27,6 +29,10 @@ async def answer(
         return DuplicateSearchResult(
             request_id=request.request_id,
             candidates=tuple(index.search(request.customer, request.criteria, request.limit)),
+        )
+    if isinstance(request, CustomerLookupRequested):
+        return CustomerLookupResult(
+            request_id=request.request_id, customer=index.customers.get(request.customer_number)
         )
     if isinstance(request, VehicleLookupRequested):
         async with engine.connect() as conn:

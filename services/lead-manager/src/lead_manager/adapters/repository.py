@@ -134,6 +134,7 @@ class SqlLeadRepository:
                 vehicle_case=appointment.vehicle_case.value,
                 warnings=[w.model_dump(mode="json") for w in appointment.warnings],
                 confirmation=appointment.confirmation.value,
+                request_id=appointment.request_id,
                 created_at=self._clock(),
             )
         )
@@ -149,6 +150,12 @@ class SqlLeadRepository:
             .limit(1)
         )
         return found is not None
+
+    async def appointment_for_request(self, request_id: UUID) -> UUID | None:
+        found = await self._conn.scalar(
+            select(appointments.c.id).where(appointments.c.request_id == request_id)
+        )
+        return None if found is None else UUID(str(found))
 
     async def mark_appointment_deleted(self, appointment_id: UUID, at: datetime) -> None:
         await self._conn.execute(

@@ -103,6 +103,7 @@ appointments = Table(
     Column("vehicle_case", String(32), nullable=False),
     Column("warnings", JSONB, nullable=False),
     Column("confirmation", String(8), nullable=False),
+    Column("request_id", UUID(as_uuid=True), unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
 )

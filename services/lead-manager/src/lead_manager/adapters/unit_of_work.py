@@ -95,9 +95,7 @@ class SqlUnitOfWork:
                 }
                 for h in lead.new_history
             ]
-            events += [
-                OutgoingEvent(e, str(lead.id), correlation_id, causation_id) for e in lead.events
-            ]
+            events += [OutgoingEvent(e, None, correlation_id, causation_id) for e in lead.events]
         await insert_many(self.connection, lead_history, history)
         await add_to_outbox(self.connection, outbox, events, source=SOURCE)
         assert self._tx is not None

@@ -142,6 +142,7 @@ class Appointment:
     warnings: tuple[AppointmentWarning, ...] = ()
     confirmation: ConfirmationChannel = ConfirmationChannel.NONE
     recipient: str | None = None
+    request_id: UUID | None = None  # the advisor's request: sent twice, one appointment
 
 
 @dataclass
@@ -373,6 +374,11 @@ class Lead:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+    def ensure_allowed(self, trigger: Trigger, actor: Actor) -> None:
+        """Raise as the trigger would, without changing anything (checks before remote calls)."""
+        self._require(actor, Permission.LEAD_MANAGER)
+        self._decide(trigger, actor)
+
     def _require(self, actor: Actor, permission: Permission) -> None:
         if not actor.may(permission, self.branch_id):
             raise PermissionMissingError(

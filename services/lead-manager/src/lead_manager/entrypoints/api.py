@@ -10,16 +10,18 @@ from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from osb_contracts.leads import VehicleCase
-from osb_contracts.matching import DuplicateCriterion
+from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
+from osb_contracts.matching import DuplicateCandidate, DuplicateCriterion, VehicleOwnership
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 from osb_platform.http import field_errors
+from osb_platform.matching import MatchingRefusedError, MatchingUnavailableError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.queries import LeadFilter, LeadQueries
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.branch import Acceptor, BranchSettings, open_counter_text
+from lead_manager.domain.identification import vehicle_case
 from lead_manager.domain.model import (
     STATUS_LABELS,
     Lead,
@@ -38,7 +40,7 @@ from lead_manager.service.commands import (
     request_resend,
     schedule_lead,
 )
-from lead_manager.service.ports import ConcurrencyError
+from lead_manager.service.ports import ConcurrencyError, Identification
 from lead_manager.service.texts import rejection_subject, render
 
 router = APIRouter(prefix="/api/v1")
@@ -131,18 +133,49 @@ class RejectionDraft(Model):
     templates: list[str]
 
 
+class CustomerChoiceBody(Model):
+    choice: CustomerChoice = CustomerChoice.EXISTING
+    customer_number: str | None = Field(default=None, max_length=20)
+    apply_to_master: bool = False
+
+
 class ScheduleBody(Model):
     start: datetime
     end: datetime
     acceptor: str = Field(min_length=1, max_length=64)
     confirmation: ConfirmationChannel = ConfirmationChannel.NONE
+    customer: CustomerChoiceBody = Field(default_factory=CustomerChoiceBody)
     expected_version: int | None = None
+    request_id: UUID | None = Field(
+        default=None, description="send the same id again and get the same appointment"
+    )
 
 
 class AppointmentView(Model):
     lead: LeadView
     appointment_id: UUID
-    vehicle_case: VehicleCase
+    customer_number: str | None
+    vehicle_case: VehicleCase | None
+    warnings: list[AppointmentWarning]
+
+
+class VehicleProposal(Model):
+    case: VehicleCase
+    ownership: VehicleOwnership | None
+    owner_customer_number: str | None
+    vehicle: Vehicle | None
+    warnings: list[AppointmentWarning]
+
+
+class IdentificationProposal(Model):
+    """What the advisor decides on: the known customer, or the ranked duplicates; the vehicle."""
+
+    lead_customer: Customer
+    customer_number: str | None
+    master: Customer | None
+    candidates: list[DuplicateCandidate]
+    criteria: list[DuplicateCriterion]
+    vehicle: VehicleProposal
 
 
 class ConfigurationCheck(Model):
@@ -299,15 +332,76 @@ async def reject(
 async def schedule(
     request: Request, actor: CurrentActor, lead_id: UUID, body: ScheduleBody
 ) -> AppointmentView:
-    """Als Termin anlegen, for a lead whose customer number is known."""
+    """Als Termin anlegen: the customer as chosen, the vehicle identified, the appointment."""
     _, clock = _deps(request)
     command = ScheduleLead(
-        lead_id, body.start, body.end, body.acceptor, body.confirmation, body.expected_version
+        lead_id,
+        body.start,
+        body.end,
+        body.acceptor,
+        body.confirmation,
+        body.customer.choice,
+        body.customer.customer_number,
+        body.customer.apply_to_master,
+        body.expected_version,
+        body.request_id,
     )
-    lead = await schedule_lead(_uow(request), command, actor=actor, clock=clock, new_id=uuid.uuid4)
+    lead, appointment = await schedule_lead(
+        _uow(request),
+        command,
+        actor=actor,
+        clock=clock,
+        new_id=uuid.uuid4,
+        matching=request.app.state.matching,
+    )
     assert lead.appointment_id is not None
     return AppointmentView(
-        lead=LeadView.of(lead), appointment_id=lead.appointment_id, vehicle_case=VehicleCase.TRANSIT
+        lead=LeadView.of(lead),
+        appointment_id=lead.appointment_id,
+        customer_number=appointment.customer_number if appointment else None,
+        vehicle_case=appointment.vehicle_case if appointment else None,
+        warnings=list(appointment.warnings) if appointment else [],
+    )
+
+
+@router.get(
+    "/leads/{lead_id}/identification", response_model=IdentificationProposal, tags=["leads"]
+)
+async def identification(
+    request: Request, actor: CurrentActor, lead_id: UUID
+) -> IdentificationProposal:
+    """The customer (known number: its master data; else the ranked duplicate candidates,
+    field by field) and the vehicle case for the lead's VIN."""
+    lead, _ = await _visible_lead(request, actor, lead_id)
+    matching: Identification = request.app.state.matching
+    async with _uow(request) as uow:
+        branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
+    number = lead.customer.customer_number
+    master = await matching.customer(number) if number else None
+    candidates: list[DuplicateCandidate] = []
+    if master is None:
+        found = await matching.duplicates(
+            lead.customer, branch_id=lead.branch_id, criteria=branch.duplicate_criteria
+        )
+        candidates = list(found.candidates)
+    lookup = None
+    if lead.vehicle.vin:
+        owner = number if master is not None else None
+        lookup = await matching.vehicle(lead.vehicle.vin, customer_number=owner)
+    case, vehicle, warnings = vehicle_case(lead.vehicle, lookup)
+    return IdentificationProposal(
+        lead_customer=lead.customer,
+        customer_number=number if master is not None else None,
+        master=master,
+        candidates=candidates,
+        criteria=list(branch.duplicate_criteria),
+        vehicle=VehicleProposal(
+            case=case,
+            ownership=lookup.ownership if lookup else None,
+            owner_customer_number=lookup.owner_customer_number if lookup else None,
+            vehicle=vehicle,
+            warnings=list(warnings),
+        ),
     )
 
 
@@ -414,3 +508,13 @@ def install_domain_errors(app: FastAPI) -> None:
     app.add_exception_handler(ConcurrencyError, conflict)
     app.add_exception_handler(TransitionRefusedError, refused)
     app.add_exception_handler(RuleViolationError, rule)
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return field_errors(503, [("customer-matching", str(exc))], str(exc))
+
+    async def refused_by_matching(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, MatchingRefusedError)
+        return field_errors(422, [("customer", exc.reason)], str(exc))
+
+    app.add_exception_handler(MatchingUnavailableError, unavailable)
+    app.add_exception_handler(MatchingRefusedError, refused_by_matching)

@@ -14,6 +14,7 @@ from osb_contracts.topics import LEAD_EVENTS
 from osb_platform import Producer
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
+from osb_platform.matching import MatchingClient
 from osb_platform.outbox import OutboxRelay
 from sqlalchemy import text
 
@@ -53,6 +54,14 @@ def create_app(
             max_records=settings.max_batch,
         )
         await broker.start()
+        matching = MatchingClient(
+            settings.kafka_bootstrap_servers,
+            producer,
+            source="/osb/lead-manager",
+            timeout=settings.matching_timeout_s,
+        )
+        await matching.start()
+        app.state.matching = matching
 
         async def database() -> None:
             async with engine.connect() as conn:
@@ -68,6 +77,7 @@ def create_app(
         try:
             yield
         finally:
+            await matching.stop()
             await broker.stop()  # finishes the batch in hand and commits it
             stop_relay.set()
             with contextlib.suppress(asyncio.CancelledError):

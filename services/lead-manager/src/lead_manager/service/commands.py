@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid5
 
-from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
-from osb_contracts.values import Channel, ConfirmationChannel
+from osb_contracts import Message
+from osb_contracts.customers import CustomerMasterUpdateRequested
+from osb_contracts.leads import CustomerChoice
+from osb_contracts.values import Channel, ConfirmationChannel, Customer
 
 from lead_manager.domain.branch import BranchSettings
-from lead_manager.domain.model import Appointment, Lead, RuleViolationError
+from lead_manager.domain.identification import merge_taking_lead_data, vehicle_case
+from lead_manager.domain.model import Appointment, Lead, RuleViolationError, Trigger
 from lead_manager.domain.permissions import Actor
-from lead_manager.service.ports import ConcurrencyError, UnitOfWork
+from lead_manager.service.ports import ConcurrencyError, Identification, UnitOfWork
 from lead_manager.service.texts import rejection_subject
 
 
@@ -37,7 +40,11 @@ class ScheduleLead:
     end: datetime
     acceptor: str
     confirmation: ConfirmationChannel = ConfirmationChannel.NONE
+    customer_choice: CustomerChoice = CustomerChoice.EXISTING
+    customer_number: str | None = None  # EXISTING / MERGE_*: the master customer chosen
+    apply_to_master: bool = False  # MERGE_LEAD_DATA: "In Stammdaten übernehmen"
     expected_version: int | None = None
+    request_id: UUID | None = None  # sent twice, one appointment
 
 
 def default_branch(branch_id: str) -> BranchSettings:
@@ -95,10 +102,71 @@ async def reject_lead(
     return lead
 
 
-VEHICLE_NOT_CHECKED = AppointmentWarning(
-    code="VEHICLE_NOT_CHECKED",
-    message="Fahrzeug nicht mit dem Fahrzeugstamm abgeglichen: als Durchlauffahrzeug angelegt",
-)
+_REGISTRATION_NAMESPACE = UUID("9d2f6c1e-4b7a-4e8f-a3c5-0e1d2b3c4a5f")
+
+
+@dataclass(frozen=True)
+class ResolvedCustomer:
+    number: str
+    data: Customer
+    extra_events: tuple[Message, ...] = ()
+
+
+async def resolve_customer(
+    lead: Lead,
+    command: ScheduleLead,
+    branch: BranchSettings,
+    *,
+    actor: Actor,
+    matching: Identification,
+    clock: Callable[[], datetime],
+) -> ResolvedCustomer:
+    """The customer the appointment is for, per the advisor's choice (remote calls only)."""
+    choice = command.customer_choice
+    if choice is CustomerChoice.CASH_SALE:
+        if not branch.cash_sale_customer_number:
+            raise RuleViolationError("customer", "the branch has no cash-sale customer number")
+        number = branch.cash_sale_customer_number
+        return ResolvedCustomer(
+            number, lead.customer.model_copy(update={"customer_number": number})
+        )
+    if choice is CustomerChoice.NEW_CUSTOMER:
+        # Derived from the request, so a retry registers no second customer.
+        registration_id = uuid5(_REGISTRATION_NAMESPACE, str(command.request_id or lead.id))
+        result = await matching.register(
+            lead.customer.model_copy(update={"customer_number": None}),
+            branch_id=lead.branch_id,
+            requested_by=actor.id,
+            lead_id=lead.id,
+            request_id=registration_id,
+        )
+        number = result.customer_number
+        return ResolvedCustomer(
+            number, lead.customer.model_copy(update={"customer_number": number})
+        )
+    chosen = command.customer_number or lead.customer.customer_number
+    if not chosen:
+        raise RuleViolationError("customer_number", "choose the master customer first")
+    number = chosen
+    master = await matching.customer(number)
+    if master is None:
+        raise RuleViolationError("customer_number", f"no customer {number} in the customer master")
+    if choice is CustomerChoice.MERGE_LEAD_DATA:
+        merged, changes = merge_taking_lead_data(lead.customer, master)
+        events: tuple[Message, ...] = ()
+        if command.apply_to_master and changes:
+            events = (
+                CustomerMasterUpdateRequested(
+                    customer_number=number,
+                    branch_id=lead.branch_id,
+                    lead_id=lead.id,
+                    requested_by=actor.id,
+                    requested_at=clock(),
+                    changes=changes,
+                ),
+            )
+        return ResolvedCustomer(number, merged, events)
+    return ResolvedCustomer(number, master)  # EXISTING, MERGE_MASTER_DATA: the master as it is
 
 
 async def schedule_lead(
@@ -108,42 +176,57 @@ async def schedule_lead(
     actor: Actor,
     clock: Callable[[], datetime],
     new_id: Callable[[], UUID],
-) -> Lead:
-    """Schedule a lead whose customer number is known (the identification dialog comes later)."""
+    matching: Identification,
+) -> tuple[Lead, Appointment | None]:
+    """Als Termin anlegen. Remote questions first, then one transaction: the status change,
+    the appointment and every event commit together, or nothing does.
+    """
     async with uow:
         lead = await load(uow, command.lead_id, command.expected_version)
         branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
-        if not lead.customer.customer_number:
-            raise RuleViolationError(
-                "customer", "the customer must be identified first (no customer number)"
-            )
-        if not branch.is_active_acceptor(command.acceptor):
-            raise RuleViolationError("acceptor", "not an active acceptor of this branch")
-        recipient = None
-        if command.confirmation is not ConfirmationChannel.NONE:
-            channel = Channel(command.confirmation.value)
-            check_channel(branch, channel)
-            recipient = recipient_for(lead, channel)
-        appointment = Appointment(
-            id=new_id(),
-            start=command.start,
-            end=command.end,
-            acceptor=command.acceptor,
-            customer_number=lead.customer.customer_number,
-            customer_choice=CustomerChoice.EXISTING,
-            customer=lead.customer,
-            vehicle=lead.vehicle,
-            vehicle_case=VehicleCase.TRANSIT,
-            warnings=(VEHICLE_NOT_CHECKED,),
-            confirmation=command.confirmation,
-            recipient=recipient,
-        )
-        lead.schedule(actor=actor, appointment=appointment, at=clock())
-        await uow.leads.save(lead)
-        await uow.leads.add_appointment(lead, appointment)
-        uow.track(lead)
+        if command.request_id and await uow.leads.appointment_for_request(command.request_id):
+            return lead, None  # this very request was carried out already
+    lead.ensure_allowed(Trigger.SCHEDULE, actor)
+    if not branch.is_active_acceptor(command.acceptor):
+        raise RuleViolationError("acceptor", "not an active acceptor of this branch")
+    recipient = None
+    if command.confirmation is not ConfirmationChannel.NONE:
+        channel = Channel(command.confirmation.value)
+        check_channel(branch, channel)
+        recipient = recipient_for(lead, channel)
+    customer = await resolve_customer(
+        lead, command, branch, actor=actor, matching=matching, clock=clock
+    )
+    lookup = (
+        await matching.vehicle(lead.vehicle.vin, customer_number=customer.number)
+        if lead.vehicle.vin
+        else None
+    )
+    case, vehicle, warnings = vehicle_case(lead.vehicle, lookup)
+    appointment = Appointment(
+        id=new_id(),
+        start=command.start,
+        end=command.end,
+        acceptor=command.acceptor,
+        customer_number=customer.number,
+        customer_choice=command.customer_choice,
+        customer=customer.data,
+        vehicle=vehicle,
+        vehicle_case=case,
+        warnings=warnings,
+        confirmation=command.confirmation,
+        recipient=recipient,
+        request_id=command.request_id,
+    )
+    async with uow:
+        current = await load(uow, command.lead_id, lead.version)
+        current.schedule(actor=actor, appointment=appointment, at=clock())
+        current.events.extend(customer.extra_events)
+        await uow.leads.save(current)
+        await uow.leads.add_appointment(current, appointment)
+        uow.track(current)
         await uow.commit()
-    return lead
+    return current, appointment
 
 
 async def request_resend(

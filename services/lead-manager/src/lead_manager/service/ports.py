@@ -8,6 +8,14 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from osb_contracts.matching import (
+    CustomerRegistrationResult,
+    DuplicateCriterion,
+    DuplicateSearchResult,
+    VehicleLookupResult,
+)
+from osb_contracts.values import Customer
+
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Appointment, Lead
 
@@ -24,10 +32,35 @@ class LeadRepository(Protocol):
     async def add_appointment(self, lead: Lead, appointment: Appointment) -> None: ...
     async def mark_appointment_deleted(self, appointment_id: UUID, at: datetime) -> None: ...
     async def has_notification(self, lead_id: UUID, notification_id: UUID) -> bool: ...
+    async def appointment_for_request(self, request_id: UUID) -> UUID | None: ...
 
 
 class BranchRepository(Protocol):
     async def get(self, branch_id: str) -> BranchSettings | None: ...
+
+
+class Identification(Protocol):
+    """customer-matching, as lead-manager asks it (osb_platform.matching.MatchingClient)."""
+
+    async def customer(self, customer_number: str) -> Customer | None: ...
+    async def duplicates(
+        self,
+        customer: Customer,
+        *,
+        branch_id: str,
+        criteria: tuple[DuplicateCriterion, ...],
+        limit: int = 10,
+    ) -> DuplicateSearchResult: ...
+    async def vehicle(self, vin: str, *, customer_number: str | None) -> VehicleLookupResult: ...
+    async def register(
+        self,
+        customer: Customer,
+        *,
+        branch_id: str,
+        requested_by: str,
+        lead_id: UUID | None,
+        request_id: UUID | None = None,
+    ) -> CustomerRegistrationResult: ...
 
 
 class UnitOfWork(Protocol):

@@ -1,0 +1,475 @@
+"""Creating the appointment end to end: lead-manager asking customer-matching over Kafka.
+
+Both services run in-process on the real broker and database; the DMS's master data
+arrives on its topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from customer_matching.entrypoints.app import create_app as matching_app
+from customer_matching.settings import Settings as MatchingSettings
+from faststream.kafka import KafkaBroker
+from lead_manager.domain.permissions import Permission
+from lead_manager.entrypoints.app import create_app as manager_app
+from lead_manager.entrypoints.auth import issue_token
+from lead_manager.settings import Settings as ManagerSettings
+from osb_contracts import decode
+from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
+from osb_contracts.dms import (
+    AppointmentDeleted,
+    CustomerMasterChanged,
+    MasterChange,
+    VehicleMasterChanged,
+)
+from osb_contracts.leads import AppointmentCreated, LeadCancelled, LeadRequested
+from osb_contracts.topics import (
+    CUSTOMER_EVENTS,
+    DMS_APPOINTMENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
+    LEAD_EVENTS,
+    LEAD_REQUESTS,
+    MATCHING_REQUESTS,
+    NOTIFICATION_EVENTS,
+)
+from osb_contracts.values import Address, Customer, Vehicle
+from osb_platform import make_broker, publish
+from osb_testing.kafka import TopicTail, header, move_group_to_end
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "identification-test-secret-of-32-chars!"
+BRANCH = "HH-01"
+ADVISOR = {
+    "Authorization": "Bearer "
+    + issue_token(
+        SECRET,
+        user="anna",
+        name="Anna",
+        branches={BRANCH: [Permission.LEAD_MANAGER, Permission.OSB_ADMIN]},
+    )
+}
+SENIOR = {
+    "Authorization": "Bearer "
+    + issue_token(SECRET, user="sven", name="Sven", branches={BRANCH: list(Permission)})
+}
+
+
+def letters(n: int = 8) -> str:
+    return "".join(random.choice(string.ascii_lowercase) for _ in range(n))
+
+
+def a_vin() -> str:
+    return "WVW" + "".join(random.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
+
+
+@dataclass
+class System:
+    http: httpx.AsyncClient
+    bus: KafkaBroker
+    tail: TopicTail
+    cash_sale: str
+
+    async def master(self, customer: Customer) -> None:
+        number = str(customer.customer_number)
+        change = CustomerMasterChanged(
+            change=MasterChange.UPSERT,
+            customer_number=number,
+            revision=1,
+            changed_at=datetime.now(UTC),
+            customer=customer,
+        )
+        await publish(self.bus, change, topic=DMS_CUSTOMERS, key=number, source="/dms")
+
+    async def vehicle(self, vin: str, owner: str) -> None:
+        change = VehicleMasterChanged(
+            change=MasterChange.UPSERT,
+            vin=vin,
+            revision=1,
+            changed_at=datetime.now(UTC),
+            owner_customer_number=owner,
+            vehicle=Vehicle(vin=vin, make="Skoda", model="Octavia", licence_plate="HH-SK 1"),
+        )
+        await publish(self.bus, change, topic=DMS_VEHICLES, key=vin, source="/dms")
+
+    async def lead(self, request: LeadRequested) -> dict[str, Any]:
+        await publish(
+            self.bus, request, topic=LEAD_REQUESTS, key=str(request.lead_id), source="/lead-intake"
+        )
+        async with asyncio.timeout(30):
+            while (
+                r := await self.http.get(f"/api/v1/leads/{request.lead_id}", headers=ADVISOR)
+            ).status_code != 200:
+                await asyncio.sleep(0.05)
+        return dict(r.json())
+
+    async def identification(
+        self, lead_id: uuid.UUID, ready: Any = lambda p: True
+    ) -> dict[str, Any]:
+        async with asyncio.timeout(30):
+            while True:
+                r = await self.http.get(f"/api/v1/leads/{lead_id}/identification", headers=ADVISOR)
+                assert r.status_code == 200, r.text
+                if ready(r.json()):
+                    return dict(r.json())
+                await asyncio.sleep(0.1)
+
+    async def schedule(
+        self, lead_id: uuid.UUID, headers: dict[str, str] = ADVISOR, **customer: Any
+    ) -> httpx.Response:
+        start = datetime.now(UTC) + timedelta(days=3)
+        body = {
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "acceptor": "anna",
+            "confirmation": "EMAIL",
+            "customer": customer,
+        }
+        if "request_id" in customer:
+            body["request_id"] = customer.pop("request_id")
+        return await self.http.post(f"/api/v1/leads/{lead_id}/schedule", json=body, headers=headers)
+
+    async def event(self, topic: str, key: str, kind: type[Any], count: int = 1) -> Any:
+        records = await self.tail.wait_for(
+            lambda r: (
+                r.topic == topic
+                and r.key == key.encode()
+                and header(r, "ce_type") == kind.cloudevents_type()
+            ),
+            count=count,
+        )
+        return decode(records[-1].headers, records[-1].value, records[-1].key).message
+
+
+async def groups_at_end(bootstrap: str, group: str, *topics: str) -> None:
+    for topic in topics:
+        await move_group_to_end(bootstrap, f"{group}.{topic}", [topic])
+
+
+@pytest.fixture
+async def system(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> AsyncIterator[System]:
+    run = uuid.uuid4().hex[:6]
+    mgroup, lgroup = f"cm-{run}", f"lm-{run}"
+    await move_group_to_end(
+        kafka_bootstrap_servers, f"{mgroup}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name]
+    )
+    await move_group_to_end(kafka_bootstrap_servers, mgroup, [MATCHING_REQUESTS.name])
+    await groups_at_end(
+        kafka_bootstrap_servers,
+        lgroup,
+        LEAD_REQUESTS.name,
+        DMS_APPOINTMENTS.name,
+        NOTIFICATION_EVENTS.name,
+    )
+    matching = matching_app(
+        MatchingSettings(
+            kafka_bootstrap_servers=kafka_bootstrap_servers,
+            database_url=database_urls["customer-matching"],
+            consumer_group=mgroup,
+            number_prefix=f"N{run[:3].upper()}",
+        )
+    )
+    manager = manager_app(
+        ManagerSettings(
+            kafka_bootstrap_servers=kafka_bootstrap_servers,
+            database_url=database_urls["lead-manager"],
+            jwt_secret=SECRET,
+            consumer_group=lgroup,
+            matching_timeout_s=10,
+        )
+    )
+    bus = make_broker(kafka_bootstrap_servers, client_id="test-dms")
+    await bus.start()
+    cash_sale = f"BAR{run[:4].upper()}"
+    async with (
+        matching.router.lifespan_context(matching),
+        manager.router.lifespan_context(manager),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager), base_url="http://lm") as http,
+        TopicTail(kafka_bootstrap_servers, LEAD_EVENTS.name, CUSTOMER_EVENTS.name) as tail,
+    ):
+        settings = {
+            "name": "Autohaus Hansa Hamburg",
+            "acceptors": [{"id": "anna", "name": "Anna"}],
+            "sms_enabled": True,
+            "cash_sale_customer_number": cash_sale,
+            "duplicate_criteria": ["ADDRESS", "EMAIL"],
+        }
+        assert (
+            await http.put(f"/api/v1/branches/{BRANCH}/settings", json=settings, headers=ADVISOR)
+        ).status_code == 200
+        yield System(http, bus, tail, cash_sale)
+    await bus.stop()
+
+
+def master_customer(number: str, last: str) -> Customer:
+    return Customer(
+        customer_number=number,
+        salutation="Herr",
+        first_name="Jürgen",
+        last_name=last,
+        email=f"{last.lower()}@alt.example.de",
+        phone="+49401234567",
+        address=Address(street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"),
+    )
+
+
+def lead_request(last: str, *, number: str | None = None, vin: str | None = None) -> LeadRequested:
+    now = datetime.now(UTC)
+    return LeadRequested(
+        lead_id=uuid.uuid4(),
+        booking_id=f"ID-{uuid.uuid4().hex[:8]}",
+        branch_id=BRANCH,
+        received_at=now,
+        requested_start=now + timedelta(days=3),
+        customer=Customer(
+            customer_number=number,
+            first_name="Juergen",
+            last_name=last,
+            email=f"{last.lower()}@neu.example.de",
+            address=Address(street="Hauptstr.", house_number="5", postcode="20095"),
+        ),
+        vehicle=Vehicle(vin=vin, licence_plate="HH-NEU 7"),
+    )
+
+
+async def seeded(system: System) -> tuple[str, str, Customer]:
+    """A master customer the index knows; returns (number, surname, master)."""
+    last = "Zq" + letters()
+    number = f"K{uuid.uuid4().hex[:7].upper()}"
+    master = master_customer(number, last)
+    await system.master(master)
+    probe = lead_request(last)
+    await system.lead(probe)
+    await system.identification(
+        probe.lead_id, lambda p: any(c["customer_number"] == number for c in p["candidates"])
+    )
+    return number, last, master
+
+
+async def test_the_proposal_shows_candidates_field_by_field_and_the_vehicle_case(
+    system: System,
+) -> None:
+    number, last, _ = await seeded(system)
+    vin = a_vin()
+    await system.vehicle(vin, owner="SOMEONE-ELSE")
+    request = lead_request(last, vin=vin)
+    await system.lead(request)
+    proposal = await system.identification(
+        request.lead_id, lambda p: p["vehicle"]["case"] == "OWNED_BY_OTHER"
+    )
+    (best, *_) = proposal["candidates"]
+    assert (best["customer_number"], best["band"]) == (number, "CERTAIN")
+    fields = {f["field"]: f for f in best["fields"]}
+    assert fields["email"]["lead_value"] == f"{last.lower()}@neu.example.de"
+    assert fields["email"]["master_value"] == f"{last.lower()}@alt.example.de"
+    assert fields["address"]["similarity"] == 1.0
+    assert proposal["vehicle"]["owner_customer_number"] == "SOMEONE-ELSE"
+    assert proposal["vehicle"]["warnings"][0]["code"] == "VEHICLE_NOT_OWNED_BY_CUSTOMER"
+
+
+async def test_existing_customer_with_own_vehicle(system: System) -> None:
+    number, last, master = await seeded(system)
+    vin = a_vin()
+    await system.vehicle(vin, owner=number)
+    request = lead_request(last, number=number, vin=vin)
+    await system.lead(request)
+    await system.identification(
+        request.lead_id, lambda p: p["vehicle"]["case"] == "OWNED_BY_CUSTOMER"
+    )
+    r = await system.schedule(request.lead_id, choice="EXISTING")
+    assert r.status_code == 200, r.text
+    assert (r.json()["vehicle_case"], r.json()["warnings"]) == ("OWNED_BY_CUSTOMER", [])
+    created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
+    assert created.customer == master
+    assert created.vehicle.make == "Skoda"
+    assert created.customer_choice.value == "EXISTING"
+
+
+@pytest.mark.parametrize("apply", [True, False])
+async def test_merge_taking_the_lead_data(system: System, apply: bool) -> None:
+    number, last, master = await seeded(system)
+    request = lead_request(last)
+    await system.lead(request)
+    r = await system.schedule(
+        request.lead_id, choice="MERGE_LEAD_DATA", customer_number=number, apply_to_master=apply
+    )
+    assert r.status_code == 200, r.text
+    created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
+    assert created.customer.email == f"{last.lower()}@neu.example.de"  # the lead's
+    assert created.customer.phone == master.phone  # filled from the master
+    assert created.customer.address.city == "Hamburg"
+    updates = system.tail.matching(
+        lambda rec: rec.topic == CUSTOMER_EVENTS.name and rec.key == number.encode()
+    )
+    if apply:
+        update = await system.event(CUSTOMER_EVENTS.name, number, CustomerMasterUpdateRequested)
+        assert {c.field: c.new_value for c in update.changes} == {
+            "first_name": "Juergen",
+            "email": f"{last.lower()}@neu.example.de",
+            "address.street": "Hauptstr.",
+        }
+    else:
+        await asyncio.sleep(1.0)
+        assert updates == []
+
+
+async def test_merge_taking_the_master_data(system: System) -> None:
+    number, last, master = await seeded(system)
+    request = lead_request(last)
+    await system.lead(request)
+    r = await system.schedule(request.lead_id, choice="MERGE_MASTER_DATA", customer_number=number)
+    assert r.status_code == 200, r.text
+    created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
+    assert created.customer == master
+
+
+async def test_new_customer_and_cash_sale(system: System) -> None:
+    request = lead_request("Zq" + letters(), vin=a_vin())
+    await system.lead(request)
+    r = await system.schedule(request.lead_id, choice="NEW_CUSTOMER")
+    assert r.status_code == 200, r.text
+    number = r.json()["customer_number"]
+    assert number.startswith("N")
+    assert (r.json()["vehicle_case"], r.json()["warnings"][0]["code"]) == (
+        "TRANSIT",
+        "TRANSIT_VEHICLE",
+    )
+    registered = await system.event(CUSTOMER_EVENTS.name, number, CustomerRegistered)
+    assert registered.customer.last_name == request.customer.last_name
+    created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
+    assert created.customer_number == number
+
+    cash = lead_request("Zq" + letters())
+    await system.lead(cash)
+    r = await system.schedule(cash.lead_id, choice="CASH_SALE")
+    assert r.status_code == 200, r.text
+    created = await system.event(LEAD_EVENTS.name, str(cash.lead_id), AppointmentCreated)
+    assert (created.customer_number, created.customer.last_name) == (
+        system.cash_sale,
+        cash.customer.last_name,
+    )
+
+
+async def test_the_same_request_twice_gives_one_appointment_and_the_dms_can_cancel_it(
+    system: System,
+) -> None:
+    number, last, _ = await seeded(system)
+    request = lead_request(last)
+    await system.lead(request)
+    request_id = str(uuid.uuid4())
+    first = await system.schedule(
+        request.lead_id, choice="EXISTING", customer_number=number, request_id=request_id
+    )
+    again = await system.schedule(
+        request.lead_id, choice="EXISTING", customer_number=number, request_id=request_id
+    )
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert first.json()["appointment_id"] == again.json()["appointment_id"]
+    created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
+    await asyncio.sleep(1.0)
+    assert (
+        len(
+            system.tail.matching(
+                lambda r: (
+                    r.key == str(request.lead_id).encode()
+                    and header(r, "ce_type") == AppointmentCreated.cloudevents_type()
+                )
+            )
+        )
+        == 1
+    )
+
+    deleted = AppointmentDeleted(
+        appointment_id=created.appointment_id, branch_id=BRANCH, deleted_at=datetime.now(UTC)
+    )
+    await publish(
+        system.bus, deleted, topic=DMS_APPOINTMENTS, key=str(created.appointment_id), source="/dms"
+    )
+    cancelled = await system.event(LEAD_EVENTS.name, str(request.lead_id), LeadCancelled)
+    assert cancelled.appointment_id == created.appointment_id
+
+
+async def test_rejected_leads_need_the_permission(system: System) -> None:
+    number, last, _ = await seeded(system)
+    request = lead_request(last)
+    await system.lead(request)
+    r = await system.http.post(
+        f"/api/v1/leads/{request.lead_id}/reject",
+        json={"channel": "EMAIL", "text": "Nein"},
+        headers=ADVISOR,
+    )
+    assert r.status_code == 200, r.text
+    refused = await system.schedule(request.lead_id, choice="EXISTING", customer_number=number)
+    assert refused.status_code == 403
+    assert "Stornierte Terminleads bearbeiten" in refused.json()["error"]
+    allowed = await system.schedule(
+        request.lead_id, headers=SENIOR, choice="EXISTING", customer_number=number
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["lead"]["status"] == "SCHEDULED"
+
+
+async def test_matching_down_is_a_clear_503_and_nothing_half_done(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    await groups_at_end(
+        kafka_bootstrap_servers,
+        f"lm-{run}",
+        LEAD_REQUESTS.name,
+        DMS_APPOINTMENTS.name,
+        NOTIFICATION_EVENTS.name,
+    )
+    # A request group nobody consumes: customer-matching is "down" for this lead-manager.
+    manager = manager_app(
+        ManagerSettings(
+            kafka_bootstrap_servers=kafka_bootstrap_servers,
+            database_url=database_urls["lead-manager"],
+            jwt_secret=SECRET,
+            consumer_group=f"lm-{run}",
+            matching_timeout_s=1.0,
+        )
+    )
+    bus = make_broker(kafka_bootstrap_servers, client_id="test")
+    await bus.start()
+    try:
+        async with (
+            manager.router.lifespan_context(manager),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager), base_url="http://lm"
+            ) as http,
+            TopicTail(kafka_bootstrap_servers, LEAD_EVENTS.name) as tail,
+        ):
+            system = System(http, bus, tail, "")
+            request = lead_request("Zq" + letters(), number="K-DOWN")
+            await system.lead(request)
+            started = asyncio.get_running_loop().time()
+            r = await system.schedule(request.lead_id, choice="EXISTING")
+            elapsed = asyncio.get_running_loop().time() - started
+            assert r.status_code == 503, r.text
+            assert "did not answer within 1 s" in r.json()["error"]
+            assert elapsed < 3.0
+            detail = (await http.get(f"/api/v1/leads/{request.lead_id}", headers=ADVISOR)).json()
+            assert (detail["status"], detail["appointment_id"]) == ("NEW", None)
+            await asyncio.sleep(0.5)
+            assert not tail.matching(
+                lambda rec: (
+                    rec.key == str(request.lead_id).encode()
+                    and header(rec, "ce_type") == AppointmentCreated.cloudevents_type()
+                )
+            )
+    finally:
+        await bus.stop()
