@@ -279,6 +279,15 @@ async def test_the_proposal_shows_candidates_field_by_field_and_the_vehicle_case
     assert proposal["vehicle"]["owner_customer_number"] == "SOMEONE-ELSE"
     assert proposal["vehicle"]["warnings"][0]["code"] == "VEHICLE_NOT_OWNED_BY_CUSTOMER"
 
+    # Saving shows the warning again, and the appointment carries it to the DMS.
+    r = await system.schedule(request.lead_id, choice="MERGE_MASTER_DATA", customer_number=number)
+    assert r.status_code == 200, r.text
+    assert r.json()["vehicle_case"] == "OWNED_BY_OTHER"
+    assert [w["code"] for w in r.json()["warnings"]] == ["VEHICLE_NOT_OWNED_BY_CUSTOMER"]
+    created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
+    assert created.vehicle.vin == vin
+    assert "SOMEONE-ELSE" in created.warnings[0].message
+
 
 async def test_existing_customer_with_own_vehicle(system: System) -> None:
     number, last, master = await seeded(system)
