@@ -65,9 +65,16 @@ class Normalised:
         )
 
     def blocking_keys(self) -> set[tuple[str, str]]:
-        keys: set[tuple[str, str]] = {("kp", n.koelner(w)) for w in self.surname if n.koelner(w)}
+        # Kölner codes of every name word (first and last name may be swapped), and of the
+        # whole name: common surnames are too common alone, rarely with the given name.
+        codes = sorted({c for w in self.given + self.surname if (c := n.koelner(w))})
+        keys: set[tuple[str, str]] = {("kp", c) for c in codes}
+        if len(codes) > 1:
+            keys.add(("kp-name", " ".join(codes)))
         if self.postcode:
             keys.add(("plz", self.postcode))
+            # A surname changed or garbled: the given name within the postcode still finds it.
+            keys |= {("kp-given-plz", f"{n.koelner(w)}/{self.postcode}") for w in self.given[:1]}
         if self.birth_date:
             keys.add(("dob", self.birth_date.isoformat()))
         if self.email:
@@ -195,12 +202,29 @@ def score(
     supporting = [v for c, v in evidence.items() if c not in criteria and v is not None]
     best_decisive = max(decisive, default=0.0)
     best_supporting = max(supporting, default=0.0)
+    person = any(
+        evidence[c] == 1.0 for c in (DuplicateCriterion.BIRTH_DATE, DuplicateCriterion.EMAIL)
+    )
+    household = (evidence[DuplicateCriterion.ADDRESS] or 0.0) >= 0.75 or evidence[
+        DuplicateCriterion.PHONE
+    ] == 1.0
     total = 0.55 * name + 0.35 * best_decisive + 0.10 * best_supporting
+    if person and household:
+        total = max(total, 0.7 + 0.3 * name)
     if number_match:
         total = max(total, 0.99)
-    if (name >= 0.85 and best_decisive >= 0.95) or (number_match and name >= 0.6):
+    # Evidence of the person (birth date, own e-mail) and of the household (address, phone)
+    # together identify someone even under a changed or misspelt name; a household alone
+    # (spouses share address and phone) does not.
+    if (
+        (name >= 0.85 and best_decisive >= 0.95)
+        or (number_match and name >= 0.6)
+        or (person and household and name >= 0.5)
+    ):
         band = ConfidenceBand.CERTAIN
-    elif name >= 0.8 and (best_decisive >= 0.75 or best_supporting >= 0.95):
+    elif (name >= 0.8 and (best_decisive >= 0.75 or best_supporting >= 0.95)) or (
+        person and household
+    ):
         band = ConfidenceBand.LIKELY
     elif name >= 0.75 or best_decisive >= 0.95:
         band = ConfidenceBand.POSSIBLE  # a name alone is at most possible
