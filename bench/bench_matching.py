@@ -95,7 +95,7 @@ def ours(a: Any, b: Any, truth: set[tuple[str, str]]) -> dict[str, Any]:
         t0 = time.perf_counter()
         found = index.search(query, CRITERIA, limit=1)
         latencies.append((time.perf_counter() - t0) * 1000)
-        if rec_id in true_b and by_b[true_b[rec_id]] in index.candidates(Normalised.of(query)):
+        if rec_id in true_b and by_b[true_b[rec_id]] in index.candidate_numbers(Normalised.of(query)):
             kept += 1
         if found and found[0].band in (ConfidenceBand.CERTAIN, ConfidenceBand.LIKELY):
             predicted.add((rec_id, ids[found[0].customer_number]))

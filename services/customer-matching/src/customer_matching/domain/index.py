@@ -9,7 +9,6 @@ is never "certain".
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +27,7 @@ from customer_matching.domain import normalise as n
 TOO_COMMON = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Normalised:
     """A customer's comparable form."""
 
@@ -64,34 +63,51 @@ class Normalised:
             birth_date=customer.birth_date,
         )
 
-    def blocking_keys(self) -> set[tuple[str, str]]:
+    def blocking_keys(self) -> set[str]:
         # Kölner codes of every name word (first and last name may be swapped), and of the
         # whole name: common surnames are too common alone, rarely with the given name.
         codes = sorted({c for w in self.given + self.surname if (c := n.koelner(w))})
-        keys: set[tuple[str, str]] = {("kp", c) for c in codes}
+        keys = {f"kp:{c}" for c in codes}
         if len(codes) > 1:
-            keys.add(("kp-name", " ".join(codes)))
+            keys.add("kpn:" + " ".join(codes))
         if self.postcode:
-            keys.add(("plz", self.postcode))
+            keys.add(f"plz:{self.postcode}")
             # A surname changed or garbled: the given name within the postcode still finds it.
-            keys |= {("kp-given-plz", f"{n.koelner(w)}/{self.postcode}") for w in self.given[:1]}
+            keys |= {f"kpg:{n.koelner(w)}/{self.postcode}" for w in self.given[:1]}
         if self.birth_date:
-            keys.add(("dob", self.birth_date.isoformat()))
+            keys.add(f"dob:{self.birth_date.isoformat()}")
         if self.email:
-            keys.add(("mail", self.email))
-        keys |= {("tel", p) for p in self.phones}
+            keys.add(f"mail:{self.email}")
+        keys |= {f"tel:{p}" for p in self.phones}
         return keys
 
 
 @dataclass
 class CustomerIndex:
+    """Compact: per customer its normalised form and its master record as JSON bytes (turned
+    back into a model only for the few candidates shown); a blocking key held by one
+    customer stores that customer's slot, a set only from the second one on.
+    """
+
     too_common: int = TOO_COMMON
-    customers: dict[str, Customer] = field(default_factory=dict)
-    normalised: dict[str, Normalised] = field(default_factory=dict)
-    blocks: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    slots: dict[str, int] = field(default_factory=dict)
+    normalised: list[Normalised | None] = field(default_factory=list)
+    records: list[bytes | None] = field(default_factory=list)
+    numbers: list[str | None] = field(default_factory=list)
+    free: list[int] = field(default_factory=list)
+    blocks: dict[str, int | set[int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.customers)
+        return len(self.slots)
+
+    def get(self, number: str) -> Customer | None:
+        slot = self.slots.get(number)
+        return None if slot is None else self._customer(slot)
+
+    def _customer(self, slot: int) -> Customer:
+        record = self.records[slot]
+        assert record is not None
+        return Customer.model_validate_json(record)
 
     def put(self, customer: Customer) -> None:
         number = customer.customer_number
@@ -99,33 +115,57 @@ class CustomerIndex:
             raise ValueError("a master customer has a customer number")
         self.remove(number)
         norm = Normalised.of(customer)
-        self.customers[number] = customer
-        self.normalised[number] = norm
+        if self.free:
+            slot = self.free.pop()
+            self.normalised[slot], self.numbers[slot] = norm, number
+            self.records[slot] = customer.model_dump_json(exclude_defaults=True).encode()
+        else:
+            slot = len(self.numbers)
+            self.normalised.append(norm)
+            self.numbers.append(number)
+            self.records.append(customer.model_dump_json(exclude_defaults=True).encode())
+        self.slots[number] = slot
         for key in norm.blocking_keys():
-            self.blocks[key].add(number)
+            members = self.blocks.get(key)
+            if members is None:
+                self.blocks[key] = slot
+            elif isinstance(members, int):
+                self.blocks[key] = {members, slot}
+            else:
+                members.add(slot)
 
     def remove(self, number: str) -> None:
-        old = self.normalised.pop(number, None)
-        self.customers.pop(number, None)
-        if old is None:
+        slot = self.slots.pop(number, None)
+        if slot is None:
             return
+        old = self.normalised[slot]
+        assert old is not None
         for key in old.blocking_keys():
             members = self.blocks.get(key)
-            if members is not None:
-                members.discard(number)
-                if not members:
-                    del self.blocks[key]
+            if members == slot:
+                del self.blocks[key]
+            elif isinstance(members, set):
+                members.discard(slot)
+                if len(members) == 1:
+                    self.blocks[key] = next(iter(members))
+        self.normalised[slot] = self.records[slot] = self.numbers[slot] = None
+        self.free.append(slot)
 
-    def candidates(self, query: Normalised) -> set[str]:
+    def candidates(self, query: Normalised) -> set[int]:
         """The union of the query's blocking keys; keys shared too widely are skipped."""
-        found: set[str] = set()
-        if query.number and query.number in self.customers:
-            found.add(query.number)
+        found: set[int] = set()
+        if query.number and query.number in self.slots:
+            found.add(self.slots[query.number])
         for key in query.blocking_keys():
             members = self.blocks.get(key)
-            if members and len(members) <= self.too_common:
+            if isinstance(members, int):
+                found.add(members)
+            elif members and len(members) <= self.too_common:
                 found |= members
         return found
+
+    def candidate_numbers(self, query: Normalised) -> set[str]:
+        return {str(self.numbers[slot]) for slot in self.candidates(query)}
 
     def search(
         self, customer: Customer, criteria: Iterable[DuplicateCriterion], limit: int = 10
@@ -133,23 +173,27 @@ class CustomerIndex:
         query = Normalised.of(customer)
         wanted = tuple(criteria)
         scored = []
-        for number in self.candidates(query):
-            candidate = score(query, self.normalised[number], wanted)
+        for slot in self.candidates(query):
+            norm = self.normalised[slot]
+            assert norm is not None
+            candidate = score(query, norm, wanted)
             if candidate is not None:
                 band, total, similarity = candidate
-                fields = compare(customer, self.customers[number], similarity)
-                scored.append((total, number, band, fields))
+                scored.append((total, str(self.numbers[slot]), slot, band, similarity))
         scored.sort(key=lambda s: (-s[0], s[1]))
-        return [
-            DuplicateCandidate(
-                customer_number=number,
-                score=round(total, 4),
-                band=band,
-                fields=fields,
-                master=self.customers[number],
+        results = []
+        for total, number, slot, band, similarity in scored[:limit]:
+            master = self._customer(slot)
+            results.append(
+                DuplicateCandidate(
+                    customer_number=number,
+                    score=round(total, 4),
+                    band=band,
+                    fields=compare(customer, master, similarity),
+                    master=master,
+                )
             )
-            for total, number, band, fields in scored[:limit]
-        ]
+        return results
 
 
 def name_similarity(a: Normalised, b: Normalised) -> float:

@@ -64,9 +64,14 @@ def email(value: str | None) -> str | None:
     return f"{local}@{_GMAIL.get(domain, domain)}"
 
 
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
 def phone(value: str | None, country: str = "DE") -> str | None:
     if not value:
         return None
+    if _E164.match(value):
+        return value  # what the contracts carry: parsing it again would change nothing
     try:
         number = phonenumbers.parse(value, country)
     except phonenumbers.NumberParseException:

@@ -32,7 +32,7 @@ async def answer(
         )
     if isinstance(request, CustomerLookupRequested):
         return CustomerLookupResult(
-            request_id=request.request_id, customer=index.customers.get(request.customer_number)
+            request_id=request.request_id, customer=index.get(request.customer_number)
         )
     if isinstance(request, VehicleLookupRequested):
         async with engine.connect() as conn:
