@@ -95,7 +95,9 @@ def ours(a: Any, b: Any, truth: set[tuple[str, str]]) -> dict[str, Any]:
         t0 = time.perf_counter()
         found = index.search(query, CRITERIA, limit=1)
         latencies.append((time.perf_counter() - t0) * 1000)
-        if rec_id in true_b and by_b[true_b[rec_id]] in index.candidate_numbers(Normalised.of(query)):
+        if rec_id in true_b and by_b[true_b[rec_id]] in index.candidate_numbers(
+            Normalised.of(query)
+        ):
             kept += 1
         if found and found[0].band in (ConfidenceBand.CERTAIN, ConfidenceBand.LIKELY):
             predicted.add((rec_id, ids[found[0].customer_number]))
@@ -147,11 +149,13 @@ def main() -> None:
     truth = {(x, y) for x, y in links}
     results = [ours(a, b, truth), recordlinkage_ecm(a, b, truth)]
     speed = latency(args.customers)
+    kafka = through_kafka()
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench-matching",
         "febrl4": results,
         "in_process": speed,
+        "request_reply": kafka,
     }
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2))
@@ -161,6 +165,7 @@ def main() -> None:
             f"{r['method']:32} {r['precision']:>9} {r['recall']:>7} {r['f1']:>7} {r['blocking_keeps']:>9}"
         )
     print(f"in-process at {speed['customers']:,} customers: {json.dumps(speed)}")
+    print(f"request/reply over Kafka at {kafka['customers']:,} customers: {json.dumps(kafka)}")
 
 
 def _typo(rng: Any, word: str) -> str:
@@ -234,6 +239,75 @@ def latency(count: int, queries: int = 2000) -> dict[str, Any]:
         "exact_key_ms": {"p50": q(exact, 50), "p99": q(exact, 99)},
         "fuzzy_found_rate": round(found / len(fuzzy), 4),
     }
+
+
+async def _through_kafka(infra: Any, requests: int) -> dict[str, Any]:
+    import random
+    import uuid as uuid_module
+
+    from customer_matching.entrypoints.app import create_app
+    from customer_matching.settings import Settings
+    from osb_contracts.topics import DMS_CUSTOMERS, DMS_VEHICLES, MATCHING_REQUESTS
+    from osb_platform import Producer
+    from osb_platform.matching import MatchingClient
+    from osb_testing.kafka import move_group_to_end
+
+    group = f"bench-matching-{uuid_module.uuid4().hex[:6]}"
+    await move_group_to_end(
+        infra.bootstrap_servers, f"{group}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name]
+    )
+    await move_group_to_end(infra.bootstrap_servers, group, [MATCHING_REQUESTS.name])
+    app = create_app(
+        Settings(
+            kafka_bootstrap_servers=infra.bootstrap_servers,
+            database_url=infra.database_urls["customer-matching"],
+            consumer_group=group,
+        )
+    )
+    producer = Producer(infra.bootstrap_servers, client_id="bench-lead-manager")
+    await producer.start()
+    client = MatchingClient(infra.bootstrap_servers, producer, source="/bench", timeout=10)
+    await client.start()
+    try:
+        async with app.router.lifespan_context(app):
+            index: CustomerIndex = app.state.follower.index
+            rng = random.Random(3)
+            numbers = [n for n in index.numbers if n is not None]
+            if not numbers:
+                raise SystemExit(
+                    "no customers in the replica: run `make run` once or `customer-matching demo`"
+                )
+            timings = []
+            for _ in range(requests):
+                master = index.get(rng.choice(numbers))
+                assert master is not None
+                query = _spelled_differently(rng, master)
+                t0 = time.perf_counter()
+                await client.duplicates(
+                    query, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,)
+                )
+                timings.append((time.perf_counter() - t0) * 1000)
+            q = statistics.quantiles(timings, n=100)
+            return {
+                "customers": len(index),
+                "requests": requests,
+                "p50_ms": round(q[49], 2),
+                "p95_ms": round(q[94], 2),
+                "p99_ms": round(q[98], 2),
+            }
+    finally:
+        await client.stop()
+        await producer.stop()
+
+
+def through_kafka(requests: int = 500) -> dict[str, Any]:
+    """Duplicate searches from lead-manager's client to the service over Kafka, one at a time."""
+    import asyncio
+
+    from osb_testing.infrastructure import provide
+
+    with provide() as infra:
+        return asyncio.run(_through_kafka(infra, requests))
 
 
 if __name__ == "__main__":

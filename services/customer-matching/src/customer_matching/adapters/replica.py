@@ -135,6 +135,7 @@ class IndexFollower:
         self.index = index
         self._window = window
         self.last_seq = 0
+        self._recent: set[int] = set()  # sequence values applied within the window
 
     async def load(self, *, chunk: int = 20_000) -> int:
         async with self._engine.connect() as conn:
@@ -149,10 +150,21 @@ class IndexFollower:
         return len(self.index)
 
     async def poll(self, *, page: int = 10_000) -> int:
-        """Apply the replica's changes since the last poll; return how many were new."""
+        """Apply the replica's changes since the last poll; return how many were new.
+
+        Only sequence numbers are read for the window; rows are fetched for the values not
+        applied yet, so an idle replica costs one small index-only query per poll.
+        """
         since = max(0, self.last_seq - self._window)
-        changed = 0
-        while True:
+        async with self._engine.connect() as conn:
+            seqs = (
+                await conn.scalars(
+                    select(customers.c.change_seq).where(customers.c.change_seq > since)
+                )
+            ).all()
+        new = sorted(s for s in seqs if s not in self._recent)
+        for start in range(0, len(new), page):
+            wanted = new[start : start + page]
             async with self._engine.connect() as conn:
                 rows = (
                     await conn.execute(
@@ -162,22 +174,21 @@ class IndexFollower:
                             customers.c.data,
                             customers.c.change_seq,
                         )
-                        .where(customers.c.change_seq > since)
+                        .where(customers.c.change_seq.in_(wanted))
                         .order_by(customers.c.change_seq)
-                        .limit(page)
                     )
                 ).all()
             for row in rows:
-                if row.change_seq > self.last_seq:
-                    changed += 1
                 if row.deleted:
                     self.index.remove(row.customer_number)
                 else:
                     self._put(row.data)
-                self.last_seq = max(self.last_seq, row.change_seq)
-            if len(rows) < page:
-                return changed
-            since = rows[-1].change_seq
+        self._recent.update(new)
+        if new:
+            self.last_seq = max(self.last_seq, new[-1])
+        floor = self.last_seq - self._window
+        self._recent = {s for s in self._recent if s > floor}
+        return len(new)
 
     def _put(self, data: dict[str, Any]) -> None:
         try:
