@@ -8,11 +8,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -33,7 +32,7 @@ from osb_platform.db import make_engine, upgrade
 from osb_platform.http import install_error_handlers, install_health
 from osb_platform.matching import REPLY_TO
 from osb_platform.outbox import OutboxRelay
-from sqlalchemy import text
+from osb_platform.service import readiness, serve, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_matching.adapters.registration import Registrar, ensure_range
@@ -55,12 +54,8 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 NIL = uuid.UUID(int=0)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
     settings = settings or Settings()
 
@@ -90,14 +85,7 @@ def create_app(
         ]
         await broker.start()
 
-        async def database() -> None:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-
-        async def kafka() -> None:
-            await producer.ping(MATCHING_REPLIES.name)
-
-        app.state.checks = {"database": database, "kafka": kafka}
+        app.state.checks = readiness(engine, producer, MATCHING_REPLIES.name)
         app.state.follower = follower
         try:
             yield
@@ -247,10 +235,4 @@ def build_broker(
 
 def main() -> None:
     settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=20,
-    )
+    serve(create_app(settings), host=settings.http_host, port=settings.http_port)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 from osb_contracts.topics import LEAD_REQUESTS
 from osb_platform import Producer
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
-from sqlalchemy import text
+from osb_platform.service import readiness, serve, utc_now
 
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.entrypoints.consumer import build_broker
@@ -24,12 +23,8 @@ from lead_intake.settings import Settings
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
     settings = settings or Settings()
     branches = settings.branch_map()
@@ -50,15 +45,8 @@ def create_app(
         )
         await broker.start()
 
-        async def database() -> None:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-
-        async def kafka() -> None:
-            await producer.ping(LEAD_REQUESTS.name)
-
         app.state.http = HttpDeps(producer, IdempotencyStore(engine), branches, clock)
-        app.state.checks = {"database": database, "kafka": kafka}
+        app.state.checks = readiness(engine, producer, LEAD_REQUESTS.name)
         try:
             yield
         finally:
@@ -81,10 +69,4 @@ def create_app(
 
 def main() -> None:
     settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=20,
-    )
+    serve(create_app(settings), host=settings.http_host, port=settings.http_port)

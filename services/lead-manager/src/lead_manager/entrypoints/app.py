@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -16,7 +16,7 @@ from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
 from osb_platform.matching import MatchingClient
 from osb_platform.outbox import OutboxRelay
-from sqlalchemy import text
+from osb_platform.service import readiness, utc_now
 
 from lead_manager.adapters.tables import outbox
 from lead_manager.entrypoints.api import install_domain_errors, router
@@ -27,12 +27,8 @@ RELAY_LOCK = 0x05B0_07B0  # advisory lock id of lead-manager's outbox relay
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
     settings = settings or Settings()
 
@@ -63,17 +59,10 @@ def create_app(
         await matching.start()
         app.state.matching = matching
 
-        async def database() -> None:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-
-        async def kafka() -> None:
-            await producer.ping(LEAD_EVENTS.name)
-
         app.state.engine = engine
         app.state.clock = clock
         app.state.relay = relay
-        app.state.checks = {"database": database, "kafka": kafka}
+        app.state.checks = readiness(engine, producer, LEAD_EVENTS.name)
         try:
             yield
         finally:

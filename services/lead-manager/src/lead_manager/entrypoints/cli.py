@@ -7,14 +7,15 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-import uvicorn
 from osb_contracts.matching import DuplicateCriterion
 from osb_platform.db import make_engine, upgrade
+from osb_platform.service import serve as run_server
+from osb_platform.service import utc_now
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.permissions import Permission
-from lead_manager.entrypoints.app import MIGRATIONS, _utc_now, create_app
+from lead_manager.entrypoints.app import MIGRATIONS, create_app
 from lead_manager.entrypoints.auth import issue_token
 from lead_manager.settings import Settings
 
@@ -46,13 +47,7 @@ DEMO_BRANCHES = [
 def serve() -> None:
     """Run the service (subscribers, outbox relay, HTTP API)."""
     settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=20,
-    )
+    run_server(create_app(settings), host=settings.http_host, port=settings.http_port)
 
 
 @app.command()
@@ -86,7 +81,7 @@ def seed_demo() -> None:
         settings = Settings()
         engine = make_engine(settings.database_url, pool_size=1)
         await upgrade(engine, MIGRATIONS)
-        async with SqlUnitOfWork(engine, _utc_now) as uow:
+        async with SqlUnitOfWork(engine, utc_now) as uow:
             for branch in DEMO_BRANCHES:
                 if await uow.branches.get(branch.branch_id) is None:
                     await uow.branches.put(branch, updated_by="demo", expected_version=None)

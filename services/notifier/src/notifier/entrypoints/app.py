@@ -7,11 +7,10 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -29,7 +28,7 @@ from osb_platform import (
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import install_error_handlers, install_health
 from osb_platform.outbox import OutboxRelay
-from sqlalchemy import text
+from osb_platform.service import readiness, serve, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.adapters.email import SmtpSender
@@ -48,12 +47,8 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 WANTED = {LeadRejected.cloudevents_type(), AppointmentCreated.cloudevents_type()}
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = _utc_now
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
     settings = settings or Settings()
     branches = settings.branch_channels()
@@ -106,14 +101,7 @@ def create_app(
         ]
         await broker.start()
 
-        async def database() -> None:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-
-        async def kafka() -> None:
-            await producer.ping(NOTIFICATION_EVENTS.name)
-
-        app.state.checks = {"database": database, "kafka": kafka}
+        app.state.checks = readiness(engine, producer, NOTIFICATION_EVENTS.name)
         app.state.store = store
         try:
             yield
@@ -207,10 +195,4 @@ def build_broker(
 
 def main() -> None:
     settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="info",
-        timeout_graceful_shutdown=20,
-    )
+    serve(create_app(settings), host=settings.http_host, port=settings.http_port)
