@@ -73,7 +73,6 @@ class MatchingClient:
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             group_id=None,
-            fetch_max_wait_ms=10,  # someone is waiting for each reply
         )
         await consumer.start()
         partitions = [

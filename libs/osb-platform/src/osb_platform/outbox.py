@@ -196,7 +196,9 @@ class OutboxRelay:
                 for r in rows
             )
             await conn.execute(
-                update(t).where(t.c.id.in_([r.id for r in rows])).values(published_at=func.now())
+                update(t)
+                .where(t.c.id.in_([r.id for r in rows]))
+                .values(published_at=func.clock_timestamp())  # when the broker acknowledged
             )
         self.published += len(rows)
         return len(rows)

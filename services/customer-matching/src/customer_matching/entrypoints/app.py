@@ -177,7 +177,6 @@ def build_broker(
         max_records=100,
         batch_timeout_ms=5,
         auto_offset_reset="latest",  # a request nobody answered in time is not waited for
-        fetch_max_wait_ms=10,  # an advisor waits for each answer
         ack_policy=AckPolicy.ACK,
         decoder=raw_batch,
         parser=tolerant_batch_parser,
