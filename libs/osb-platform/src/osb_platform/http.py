@@ -112,3 +112,10 @@ def install_health(app: FastAPI, checks: Callable[[], dict[str, Check]]) -> None
                 results[name] = f"failed: {type(exc).__name__}"
         ok = all(v == "ok" for v in results.values())
         return JSONResponse(status_code=200 if ok else 503, content={"checks": results})
+
+
+def install_metrics(app: FastAPI) -> None:
+    """Prometheus metrics of the process at ``/metrics`` (no personal data in any label)."""
+    from prometheus_client import make_asgi_app
+
+    app.mount("/metrics", make_asgi_app())

@@ -169,6 +169,9 @@ async def test_health(client: httpx.AsyncClient) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"checks": {"database": "ok", "kafka": "ok"}}
+    metrics = await client.get("/metrics/")
+    assert metrics.status_code == 200
+    assert "python_gc_objects_collected_total" in metrics.text
 
 
 async def test_a_record_with_unreadable_headers_is_dead_lettered_and_its_batch_survives(

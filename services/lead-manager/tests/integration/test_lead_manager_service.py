@@ -137,6 +137,8 @@ async def test_a_lead_request_becomes_a_new_lead_with_lead_created(
     assert created.booking_id == request.booking_id
     await asyncio.sleep(0.5)
     assert len(harness.tail.matching(lambda r: r.key == str(request.lead_id).encode())) == 1
+    metrics = (await harness.http.get("/metrics/")).text
+    assert "osb_lead_manager_leads_created_total" in metrics
 
 
 async def test_reject_by_sms_and_by_email(

@@ -29,7 +29,7 @@ from osb_platform import (
     tolerant_batch_parser,
 )
 from osb_platform.db import make_engine, upgrade
-from osb_platform.http import install_error_handlers, install_health
+from osb_platform.http import install_error_handlers, install_health, install_metrics
 from osb_platform.matching import REPLY_TO
 from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, serve, utc_now
@@ -101,6 +101,7 @@ def create_app(
     app = FastAPI(title="OSB customer-matching", version="1", lifespan=lifespan)
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
+    install_metrics(app)
 
     @app.get("/index", tags=["operations"])
     async def index_state() -> dict[str, int]:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from osb_contracts.topics import LEAD_REQUESTS
 from osb_platform import Producer
 from osb_platform.db import make_engine, upgrade
-from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
+from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.service import readiness, serve, utc_now
 
 from lead_intake.adapters.idempotency import IdempotencyStore
@@ -63,6 +63,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
+    install_metrics(app)
     app.include_router(router)
     return app
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from osb_contracts.topics import LEAD_EVENTS
 from osb_platform import Producer
 from osb_platform.db import make_engine, upgrade
-from osb_platform.http import BodySizeLimit, install_error_handlers, install_health
+from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.matching import MatchingClient
 from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, utc_now
@@ -85,5 +85,6 @@ def create_app(
     install_error_handlers(app)
     install_domain_errors(app)
     install_health(app, lambda: app.state.checks)
+    install_metrics(app)
     app.include_router(router)
     return app

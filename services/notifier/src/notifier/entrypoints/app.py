@@ -26,7 +26,7 @@ from osb_platform import (
     tolerant_batch_parser,
 )
 from osb_platform.db import make_engine, upgrade
-from osb_platform.http import install_error_handlers, install_health
+from osb_platform.http import install_error_handlers, install_health, install_metrics
 from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, serve, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -119,6 +119,7 @@ def create_app(
     app = FastAPI(title="OSB notifier", version="1", lifespan=lifespan)
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
+    install_metrics(app)
     return app
 
 
