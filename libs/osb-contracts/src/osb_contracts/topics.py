@@ -210,13 +210,6 @@ def key_of(message: Message) -> str:
     return str(getattr(message, topic_for(type(message)).key))
 
 
-def topic_by_name(name: str) -> Topic:
-    for topic in TOPICS:
-        if name in (topic.name, topic.name + DLQ_SUFFIX):
-            return topic
-    raise KeyError(name)
-
-
 class UnknownMessageTypeError(LookupError):
     """The CloudEvents type names no contract in the registry (or a version we do not know)."""
 

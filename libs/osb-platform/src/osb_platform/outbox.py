@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from osb_contracts import KafkaRecord, Message, encode
 from osb_contracts.topics import key_of, topic_for
@@ -202,14 +201,6 @@ class OutboxRelay:
             )
         self.published += len(rows)
         return len(rows)
-
-    async def backlog(self) -> int:
-        t = self._table
-        async with self._engine.connect() as conn:
-            count: Any = await conn.scalar(
-                select(func.count()).select_from(t).where(t.c.published_at.is_(None))
-            )
-        return int(count or 0)
 
     async def cleanup(self) -> None:
         t = self._table
