@@ -43,8 +43,20 @@ format: install ## Apply ruff's fixes and formatting
 	$(RUN) ruff format .
 
 .PHONY: test
-test: install ## Every test; starts the local Kafka and PostgreSQL for the run and stops them after
+test: install browser ## Every test; starts the local Kafka and PostgreSQL for the run and stops them after
 	$(RUN) pytest $(PYTEST_ARGS)
+
+# The web page's tests drive Debian's Chromium with Playwright (no browser download).
+.PHONY: browser
+browser: ## Install Debian's chromium for the browser tests unless there is one (needs root)
+	@if [ -n "$$OSB_CHROMIUM" ] || command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "install Debian's chromium package (or set OSB_CHROMIUM)"; exit 1; fi; \
+	echo "installing Debian's chromium"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+.PHONY: screenshots
+screenshots: install browser ## Run the web page's tests saving the main screens to docs/screenshots
+	OSB_SCREENSHOTS=$(CURDIR)/docs/screenshots $(RUN) pytest tests/e2e/test_web_page.py $(PYTEST_ARGS)
 
 .PHONY: test-unit
 test-unit: install ## Tests that need nothing running
@@ -87,7 +99,7 @@ bench-search: install ## Benchmark: lead list and live search at 1,000,000 leads
 	$(RUN) python bench/bench_search.py
 
 .PHONY: test-e2e
-test-e2e: install ## End-to-end tests: the services as processes on the real broker and database
+test-e2e: install browser ## End-to-end tests: the services as processes on the real broker and database
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)
 
 .PHONY: bench-notifier

@@ -26,6 +26,8 @@ class ServiceProcess:
     links: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     setup: list[list[str]] = field(default_factory=list)  # run to completion first
+    # A link completed with what a command prints (the page's sign-in link with a token).
+    signed_link: tuple[str, str, list[str]] | None = None
 
 
 def services(run_dir: Path) -> list[ServiceProcess]:
@@ -57,6 +59,19 @@ def services(run_dir: Path) -> list[ServiceProcess]:
                 "API docs": "http://127.0.0.1:8002/docs",
                 "a token": "uv run lead-manager token --branch HH-01 --permission LEAD_MANAGER",
             },
+            signed_link=(
+                "web page (signed in as Anna, every permission)",
+                "http://127.0.0.1:8002/#token=",
+                [
+                    sys.executable,
+                    "-m",
+                    "lead_manager",
+                    "token",
+                    *("--branch", "HH-01", "--branch", "M-01", "--branch", "W-01"),
+                    *("--permission", "LEAD_MANAGER", "--permission", "OSB_ADMIN"),
+                    *("--permission", "EDIT_CANCELLED"),
+                ],
+            ),
         ),
         ServiceProcess(
             "customer-matching",
@@ -83,6 +98,31 @@ def local_secrets(settings: InfraSettings) -> dict[str, str]:
     return {"LEAD_MANAGER_JWT_SECRET": jwt.read_text().strip()}
 
 
+def where(
+    say: Callable[[str], None],
+    started: local_infra.Infra,
+    specs: list[ServiceProcess],
+    env: dict[str, str],
+    run_dir: Path,
+) -> None:
+    """Print where everything is."""
+    say("")
+    say("The OSB lead pipeline is up.")
+    say(f"  Kafka              {started.bootstrap_servers}")
+    for service, url in started.database_urls.items():
+        say(f"  PostgreSQL         {service}: {url}")
+    for spec in specs:
+        if spec.signed_link is not None:
+            label, prefix, command = spec.signed_link
+            token = subprocess.run(
+                command, env={**env, **spec.env}, check=True, capture_output=True, text=True
+            ).stdout.strip()
+            say(f"  {spec.name:18} {label}: {prefix}{token}")
+        for label, place in spec.links.items():
+            say(f"  {spec.name:18} {label}: {place}")
+    say(f"  Run folder         {run_dir}")
+
+
 def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = None) -> int:
     settings = InfraSettings()
     started = local_infra.up(settings)
@@ -103,15 +143,7 @@ def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = 
                 subprocess.run(step, env={**env, **spec.env}, check=True)
             proc = subprocess.Popen(spec.command, env={**env, **spec.env})
             children.append((spec, proc))
-        say("")
-        say("The OSB lead pipeline is up.")
-        say(f"  Kafka              {started.bootstrap_servers}")
-        for service, url in started.database_urls.items():
-            say(f"  PostgreSQL         {service}: {url}")
-        for spec, _ in children:
-            for label, where in spec.links.items():
-                say(f"  {spec.name:18} {label}: {where}")
-        say(f"  Run folder         {settings.run_dir}")
+        where(say, started, [spec for spec, _ in children], env, settings.run_dir)
         say("Ctrl-C stops everything.")
         while not stop_requested:
             for spec, proc in children:

@@ -40,9 +40,9 @@ def smtp() -> Iterator[Smtp]:
         server.controller.stop()
 
 
-@pytest.fixture
-async def sms_gateway() -> AsyncIterator[tuple[SmsSink, str]]:
-    """The SMS sink serving the gateway protocol, and its URL."""
+@contextlib.asynccontextmanager
+async def serving_sms_sink() -> AsyncIterator[tuple[SmsSink, str]]:
+    """The SMS sink serving the gateway protocol on loopback, and its URL."""
     sink = SmsSink()
     port = free_port()
     server = uvicorn.Server(
@@ -51,7 +51,16 @@ async def sms_gateway() -> AsyncIterator[tuple[SmsSink, str]]:
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
-    yield sink, f"http://127.0.0.1:{port}/sms"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    try:
+        yield sink, f"http://127.0.0.1:{port}/sms"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture
+async def sms_gateway() -> AsyncIterator[tuple[SmsSink, str]]:
+    """The SMS sink serving the gateway protocol, and its URL."""
+    async with serving_sms_sink() as served:
+        yield served

@@ -8,8 +8,11 @@ from pathlib import Path
 
 from osb_contracts.topics import (
     DMS_APPOINTMENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
     LEAD_EVENTS,
     LEAD_REQUESTS,
+    MATCHING_REQUESTS,
     NOTIFICATION_COMMANDS,
     NOTIFICATION_EVENTS,
     PORTAL_BOOKINGS,
@@ -96,3 +99,28 @@ async def notifier_process(
         **(extra_env or {}),
     }
     return ServiceProcess("notifier", ["notifier"], env, port, LOGS / run_id)
+
+
+async def matching_process(
+    run_id: str,
+    *,
+    bootstrap: str,
+    database_url: str,
+    extra_env: dict[str, str] | None = None,
+) -> ServiceProcess:
+    """customer-matching as a process: its replica and request groups at the topics' end."""
+    group = f"cm-{run_id}"
+    await move_group_to_end(bootstrap, f"{group}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name])
+    await move_group_to_end(bootstrap, group, [MATCHING_REQUESTS.name])
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CUSTOMER_MATCHING_DATABASE_URL": database_url,
+        "CUSTOMER_MATCHING_CONSUMER_GROUP": group,
+        "CUSTOMER_MATCHING_HTTP_PORT": str(port),
+        **(extra_env or {}),
+    }
+    return ServiceProcess(
+        "customer-matching", ["customer_matching", "serve"], env, port, LOGS / run_id
+    )

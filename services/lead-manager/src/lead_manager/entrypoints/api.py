@@ -103,9 +103,52 @@ class LeadView(Model):
         )
 
 
+class NotificationView(Model):
+    """One e-mail or SMS sent for the lead, as the notifier last reported it."""
+
+    notification_id: UUID
+    channel: Channel
+    status: str  # SENT, FAILED or RESEND_REQUESTED
+    at: datetime
+    attempts: int | None
+    reason: str | None
+
+
 class LeadDetail(LeadView):
     history: list[HistoryItem]
+    notifications: list[NotificationView]
     read_only: bool
+
+
+_NOTIFICATION_STATUS = {
+    "notification sent": "SENT",
+    "notification failed": "FAILED",
+    "notification resend requested": "RESEND_REQUESTED",
+}
+
+
+def notifications_of(history: list[HistoryItem]) -> list[NotificationView]:
+    """The delivery status per notification: its latest outcome in the lead's history."""
+    latest: dict[str, NotificationView] = {}
+    for item in history:
+        status = _NOTIFICATION_STATUS.get(item.action)
+        nid = item.details.get("notification_id")
+        if status is None or nid is None:
+            continue
+        before = latest.get(nid)
+        channel = item.details.get("channel") or (before.channel if before else None)
+        if channel is None:
+            continue
+        attempts = item.details.get("attempts")
+        latest[nid] = NotificationView(
+            notification_id=UUID(nid),
+            channel=Channel(channel),
+            status=status,
+            at=item.at,
+            attempts=int(attempts) if attempts else (before.attempts if before else None),
+            reason=item.reason,
+        )
+    return sorted(latest.values(), key=lambda n: n.at)
 
 
 class LeadPage(Model):
@@ -233,6 +276,29 @@ async def _visible_lead(request: Request, actor: Actor, lead_id: UUID) -> tuple[
     return found
 
 
+class BranchAccess(Model):
+    id: str
+    name: str
+    permissions: list[Permission]
+
+
+class Me(Model):
+    id: str
+    name: str
+    branches: list[BranchAccess]
+
+
+@router.get("/me", response_model=Me, tags=["users"])
+async def me(request: Request, actor: CurrentActor) -> Me:
+    """The signed-in user and the branches they may work in (the page's branch choice)."""
+    branches = []
+    async with _uow(request) as uow:
+        for branch_id, perms in sorted(actor.branches.items()):
+            branch = await uow.branches.get(branch_id) or default_branch(branch_id)
+            branches.append(BranchAccess(id=branch_id, name=branch.name, permissions=sorted(perms)))
+    return Me(id=actor.id, name=actor.name, branches=branches)
+
+
 @router.get("/leads", response_model=LeadPage, tags=["leads"])
 async def list_leads(
     request: Request,
@@ -282,9 +348,11 @@ async def lead_detail(request: Request, actor: CurrentActor, lead_id: UUID) -> L
         LeadStatus.CANCELLED,
         LeadStatus.CANCELLED_BY_CUSTOMER,
     )
+    items = [HistoryItem.model_validate(h, from_attributes=True) for h in history]
     return LeadDetail(
         **LeadView.of(lead).model_dump(),
-        history=[HistoryItem.model_validate(h, from_attributes=True) for h in history],
+        history=items,
+        notifications=notifications_of(items),
         read_only=closed and not actor.may(Permission.EDIT_CANCELLED, lead.branch_id),
     )
 

@@ -21,6 +21,8 @@ from osb_platform.service import readiness, utc_now
 from lead_manager.adapters.tables import outbox
 from lead_manager.entrypoints.api import install_domain_errors, router
 from lead_manager.entrypoints.consumer import SERVICE, build_broker
+from lead_manager.entrypoints.web import router as web_router
+from lead_manager.entrypoints.web import static
 from lead_manager.settings import Settings
 
 RELAY_LOCK = 0x05B0_07B0  # advisory lock id of lead-manager's outbox relay
@@ -87,4 +89,6 @@ def create_app(
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     app.include_router(router)
+    app.include_router(web_router)
+    app.mount("/static", static, name="static")
     return app

@@ -12,12 +12,13 @@ from lead_manager.domain.branch import REJECTION_SUBJECT, BranchSettings
 from lead_manager.domain.model import Lead, RuleViolationError
 
 _ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
-_ZONE = ZoneInfo("Europe/Berlin")
+# Where the dealerships are: texts and the page show times in this zone.
+DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
 
 
 def placeholders(lead: Lead, branch: BranchSettings) -> dict[str, str]:
     c, v = lead.customer, lead.vehicle
-    start = lead.requested_start.astimezone(_ZONE)
+    start = lead.requested_start.astimezone(DISPLAY_ZONE)
     return {
         "name": " ".join(p for p in (c.salutation, c.title, c.first_name, c.last_name) if p),
         "salutation": c.salutation or "",

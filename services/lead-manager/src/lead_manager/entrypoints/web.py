@@ -1,0 +1,209 @@
+"""The advisor's web page (Servicetermin Leadmanager), served beside the API.
+
+The page is one Jinja2 shell; its parts are HTML fragments rendered here from the same
+functions the JSON API answers with, fetched by a small script that carries the bearer token
+and sends the advisor's actions to the JSON API.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from osb_contracts.leads import VehicleCase
+from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
+from osb_contracts.values import Channel, LeadStatus
+
+from lead_manager.domain.identification import NOT_OWNED
+from lead_manager.domain.model import STATUS_LABELS
+from lead_manager.domain.permissions import Permission
+from lead_manager.entrypoints import api
+from lead_manager.entrypoints.auth import CurrentActor
+from lead_manager.service.texts import DISPLAY_ZONE
+
+WEB = Path(__file__).resolve().parents[1] / "web"
+templates = Jinja2Templates(directory=WEB / "templates")
+static = StaticFiles(directory=WEB / "static")
+router = APIRouter(include_in_schema=False)
+
+BAND_LABELS = {
+    ConfidenceBand.CERTAIN: "sicher",
+    ConfidenceBand.LIKELY: "wahrscheinlich",
+    ConfidenceBand.POSSIBLE: "möglich",
+}
+VEHICLE_CASE_LABELS = {
+    VehicleCase.OWNED_BY_CUSTOMER: "Fahrzeug des Kunden aus dem Fahrzeugstamm",
+    VehicleCase.OWNED_BY_OTHER: "Fahrzeug aus dem Fahrzeugstamm, gehört einem anderen Kunden",
+    VehicleCase.TRANSIT: "Durchlauffahrzeug (Fahrzeug nicht im Fahrzeugstamm)",
+}
+CHANNEL_LABELS = {Channel.EMAIL: "E-Mail", Channel.SMS: "SMS"}
+NOTIFICATION_LABELS = {
+    "SENT": "zugestellt",
+    "FAILED": "fehlgeschlagen",
+    "RESEND_REQUESTED": "erneuter Versand angefordert",
+}
+CRITERION_LABELS = {
+    DuplicateCriterion.ADDRESS: "Name + Adresse",
+    DuplicateCriterion.PHONE: "Name + Telefon",
+    DuplicateCriterion.EMAIL: "Name + E-Mail",
+    DuplicateCriterion.BIRTH_DATE: "Name + Geburtsdatum",
+}
+TEMPLATE_LABELS = {
+    "rejection_email": "Ablehnung per E-Mail",
+    "rejection_sms": "Ablehnung per SMS",
+    "confirmation_email": "Terminbestätigung per E-Mail",
+    "confirmation_sms": "Terminbestätigung per SMS",
+}
+# The history is recorded in the domain's words; the page shows them in German.
+HISTORY_LABELS = {
+    "created": "angelegt",
+    "booked on the portal": "online gebucht",
+    "rejected": "abgelehnt",
+    "scheduled": "als Termin angelegt",
+    "appointment deleted in the DMS": "Termin im DMS gelöscht",
+    "cancelled by the customer": "vom Kunden storniert",
+    "corrected": "Daten korrigiert",
+    "notification sent": "Benachrichtigung zugestellt",
+    "notification failed": "Benachrichtigung fehlgeschlagen",
+    "notification resend requested": "erneuter Versand angefordert",
+}
+FIELD_LABELS = {
+    "name": "Name",
+    "first_name": "Vorname",
+    "last_name": "Nachname",
+    "street": "Straße",
+    "house_number": "Hausnummer",
+    "postcode": "PLZ",
+    "city": "Ort",
+    "address": "Adresse",
+    "email": "E-Mail",
+    "phone": "Telefon",
+    "mobile": "Mobil",
+    "birth_date": "Geburtsdatum",
+    "customer_number": "Kundennummer",
+}
+
+
+def local(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
+    return value.astimezone(DISPLAY_ZONE).strftime(fmt) if value else ""
+
+
+def _input_value(value: datetime) -> str:
+    return local(value, "%Y-%m-%dT%H:%M")
+
+
+def _offset(value: datetime) -> str:
+    raw = value.astimezone(DISPLAY_ZONE).strftime("%z")
+    return f"{raw[:3]}:{raw[3:]}"
+
+
+templates.env.filters["local"] = local
+templates.env.globals.update(
+    STATUS_LABELS=STATUS_LABELS,
+    BAND_LABELS=BAND_LABELS,
+    VEHICLE_CASE_LABELS=VEHICLE_CASE_LABELS,
+    CHANNEL_LABELS=CHANNEL_LABELS,
+    NOTIFICATION_LABELS=NOTIFICATION_LABELS,
+    CRITERION_LABELS=CRITERION_LABELS,
+    TEMPLATE_LABELS=TEMPLATE_LABELS,
+    FIELD_LABELS=FIELD_LABELS,
+    HISTORY_LABELS=HISTORY_LABELS,
+    LeadStatus=LeadStatus,
+    NOT_OWNED=NOT_OWNED,
+    Channel=Channel,
+    DuplicateCriterion=DuplicateCriterion,
+)
+
+
+def _fragment(request: Request, name: str, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def page(request: Request) -> HTMLResponse:
+    """The page shell; it signs in with a bearer token kept in the browser's session."""
+    return _fragment(request, "page.html", statuses=list(LeadStatus))
+
+
+def _day_start(day: date | None, *, end: bool = False) -> datetime | None:
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1 if end else 0), time(), tzinfo=DISPLAY_ZONE)
+
+
+@router.get("/ui/leads", response_class=HTMLResponse)
+async def lead_rows(
+    request: Request,
+    actor: CurrentActor,
+    branch_id: Annotated[list[str] | None, Query(max_length=50)] = None,
+    status: Annotated[list[LeadStatus] | None, Query()] = None,
+    day_from: date | None = None,
+    day_to: date | None = None,
+    acceptor: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    leads = await api.list_leads(
+        request,
+        actor,
+        branch_id=branch_id,
+        status=status,
+        start_from=_day_start(day_from),
+        start_to=_day_start(day_to, end=True),
+        acceptor=acceptor or None,
+        q=q or None,
+        limit=50,
+        cursor=cursor,
+    )
+    return _fragment(request, "_rows.html", page=leads)
+
+
+@router.get("/ui/leads/{lead_id}", response_class=HTMLResponse)
+async def lead_panel(request: Request, actor: CurrentActor, lead_id: UUID) -> HTMLResponse:
+    lead = await api.lead_detail(request, actor, lead_id)
+    branch = await api.read_settings(request, actor, lead.branch_id)
+    return _fragment(request, "_detail.html", lead=lead, branch=branch)
+
+
+@router.get("/ui/leads/{lead_id}/reject", response_class=HTMLResponse)
+async def reject_form(
+    request: Request,
+    actor: CurrentActor,
+    lead_id: UUID,
+    channel: Channel | None = None,
+    template: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    lead = await api.lead_detail(request, actor, lead_id)
+    draft = await api.rejection_draft(request, actor, lead_id, channel, template)
+    return _fragment(request, "_reject.html", lead=lead, draft=draft, template=template)
+
+
+@router.get("/ui/leads/{lead_id}/schedule", response_class=HTMLResponse)
+async def schedule_form(request: Request, actor: CurrentActor, lead_id: UUID) -> HTMLResponse:
+    lead = await api.lead_detail(request, actor, lead_id)
+    branch = await api.read_settings(request, actor, lead.branch_id)
+    proposal = await api.identification(request, actor, lead_id)
+    end = lead.requested_end or lead.requested_start + timedelta(hours=1)
+    return _fragment(
+        request,
+        "_schedule.html",
+        lead=lead,
+        branch=branch,
+        proposal=proposal,
+        start=_input_value(lead.requested_start),
+        end=_input_value(end),
+        offset=_offset(lead.requested_start),
+    )
+
+
+@router.get("/ui/branches/{branch_id}/settings", response_class=HTMLResponse)
+async def settings_form(request: Request, actor: CurrentActor, branch_id: str) -> HTMLResponse:
+    branch = await api.read_settings(request, actor, branch_id)
+    editable = actor.may(Permission.OSB_ADMIN, branch_id)
+    return _fragment(request, "_settings.html", branch=branch, editable=editable)

@@ -1,0 +1,485 @@
+// The Servicetermin Leadmanager page: signs in with a bearer token, fetches HTML fragments
+// rendered by lead-manager and sends the advisor's actions to the JSON API.
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+const state = { token: null, me: null, branch: null, settings: null, local: null, timer: null };
+const DEFAULT_LOCAL = { refresh: 30, showNewInOverview: false, panelWidth: 480 };
+
+class ApiError extends Error {}
+
+async function call(path, { method = "GET", body, fragment = false } = {}) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) {
+    let message = `Fehler ${response.status}`;
+    try {
+      const problem = await response.json();
+      const fields = (problem.errors || []).map((e) => `${e.field}: ${e.reason}`).join("; ");
+      message = fields ? `${problem.error} (${fields})` : problem.error || message;
+    } catch {
+      /* not JSON: keep the status */
+    }
+    if (response.status === 401) {
+      message = `Anmeldung abgelehnt (${message}). Bitte melden Sie sich neu an.`;
+      signOut(message);
+    }
+    throw new ApiError(message);
+  }
+  if (fragment) return response.text();
+  return response.status === 204 ? null : response.json();
+}
+
+function notice(text) {
+  $("#notice").textContent = text;
+}
+
+function may(permission, branch = state.branch) {
+  const access = state.me?.branches.find((b) => b.id === branch);
+  return Boolean(access && access.permissions.includes(permission));
+}
+
+// -- sign-in ---------------------------------------------------------------------------------
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    state.me = await call("/api/v1/me");
+  } catch (error) {
+    state.token = null;
+    showSignIn(error.message);
+    return;
+  }
+  sessionStorage.setItem("osb.token", token);
+  state.local = { ...DEFAULT_LOCAL, ...JSON.parse(localStorage.getItem(localKey()) || "{}") };
+  applyLocal();
+  const branches = state.me.branches.filter(
+    (b) => b.permissions.includes("LEAD_MANAGER") || b.permissions.includes("OSB_ADMIN"),
+  );
+  if (branches.length === 0) {
+    showSignIn("Ihnen ist für keinen Betrieb eine Berechtigung für Online Service Booking erteilt.");
+    return;
+  }
+  $("#branch").replaceChildren(
+    ...branches.map((b) => new Option(`${b.name} (${b.id})`, b.id)),
+  );
+  const remembered = localStorage.getItem(`${localKey()}.branch`);
+  $("#branch").value = branches.some((b) => b.id === remembered) ? remembered : branches[0].id;
+  $("#user").textContent = state.me.name;
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  await chooseBranch($("#branch").value);
+}
+
+function showSignIn(message = "") {
+  $("#app").hidden = true;
+  $("#signin").hidden = false;
+  $("#signin-error").textContent = message;
+  $("#token").focus();
+}
+
+function signOut(message = "") {
+  clearInterval(state.timer);
+  sessionStorage.removeItem("osb.token");
+  state.token = null;
+  state.me = null;
+  showSignIn(message);
+}
+
+// -- branch, counter, configuration check ----------------------------------------------------
+
+async function chooseBranch(branch) {
+  state.branch = branch;
+  localStorage.setItem(`${localKey()}.branch`, branch);
+  $("#open-settings").hidden = !may("OSB_ADMIN");
+  $("#open-manager").disabled = !may("LEAD_MANAGER");
+  $("#detail").innerHTML = '<p class="help">Wählen Sie einen Lead aus der Liste.</p>';
+  if (may("LEAD_MANAGER")) {
+    state.settings = await call(`/api/v1/branches/${encodeURIComponent(branch)}/settings`);
+    const acceptor = $("#filters [name=acceptor]");
+    acceptor.replaceChildren(
+      new Option("Alle", ""),
+      ...state.settings.acceptors.map((a) => new Option(a.name, a.id)),
+    );
+    await openManager();
+  } else {
+    $("#manager").hidden = true;
+    notice("Für diesen Betrieb fehlt die Berechtigung „Servicetermin Leadmanager“.");
+  }
+  restartTimer();
+}
+
+async function openManager() {
+  const check = await call(`/api/v1/branches/${encodeURIComponent(state.branch)}/configuration-check`);
+  $("#config-problem").hidden = check.ok;
+  $("#config-problem").textContent = check.message || "";
+  $("#manager").hidden = false;
+  await Promise.all([loadRows(), refreshCounter()]);
+}
+
+async function refreshCounter() {
+  const counter = await call(`/api/v1/leads/open-count?branch_id=${encodeURIComponent(state.branch)}`);
+  $("#counter").textContent = counter.display;
+  $("#counter").setAttribute("aria-label", `${counter.count} offene Leads`);
+}
+
+function restartTimer() {
+  clearInterval(state.timer);
+  state.timer = setInterval(async () => {
+    if (!state.token || !may("LEAD_MANAGER")) return;
+    try {
+      await refreshCounter();
+      if (!$("#manager").hidden && !$("#dialog").open) await loadRows({ quiet: true });
+    } catch (error) {
+      notice(error.message);
+    }
+  }, Math.max(2, Number(state.local.refresh)) * 1000);
+}
+
+// -- list and detail -------------------------------------------------------------------------
+
+function filterQuery(cursor) {
+  const params = new URLSearchParams();
+  params.append("branch_id", state.branch);
+  const form = $("#filters");
+  for (const name of ["status", "day_from", "day_to", "acceptor", "q"]) {
+    const value = form.elements[name].value.trim();
+    if (value) params.append(name, value);
+  }
+  if (cursor) params.append("cursor", cursor);
+  return params.toString();
+}
+
+let listRequest = 0;
+async function loadRows({ quiet = false, cursor = null } = {}) {
+  const ticket = ++listRequest;
+  const html = await call(`/ui/leads?${filterQuery(cursor)}`, { fragment: true });
+  if (ticket !== listRequest) return; // a newer search has been typed meanwhile
+  const rows = $("#rows");
+  // A refresh replaces the rows: keep the keyboard focus on the lead it was on.
+  const focused = document.activeElement?.closest("#rows [data-open]")?.dataset.open;
+  if (cursor) {
+    $(".more-row", rows)?.remove();
+    rows.insertAdjacentHTML("beforeend", html);
+  } else {
+    rows.innerHTML = html;
+  }
+  const selected = $("#detail-title")?.dataset.lead;
+  for (const row of $$("tr[data-lead]", rows)) {
+    row.classList.toggle("selected", row.dataset.lead === selected);
+  }
+  if (focused) $(`[data-open="${focused}"]`, rows)?.focus();
+  const count = $$("tr[data-lead]", rows).length;
+  if (!quiet) $("#list-status").textContent = `(${count}${$(".more-row", rows) ? "+" : ""})`;
+}
+
+async function openLead(id, { focus = true } = {}) {
+  $("#detail").innerHTML = await call(`/ui/leads/${id}`, { fragment: true });
+  for (const row of $$("#rows tr[data-lead]")) {
+    row.classList.toggle("selected", row.dataset.lead === id);
+  }
+  if (focus) $("#detail").focus();
+}
+
+async function afterChange(id, message) {
+  notice(message);
+  await Promise.all([loadRows({ quiet: true }), refreshCounter(), openLead(id, { focus: false })]);
+}
+
+// -- dialogs ---------------------------------------------------------------------------------
+
+async function openDialog(path) {
+  const dialog = $("#dialog");
+  $("#dialog-body").innerHTML = await call(path, { fragment: true });
+  if (!dialog.open) dialog.showModal();
+  const form = $("form", dialog);
+  if (form) form.dataset.requestId = crypto.randomUUID();
+  $("input:not([type=hidden]):not([disabled]), select, textarea", dialog)?.focus();
+}
+
+function closeDialog() {
+  $("#dialog").close();
+  $("#dialog-body").innerHTML = "";
+}
+
+function formError(form, error) {
+  $(".error", form).textContent = error.message;
+}
+
+async function submitReject(form) {
+  const body = {
+    channel: form.dataset.channel,
+    text: form.elements.text.value,
+    expected_version: Number(form.dataset.version),
+  };
+  if (form.elements.subject) body.subject = form.elements.subject.value;
+  await call(`/api/v1/leads/${form.dataset.lead}/reject`, { method: "POST", body });
+  closeDialog();
+  const how = body.channel === "SMS" ? "SMS" : "E-Mail";
+  await afterChange(form.dataset.lead, `Lead abgelehnt, die Bestätigung geht per ${how} an den Kunden.`);
+}
+
+async function submitSchedule(form) {
+  const warning = form.dataset.vehicleWarning;
+  if (warning && !window.confirm(`${warning}\n\nTermin trotzdem anlegen?`)) return;
+  const at = (value) => `${value}:00${form.dataset.offset}`;
+  const choice = form.elements.choice.value || "EXISTING";
+  const customer = { choice, apply_to_master: Boolean(form.elements.apply_to_master?.checked) };
+  if (choice === "MERGE_LEAD_DATA" || choice === "MERGE_MASTER_DATA") {
+    customer.customer_number = form.elements.candidate.value;
+  }
+  const body = {
+    start: at(form.elements.start.value),
+    end: at(form.elements.end.value),
+    acceptor: form.elements.acceptor.value,
+    confirmation: form.elements.confirmation.value,
+    customer,
+    expected_version: Number(form.dataset.version),
+    request_id: form.dataset.requestId,
+  };
+  const result = await call(`/api/v1/leads/${form.dataset.lead}/schedule`, { method: "POST", body });
+  closeDialog();
+  const warnings = result.warnings.map((w) => w.message).join(" ");
+  await afterChange(
+    form.dataset.lead,
+    `Termin angelegt für Kunde ${result.customer_number}.${warnings ? ` Hinweis: ${warnings}` : ""}`,
+  );
+}
+
+async function submitSettings(form) {
+  const acceptors = $$("tr[data-acceptor]", form).map((row) => ({
+    id: $("[name=acceptor_id]", row).value.trim(),
+    name: $("[name=acceptor_name]", row).value.trim(),
+    active: $("[name=acceptor_active]", row).checked,
+  }));
+  const templates = Object.fromEntries(
+    $$("textarea[data-template]", form).map((t) => [t.dataset.template, t.value]),
+  );
+  const criteria = $$("[name=duplicate_criteria]:checked", form).map((c) => c.value);
+  const body = {
+    name: form.elements.name.value,
+    acceptors: acceptors.filter((a) => a.id && a.name),
+    sms_enabled: form.elements.sms_enabled.checked,
+    templates,
+    cash_sale_customer_number: form.elements.cash_sale_customer_number.value.trim() || null,
+    duplicate_criteria: criteria,
+    sender_email: form.elements.sender_email.value.trim() || null,
+    expected_version: Number(form.dataset.version),
+  };
+  await call(`/api/v1/branches/${encodeURIComponent(form.dataset.branch)}/settings`, {
+    method: "PUT",
+    body,
+  });
+  closeDialog();
+  notice("OSB-Einstellungen gespeichert.");
+  await chooseBranch(state.branch);
+}
+
+const SUBMITS = {
+  "reject-form": submitReject,
+  "schedule-form": submitSchedule,
+  "settings-form": submitSettings,
+};
+
+// -- local settings (per user, kept in this browser) -----------------------------------------
+
+function localKey() {
+  return `osb.local.${state.me.id}`;
+}
+
+function applyLocal() {
+  document.documentElement.style.setProperty("--panel-width", `${state.local.panelWidth}px`);
+}
+
+function openLocalSettings() {
+  const form = $("#local-form");
+  form.elements.refresh.value = state.local.refresh;
+  form.elements.showNewInOverview.checked = state.local.showNewInOverview;
+  form.elements.panelWidth.value = state.local.panelWidth;
+  $("#local-settings").showModal();
+}
+
+function saveLocalSettings() {
+  const form = $("#local-form");
+  state.local = {
+    refresh: Number(form.elements.refresh.value),
+    showNewInOverview: form.elements.showNewInOverview.checked,
+    panelWidth: Number(form.elements.panelWidth.value),
+  };
+  localStorage.setItem(localKey(), JSON.stringify(state.local));
+  applyLocal();
+  restartTimer();
+  notice("Lokale Einstellungen gespeichert.");
+}
+
+// -- wiring ----------------------------------------------------------------------------------
+
+function guarded(action) {
+  return async (event) => {
+    try {
+      await action(event);
+    } catch (error) {
+      if (!(error instanceof ApiError)) console.error(error);
+      notice(error.message);
+    }
+  };
+}
+
+function debounce(action, ms) {
+  let handle;
+  return (event) => {
+    clearTimeout(handle);
+    handle = setTimeout(() => action(event), ms);
+  };
+}
+
+function closeMenus(except) {
+  for (const button of $$("[data-action=reject-menu]")) {
+    if (button === except) continue;
+    button.setAttribute("aria-expanded", "false");
+    $(`#${button.getAttribute("aria-controls")}`).hidden = true;
+  }
+}
+
+function wire() {
+  $("#signin-form").addEventListener("submit", guarded(async (event) => {
+    event.preventDefault();
+    await signIn($("#token").value.trim());
+  }));
+  $("#signout").addEventListener("click", () => signOut());
+  $("#branch").addEventListener("change", guarded((e) => chooseBranch(e.target.value)));
+  $("#open-manager").addEventListener("click", guarded(openManager));
+  $("#refresh").addEventListener("click", guarded(async () => {
+    await Promise.all([refreshCounter(), loadRows()]);
+  }));
+  $("#open-settings").addEventListener("click", guarded(() =>
+    openDialog(`/ui/branches/${encodeURIComponent(state.branch)}/settings`)));
+  $("#open-local").addEventListener("click", openLocalSettings);
+  $("#local-settings").addEventListener("close", () => {
+    if ($("#local-settings").returnValue === "save") saveLocalSettings();
+  });
+
+  const filters = $("#filters");
+  filters.addEventListener("submit", (e) => e.preventDefault());
+  filters.addEventListener("change", guarded(() => loadRows()));
+  $("#search").addEventListener("input", debounce(guarded(() => loadRows()), 250));
+
+  $("#rows").addEventListener("click", guarded(async (event) => {
+    const open = event.target.closest("[data-open]");
+    if (open) await openLead(open.dataset.open);
+    const more = event.target.closest("[data-more]");
+    if (more) await loadRows({ cursor: more.dataset.more });
+  }));
+
+  $("#detail").addEventListener("click", guarded(async (event) => {
+    const button = event.target.closest("[data-action]");
+    if (!button) return;
+    const id = $("#detail-title").dataset.lead;
+    switch (button.dataset.action) {
+      case "reject-menu": {
+        const open = button.getAttribute("aria-expanded") !== "true";
+        closeMenus(button);
+        button.setAttribute("aria-expanded", String(open));
+        const menu = $(`#${button.getAttribute("aria-controls")}`);
+        menu.hidden = !open;
+        if (open) $("[role=menuitem]", menu).focus();
+        break;
+      }
+      case "reject":
+        closeMenus();
+        await openDialog(`/ui/leads/${id}/reject?channel=${button.dataset.channel}`);
+        break;
+      case "schedule":
+        await openDialog(`/ui/leads/${id}/schedule`);
+        break;
+      case "resend":
+        await call(`/api/v1/leads/${id}/notifications/${button.dataset.notification}/resend`, {
+          method: "POST",
+        });
+        await afterChange(id, "Erneuter Versand angefordert.");
+        break;
+      default:
+    }
+  }));
+  $("#detail").addEventListener("keydown", (event) => {
+    const menu = event.target.closest("[role=menu]");
+    if (event.key === "Escape" && menu) {
+      closeMenus();
+      $(`[aria-controls=${menu.id}]`).focus();
+    }
+    if (menu && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      const items = $$("[role=menuitem]", menu);
+      const next = items.indexOf(event.target) + (event.key === "ArrowDown" ? 1 : -1);
+      items[(next + items.length) % items.length].focus();
+    }
+  });
+
+  const dialog = $("#dialog");
+  dialog.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const submit = SUBMITS[form.id];
+    if (!submit) return;
+    const button = $("button[type=submit]", form);
+    button.disabled = true;
+    try {
+      await submit(form);
+    } catch (error) {
+      formError(form, error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  dialog.addEventListener("click", guarded(async (event) => {
+    if (event.target.closest("[data-close]")) closeDialog();
+    if (event.target.closest("[data-add-acceptor]")) {
+      const body = $("table.acceptors tbody", dialog);
+      body.insertAdjacentHTML(
+        "beforeend",
+        `<tr data-acceptor>
+          <td><input type="text" name="acceptor_id" maxlength="64" aria-label="Kennung" required></td>
+          <td><input type="text" name="acceptor_name" maxlength="200" aria-label="Name" required></td>
+          <td><input type="checkbox" name="acceptor_active" checked aria-label="aktiv"></td></tr>`,
+      );
+      $("tr:last-child input", body).focus();
+    }
+  }));
+  dialog.addEventListener("change", guarded(async (event) => {
+    const form = event.target.form;
+    if (event.target.matches("[data-swap-template]")) {
+      const params = new URLSearchParams({ channel: form.dataset.channel, template: event.target.value });
+      await openDialog(`/ui/leads/${form.dataset.lead}/reject?${params}`);
+    }
+    if (event.target.name === "candidate") {
+      for (const table of $$("table.compare", form)) {
+        table.hidden = table.dataset.compare !== event.target.value;
+      }
+    }
+    if (event.target.name === "choice" && form.elements.apply_to_master) {
+      const merging = event.target.value === "MERGE_LEAD_DATA";
+      form.elements.apply_to_master.disabled = !merging;
+      if (!merging) form.elements.apply_to_master.checked = false;
+    }
+  }));
+  dialog.addEventListener("close", () => {
+    $("#dialog-body").innerHTML = "";
+  });
+}
+
+async function start() {
+  wire();
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromLink) history.replaceState(null, "", location.pathname);
+  const token = fromLink || sessionStorage.getItem("osb.token");
+  if (token) await signIn(token);
+  else showSignIn();
+}
+
+start();

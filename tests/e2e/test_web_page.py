@@ -1,0 +1,666 @@
+"""The advisor's web page in a real headless Chromium against the running services.
+
+lead-intake, lead-manager, customer-matching and the notifier run as processes on the real
+broker and database; e-mail goes to a real SMTP server, SMS to the local gateway. Each test
+works in branches of its own, so the counts it sees are its own. With OSB_SCREENSHOTS set to a
+folder, the main screens are saved there (``make screenshots`` writes docs/screenshots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import string
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker
+from lead_manager.domain.permissions import Permission
+from lead_manager.entrypoints.auth import issue_token
+from osb_contracts import decode
+from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
+from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
+from osb_contracts.leads import AppointmentCreated, LeadRequested
+from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
+from osb_contracts.topics import (
+    CUSTOMER_EVENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
+    LEAD_EVENTS,
+    LEAD_REQUESTS,
+    PORTAL_BOOKINGS,
+)
+from osb_contracts.values import Address, Customer, Vehicle
+from osb_local_infra.mailsink import MailSink
+from osb_local_infra.smssink import SmsSink
+from osb_platform import make_broker, publish
+from osb_testing.browser import chromium
+from osb_testing.kafka import TopicTail, header
+from osb_testing.mail import Smtp, serving_sms_sink
+from osb_testing.processes import ServiceProcess
+from osb_testing.system import lead_system, matching_process, notifier_process
+from playwright.async_api import Browser, Locator, Page, expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+SECRET = "web-page-test-secret-of-32-characters!"
+WAIT_MS = 20_000
+MAX_BRANCHES = 30
+SHOTS = os.environ.get("OSB_SCREENSHOTS")
+
+
+def letters(n: int = 8) -> str:
+    return "".join(random.choice(string.ascii_lowercase) for _ in range(n))
+
+
+def a_vin() -> str:
+    return "WVW" + "".join(random.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
+
+
+@dataclass
+class Web:
+    url: str
+    run: str
+    http: httpx.AsyncClient
+    bus: KafkaBroker
+    tail: TopicTail
+    mail: MailSink
+    sms: SmsSink
+    browser: Browser
+    portal_branch: str
+    branches: int = 0
+    pages: list[Page] = field(default_factory=list)
+
+    def token(self, branch: str, *permissions: Permission, user: str = "anna") -> str:
+        perms = permissions or (Permission.LEAD_MANAGER, Permission.OSB_ADMIN)
+        return issue_token(SECRET, user=user, name="Anna Albers", branches={branch: list(perms)})
+
+    def auth(self, branch: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(branch)}"}
+
+    async def branch(
+        self, *, sms: bool = False, acceptors: list[dict[str, Any]] | None = None
+    ) -> str:
+        self.branches += 1
+        assert self.branches <= MAX_BRANCHES
+        branch = f"W{self.run}{self.branches}"
+        settings = {
+            "name": f"Autohaus Test {self.branches}",
+            "acceptors": [{"id": "anna", "name": "Anna Albers"}]
+            if acceptors is None
+            else acceptors,
+            "sms_enabled": sms,
+            "cash_sale_customer_number": f"BAR{self.run}",
+            "duplicate_criteria": ["ADDRESS", "EMAIL"],
+        }
+        r = await self.http.put(
+            f"/api/v1/branches/{branch}/settings", json=settings, headers=self.auth(branch)
+        )
+        assert r.status_code == 200, r.text
+        return branch
+
+    async def lead(
+        self,
+        branch: str,
+        last: str | None = None,
+        *,
+        number: str | None = None,
+        vin: str | None = None,
+    ) -> LeadRequested:
+        last = last or "Zq" + letters()
+        now = datetime.now(UTC)
+        request = LeadRequested(
+            lead_id=uuid.uuid4(),
+            booking_id=f"WEB-{uuid.uuid4().hex[:8]}",
+            branch_id=branch,
+            received_at=now,
+            requested_start=now + timedelta(days=3),
+            services=("Inspektion",),
+            customer=Customer(
+                customer_number=number,
+                salutation="Herr",
+                first_name="Juergen",
+                last_name=last,
+                email=f"{last.lower()}@neu.example.de",
+                mobile="+4915112345678",
+                address=Address(street="Hauptstr.", house_number="5", postcode="20095"),
+            ),
+            vehicle=Vehicle(vin=vin, licence_plate="HH-NEU 7", make="Skoda", model="Octavia"),
+        )
+        await publish(
+            self.bus, request, topic=LEAD_REQUESTS, key=str(request.lead_id), source="/lead-intake"
+        )
+        async with asyncio.timeout(30):
+            while (
+                await self.http.get(f"/api/v1/leads/{request.lead_id}", headers=self.auth(branch))
+            ).status_code != 200:
+                await asyncio.sleep(0.05)
+        return request
+
+    async def master(self, branch: str) -> tuple[str, str, Customer]:
+        """A master customer the matching index knows: (number, surname, master data)."""
+        last = "Zq" + letters()
+        number = f"K{uuid.uuid4().hex[:7].upper()}"
+        master = Customer(
+            customer_number=number,
+            salutation="Herr",
+            first_name="Jürgen",
+            last_name=last,
+            email=f"{last.lower()}@alt.example.de",
+            phone="+49401234567",
+            address=Address(
+                street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"
+            ),
+        )
+        change = CustomerMasterChanged(
+            change=MasterChange.UPSERT,
+            customer_number=number,
+            revision=1,
+            changed_at=datetime.now(UTC),
+            customer=master,
+        )
+        await publish(self.bus, change, topic=DMS_CUSTOMERS, key=number, source="/dms")
+        probe = await self.lead(branch, last)
+        async with asyncio.timeout(30):
+            while True:
+                r = await self.http.get(
+                    f"/api/v1/leads/{probe.lead_id}/identification", headers=self.auth(branch)
+                )
+                assert r.status_code == 200, r.text
+                if any(c["customer_number"] == number for c in r.json()["candidates"]):
+                    return number, last, master
+                await asyncio.sleep(0.1)
+
+    async def vehicle(self, vin: str, owner: str) -> None:
+        change = VehicleMasterChanged(
+            change=MasterChange.UPSERT,
+            vin=vin,
+            revision=1,
+            changed_at=datetime.now(UTC),
+            owner_customer_number=owner,
+            vehicle=Vehicle(vin=vin, make="Skoda", model="Octavia", licence_plate="HH-SK 1"),
+        )
+        await publish(self.bus, change, topic=DMS_VEHICLES, key=vin, source="/dms")
+
+    async def open(self, token: str, page: Page | None = None) -> Page:
+        """The page signed in with ``token`` (in a new browser unless ``page`` is given)."""
+        if page is None:
+            context = await self.browser.new_context(
+                viewport={"width": 1366, "height": 768},
+                locale="de-DE",
+                timezone_id="Europe/Berlin",
+            )
+            page = await context.new_page()
+            self.pages.append(page)
+        await page.goto(f"{self.url}/#token={token}")
+        await expect(page.locator("#app")).to_be_visible(timeout=WAIT_MS)
+        await expect(page.locator("#list-status")).not_to_be_empty(timeout=WAIT_MS)
+        return page
+
+    async def event(self, topic: str, key: str, kind: type[Any]) -> Any:
+        """The last ``kind`` event on ``topic`` under ``key``."""
+        records = await self.tail.wait_for(
+            lambda r: (
+                r.topic == topic
+                and r.key == key.encode()
+                and header(r, "ce_type") == kind.cloudevents_type()
+            ),
+            timeout=30,
+        )
+        return decode(records[-1].headers, records[-1].value, records[-1].key).message
+
+    async def until(self, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                while not check():
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            raise AssertionError(f"waited {timeout} s for {what}") from None
+
+
+async def submit(page: Page, form: Locator, button: str, success: str) -> None:
+    """Click ``button``; wait for ``success`` in the notice, failing with the form's error."""
+    await form.get_by_role("button", name=button).click()
+    notice, error = page.locator("#notice"), form.locator(".error")
+    try:
+        async with asyncio.timeout(WAIT_MS / 1000):
+            while success not in "".join(await notice.all_text_contents()):
+                # all_text_contents does not wait: the form goes away when it succeeds.
+                if problem := "".join(await error.all_text_contents()):
+                    raise AssertionError(f"the form says: {problem}")
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"no {success!r}; the notice: {await notice.text_content()}") from None
+
+
+async def shot(page: Page, name: str) -> None:
+    if SHOTS:  # Playwright makes the folder
+        await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+
+
+@pytest.fixture(scope="module")
+async def web(kafka_bootstrap_servers: str, database_urls: dict[str, str]) -> AsyncIterator[Web]:
+    run = uuid.uuid4().hex[:6].upper()
+    portal_branch = f"P{run}"
+    smtp = Smtp()
+    processes: list[ServiceProcess] = []
+    async with serving_sms_sink() as (sms, sms_url):
+        system = await lead_system(
+            run.lower(),
+            bootstrap=kafka_bootstrap_servers,
+            database_urls=database_urls,
+            jwt_secret=SECRET,
+            extra_env={"LEAD_INTAKE_BRANCHES": json.dumps({portal_branch: {"country": "DE"}})},
+        )
+        matching = await matching_process(
+            run.lower(),
+            bootstrap=kafka_bootstrap_servers,
+            database_url=database_urls["customer-matching"],
+            extra_env={"CUSTOMER_MATCHING_NUMBER_PREFIX": f"N{run}"},
+        )
+        # The notifier's own channel settings for the branches the tests will create.
+        channels = {
+            f"W{run}{n}": {
+                "name": f"Autohaus Test {n}",
+                "sender": f"service@w{n}.example",
+                "sms_enabled": True,
+            }
+            for n in range(1, MAX_BRANCHES + 1)
+        }
+        notifier = await notifier_process(
+            run.lower(),
+            bootstrap=kafka_bootstrap_servers,
+            database_url=database_urls["notifier"],
+            smtp_port=smtp.port,
+            sms_gateway_url=sms_url,
+            extra_env={"NOTIFIER_BRANCHES": json.dumps(channels)},
+        )
+        processes = [system.intake, system.manager, matching, notifier]
+        bus = make_broker(kafka_bootstrap_servers, client_id="test-web")
+        try:
+            await asyncio.gather(*(p.start() for p in processes))
+            await bus.start()
+            async with (
+                httpx.AsyncClient(base_url=system.manager.url, timeout=30) as http,
+                TopicTail(kafka_bootstrap_servers, LEAD_EVENTS.name, CUSTOMER_EVENTS.name) as tail,
+                chromium() as browser,
+            ):
+                yield Web(
+                    system.manager.url,
+                    run,
+                    http,
+                    bus,
+                    tail,
+                    smtp.sink,
+                    sms,
+                    browser,
+                    portal_branch,
+                )
+        finally:
+            await bus.stop()
+            for p in processes:
+                p.stop()
+            if smtp.controller is not None:
+                smtp.controller.stop()
+
+
+async def test_a_portal_booking_appears_in_the_list_without_a_reload(web: Web) -> None:
+    branch = web.portal_branch
+    r = await web.http.put(
+        f"/api/v1/branches/{branch}/settings",
+        json={"name": "Autohaus Portal", "acceptors": [{"id": "anna", "name": "Anna Albers"}]},
+        headers=web.auth(branch),
+    )
+    assert r.status_code == 200, r.text
+    page = await web.open(web.token(branch))
+    await expect(page.locator("#rows")).to_contain_text("Keine Terminleads")
+    await expect(page.locator("#counter")).to_have_text("0")
+
+    # The refresh interval is a local setting: two seconds here.
+    await page.get_by_role("button", name="Lokale Einstellungen").click()
+    await page.get_by_label("Aktualisierung alle").fill("2")
+    await page.get_by_role("button", name="Speichern").click()
+    await page.evaluate("window.loadedOnce = true")
+
+    now = datetime.now(UTC)
+    booking = BookingSubmitted(
+        booking_id=f"WEB-{uuid.uuid4().hex[:8]}",
+        branch_id=branch,
+        submitted_at=now,
+        requested_start=now + timedelta(days=4),
+        services=("Ölwechsel",),
+        customer=PortalCustomer(
+            first_name="Lena", last_name="Portalkundin", email="lena.portal@example.de"
+        ),
+        vehicle=PortalVehicle(licence_plate="hh-lp 12"),
+    )
+    await publish(web.bus, booking, topic=PORTAL_BOOKINGS, key=booking.booking_id, source="/portal")
+
+    row = page.locator("#rows tr[data-lead]", has_text=booking.booking_id)
+    await expect(row).to_be_visible(timeout=WAIT_MS)
+    await expect(row).to_contain_text("Lena Portalkundin")
+    await expect(row.locator(".badge")).to_have_text("Neu")
+    await expect(page.locator("#counter")).to_have_text("1")
+    assert await page.evaluate("window.loadedOnce") is True, "the page was reloaded"
+
+
+async def test_ten_open_leads_read_9_plus_and_the_live_search_narrows_the_list(web: Web) -> None:
+    branch = await web.branch()
+    leads = [await web.lead(branch) for _ in range(9)]
+    page = await web.open(web.token(branch))
+    await expect(page.locator("#counter")).to_have_text("9")
+    await expect(page.locator("#rows tr[data-lead]")).to_have_count(9)
+
+    tenth = await web.lead(branch)
+    await page.get_by_role("button", name="Aktualisieren").click()
+    await expect(page.locator("#counter")).to_have_text("9+")
+    await expect(page.locator("#rows tr[data-lead]")).to_have_count(10)
+    await page.locator(f"button[data-open='{leads[0].lead_id}']").click()
+    await expect(page.locator("#detail h2")).to_contain_text(leads[0].customer.last_name)
+    await shot(page, "lead-list")
+
+    # The live search as one types: part of the surname, then the booking reference.
+    search = page.get_by_label("Suche")
+    await search.press_sequentially(tenth.customer.last_name[:7].lower(), delay=20)
+    await expect(page.locator("#rows tr[data-lead]")).to_have_count(1)
+    await expect(page.locator("#rows")).to_contain_text(tenth.booking_id)
+    await search.fill(leads[3].booking_id)
+    await expect(page.locator("#rows tr[data-lead]")).to_have_count(1)
+    await expect(page.locator("#rows")).to_contain_text(leads[3].customer.last_name)
+
+    # The status criterion: no rejected leads here.
+    await search.fill("")
+    await page.get_by_label("Status").select_option(label="Abgelehnt")
+    await expect(page.locator("#rows")).to_contain_text("Keine Terminleads")
+
+
+async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> None:
+    branch = await web.branch(sms=True)
+    lead = await web.lead(branch)
+    page = await web.open(web.token(branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+
+    reject = page.get_by_role("button", name="Ablehnen", exact=True)
+    await expect(reject).to_have_attribute("aria-haspopup", "menu")
+    await reject.click()
+    await expect(page.get_by_role("menuitem", name="mit E-Mail-Bestätigung")).to_be_visible()
+    await page.get_by_role("menuitem", name="mit SMS-Bestätigung").click()
+
+    text = page.get_by_role("textbox", name="Text", exact=True)
+    await expect(text).to_have_value(re.compile(f"^Autohaus Test {web.branches}: Ihr Terminwunsch"))
+    await shot(page, "reject-sms")
+    final = f"Autohaus Test: leider ausgebucht ({lead.booking_id})."
+    await text.fill(final)
+    await page.get_by_role("button", name="Ablehnen und senden").click()
+
+    await expect(page.locator("#detail h2 .badge")).to_have_text("Abgelehnt", timeout=WAIT_MS)
+    await web.until(
+        lambda: any(m["text"] == final for m in web.sms.messages), "the SMS at the gateway"
+    )
+    (sent,) = [m for m in web.sms.messages if m["text"] == final]
+    assert sent["to"] == "+4915112345678"
+    # The delivery status shows up in the lead's detail once the notifier reports it.
+    await page.get_by_role("button", name="Aktualisieren").click()
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    row = page.locator("table.notifications tbody tr")
+    await expect(row).to_contain_text("SMS", timeout=WAIT_MS)
+    await expect(row).to_contain_text("zugestellt")
+
+
+async def test_reject_goes_straight_to_e_mail_without_sms_and_the_mail_arrives(web: Web) -> None:
+    branch = await web.branch(sms=False)
+    lead = await web.lead(branch)
+    page = await web.open(web.token(branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+
+    reject = page.get_by_role("button", name="Ablehnen", exact=True)
+    await expect(reject).not_to_have_attribute("aria-haspopup", "menu")
+    await reject.click()
+    await expect(page.get_by_role("menuitem")).to_have_count(0)
+    dialog = page.locator("#reject-form")
+    await expect(dialog.get_by_role("heading")).to_have_text("Ablehnen mit E-Mail-Bestätigung")
+    text = dialog.get_by_role("textbox", name="Text", exact=True)
+    await expect(text).to_have_value(re.compile("^Guten Tag Herr Juergen"))
+
+    # Swap the template, then edit the text.
+    await dialog.get_by_label("Textbaustein").select_option("confirmation_email")
+    await expect(
+        page.locator("#reject-form").get_by_role("textbox", name="Text", exact=True)
+    ).to_have_value(re.compile("ist bestätigt"))
+    await page.locator("#reject-form").get_by_label("Textbaustein").select_option("rejection_email")
+    text = page.locator("#reject-form").get_by_role("textbox", name="Text", exact=True)
+    await expect(text).to_have_value(re.compile("leider können wir"))
+    await shot(page, "reject-email")
+    final = f"Guten Tag, leider ist die Werkstatt belegt. Ihre Buchung {lead.booking_id}."
+    await text.fill(final)
+    await page.get_by_role("button", name="Ablehnen und senden").click()
+    await expect(page.locator("#notice")).to_contain_text("per E-Mail", timeout=WAIT_MS)
+
+    def arrived() -> list[Any]:
+        return [m for m in web.mail.messages if m["To"] == lead.customer.email]
+
+    await web.until(lambda: bool(arrived()), "the rejection mail at the SMTP server")
+    (mail,) = arrived()
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert final in body.get_content()
+    assert mail["Subject"] == f"Ihr Terminwunsch bei Autohaus Test {web.branches}"
+
+
+@dataclass
+class Seeded:
+    branch: str
+    number: str
+    last: str
+    master: Customer
+
+
+@pytest.fixture(scope="module")
+async def seeded(web: Web) -> Seeded:
+    branch = await web.branch(sms=True)
+    number, last, master = await web.master(branch)
+    return Seeded(branch, number, last, master)
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        "Zusammenführen, Lead-Daten übernehmen",
+        "Zusammenführen, Stammdaten übernehmen",
+        "Neuer Kunde",
+        "Barverkaufskunde",
+    ],
+)
+async def test_each_choice_of_the_duplicate_dialog(web: Web, seeded: Seeded, choice: str) -> None:
+    lead = await web.lead(seeded.branch, seeded.last)
+    page = await web.open(web.token(seeded.branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    await page.get_by_role("button", name="Als Termin anlegen").click()
+
+    form = page.locator("#schedule-form")
+    candidate = form.locator("table.candidates tbody tr", has_text=seeded.number)
+    await expect(candidate).to_be_visible(timeout=WAIT_MS)
+    await candidate.get_by_role("radio").check()
+    compare = form.locator(f"table.compare[data-compare='{seeded.number}']")
+    await expect(compare).to_be_visible()
+    # Side by side: the differing e-mail is highlighted, the same address is not.
+    await expect(compare.locator("tr.differs", has_text="E-Mail")).to_contain_text(
+        seeded.master.email or ""
+    )
+    await expect(compare.locator("tr.same", has_text="Adresse")).to_have_count(1)
+    await expect(form.locator("[data-vehicle-case]")).to_contain_text("Durchlauffahrzeug")
+
+    await form.get_by_label(choice).check()
+    apply = form.get_by_label("In Stammdaten übernehmen")
+    if choice == "Zusammenführen, Lead-Daten übernehmen":
+        await apply.check()
+        await shot(page, "duplicate-dialog")
+    else:
+        await expect(apply).to_be_disabled()
+    await submit(page, form, "Termin anlegen", "Termin angelegt")
+    await expect(page.locator("#detail h2 .badge")).to_have_text("Geplant")
+
+    created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
+    customer = created.customer
+    if choice == "Zusammenführen, Lead-Daten übernehmen":
+        assert (customer.customer_number, customer.email) == (seeded.number, lead.customer.email)
+        update = await web.event(CUSTOMER_EVENTS.name, seeded.number, CustomerMasterUpdateRequested)
+        assert update.lead_id == lead.lead_id
+    elif choice == "Zusammenführen, Stammdaten übernehmen":
+        assert (customer.customer_number, customer.email) == (seeded.number, seeded.master.email)
+    elif choice == "Neuer Kunde":
+        assert customer.customer_number.startswith(f"N{web.run}")
+        registered = await web.event(
+            CUSTOMER_EVENTS.name, customer.customer_number, CustomerRegistered
+        )
+        assert registered.customer.last_name == seeded.last
+    else:
+        assert customer.customer_number == f"BAR{web.run}"
+        assert customer.email == lead.customer.email
+    await expect(page.locator("#notice")).to_contain_text(str(customer.customer_number))
+
+
+async def test_the_vehicle_warning_in_the_info_panel_and_again_when_saving(
+    web: Web, seeded: Seeded
+) -> None:
+    vin = a_vin()
+    await web.vehicle(vin, owner="FREMD-1")
+    lead = await web.lead(seeded.branch, seeded.last, number=seeded.number, vin=vin)
+    page = await web.open(web.token(seeded.branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    await page.get_by_role("button", name="Als Termin anlegen").click()
+    form = page.locator("#schedule-form")
+    info = form.get_by_role("complementary", name="Info")
+    # The vehicle master may reach the index a moment after the lead: reopen until it has.
+    async with asyncio.timeout(30):
+        while "gehört einem anderen" not in (await info.text_content() or ""):
+            await form.get_by_role("button", name="Abbrechen").click()
+            await page.get_by_role("button", name="Als Termin anlegen").click()
+    await expect(info.get_by_role("alert")).to_contain_text("FREMD-1")
+    await expect(form).to_contain_text(f"Bestehender Kunde {seeded.number}")
+    await shot(page, "vehicle-warning")
+
+    shown: list[str] = []
+
+    async def on_dialog(dialog: Any) -> None:
+        shown.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", on_dialog)
+    await form.get_by_role("button", name="Termin anlegen").click()
+    await expect(page.locator("#notice")).to_contain_text("Hinweis", timeout=WAIT_MS)
+    assert len(shown) == 1
+    assert "FREMD-1" in shown[0]
+    assert "Termin trotzdem anlegen?" in shown[0]
+    created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
+    assert created.vehicle.vin == vin
+    assert created.warnings[0].code == "VEHICLE_NOT_OWNED_BY_CUSTOMER"
+
+
+async def test_rejected_leads_are_read_only_without_the_permission(web: Web) -> None:
+    branch = await web.branch()
+    lead = await web.lead(branch)
+    r = await web.http.post(
+        f"/api/v1/leads/{lead.lead_id}/reject",
+        json={"channel": "EMAIL", "text": "Leider nicht möglich."},
+        headers=web.auth(branch),
+    )
+    assert r.status_code == 200, r.text
+
+    advisor = await web.open(web.token(branch, Permission.LEAD_MANAGER))
+    await advisor.locator(f"button[data-open='{lead.lead_id}']").click()
+    await expect(advisor.get_by_role("note")).to_contain_text("Nur lesbar")
+    # Nothing that changes the lead; resending its rejection mail stays possible.
+    await expect(advisor.locator("#detail [data-action=schedule]")).to_have_count(0)
+    await expect(advisor.locator("#detail [data-action^=reject]")).to_have_count(0)
+    await expect(advisor.get_by_role("button", name="Als Termin anlegen")).to_have_count(0)
+
+    senior = await web.open(
+        web.token(branch, Permission.LEAD_MANAGER, Permission.EDIT_CANCELLED, user="sven")
+    )
+    await senior.locator(f"button[data-open='{lead.lead_id}']").click()
+    await expect(senior.get_by_role("button", name="Als Termin anlegen")).to_be_visible()
+    await expect(senior.get_by_role("note")).to_have_count(0)
+
+
+async def test_the_configuration_check_and_the_osb_settings(web: Web) -> None:
+    branch = await web.branch(acceptors=[{"id": "ben", "name": "Ben Brandt", "active": False}])
+    page = await web.open(web.token(branch))
+    problem = page.locator("#config-problem")
+    await expect(problem).to_be_visible()
+    await expect(problem).to_contain_text("mindestens einen Annehmer")
+
+    await page.get_by_role("button", name="OSB-Einstellungen").click()
+    form = page.locator("#settings-form")
+    await form.get_by_label("Ben Brandt aktiv").check()
+    await form.get_by_label("SMS-Versand (Freischaltung)").check()
+    await form.get_by_label("Name + Telefon").check()
+    await shot(page, "osb-settings")
+    await form.get_by_role("button", name="Speichern").click()
+    await expect(page.locator("#notice")).to_contain_text("gespeichert", timeout=WAIT_MS)
+    await expect(problem).to_be_hidden()
+
+    stored = (
+        await web.http.get(f"/api/v1/branches/{branch}/settings", headers=web.auth(branch))
+    ).json()
+    assert stored["acceptors"] == [{"id": "ben", "name": "Ben Brandt", "active": True}]
+    assert stored["sms_enabled"] is True
+    assert stored["duplicate_criteria"] == ["ADDRESS", "PHONE", "EMAIL"]
+
+    # Without the administration permission the settings button is not offered.
+    advisor = await web.open(web.token(branch, Permission.LEAD_MANAGER))
+    await expect(advisor.get_by_role("button", name="OSB-Einstellungen")).to_be_hidden()
+
+
+async def test_local_settings_are_kept_across_sessions(web: Web) -> None:
+    branch = await web.branch()
+    page = await web.open(web.token(branch))
+    await page.get_by_role("button", name="Lokale Einstellungen").click()
+    await page.get_by_label("Aktualisierung alle").fill("45")
+    await page.get_by_label("Neue Leads auch im Servicetermin Manager anzeigen").check()
+    await page.get_by_role("button", name="Speichern").click()
+
+    # A new tab is a new session (the token lives in the session); the settings stay.
+    later = await web.open(web.token(branch), await page.context.new_page())
+    await later.get_by_role("button", name="Lokale Einstellungen").click()
+    await expect(later.get_by_label("Aktualisierung alle")).to_have_value("45")
+    await expect(
+        later.get_by_label("Neue Leads auch im Servicetermin Manager anzeigen")
+    ).to_be_checked()
+
+
+async def test_keyboard_only_open_a_lead_and_sign_out(web: Web) -> None:
+    branch = await web.branch()
+    lead = await web.lead(branch)
+    page = await web.open(web.token(branch))
+    await page.get_by_label("Suche").focus()
+    await page.keyboard.type(lead.booking_id)
+    await expect(page.get_by_label("Suche")).to_have_value(lead.booking_id)
+    await expect(page.locator("#rows tr[data-lead]")).to_have_count(1)
+    await page.keyboard.press("Tab")
+    # Past the search field the first focusable element of the list is the lead's name.
+    await expect(page.locator(f"button[data-open='{lead.lead_id}']")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#detail h2")).to_contain_text(lead.customer.last_name)
+    await page.get_by_role("button", name="Abmelden").press("Enter")
+    await expect(page.get_by_label("Zugangstoken")).to_be_visible()
+    await expect(page.get_by_label("Zugangstoken")).to_be_focused()
+
+
+async def test_a_bad_token_is_refused_with_a_clear_message(web: Web) -> None:
+    context = await web.browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{web.url}/")
+    await page.get_by_label("Zugangstoken").fill("not-a-token")
+    await page.get_by_role("button", name="Anmelden").click()
+    await expect(page.locator("#signin-error")).to_contain_text("invalid token")
+    await context.close()
