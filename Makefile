@@ -70,6 +70,10 @@ test-integration: install ## Tests on the real Kafka broker and PostgreSQL
 schemas: install ## Regenerate the contracts' JSON Schemas (refuses breaking changes in place)
 	$(RUN) osb-schemas
 
+.PHONY: asyncapi
+asyncapi: install ## Regenerate docs/asyncapi/ from each service's broker
+	$(RUN) osb-infra asyncapi
+
 .PHONY: infra-up
 infra-up: install ## Start Kafka and PostgreSQL (unless external), create topics and databases
 	$(RUN) osb-infra up

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -103,6 +104,23 @@ def env() -> None:
         raise typer.Exit(1) from None
     for name, value in current.env().items():
         print(f"export {name}={shlex.quote(value)}")
+
+
+@app.command()
+def asyncapi(
+    check: Annotated[bool, typer.Option(help="only check that docs/asyncapi is current")] = False,
+) -> None:
+    """Write each service's AsyncAPI document to docs/asyncapi/ (or check it is current)."""
+    from osb_local_infra import asyncapi as docs
+
+    if check:
+        if outdated := docs.stale():
+            print(f"stale: {', '.join(outdated)}; run `make asyncapi`")
+            raise typer.Exit(1)
+        print("docs/asyncapi is current")
+        return
+    for path in docs.write():
+        print(f"wrote {path}")
 
 
 @app.command("run")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from faststream import AckPolicy
@@ -18,7 +18,13 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from osb_contracts import ContractError, Envelope, decode, encode
 from osb_contracts.dms import CustomerMasterChanged, VehicleMasterChanged
 from osb_contracts.matching import MatchingFailed
-from osb_contracts.topics import DMS_CUSTOMERS, DMS_VEHICLES, MATCHING_REPLIES, MATCHING_REQUESTS
+from osb_contracts.topics import (
+    CUSTOMER_EVENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
+    MATCHING_REPLIES,
+    MATCHING_REQUESTS,
+)
 from osb_platform import (
     DeadLetter,
     Outgoing,
@@ -28,6 +34,7 @@ from osb_platform import (
     raw_batch,
     tolerant_batch_parser,
 )
+from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import install_error_handlers, install_health, install_metrics
 from osb_platform.matching import REPLY_TO
@@ -102,6 +109,7 @@ def create_app(
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_asyncapi(app, asyncapi(settings))
 
     @app.get("/index", tags=["operations"])
     async def index_state() -> dict[str, int]:
@@ -236,3 +244,20 @@ def build_broker(
 def main() -> None:
     settings = Settings()
     serve(create_app(settings), host=settings.http_host, port=settings.http_port)
+
+
+def asyncapi(settings: Settings) -> dict[str, Any]:
+    """The AsyncAPI document of this service's broker (nothing is connected)."""
+    none = cast(Any, None)
+    broker = build_broker(settings, none, none, none, none)
+    return describe(
+        broker,
+        servers=settings.kafka_bootstrap_servers,
+        service=SERVICE,
+        summary=(
+            "The DMS customer and vehicle masters in (a replica every instance follows); "
+            "duplicate search, customer and VIN lookups and registrations answered by "
+            "request/reply; new customers and master-data update requests out for the DMS."
+        ),
+        produces=[MATCHING_REPLIES, CUSTOMER_EVENTS],
+    )

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 from fastapi import FastAPI
 from osb_contracts.topics import LEAD_REQUESTS
 from osb_platform import Producer
+from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.service import readiness, serve, utc_now
@@ -64,6 +66,7 @@ def create_app(
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
     return app
 
@@ -71,3 +74,21 @@ def create_app(
 def main() -> None:
     settings = Settings()
     serve(create_app(settings), host=settings.http_host, port=settings.http_port)
+
+
+def asyncapi(settings: Settings) -> dict[str, Any]:
+    """The AsyncAPI document of this service's broker (nothing is connected)."""
+    broker = build_broker(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        producer=cast(Any, None),
+        branches=settings.branch_map(),
+        clock=utc_now,
+    )
+    return describe(
+        broker,
+        servers=settings.kafka_bootstrap_servers,
+        service=SERVICE,
+        summary="Portal bookings and cancellations in; validated, normalised lead requests out.",
+        produces=[LEAD_REQUESTS],
+    )

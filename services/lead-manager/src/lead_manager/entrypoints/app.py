@@ -8,10 +8,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 from fastapi import FastAPI
-from osb_contracts.topics import LEAD_EVENTS
+from osb_contracts.topics import (
+    LEAD_EVENTS,
+    MATCHING_REPLIES,
+    MATCHING_REQUESTS,
+    NOTIFICATION_COMMANDS,
+)
 from osb_platform import Producer
+from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.matching import MatchingClient
@@ -88,7 +95,31 @@ def create_app(
     install_domain_errors(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
     app.include_router(web_router)
     app.mount("/static", static, name="static")
     return app
+
+
+def asyncapi(settings: Settings) -> dict[str, Any]:
+    """The AsyncAPI document of this service's broker (nothing is connected)."""
+    broker = build_broker(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        engine=cast(Any, None),
+        producer=cast(Any, None),
+        clock=utc_now,
+    )
+    return describe(
+        broker,
+        servers=settings.kafka_bootstrap_servers,
+        service=SERVICE,
+        summary=(
+            "The Servicetermin Leadmanager: lead requests, DMS appointment deletions and "
+            "notification outcomes in; every change of a lead out through the outbox; "
+            "customer-matching asked by request/reply (replies read by partition, no group)."
+        ),
+        produces=[LEAD_EVENTS, NOTIFICATION_COMMANDS, MATCHING_REQUESTS],
+        also_consumes=[(MATCHING_REPLIES, None)],
+    )

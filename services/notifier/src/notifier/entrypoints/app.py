@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from faststream import AckPolicy
@@ -25,6 +25,7 @@ from osb_platform import (
     raw_batch,
     tolerant_batch_parser,
 )
+from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import install_error_handlers, install_health, install_metrics
 from osb_platform.outbox import OutboxRelay
@@ -120,6 +121,7 @@ def create_app(
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_asyncapi(app, asyncapi(settings))
     return app
 
 
@@ -197,3 +199,19 @@ def build_broker(
 def main() -> None:
     settings = Settings()
     serve(create_app(settings), host=settings.http_host, port=settings.http_port)
+
+
+def asyncapi(settings: Settings) -> dict[str, Any]:
+    """The AsyncAPI document of this service's broker (nothing is connected)."""
+    none = cast(Any, None)
+    broker = build_broker(settings, none, none, none, settings.branch_channels(), none)
+    return describe(
+        broker,
+        servers=settings.kafka_bootstrap_servers,
+        service=SERVICE,
+        summary=(
+            "Lead events and resend commands in; e-mail (SMTP) and SMS (HTTP gateway) out, "
+            "each notification recorded before it is sent; outcomes out for the lead's history."
+        ),
+        produces=[NOTIFICATION_EVENTS],
+    )
