@@ -1,0 +1,230 @@
+"""``osb``: topics and lag, tail, dead letters, and what the portal and the DMS would send."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from customer_matching.entrypoints.cli import import_master
+from lead_manager.entrypoints.cli import token
+from osb_contracts import Message
+from osb_contracts.dms import AppointmentDeleted
+from osb_contracts.portal import BookingSubmitted
+from osb_contracts.topics import DMS_APPOINTMENTS, PORTAL_BOOKINGS, TOPICS, Topic, key_of
+from osb_platform import make_broker, publish
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from rich.console import Console
+from rich.table import Column, Table
+
+from osb_cli import kafka_ops
+from osb_cli.kafka_ops import DLQ_HEADER_PREFIX, Record, header
+
+console = Console()
+app = typer.Typer(help="The operator's command line for the OSB pipeline.", no_args_is_help=True)
+dlq = typer.Typer(help="Dead-letter topics: list, show and replay.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+app.command("token", help="Issue a bearer token for the advisor's page and API (local use).")(token)
+app.command("import-masters", help="Load the DMS customer master from a CSV or JSON Lines file.")(
+    import_master
+)
+
+
+class CliSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OSB_", extra="ignore")
+    kafka_bootstrap_servers: str = Field(
+        default="localhost:9092",
+        validation_alias=AliasChoices("OSB_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+
+
+def _bootstrap() -> str:
+    return CliSettings().kafka_bootstrap_servers
+
+
+Bootstrap = Annotated[
+    str | None, typer.Option("--bootstrap", help="Kafka bootstrap servers (default: settings)")
+]
+
+
+@app.command()
+def topics(
+    bootstrap: Bootstrap = None,
+    group: Annotated[str, typer.Option(help="only consumer groups starting with this")] = "",
+    groups: Annotated[bool, typer.Option(help="a row per consumer group")] = False,
+) -> None:
+    """Topics with partitions, records and consumer lag."""
+    states = asyncio.run(kafka_ops.topics(bootstrap or _bootstrap(), group_prefix=group))
+    known = {t.name for t in TOPICS}
+    table = Table("partitions", "records", "groups", "lag", "most behind")
+    table.columns.insert(0, Column("topic", no_wrap=True))
+    for state in states:
+        if state.name not in known and not state.name.endswith(".dlq") and not group:
+            continue
+        worst = max(state.groups, key=lambda g: g.lag, default=None)
+        table.add_row(
+            state.name,
+            str(state.partitions),
+            f"{state.records:,}",
+            str(len(state.groups)),
+            f"{state.lag:,}",
+            f"{worst.group} ({worst.lag:,})" if worst and worst.lag else "",
+        )
+        if groups:
+            for g in sorted(state.groups, key=lambda g: -g.lag):
+                table.add_row("", "", "", f"  {g.group}", f"{g.lag:,}", "")
+    console.print(table)
+
+
+def _show(record: Record) -> None:
+    attributes = {k: v.decode("utf-8", "replace") for k, v in record.headers}
+    console.rule(f"{record.topic} [{record.partition}] @{record.offset}")
+    console.print(f"key: {record.key.decode('utf-8', 'replace') if record.key else None}")
+    for name in sorted(attributes):
+        console.print(f"{name}: {attributes[name]}")
+    try:
+        body: Any = json.loads(record.value or b"")
+        console.print_json(data=body)
+    except ValueError:
+        console.print(repr(record.value))
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="topic name")],
+    last: Annotated[
+        int | None, typer.Option(help="start this many records before the end, per partition")
+    ] = None,
+    beginning: Annotated[bool, typer.Option(help="start at the beginning")] = False,
+    follow: Annotated[bool, typer.Option(help="keep printing new records")] = True,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Print a topic's records: CloudEvents attributes and body (Ctrl-C stops)."""
+    start = None if beginning else (last if last is not None else 0)
+
+    async def run() -> None:
+        async for record in kafka_ops.read(
+            bootstrap or _bootstrap(), topic, last=start, follow=follow
+        ):
+            _show(record)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@dlq.command("list")
+def dlq_list(
+    topic: Annotated[str, typer.Argument(help="a topic or its .dlq topic")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """The dead letters of a topic: where each came from and why."""
+    letters = asyncio.run(kafka_ops.dead_letters(bootstrap or _bootstrap(), topic))
+    table = Table("partition", "offset", "at", "service", "from", "reason")
+    for r in letters:
+        came = [header(r, DLQ_HEADER_PREFIX + part) for part in ("topic", "partition", "offset")]
+        origin = f"{came[0]}[{came[1]}]@{came[2]}"
+        table.add_row(
+            str(r.partition),
+            str(r.offset),
+            header(r, DLQ_HEADER_PREFIX + "at") or "",
+            header(r, DLQ_HEADER_PREFIX + "service") or "",
+            origin,
+            header(r, DLQ_HEADER_PREFIX + "reason") or "",
+        )
+    console.print(table)
+    console.print(f"{len(letters)} dead letters")
+
+
+@dlq.command("show")
+def dlq_show(
+    topic: Annotated[str, typer.Argument(help="a topic or its .dlq topic")],
+    partition: Annotated[int, typer.Option(help="partition of the dead letter")],
+    offset: Annotated[int, typer.Option(help="offset of the dead letter")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """One dead letter in full, with each invalid field."""
+    letters = asyncio.run(kafka_ops.dead_letters(bootstrap or _bootstrap(), topic))
+    found = [r for r in letters if (r.partition, r.offset) == (partition, offset)]
+    if not found:
+        console.print(f"[red]no dead letter at partition {partition} offset {offset}[/red]")
+        raise typer.Exit(1)
+    _show(found[0])
+
+
+@dlq.command("replay")
+def dlq_replay(
+    topic: Annotated[str, typer.Argument(help="a topic or its .dlq topic")],
+    partition: Annotated[int, typer.Option(help="partition of the dead letter")],
+    offset: Annotated[int, typer.Option(help="offset of the dead letter")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Put a dead letter back on its original topic (after the cause is fixed)."""
+    try:
+        letter = asyncio.run(
+            kafka_ops.replay(bootstrap or _bootstrap(), topic, partition=partition, offset=offset)
+        )
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"replayed {letter.topic} [{letter.partition}] @{letter.offset}")
+
+
+def _publish(message: Message, topic: Topic, source: str, bootstrap: str) -> str:
+    async def run() -> str:
+        broker = make_broker(bootstrap, client_id="osb-cli")
+        await broker.start()
+        try:
+            event_id = str(uuid.uuid4())
+            await publish(
+                broker, message, topic=topic, key=key_of(message), source=source, event_id=event_id
+            )
+            return event_id
+        finally:
+            await broker.stop()
+
+    return asyncio.run(run())
+
+
+@app.command("publish-booking")
+def publish_booking(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a booking as JSON")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Publish a booking from a file as the portal would (BookingSubmitted)."""
+    try:
+        booking = BookingSubmitted.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        for error in exc.errors():
+            console.print(f"[red]{'.'.join(map(str, error['loc']))}: {error['msg']}[/red]")
+        raise typer.Exit(2) from None
+    event_id = _publish(booking, PORTAL_BOOKINGS, "/osb-cli/portal", bootstrap or _bootstrap())
+    console.print(f"published booking {booking.booking_id} to {PORTAL_BOOKINGS.name} ({event_id})")
+
+
+@app.command("delete-appointment")
+def delete_appointment(
+    appointment_id: Annotated[uuid.UUID, typer.Argument(help="the appointment's id")],
+    branch: Annotated[str, typer.Option(help="the branch (Betrieb)")],
+    reason: Annotated[str | None, typer.Option(help="why, as the DMS records it")] = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Delete an appointment as the DMS would (AppointmentDeleted)."""
+    message = AppointmentDeleted(
+        appointment_id=appointment_id,
+        branch_id=branch,
+        deleted_at=datetime.now(UTC),
+        deleted_by="osb-cli",
+        reason=reason,
+    )
+    event_id = _publish(message, DMS_APPOINTMENTS, "/osb-cli/dms", bootstrap or _bootstrap())
+    console.print(f"published AppointmentDeleted for {appointment_id} ({event_id})")
