@@ -129,3 +129,7 @@ def run_all() -> None:
     from osb_local_infra.run import run
 
     raise typer.Exit(run(console.print))
+
+
+if __name__ == "__main__":
+    app()

@@ -30,8 +30,18 @@ class ServiceProcess:
     signed_link: tuple[str, str, list[str]] | None = None
 
 
+def _service_links(port: int, **more: str) -> dict[str, str]:
+    base = f"http://127.0.0.1:{port}"
+    return {
+        **more,
+        "API docs": f"{base}/docs",
+        "AsyncAPI": f"{base}/asyncapi",
+        "metrics": f"{base}/metrics",
+    }
+
+
 def services(run_dir: Path) -> list[ServiceProcess]:
-    """Everything `make run` starts, in order. Each service issue adds its processes here."""
+    """Everything `make run` starts, in order."""
     return [
         ServiceProcess(
             "mail",
@@ -46,19 +56,15 @@ def services(run_dir: Path) -> list[ServiceProcess]:
         ServiceProcess(
             "lead-intake",
             [sys.executable, "-m", "lead_intake"],
-            links={
-                "API docs": "http://127.0.0.1:8001/docs",
-                "POST a booking": "http://127.0.0.1:8001/api/v1/bookings",
-            },
+            links=_service_links(
+                8001, **{"POST a booking": "http://127.0.0.1:8001/api/v1/bookings"}
+            ),
         ),
         ServiceProcess(
             "lead-manager",
             [sys.executable, "-m", "lead_manager", "serve"],
             setup=[[sys.executable, "-m", "lead_manager", "seed-demo"]],
-            links={
-                "API docs": "http://127.0.0.1:8002/docs",
-                "a token": "uv run lead-manager token --branch HH-01 --permission LEAD_MANAGER",
-            },
+            links=_service_links(8002),
             signed_link=(
                 "web page (signed in as Anna, every permission)",
                 "http://127.0.0.1:8002/#token=",
@@ -77,12 +83,25 @@ def services(run_dir: Path) -> list[ServiceProcess]:
             "customer-matching",
             [sys.executable, "-m", "customer_matching", "serve"],
             setup=[[sys.executable, "-m", "customer_matching", "demo", "--customers", "2000"]],
-            links={"index": "http://127.0.0.1:8003/index"},
+            links=_service_links(8003, index="http://127.0.0.1:8003/index"),
         ),
         ServiceProcess(
             "notifier",
             [sys.executable, "-m", "notifier"],
-            links={"health": "http://127.0.0.1:8004/health/ready"},
+            links=_service_links(8004),
+        ),
+        ServiceProcess(
+            "dms",
+            [sys.executable, "-m", "osb_cli.main", "simulate", "dms", "--port", "8027"],
+            links={
+                "appointments": "http://127.0.0.1:8027/appointments",
+                "delete one": "curl -X POST http://127.0.0.1:8027/appointments/<id>/delete",
+            },
+        ),
+        ServiceProcess(
+            "portal",
+            [sys.executable, "-m", "osb_cli.main", "simulate", "portal"],
+            links={"bookings": "uv run osb tail osb.portal.bookings.v1"},
         ),
     ]
 
@@ -120,6 +139,7 @@ def where(
             say(f"  {spec.name:18} {label}: {prefix}{token}")
         for label, place in spec.links.items():
             say(f"  {spec.name:18} {label}: {place}")
+    say(f"  Logs               {run_dir / 'logs'}")
     say(f"  Run folder         {run_dir}")
 
 
@@ -138,17 +158,26 @@ def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = 
     exit_code = 0
     try:
         env = {**local_secrets(settings), **os.environ, **started.env()}
+        (settings.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         for spec in services(settings.run_dir) if only is None else only:
             for step in spec.setup:
                 subprocess.run(step, env={**env, **spec.env}, check=True)
-            proc = subprocess.Popen(spec.command, env={**env, **spec.env})
+            # Each process logs to its own file: the terminal keeps the overview.
+            log = (settings.run_dir / "logs" / f"{spec.name}.log").open("ab")
+            proc = subprocess.Popen(
+                spec.command, env={**env, **spec.env}, stdout=log, stderr=subprocess.STDOUT
+            )
+            log.close()  # the child holds its own copy
             children.append((spec, proc))
         where(say, started, [spec for spec, _ in children], env, settings.run_dir)
         say("Ctrl-C stops everything.")
         while not stop_requested:
             for spec, proc in children:
                 if proc.poll() is not None:
-                    say(f"{spec.name} exited with {proc.returncode}; stopping everything")
+                    say(
+                        f"{spec.name} exited with {proc.returncode} (see its log); "
+                        "stopping everything"
+                    )
                     stop_requested, exit_code = True, 1
             time.sleep(0.5)
     finally:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,13 +24,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Column, Table
 
-from osb_cli import kafka_ops
+from osb_cli import kafka_ops, simulators
 from osb_cli.kafka_ops import DLQ_HEADER_PREFIX, Record, header
 
 console = Console()
 app = typer.Typer(help="The operator's command line for the OSB pipeline.", no_args_is_help=True)
 dlq = typer.Typer(help="Dead-letter topics: list, show and replay.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
+simulate = typer.Typer(help="The portal and the DMS, simulated (make run starts both).")
+app.add_typer(simulate, name="simulate")
 app.command("token", help="Issue a bearer token for the advisor's page and API (local use).")(token)
 app.command("import-masters", help="Load the DMS customer master from a CSV or JSON Lines file.")(
     import_master
@@ -228,3 +232,36 @@ def delete_appointment(
     )
     event_id = _publish(message, DMS_APPOINTMENTS, "/osb-cli/dms", bootstrap or _bootstrap())
     console.print(f"published AppointmentDeleted for {appointment_id} ({event_id})")
+
+
+@simulate.command("portal")
+def simulate_portal(
+    interval: Annotated[
+        float, typer.Option(help="seconds between bookings", envvar="OSB_PORTAL_INTERVAL")
+    ] = 8.0,
+    count: Annotated[int | None, typer.Option(help="stop after this many (default: never)")] = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Book a steady trickle of realistic bookings, some cancelled, some invalid."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        sent = asyncio.run(
+            simulators.run_portal(bootstrap or _bootstrap(), interval_s=interval, count=count)
+        )
+        console.print(f"{sent} portal messages")
+
+
+@simulate.command("dms")
+def simulate_dms(
+    port: Annotated[
+        int, typer.Option(help="HTTP port (GET /appointments, POST .../delete)")
+    ] = 8027,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Take the appointments, answer with master-data changes, delete an appointment on request."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    asyncio.run(simulators.serve_dms(bootstrap or _bootstrap(), port=port))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,96 @@
+"""`make run` (osb-infra run): everything comes up, the simulated portal's bookings become
+leads, the page answers, and Ctrl-C stops every process cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = {
+    "lead-intake": "http://127.0.0.1:8001/health/ready",
+    "lead-manager": "http://127.0.0.1:8002/health/ready",
+    "customer-matching": "http://127.0.0.1:8003/health/ready",
+    "notifier": "http://127.0.0.1:8004/health/ready",
+    "dms": "http://127.0.0.1:8027/appointments",
+}
+
+
+async def _until_up(http: httpx.AsyncClient, url: str) -> None:
+    while True:
+        try:
+            if (await http.get(url)).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.5)
+
+
+async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
+    kafka_bootstrap_servers: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.out"
+    env = {**os.environ, "OSB_PORTAL_INTERVAL": "0.5", "PYTHONUNBUFFERED": "1"}
+    with out.open("wb") as sink:
+        run = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+            [sys.executable, "-m", "osb_local_infra.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            async with asyncio.timeout(240):
+                for url in READY.values():
+                    await _until_up(http, url)
+                while "Ctrl-C stops everything." not in out.read_text():
+                    await asyncio.sleep(0.2)
+            printed = out.read_text()
+            for where in ("/asyncapi", "/metrics", "/docs", "mails (.eml)", "Logs"):
+                assert where in printed, where
+            link = re.search(r"(http://127\.0\.0\.1:8002/#token=(\S+))", printed)
+            assert link, printed
+            token = link.group(2)
+            page = await http.get("http://127.0.0.1:8002/")
+            assert page.status_code == 200
+            assert "Servicetermin Leadmanager" in page.text
+
+            # The simulated portal's bookings arrive as leads in the demo branches.
+            auth = {"Authorization": f"Bearer {token}"}
+            async with asyncio.timeout(120):
+                while True:
+                    r = await http.get(
+                        "http://127.0.0.1:8002/api/v1/leads", params={"q": "sim-"}, headers=auth
+                    )
+                    assert r.status_code == 200, r.text
+                    if r.json()["items"]:
+                        break
+                    await asyncio.sleep(1)
+            assert r.json()["items"][0]["booking_id"].startswith("SIM-")
+    finally:
+        run.send_signal(signal.SIGINT)
+        try:
+            code = run.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            raise
+    printed = out.read_text()
+    assert code == 0, printed[-3000:]
+    stopped = printed.rsplit("stopped:", 1)[1]
+    for name in ("lead-intake", "lead-manager", "customer-matching", "notifier", "dms", "portal"):
+        assert name in stopped
+    async with httpx.AsyncClient(timeout=2) as http:
+        for url in READY.values():
+            with pytest.raises(httpx.TransportError):
+                await http.get(url)

@@ -1,0 +1,410 @@
+"""The portal and the DMS as `make run` plays them.
+
+- The portal books a steady trickle of realistic German and Austrian bookings; some are by
+  customers the DMS already knows (the demo master data, so the duplicate dialog has
+  something to show), now and then one is cancelled, and now and then one is invalid.
+- The DMS takes the appointments this system creates, adds new customers and transit
+  vehicles to its masters (and says so on the master-data topics), applies "In Stammdaten
+  übernehmen", and deletes an appointment when asked over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+from customer_matching.demo import generate
+from faker import Faker
+from fastapi import FastAPI, HTTPException
+from osb_contracts import ContractError, Message, decode
+from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
+from osb_contracts.dms import (
+    AppointmentDeleted,
+    CustomerMasterChanged,
+    MasterChange,
+    VehicleMasterChanged,
+)
+from osb_contracts.leads import AppointmentCreated, LeadCancelledByCustomer, VehicleCase
+from osb_contracts.portal import (
+    BookingCancelled,
+    BookingSubmitted,
+    PortalAddress,
+    PortalCustomer,
+    PortalVehicle,
+)
+from osb_contracts.topics import (
+    CUSTOMER_EVENTS,
+    DMS_APPOINTMENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
+    LEAD_EVENTS,
+    PORTAL_BOOKINGS,
+    key_of,
+    topic_for,
+)
+from osb_contracts.values import Customer
+from osb_platform import make_broker, publish
+from pydantic import BaseModel
+
+log = logging.getLogger("osb.simulators")
+
+BRANCHES = {"HH-01": "de_DE", "M-01": "de_DE", "W-01": "de_AT"}
+SERVICES = ["Inspektion", "Ölwechsel", "Reifenwechsel", "Bremsen prüfen", "HU/AU", "Klimaservice"]
+MAKES = {
+    "VW": ("WVW", ["Golf", "Passat", "Tiguan", "ID.3"]),
+    "Audi": ("WAU", ["A3", "A4", "Q5"]),
+    "BMW": ("WBA", ["3er", "5er", "X1"]),
+    "Skoda": ("TMB", ["Octavia", "Fabia", "Kodiaq"]),
+}
+VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+
+
+# -- the portal ----------------------------------------------------------------------------
+
+
+@dataclass
+class Portal:
+    """Makes bookings: some by known customers, some cancelled, some invalid."""
+
+    rng: random.Random
+    known: list[tuple[Customer, str | None]]  # demo master customers and a VIN they own
+    booked: list[tuple[str, str]] = field(default_factory=list)  # (booking id, branch)
+    invalid_every: int = 15
+    cancel_every: int = 10
+    count: int = 0
+
+    @classmethod
+    def with_demo_customers(cls, seed: int = 7) -> Portal:
+        customers, vehicles = generate(2000, random.Random(42))  # noqa: S311 - the demo master
+        owned = {owner: v.vin for owner, v in vehicles}
+        known = [(c, owned.get(str(c.customer_number))) for c in customers]
+        return cls(random.Random(seed), known)  # noqa: S311 - simulated customers
+
+    def next(self, now: datetime) -> Message:
+        self.count += 1
+        if self.booked and self.count % self.cancel_every == 0:
+            booking_id, branch = self.booked.pop(self.rng.randrange(len(self.booked)))
+            return BookingCancelled(
+                booking_id=booking_id,
+                branch_id=branch,
+                cancelled_at=now,
+                reason="Termin passt doch nicht",
+            )
+        booking = self._booking(now)
+        if self.count % self.invalid_every == 0:
+            return self._spoiled(booking)
+        self.booked.append((booking.booking_id, booking.branch_id))
+        return booking
+
+    def _booking(self, now: datetime) -> BookingSubmitted:
+        branch = self.rng.choice(list(BRANCHES))
+        zone = ZoneInfo("Europe/Vienna" if branch == "W-01" else "Europe/Berlin")
+        day = (now + timedelta(days=self.rng.randint(1, 21))).astimezone(zone).date()
+        hour, minute = self.rng.randint(7, 16), self.rng.choice([0, 15, 30, 45])
+        # The portal sends its wall clock without a zone; lead-intake applies the branch's.
+        start = datetime(day.year, day.month, day.day, hour, minute)  # noqa: DTZ001
+        if self.rng.random() < 0.4:
+            customer, vehicle = self._known()
+        else:
+            customer, vehicle = self._new(BRANCHES[branch])
+        return BookingSubmitted(
+            booking_id=f"SIM-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:10].upper()}",
+            branch_id=branch,
+            submitted_at=now,
+            requested_start=start,
+            requested_end=start + timedelta(hours=1),
+            services=tuple(self.rng.sample(SERVICES, self.rng.randint(1, 2))),
+            customer=customer,
+            vehicle=vehicle,
+            comment=self.rng.choice([None, None, "Bitte Ersatzwagen", "Rückruf erwünscht"]),
+        )
+
+    def _known(self) -> tuple[PortalCustomer, PortalVehicle]:
+        master, vin = self.rng.choice(self.known)
+        a = master.address
+        street = (a.street or "").replace("straße", "str.") if self.rng.random() < 0.5 else a.street
+        customer = PortalCustomer(
+            salutation=master.salutation,
+            first_name=master.first_name,
+            last_name=master.last_name,
+            email=master.email,
+            phone=master.phone,
+            address=PortalAddress(
+                street=street,
+                house_number=a.house_number,
+                postcode=a.postcode,
+                city=a.city,
+                country=a.country,
+            ),
+        )
+        return customer, PortalVehicle(vin=vin, licence_plate=self._plate())
+
+    def _new(self, locale: str) -> tuple[PortalCustomer, PortalVehicle]:
+        fake = Faker(locale)
+        fake.seed_instance(self.rng.getrandbits(32))
+        first, last = fake.first_name(), fake.last_name()
+        mail = f"{first}.{last}".lower().replace(" ", "")
+        customer = PortalCustomer(
+            salutation=self.rng.choice(["Herr", "Frau"]),
+            first_name=first,
+            last_name=last,
+            email=f"{mail}@example.{'at' if locale == 'de_AT' else 'de'}",
+            # National format, as customers type it: 0664 and seven digits, 0151 and eight.
+            mobile=f"0664 {self.rng.randint(10**6, 10**7 - 1)}"
+            if locale == "de_AT"
+            else f"0151 {self.rng.randint(10**7, 10**8 - 1)}",
+            address=PortalAddress(
+                street=fake.street_name(),
+                house_number=str(self.rng.randint(1, 120)),
+                postcode=fake.postcode(),
+                city=fake.city(),
+                country="AT" if locale == "de_AT" else "DE",
+            ),
+        )
+        make = self.rng.choice(list(MAKES))
+        prefix, models = MAKES[make]
+        vin = prefix + "".join(self.rng.choice(VIN_CHARS) for _ in range(14))
+        vehicle = PortalVehicle(
+            vin=vin, licence_plate=self._plate(), make=make, model=self.rng.choice(models)
+        )
+        return customer, vehicle
+
+    def _plate(self) -> str:
+        region = self.rng.choice(["HH", "M", "B", "K", "W"])
+        letters = "".join(self.rng.choice("ABCDEFGHKLMNPRSTUVWXYZ") for _ in range(2))
+        return f"{region}-{letters} {self.rng.randint(1, 9999)}"
+
+    def _spoiled(self, booking: BookingSubmitted) -> BookingSubmitted:
+        """An invalid booking as portals do send them: a bad e-mail or a date in the past."""
+        if self.rng.random() < 0.5:
+            customer = booking.customer.model_copy(update={"email": "kein-at-zeichen.example.de"})
+            return booking.model_copy(update={"customer": customer})
+        past = booking.requested_start - timedelta(days=60)
+        return booking.model_copy(update={"requested_start": past, "requested_end": None})
+
+
+async def run_portal(
+    bootstrap: str, *, interval_s: float, count: int | None = None, portal: Portal | None = None
+) -> int:
+    """Publish a booking (or cancellation) every ``interval_s``; ``count`` of them, or forever."""
+    portal = portal or Portal.with_demo_customers()
+    broker = make_broker(bootstrap, client_id="portal-simulator")
+    await broker.start()
+    sent = 0
+    try:
+        while count is None or sent < count:
+            message = portal.next(datetime.now(UTC))
+            key = message.booking_id  # type: ignore[attr-defined]
+            await publish(broker, message, topic=PORTAL_BOOKINGS, key=key, source="/portal/sim")
+            sent += 1
+            log.info("portal: %s %s", type(message).__name__, key)
+            await asyncio.sleep(interval_s)
+    finally:
+        await broker.stop()
+    return sent
+
+
+# -- the DMS ---------------------------------------------------------------------------------
+
+
+class DmsAppointment(BaseModel):
+    appointment_id: uuid.UUID
+    lead_id: uuid.UUID
+    branch_id: str
+    start: datetime
+    customer_number: str
+    vehicle_case: VehicleCase
+    deleted: bool = False
+
+
+@dataclass
+class Dms:
+    """The DMS's side: appointments it holds and the master records it knows."""
+
+    appointments: dict[uuid.UUID, DmsAppointment] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    revision: Callable[[], int] = lambda: time.time_ns() // 1000
+
+    def on(self, message: Message, now: datetime) -> list[Message]:
+        """What the DMS publishes in answer to one of this system's events."""
+        if isinstance(message, AppointmentCreated):
+            return self._appointment(message, now)
+        if isinstance(message, LeadCancelledByCustomer) and message.appointment_id:
+            if found := self.appointments.get(message.appointment_id):
+                found.deleted = True
+        elif isinstance(message, CustomerRegistered):
+            customer = message.customer.model_copy(
+                update={"customer_number": message.customer_number}
+            )
+            self.customers[message.customer_number] = customer
+            return [self._master(customer, now)]
+        elif isinstance(message, CustomerMasterUpdateRequested):
+            known = self.customers.get(message.customer_number)
+            if known is None:
+                log.warning("dms: no master record %s to update", message.customer_number)
+                return []
+            self.customers[message.customer_number] = updated = _apply(known, message)
+            return [self._master(updated, now)]
+        return []
+
+    def _appointment(self, message: AppointmentCreated, now: datetime) -> list[Message]:
+        self.appointments[message.appointment_id] = DmsAppointment(
+            appointment_id=message.appointment_id,
+            lead_id=message.lead_id,
+            branch_id=message.branch_id,
+            start=message.start,
+            customer_number=message.customer_number,
+            vehicle_case=message.vehicle_case,
+        )
+        self.customers.setdefault(message.customer_number, message.customer)
+        vin = message.vehicle.vin
+        if message.vehicle_case is not VehicleCase.TRANSIT or not vin:
+            return []
+        # A transit vehicle joins the vehicle master, owned by the appointment's customer.
+        return [
+            VehicleMasterChanged(
+                change=MasterChange.UPSERT,
+                vin=vin,
+                revision=self.revision(),
+                changed_at=now,
+                owner_customer_number=message.customer_number,
+                vehicle=message.vehicle,
+            )
+        ]
+
+    def delete(self, appointment_id: uuid.UUID, now: datetime) -> AppointmentDeleted:
+        found = self.appointments.get(appointment_id)
+        if found is None or found.deleted:
+            raise KeyError(appointment_id)
+        found.deleted = True
+        return AppointmentDeleted(
+            appointment_id=appointment_id,
+            branch_id=found.branch_id,
+            deleted_at=now,
+            deleted_by="dms-simulator",
+            reason="im DMS gelöscht",
+        )
+
+    def _master(self, customer: Customer, now: datetime) -> CustomerMasterChanged:
+        return CustomerMasterChanged(
+            change=MasterChange.UPSERT,
+            customer_number=str(customer.customer_number),
+            revision=self.revision(),
+            changed_at=now,
+            customer=customer,
+        )
+
+
+def _apply(customer: Customer, request: CustomerMasterUpdateRequested) -> Customer:
+    data: dict[str, Any] = customer.model_dump()
+    for change in request.changes:
+        target, _, name = change.field.rpartition(".")
+        (data[target] if target else data)[name] = change.new_value
+    return Customer.model_validate(data)
+
+
+def dms_app(dms: Dms, send: Callable[[Message], Any]) -> FastAPI:
+    app = FastAPI(title="DMS simulator", version="1")
+
+    @app.get("/appointments")
+    async def appointments() -> list[DmsAppointment]:
+        return sorted(dms.appointments.values(), key=lambda a: a.start)
+
+    @app.post("/appointments/{appointment_id}/delete", status_code=202)
+    async def delete(appointment_id: uuid.UUID) -> dict[str, str]:
+        try:
+            message = dms.delete(appointment_id, datetime.now(UTC))
+        except KeyError:
+            raise HTTPException(404, f"no open appointment {appointment_id}") from None
+        await send(message)
+        return {"deleted": str(appointment_id)}
+
+    return app
+
+
+async def run_dms(
+    bootstrap: str,
+    dms: Dms,
+    broker: Any,
+    *,
+    group: str,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Consume this system's events and publish the DMS's answers until ``stop``."""
+    consumer = AIOKafkaConsumer(
+        LEAD_EVENTS.name,
+        CUSTOMER_EVENTS.name,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=500, max_records=200)
+            if ready is not None and consumer.assignment():
+                ready.set()  # joined: from here on nothing published is missed
+            for records in batch.values():
+                for r in records:
+                    try:
+                        message = decode(r.headers, r.value or b"", r.key).message
+                    except ContractError:
+                        continue  # not for the DMS to judge
+                    for answer in dms.on(message, datetime.now(UTC)):
+                        await send_to(broker, answer)
+            if batch:
+                await consumer.commit()  # after the answers are on the broker
+    finally:
+        await consumer.stop()
+
+
+async def send_to(broker: Any, message: Message) -> None:
+    topic = topic_for(type(message))
+    assert topic in (DMS_APPOINTMENTS, DMS_CUSTOMERS, DMS_VEHICLES)
+    await publish(broker, message, topic=topic, key=key_of(message), source="/dms/sim")
+
+
+async def serve_dms(
+    bootstrap: str,
+    *,
+    port: int,
+    group: str = "dms-simulator",
+    ready: asyncio.Event | None = None,
+    server: list[uvicorn.Server] | None = None,
+) -> None:
+    """The DMS simulator: its consumer and its HTTP side (until SIGINT or SIGTERM, or until
+    the uvicorn server handed out in ``server`` is told to exit)."""
+    dms = Dms()
+    broker = make_broker(bootstrap, client_id="dms-simulator")
+    await broker.start()
+    stop = asyncio.Event()
+    consuming = asyncio.create_task(
+        run_dms(bootstrap, dms, broker, group=group, stop=stop, ready=ready)
+    )
+
+    async def send(message: Message) -> None:
+        await send_to(broker, message)
+
+    http = uvicorn.Server(
+        uvicorn.Config(dms_app(dms, send), host="127.0.0.1", port=port, log_level="warning")
+    )
+    if server is not None:
+        server.append(http)
+    try:
+        await http.serve()
+    finally:
+        stop.set()
+        await consuming
+        await broker.stop()
