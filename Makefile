@@ -74,6 +74,10 @@ schemas: install ## Regenerate the contracts' JSON Schemas (refuses breaking cha
 asyncapi: install ## Regenerate docs/asyncapi/ from each service's broker
 	$(RUN) osb-infra asyncapi
 
+.PHONY: manifests
+manifests: install ## Regenerate deploy/k8s/topics.yaml (Strimzi KafkaTopic) from the topic registry
+	$(RUN) osb-infra manifests
+
 .PHONY: infra-up
 infra-up: install ## Start Kafka and PostgreSQL (unless external), create topics and databases
 	$(RUN) osb-infra up

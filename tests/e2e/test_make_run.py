@@ -94,3 +94,18 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
         for url in READY.values():
             with pytest.raises(httpx.TransportError):
                 await http.get(url)
+    # The infrastructure was up before (this test session's): make run leaves it running.
+    assert "kafka" not in stopped
+    assert "postgres" not in stopped
+    await _kafka_answers(kafka_bootstrap_servers)
+
+
+async def _kafka_answers(bootstrap: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        assert await admin.list_topics()
+    finally:
+        await admin.close()

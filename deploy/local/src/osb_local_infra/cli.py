@@ -123,6 +123,22 @@ def asyncapi(
         print(f"wrote {path}")
 
 
+@app.command()
+def manifests(
+    check: Annotated[bool, typer.Option(help="only check topics.yaml is current")] = False,
+) -> None:
+    """Write the topic registry as Strimzi KafkaTopic resources to deploy/k8s/topics.yaml."""
+    from osb_local_infra import manifests as k8s
+
+    if check:
+        if k8s.stale():
+            print("deploy/k8s/topics.yaml is stale; run `make manifests`")
+            raise typer.Exit(1)
+        print("deploy/k8s/topics.yaml is current")
+        return
+    print(f"wrote {k8s.write()}")
+
+
 @app.command("run")
 def run_all() -> None:
     """Bring up the infrastructure and every service; Ctrl-C stops all of it."""

@@ -57,7 +57,8 @@ def down(settings: InfraSettings | None = None, *, only: list[str] | None = None
     """Stop the local servers (never external ones). Return what was stopped."""
     settings = settings or InfraSettings()
     stopped = []
-    wanted = set(only or ["kafka", "postgres"])
+    # `only=[]` (nothing was started by the caller) stops nothing.
+    wanted = {"kafka", "postgres"} if only is None else set(only)
     if "kafka" in wanted and LocalKafka(settings).stop():
         stopped.append("kafka")
     if "postgres" in wanted and LocalPostgres(settings).stop():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from osb_platform.settings import ServiceSettings
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CUSTOMER_MATCHING_", extra="ignore")
 
     kafka_bootstrap_servers: str = Field(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from osb_platform.settings import ServiceSettings
 from pydantic import AliasChoices, BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from lead_intake.domain.validation import Branch
 
@@ -20,7 +21,7 @@ DEMO_BRANCHES = {
 }
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LEAD_INTAKE_", extra="ignore")
 
     kafka_bootstrap_servers: str = Field(
