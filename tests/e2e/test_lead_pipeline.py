@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,10 +16,11 @@ from lead_manager.adapters.tables import lead_history, leads, outbox
 from osb_contracts import decode, encode
 from osb_contracts.leads import LeadCreated
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
-from osb_contracts.topics import LEAD_EVENTS, PORTAL_BOOKINGS
+from osb_contracts.topics import LEAD_EVENTS, LEAD_REQUESTS, PORTAL_BOOKINGS
 from osb_platform.db import make_engine
 from osb_testing.kafka import TopicTail, header
 from osb_testing.system import LeadSystem
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 pytestmark = pytest.mark.e2e
@@ -76,6 +78,41 @@ async def test_a_portal_booking_becomes_a_new_lead_in_the_api(
         assert lead["vehicle"]["licence_plate"] == "HH-LL 1"
         found = await http.get("/api/v1/leads", params={"q": booking_id})
         assert [i["id"] for i in found.json()["items"]] == [str(lead_id)]
+
+        # What an operator sees: per-topic counters, the outbox backlog, consumer lag.
+        async with asyncio.timeout(30):
+            while ("osb_consumer_lag", LEAD_REQUESTS.name) not in (
+                manager := await metrics(http, system.manager.url)
+            ):
+                await asyncio.sleep(0.5)
+        intake = await metrics(http, system.intake.url)
+    assert intake[("osb_messages_consumed_total", PORTAL_BOOKINGS.name)] >= 2
+    assert intake[("osb_messages_published_total", LEAD_REQUESTS.name)] >= 1
+    assert manager[("osb_messages_consumed_total", LEAD_REQUESTS.name)] >= 2
+    assert manager[("osb_handler_seconds_count", LEAD_REQUESTS.name)] >= 1
+    assert manager[("osb_messages_published_total", LEAD_EVENTS.name)] >= 1
+    assert ("osb_outbox_backlog", "") in manager
+    assert manager[("osb_consumer_lag", LEAD_REQUESTS.name)] == 0
+
+    # The logs: JSON lines, and no customer's data in them.
+    for process in (system.intake, system.manager):
+        lines = (process.logs / f"{process.name}.log").read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+        assert {r["service"] for r in records} == {process.name}
+        text = "\n".join(lines).lower()
+        assert booking_id.lower() + "@example.de" not in text
+        assert "lorenz" not in text
+
+
+async def metrics(http: httpx.AsyncClient, base: str) -> dict[tuple[str, str], float]:
+    """Samples by (name, topic); summed over the other labels."""
+    found: dict[tuple[str, str], float] = {}
+    body = (await http.get(f"{base}/metrics", follow_redirects=True)).text
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            key = (sample.name, sample.labels.get("topic", ""))
+            found[key] = found.get(key, 0.0) + sample.value
+    return found
 
 
 @pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
@@ -24,6 +25,8 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from osb_contracts import Envelope, Message, Topic, decode, encode
 
+from osb_platform.observability import CONSUMED, FAILED, HANDLER_SECONDS, handling
+
 log = logging.getLogger(__name__)
 
 
@@ -33,6 +36,8 @@ def make_broker(bootstrap_servers: str, *, client_id: str, **options: Any) -> Ka
         client_id=client_id,
         allow_auto_create_topics=False,
         enable_idempotence=True,
+        # A plain logger: its records take the process's (JSON) formatting.
+        logger=options.pop("logger", logging.getLogger("faststream.osb")),
         **options,
     )
 
@@ -110,13 +115,17 @@ class _Retry(BaseMiddleware):
         self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
         raw = msg.raw_message
-        record = raw[0] if isinstance(raw, tuple) else raw
+        records = raw if isinstance(raw, tuple) else (raw,)
+        record = records[0]
         where = (record.topic, record.partition, record.offset)
+        started = time.perf_counter()
         try:
-            result = await call_next(msg)
+            with handling(record.topic, _correlation(record), partition=record.partition):
+                result = await call_next(msg)
         except HandlerException:
             raise
         except Exception as exc:
+            FAILED.labels(record.topic).inc(len(records))
             attempt = self.policy.failures.get(where, 0) + 1
             self.policy.failures[where] = attempt
             pause = self.policy.delay(attempt)
@@ -130,7 +139,16 @@ class _Retry(BaseMiddleware):
             await self.policy.sleep(pause)
             raise NackMessage() from exc
         self.policy.failures.pop(where, None)
+        HANDLER_SECONDS.labels(record.topic).observe(time.perf_counter() - started)
+        CONSUMED.labels(record.topic).inc(len(records))
         return result
+
+
+def _correlation(record: Any) -> str | None:
+    for key, value in record.headers or ():
+        if key == "ce_correlationid":
+            return bytes(value).decode("utf-8", "replace")
+    return None
 
 
 async def raw_batch(msg: StreamMessage[Any]) -> Any:

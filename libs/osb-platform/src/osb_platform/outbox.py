@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from osb_platform.db import insert_many
+from osb_platform.observability import OUTBOX_BACKLOG
 from osb_platform.producer import Outgoing, Producer
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class OutboxRelay:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         failures = 0
-        last_cleanup = 0.0
+        last_cleanup = last_count = 0.0
         while not stop.is_set():
             try:
                 sent = await self.publish_once()
@@ -173,6 +174,9 @@ class OutboxRelay:
             if time.monotonic() - last_cleanup > 60:
                 await self.cleanup()
                 last_cleanup = time.monotonic()
+            if time.monotonic() - last_count > 10:
+                OUTBOX_BACKLOG.set(await self.backlog())
+                last_count = time.monotonic()
             if sent < self._batch_size:
                 await _wait(stop, self._idle_sleep)
 
@@ -201,6 +205,15 @@ class OutboxRelay:
             )
         self.published += len(rows)
         return len(rows)
+
+    async def backlog(self) -> int:
+        """Rows not yet acknowledged by Kafka (a partial index keeps this cheap)."""
+        t = self._table
+        async with self._engine.connect() as conn:
+            count = await conn.scalar(
+                select(func.count()).select_from(t).where(t.c.published_at.is_(None))
+            )
+        return int(count or 0)
 
     async def cleanup(self) -> None:
         t = self._table

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from osb_contracts import KafkaRecord
 
+from osb_platform.observability import DEAD_LETTERED, PUBLISHED
+
+log = logging.getLogger(__name__)
 DLQ_HEADER_PREFIX = "osb_dlq_"
 
 
@@ -88,7 +92,8 @@ class Producer:
             for item in items
         ]
         if deliveries:
-            await asyncio.gather(*deliveries)
+            for result in await asyncio.gather(*deliveries):
+                PUBLISHED.labels(result.topic).inc()
 
     async def dead_letter(self, letters: Iterable[DeadLetter], *, service: str) -> None:
         deliveries = []
@@ -113,5 +118,14 @@ class Producer:
                     letter.topic + ".dlq", value=letter.value, key=letter.key, headers=headers
                 )
             )
+            # Where and why only: the record itself may hold a customer's data.
+            log.warning(
+                "dead-lettered %s[%d]@%d: %s",
+                letter.topic,
+                letter.partition,
+                letter.offset,
+                letter.reason,
+            )
+            DEAD_LETTERED.labels(letter.topic).inc()
         if deliveries:
             await asyncio.gather(*deliveries)

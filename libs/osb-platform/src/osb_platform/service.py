@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from osb_platform.http import Check
+from osb_platform.observability import configure_logging
 from osb_platform.producer import Producer
 
 
@@ -31,5 +32,12 @@ def readiness(engine: AsyncEngine, producer: Producer, topic: str) -> dict[str, 
 
 
 def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Run under uvicorn; SIGTERM or Ctrl-C drain the app through its lifespan."""
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=20)
+    """Run under uvicorn with JSON logs; SIGTERM or Ctrl-C drain the app through its lifespan."""
+    configure_logging(app.title.removeprefix("OSB "))
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # uvicorn's records go through the JSON formatter too
+        timeout_graceful_shutdown=20,
+    )

@@ -38,6 +38,7 @@ from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import install_error_handlers, install_health, install_metrics
 from osb_platform.matching import REPLY_TO
+from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, serve, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -91,12 +92,15 @@ def create_app(
             asyncio.create_task(follow(follower, stop, settings.follow_interval_s), name="index"),
         ]
         await broker.start()
+        lag = LagWatch(broker)
+        lag.start()
 
         app.state.checks = readiness(engine, producer, MATCHING_REPLIES.name)
         app.state.follower = follower
         try:
             yield
         finally:
+            await lag.stop()
             await broker.stop()
             stop.set()
             for task in tasks:

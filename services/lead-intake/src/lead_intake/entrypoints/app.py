@@ -14,6 +14,7 @@ from osb_platform import Producer
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
+from osb_platform.observability import LagWatch
 from osb_platform.service import readiness, serve, utc_now
 
 from lead_intake.adapters.idempotency import IdempotencyStore
@@ -46,12 +47,15 @@ def create_app(
             max_records=settings.max_batch,
         )
         await broker.start()
+        lag = LagWatch(broker)
+        lag.start()
 
         app.state.http = HttpDeps(producer, IdempotencyStore(engine), branches, clock)
         app.state.checks = readiness(engine, producer, LEAD_REQUESTS.name)
         try:
             yield
         finally:
+            await lag.stop()
             await broker.stop()  # drains the batch in hand and commits it
             await producer.stop()
             await engine.dispose()

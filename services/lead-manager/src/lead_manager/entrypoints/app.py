@@ -22,6 +22,7 @@ from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.matching import MatchingClient
+from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, utc_now
 
@@ -59,6 +60,8 @@ def create_app(
             max_records=settings.max_batch,
         )
         await broker.start()
+        lag = LagWatch(broker)
+        lag.start()
         matching = MatchingClient(
             settings.kafka_bootstrap_servers,
             producer,
@@ -76,6 +79,7 @@ def create_app(
             yield
         finally:
             await matching.stop()
+            await lag.stop()
             await broker.stop()  # finishes the batch in hand and commits it
             stop_relay.set()
             with contextlib.suppress(asyncio.CancelledError):

@@ -28,6 +28,7 @@ from osb_platform import (
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import install_error_handlers, install_health, install_metrics
+from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, serve, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -101,12 +102,15 @@ def create_app(
             asyncio.create_task(dispatcher.run(stop), name="dispatcher"),
         ]
         await broker.start()
+        lag = LagWatch(broker)
+        lag.start()
 
         app.state.checks = readiness(engine, producer, NOTIFICATION_EVENTS.name)
         app.state.store = store
         try:
             yield
         finally:
+            await lag.stop()
             await broker.stop()
             stop.set()
             for task in tasks:

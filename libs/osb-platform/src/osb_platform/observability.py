@@ -1,0 +1,133 @@
+"""What an operator sees of a service: Prometheus metrics and JSON logs with correlation ids.
+
+Metrics carry topics, groups, channels and outcomes as labels, never customer data. Logs are
+one JSON object per line (structlog; uvicorn's and FastStream's records go through the same
+formatter) with the service, the topic and the CloudEvents correlation id of what is being
+handled; log calls name ids, never a customer's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+CONSUMED = Counter("osb_messages_consumed_total", "Records handled successfully", ["topic"])
+FAILED = Counter("osb_messages_failed_total", "Handler failures (the batch is retried)", ["topic"])
+DEAD_LETTERED = Counter(
+    "osb_messages_dead_lettered_total", "Records sent to a dead-letter topic", ["topic"]
+)
+PUBLISHED = Counter("osb_messages_published_total", "Records acknowledged by Kafka", ["topic"])
+HANDLER_SECONDS = Histogram(
+    "osb_handler_seconds",
+    "Time to handle one batch, its transaction included",
+    ["topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OUTBOX_BACKLOG = Gauge("osb_outbox_backlog", "Outbox rows not yet acknowledged by Kafka")
+CONSUMER_LAG = Gauge(
+    "osb_consumer_lag",
+    "Records between a group's position and the partition's end",
+    ["topic", "group"],
+)
+
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+def configure_logging(service: str, *, level: int = logging.INFO) -> None:
+    """JSON lines on stdout for this process's own, uvicorn's and FastStream's records."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),  # FastStream's topic, group and message id
+        _add_service(service),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(ensure_ascii=False),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access"):
+        named = logging.getLogger(name)
+        named.handlers[:] = []
+        named.propagate = True
+
+
+def _add_service(service: str) -> Any:
+    def add(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", service)
+        event.pop("color_message", None)  # uvicorn's terminal copy of the message
+        return event
+
+    return add
+
+
+@contextlib.contextmanager
+def handling(topic: str, correlation: str | None, **more: Any) -> Any:
+    """Bind the topic and correlation id to every log record while a batch is handled."""
+    tokens = structlog.contextvars.bind_contextvars(topic=topic, correlation_id=correlation, **more)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
+
+
+class LagWatch:
+    """Keeps ``osb_consumer_lag`` current for a broker's subscribers while the service runs."""
+
+    def __init__(self, broker: Any, *, every: float = 5.0) -> None:
+        self._broker = broker
+        self._every = every
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="consumer-lag")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def update(self) -> None:
+        for subscriber in self._broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None or not (assigned := list(consumer.assignment())):
+                continue
+            # The partitions' ends from the broker: the fetcher's highwater is unset until a
+            # fetch returns records, which an idle group never sees.
+            ends = await consumer.end_offsets(assigned)
+            for tp in assigned:
+                position = await consumer.position(tp)
+                CONSUMER_LAG.labels(tp.topic, subscriber.group_id).set(max(0, ends[tp] - position))
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.update()
+            except Exception:  # a rebalance in progress: next round
+                logging.getLogger(__name__).debug("consumer lag not read", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._every)

@@ -1,0 +1,36 @@
+"""The services' logs: one JSON object per line, with the correlation id of what is handled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import logging
+from osb_platform.observability import configure_logging, handling
+configure_logging("lead-manager")
+with handling("osb.lead.requests.v1", "corr-1", partition=3):
+    logging.getLogger("lead_manager.service").info("lead %s created", "L-1")
+logging.getLogger("uvicorn.error").info("Started server process [%d]", 42)
+logging.getLogger("faststream.osb").info("Received", extra={"message_id": "m-1"})
+"""
+
+
+def test_every_record_is_a_json_line_with_service_and_context() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+    ).stdout
+    handled, uvicorn, faststream = (json.loads(line) for line in out.splitlines())
+    assert handled["event"] == "lead L-1 created"
+    assert (handled["topic"], handled["correlation_id"], handled["partition"]) == (
+        "osb.lead.requests.v1",
+        "corr-1",
+        3,
+    )
+    assert {handled["service"], uvicorn["service"], faststream["service"]} == {"lead-manager"}
+    assert "correlation_id" not in uvicorn, "the context ends with the batch"
+    assert uvicorn["event"] == "Started server process [42]"
+    assert faststream["message_id"] == "m-1"
+    assert handled["level"] == "info"
+    assert handled["timestamp"].endswith("Z")
