@@ -6,6 +6,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -57,6 +58,20 @@ class LocalKafka:
     def bootstrap_servers(self) -> str:
         return f"localhost:{self.settings.osb_kafka_port}"
 
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        """A second listener with SASL/PLAIN, to try the clients' SASL settings on."""
+        return f"localhost:{self.settings.osb_kafka_sasl_port}"
+
+    def sasl_credentials(self) -> tuple[str, str]:
+        """The local SASL user and its password (made once, kept in the run folder)."""
+        secret = self.settings.run_dir / "secrets" / "kafka-sasl-password"
+        if not secret.exists():
+            secret.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            secret.write_text(secrets.token_urlsafe(24))
+            secret.chmod(0o600)
+        return "osb", secret.read_text().strip()
+
     # -- jars -----------------------------------------------------------------------------
     def fetch(self) -> None:
         """Resolve the broker's class path with Maven (skipped while the pom is unchanged)."""
@@ -106,6 +121,8 @@ class LocalKafka:
 
     def _write_config(self) -> Path:
         port, cport = self.settings.osb_kafka_port, self.settings.osb_kafka_controller_port
+        sport = self.settings.osb_kafka_sasl_port
+        user, password = self.sasl_credentials()
         config = self.home / "server.properties"
         config.write_text(
             "\n".join(
@@ -113,11 +130,19 @@ class LocalKafka:
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@localhost:{cport}",
-                    f"listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{cport}",
-                    f"advertised.listeners=PLAINTEXT://localhost:{port}",
+                    f"listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{cport},"
+                    f"SASL_PLAINTEXT://localhost:{sport}",
+                    f"advertised.listeners=PLAINTEXT://localhost:{port},"
+                    f"SASL_PLAINTEXT://localhost:{sport}",
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+                    "SASL_PLAINTEXT:SASL_PLAINTEXT",
+                    "sasl.enabled.mechanisms=PLAIN",
+                    "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+                    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                    f'user_{user}="{password}";',
+                    "listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN",
                     f"log.dirs={self.data}",
                     # Topics come from the registry with their real partition counts.
                     "auto.create.topics.enable=false",

@@ -32,6 +32,7 @@ class InfraSettings(BaseSettings):
     osb_run_dir: Path = Field(default=REPO_ROOT / ".local")
     osb_kafka_port: int = 9092
     osb_kafka_controller_port: int = 9093
+    osb_kafka_sasl_port: int = 9094
     osb_kafka_heap: str = "768m"
 
     @property

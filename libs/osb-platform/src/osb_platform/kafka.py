@@ -25,12 +25,16 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from osb_contracts import Envelope, Message, Topic, decode, encode
 
+from osb_platform.kafka_security import KafkaSecurity
 from osb_platform.observability import CONSUMED, FAILED, HANDLER_SECONDS, handling
 
 log = logging.getLogger(__name__)
 
 
 def make_broker(bootstrap_servers: str, *, client_id: str, **options: Any) -> KafkaBroker:
+    """A broker connecting as ``KAFKA_SECURITY_PROTOCOL`` and friends say (plaintext if unset)."""
+    if "security" not in options:
+        options["security"] = KafkaSecurity().faststream()
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,

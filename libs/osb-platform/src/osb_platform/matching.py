@@ -32,6 +32,7 @@ from osb_contracts.matching import (
 from osb_contracts.topics import MATCHING_REPLIES, MATCHING_REQUESTS
 from osb_contracts.values import Customer
 
+from osb_platform.kafka_security import KafkaSecurity
 from osb_platform.producer import Outgoing, Producer
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class MatchingClient:
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             group_id=None,
+            **KafkaSecurity().aiokafka(),
         )
         await consumer.start()
         partitions = [

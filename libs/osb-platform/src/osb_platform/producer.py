@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from osb_contracts import KafkaRecord
 
+from osb_platform.kafka_security import KafkaSecurity
 from osb_platform.observability import DEAD_LETTERED, PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class Producer:
             client_id=client_id,
             enable_idempotence=True,  # acks=all, no duplicates from the producer's own retries
             linger_ms=options.pop("linger_ms", 5),
-            **options,
+            **(KafkaSecurity().aiokafka() | options),
         )
 
     async def start(self) -> None:

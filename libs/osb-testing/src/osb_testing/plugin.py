@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from osb_local_infra.kafka import LocalKafka
+from osb_local_infra.settings import InfraSettings
 
 from osb_testing.infrastructure import InfrastructureUnavailableError, TestInfrastructure, provide
 from osb_testing.mail import sms_gateway, smtp
@@ -30,6 +34,32 @@ def kafka_bootstrap_servers(osb_infra: TestInfrastructure) -> str:
 @pytest.fixture(scope="session")
 def database_urls(osb_infra: TestInfrastructure) -> dict[str, str]:
     return osb_infra.database_urls
+
+
+@dataclass(frozen=True)
+class SaslKafka:
+    """Where to try the clients' SASL settings: a listener that requires SASL/PLAIN."""
+
+    bootstrap_servers: str
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl(osb_infra: TestInfrastructure) -> SaslKafka:
+    given = [
+        os.environ.get(f"OSB_TEST_KAFKA_SASL_{k}") for k in ("BOOTSTRAP", "USERNAME", "PASSWORD")
+    ]
+    if all(given):
+        return SaslKafka(*(str(g) for g in given))
+    settings = InfraSettings()
+    if osb_infra.origin != "local" or settings.external_kafka:
+        pytest.fail(
+            "no SASL listener known: set OSB_TEST_KAFKA_SASL_BOOTSTRAP, _USERNAME and _PASSWORD",
+            pytrace=False,
+        )
+    kafka = LocalKafka(settings)
+    return SaslKafka(kafka.sasl_bootstrap_servers, *kafka.sasl_credentials())
 
 
 NewTopicFactory = Callable[..., Awaitable[str]]

@@ -20,6 +20,8 @@ class Settings(ServiceSettings):
     # The replica writers share one group; answering requests, any instance will do.
     consumer_group: str = "customer-matching"
     http_host: str = "127.0.0.1"
+    # Every endpoint here is a GET; a body is refused above this.
+    max_body_bytes: int = 16 * 1024
     http_port: int = 8003
     # New customer numbers: prefix and zero-padded number from first to last.
     number_prefix: str = "OSB"

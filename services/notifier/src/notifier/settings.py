@@ -47,6 +47,8 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql://postgres@localhost/notifier"
     consumer_group: str = "notifier"
     http_host: str = "127.0.0.1"
+    # Every endpoint here is a GET; a body is refused above this.
+    max_body_bytes: int = 16 * 1024
     http_port: int = 8004
     # The e-mail sender module: SMTP.
     smtp_host: str = "127.0.0.1"

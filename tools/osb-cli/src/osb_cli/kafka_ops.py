@@ -9,6 +9,7 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from osb_contracts.topics import DLQ_SUFFIX
+from osb_platform.kafka_security import KafkaSecurity
 
 DLQ_HEADER_PREFIX = "osb_dlq_"
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -35,7 +36,9 @@ class TopicState:
 async def _end_offsets(
     bootstrap: str, partitions: Sequence[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **KafkaSecurity().aiokafka()
+    )
     await consumer.start()
     try:
         return dict(await consumer.end_offsets(list(partitions)))
@@ -45,7 +48,7 @@ async def _end_offsets(
 
 async def topics(bootstrap: str, *, group_prefix: str = "") -> list[TopicState]:
     """Every topic with its partitions, its size and each consumer group's lag on it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **KafkaSecurity().aiokafka())
     await admin.start()
     try:
         metadata = await admin.describe_topics()
@@ -75,7 +78,7 @@ async def topics(bootstrap: str, *, group_prefix: str = "") -> list[TopicState]:
 
 
 async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **KafkaSecurity().aiokafka())
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])
@@ -100,7 +103,9 @@ async def read(
     """The topic's records (the last ``last`` per partition, or all), then new ones if
     ``follow``. Reads without a consumer group, so it commits nothing anywhere."""
     tps = await _partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **KafkaSecurity().aiokafka()
+    )
     await consumer.start()
     try:
         consumer.assign(tps)
@@ -155,7 +160,9 @@ async def replay(bootstrap: str, topic: str, *, partition: int, offset: int) -> 
         raise LookupError(f"no dead letter at {dlq} partition {partition} offset {offset}")
     original = header(letter, DLQ_HEADER_PREFIX + "topic") or dlq.removesuffix(DLQ_SUFFIX)
     headers = [(k, v) for k, v in letter.headers if not k.startswith(DLQ_HEADER_PREFIX)]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, **KafkaSecurity().aiokafka()
+    )
     await producer.start()
     try:
         await producer.send_and_wait(original, value=letter.value, key=letter.key, headers=headers)

@@ -54,6 +54,7 @@ from osb_contracts.topics import (
 )
 from osb_contracts.values import Customer
 from osb_platform import make_broker, publish
+from osb_platform.kafka_security import KafkaSecurity
 from pydantic import BaseModel
 
 log = logging.getLogger("osb.simulators")
@@ -349,6 +350,7 @@ async def run_dms(
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="latest",
+        **KafkaSecurity().aiokafka(),
     )
     await consumer.start()
     try:

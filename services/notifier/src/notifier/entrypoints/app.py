@@ -27,7 +27,7 @@ from osb_platform import (
 )
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.db import make_engine, upgrade
-from osb_platform.http import install_error_handlers, install_health, install_metrics
+from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, serve, utc_now
@@ -122,6 +122,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="OSB notifier", version="1", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
