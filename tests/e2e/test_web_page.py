@@ -415,6 +415,13 @@ async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> N
     await expect(row).to_contain_text("SMS", timeout=WAIT_MS)
     await expect(row).to_contain_text("zugestellt")
 
+    # Erneut senden: the notifier sends the same text once more.
+    await row.get_by_role("button", name="Erneut senden").click()
+    await expect(page.locator("#notice")).to_contain_text("Erneuter Versand angefordert")
+    await web.until(
+        lambda: sum(m["text"] == final for m in web.sms.messages) == 2, "the SMS sent again"
+    )
+
 
 async def test_reject_goes_straight_to_e_mail_without_sms_and_the_mail_arrives(web: Web) -> None:
     branch = await web.branch(sms=False)
