@@ -65,6 +65,9 @@ class Producer:
             client_id=client_id,
             enable_idempotence=True,  # acks=all, no duplicates from the producer's own retries
             linger_ms=options.pop("linger_ms", 5),
+            # One request per partition for a relay batch, not one per 16 KiB (the default):
+            # each request costs a round trip, a write and the broker's acks=all work.
+            max_batch_size=options.pop("max_batch_size", 512 * 1024),
             **(KafkaSecurity().aiokafka() | options),
         )
 

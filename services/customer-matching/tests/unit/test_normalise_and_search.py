@@ -103,6 +103,53 @@ def test_first_and_last_name_swapped() -> None:
     assert {f.field: f.similarity for f in best.fields}["name"] >= 0.95
 
 
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("Hayden", "Thred Gold"), ("Thred Gold", "Hayden"), ("Hay Den", "Thredgold")],
+)
+def test_a_name_typed_apart_or_swapped_meets_its_other_half(first: str, last: str) -> None:
+    index = index_of(customer("K-1", "Hayden", "Thredgold"))
+    lead = Customer(first_name=first, last_name=last, address=Address(postcode="20095"))
+    (best,) = index.search(lead, ADDRESS)
+    assert {f.field: f.similarity for f in best.fields}["name"] >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("typed", "similarity"),
+    [
+        (date(1973, 4, 16), 1.0),
+        (date(1937, 4, 16), 0.8),  # two digits swapped
+        (date(1973, 4, 17), 0.8),  # one digit mistyped
+        (date(1973, 6, 14), 0.0),
+        (date(1981, 2, 3), 0.0),
+    ],
+)
+def test_a_mistyped_birth_date_is_near_but_never_proof(typed: date, similarity: float) -> None:
+    index = index_of(customer("K-1", "Hayden", "Thredgold", birth_date=date(1973, 4, 16)))
+    lead = Customer(
+        first_name="Hayden",
+        last_name="Thredgold",
+        birth_date=typed,
+        address=Address(postcode="20095"),
+    )
+    (best,) = index.search(lead, [DuplicateCriterion.BIRTH_DATE])
+    assert {f.field: f.similarity for f in best.fields}["birth_date"] == similarity
+    if similarity < 1.0:
+        assert best.band is not ConfidenceBand.CERTAIN
+
+
+def test_day_and_month_swapped_are_near() -> None:
+    index = index_of(customer("K-1", "Hayden", "Thredgold", birth_date=date(1973, 4, 9)))
+    lead = Customer(
+        first_name="Hayden",
+        last_name="Thredgold",
+        birth_date=date(1973, 9, 4),
+        address=Address(postcode="20095"),
+    )
+    (best,) = index.search(lead, [DuplicateCriterion.BIRTH_DATE])
+    assert {f.field: f.similarity for f in best.fields}["birth_date"] == 0.8
+
+
 def test_a_name_alone_is_never_certain() -> None:
     index = index_of(customer("K-1", "Jürgen", "Müller", email="j@example.de"))
     lead = Customer(

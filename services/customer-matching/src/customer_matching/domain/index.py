@@ -21,6 +21,7 @@ from osb_contracts.matching import (
 )
 from osb_contracts.values import Customer
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from customer_matching.domain import normalise as n
 
@@ -197,14 +198,20 @@ class CustomerIndex:
 
 
 def name_similarity(a: Normalised, b: Normalised) -> float:
-    """Token-based, so first and last name swapped still match."""
+    """Token-based, so first and last name swapped still match; and joined, so a name
+    typed apart ("Ever Ett", "Thred Gold") or run together still meets its other half."""
     if not a.surname or not b.surname:
         return 0.0
     full = fuzz.token_sort_ratio(a.full_name, b.full_name) / 100
     surname = fuzz.ratio(" ".join(a.surname), " ".join(b.surname)) / 100
     if not a.given or not b.given:
         return surname * 0.9
-    return max(full, fuzz.token_set_ratio(a.full_name, b.full_name) / 100 * 0.95)
+    given_first = "".join(b.given + b.surname)
+    joined = max(
+        fuzz.ratio("".join(a.given + a.surname), given_first),
+        fuzz.ratio("".join(a.surname + a.given), given_first),
+    )
+    return max(full, joined / 100, fuzz.token_set_ratio(a.full_name, b.full_name) / 100 * 0.95)
 
 
 def address_similarity(a: Normalised, b: Normalised) -> float | None:
@@ -218,6 +225,23 @@ def address_similarity(a: Normalised, b: Normalised) -> float | None:
         else (fuzz.ratio(a.city, b.city) / 100 if a.city and b.city else 0.5)
     )
     return 0.5 * street + 0.2 * house + 0.3 * place
+
+
+def birth_similarity(a: date | None, b: date | None) -> float | None:
+    """1.0 the same day; 0.8 for one mistyped or two swapped digits, or day and month
+    swapped (as forms get them wrong); else 0.0. Only the same day counts as proof."""
+    if a is None or b is None:
+        return None
+    if a == b:
+        return 1.0
+    digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
+    if OSA.distance(digits_a, digits_b) == 1 or (a.year, a.month, a.day) == (
+        b.year,
+        b.day,
+        b.month,
+    ):
+        return 0.8
+    return 0.0
 
 
 def _exact(a: object, b: object) -> float | None:
@@ -239,7 +263,7 @@ def score(
             if query.phones and master.phones
             else None
         ),
-        DuplicateCriterion.BIRTH_DATE: _exact(query.birth_date, master.birth_date),
+        DuplicateCriterion.BIRTH_DATE: birth_similarity(query.birth_date, master.birth_date),
     }
     number_match = bool(query.number and query.number == master.number)
     decisive = [v for c in criteria if (v := evidence[c]) is not None]
