@@ -214,3 +214,23 @@ def test_updates_and_deletes_reach_the_index() -> None:
     assert index.search(lead, [DuplicateCriterion.EMAIL]) == []
     assert len(index) == 0
     assert not index.blocks
+
+
+def test_a_key_that_grew_too_common_keeps_a_count_and_goes_with_its_last_customer() -> None:
+    index = CustomerIndex(too_common=20)
+    names = ["Anton", "Berta", "Caesar", "Dora", "Emil", "Friedrich", "Gustav", "Heinrich"]
+    many = [customer(f"K-{i}", names[i % 8], f"Zzyx{i}") for i in range(25)]
+    for c in many[:20]:
+        index.put(c)
+    assert isinstance(index.blocks["plz:20095"], set)  # twenty: still a key that finds
+    for c in many[20:]:
+        index.put(c)
+    common = index.blocks.get("plz:20095")
+    assert not isinstance(common, (int, set))
+    assert getattr(common, "count", None) == 25
+    lead = Customer(last_name="Niemand", address=Address(postcode="20095"))
+    assert index.search(lead, ADDRESS) == []  # the postcode alone no longer finds anyone
+    for c in many:
+        index.remove(str(c.customer_number))
+    assert "plz:20095" not in index.blocks
+    assert not index.blocks

@@ -9,6 +9,7 @@ is never "certain".
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,7 +37,7 @@ class Normalised:
     surname: tuple[str, ...]
     given: tuple[str, ...]
     email: str | None
-    phones: frozenset[str]
+    phones: tuple[str, ...]  # a tuple: a frozenset of one costs 216 bytes a customer
     street: str
     house: str
     postcode: str | None
@@ -51,16 +52,18 @@ class Normalised:
     def of(cls, customer: Customer) -> Normalised:
         country = customer.address.country or "DE"
         phones = {n.phone(p, country) for p in (customer.phone, customer.mobile)}
+        postcode = n.postcode(customer.address.postcode)
+        # Streets and places repeat across a million customers: one shared string each.
         return cls(
             number=customer.customer_number,
             surname=n.name_words(customer.last_name),
             given=n.name_words(customer.first_name),
             email=n.email(customer.email),
-            phones=frozenset(p for p in phones if p),
-            street=n.street(customer.address.street),
+            phones=tuple(sorted(p for p in phones if p)),
+            street=sys.intern(n.street(customer.address.street)),
             house=n.fold(customer.address.house_number or "").replace(" ", ""),
-            postcode=n.postcode(customer.address.postcode),
-            city=n.fold(customer.address.city or ""),
+            postcode=sys.intern(postcode) if postcode else None,
+            city=sys.intern(n.fold(customer.address.city or "")),
             birth_date=customer.birth_date,
         )
 
@@ -83,11 +86,23 @@ class Normalised:
         return keys
 
 
+class _Common:
+    """A blocking key shared by more customers than mean anything: only their count."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
 @dataclass
 class CustomerIndex:
     """Compact: per customer its normalised form and its master record as JSON bytes (turned
     back into a model only for the few candidates shown); a blocking key held by one
-    customer stores that customer's slot, a set only from the second one on.
+    customer stores that customer's slot, a set only from the second one on, and a count
+    only once it is too common to be used (postcodes, birth dates, common name codes at a
+    million customers). A key that became too common stays unused until the index is built
+    again (on the next start), even if customers leave it.
     """
 
     too_common: int = TOO_COMMON
@@ -96,7 +111,7 @@ class CustomerIndex:
     records: list[bytes | None] = field(default_factory=list)
     numbers: list[str | None] = field(default_factory=list)
     free: list[int] = field(default_factory=list)
-    blocks: dict[str, int | set[int]] = field(default_factory=dict)
+    blocks: dict[str, int | set[int] | _Common] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -132,6 +147,10 @@ class CustomerIndex:
                 self.blocks[key] = slot
             elif isinstance(members, int):
                 self.blocks[key] = {members, slot}
+            elif isinstance(members, _Common):
+                members.count += 1
+            elif len(members) >= self.too_common:
+                self.blocks[key] = _Common(len(members) + 1)
             else:
                 members.add(slot)
 
@@ -145,6 +164,10 @@ class CustomerIndex:
             members = self.blocks.get(key)
             if members == slot:
                 del self.blocks[key]
+            elif isinstance(members, _Common):
+                members.count -= 1
+                if members.count == 0:
+                    del self.blocks[key]
             elif isinstance(members, set):
                 members.discard(slot)
                 if len(members) == 1:
@@ -161,7 +184,7 @@ class CustomerIndex:
             members = self.blocks.get(key)
             if isinstance(members, int):
                 found.add(members)
-            elif members and len(members) <= self.too_common:
+            elif isinstance(members, set):
                 found |= members
         return found
 
@@ -259,7 +282,7 @@ def score(
         DuplicateCriterion.ADDRESS: address_similarity(query, master),
         DuplicateCriterion.EMAIL: _exact(query.email, master.email),
         DuplicateCriterion.PHONE: (
-            (1.0 if query.phones & master.phones else 0.0)
+            (1.0 if any(p in master.phones for p in query.phones) else 0.0)
             if query.phones and master.phones
             else None
         ),
