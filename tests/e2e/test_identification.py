@@ -7,8 +7,6 @@ arrives on its topics.
 from __future__ import annotations
 
 import asyncio
-import random
-import string
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,9 +26,6 @@ from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
 from osb_contracts.dms import (
     AppointmentDeleted,
-    CustomerMasterChanged,
-    MasterChange,
-    VehicleMasterChanged,
 )
 from osb_contracts.leads import AppointmentCreated, LeadCancelled, LeadRequested
 from osb_contracts.topics import (
@@ -45,6 +40,13 @@ from osb_contracts.topics import (
 )
 from osb_contracts.values import Address, Customer, Vehicle
 from osb_platform import make_broker, publish
+from osb_testing.dms import (
+    a_vin,
+    letters,
+    master_customer,
+    publish_customer,
+    publish_vehicle,
+)
 from osb_testing.kafka import TopicTail, header, move_group_to_end
 
 pytestmark = pytest.mark.e2e
@@ -66,14 +68,6 @@ SENIOR = {
 }
 
 
-def letters(n: int = 8) -> str:
-    return "".join(random.choice(string.ascii_lowercase) for _ in range(n))
-
-
-def a_vin() -> str:
-    return "WVW" + "".join(random.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
-
-
 @dataclass
 class System:
     http: httpx.AsyncClient
@@ -82,26 +76,10 @@ class System:
     cash_sale: str
 
     async def master(self, customer: Customer) -> None:
-        number = str(customer.customer_number)
-        change = CustomerMasterChanged(
-            change=MasterChange.UPSERT,
-            customer_number=number,
-            revision=1,
-            changed_at=datetime.now(UTC),
-            customer=customer,
-        )
-        await publish(self.bus, change, topic=DMS_CUSTOMERS, key=number, source="/dms")
+        await publish_customer(self.bus, customer)
 
     async def vehicle(self, vin: str, owner: str) -> None:
-        change = VehicleMasterChanged(
-            change=MasterChange.UPSERT,
-            vin=vin,
-            revision=1,
-            changed_at=datetime.now(UTC),
-            owner_customer_number=owner,
-            vehicle=Vehicle(vin=vin, make="Skoda", model="Octavia", licence_plate="HH-SK 1"),
-        )
-        await publish(self.bus, change, topic=DMS_VEHICLES, key=vin, source="/dms")
+        await publish_vehicle(self.bus, vin, owner)
 
     async def lead(self, request: LeadRequested) -> dict[str, Any]:
         await publish(
@@ -212,18 +190,6 @@ async def system(
         ).status_code == 200
         yield System(http, bus, tail, cash_sale)
     await bus.stop()
-
-
-def master_customer(number: str, last: str) -> Customer:
-    return Customer(
-        customer_number=number,
-        salutation="Herr",
-        first_name="Jürgen",
-        last_name=last,
-        email=f"{last.lower()}@alt.example.de",
-        phone="+49401234567",
-        address=Address(street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"),
-    )
 
 
 def lead_request(last: str, *, number: str | None = None, vin: str | None = None) -> LeadRequested:

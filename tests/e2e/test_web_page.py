@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import re
-import string
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -28,13 +26,10 @@ from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
-from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
 from osb_contracts.leads import AppointmentCreated, LeadRequested
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
-    DMS_CUSTOMERS,
-    DMS_VEHICLES,
     LEAD_EVENTS,
     LEAD_REQUESTS,
     PORTAL_BOOKINGS,
@@ -44,6 +39,7 @@ from osb_local_infra.mailsink import MailSink
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
 from osb_testing.browser import chromium
+from osb_testing.dms import a_vin, letters, master_customer, publish_customer, publish_vehicle
 from osb_testing.kafka import TopicTail, header
 from osb_testing.mail import Smtp, serving_sms_sink
 from osb_testing.processes import ServiceProcess
@@ -56,14 +52,6 @@ SECRET = "web-page-test-secret-of-32-characters!"
 WAIT_MS = 20_000
 MAX_BRANCHES = 30
 SHOTS = os.environ.get("OSB_SCREENSHOTS")
-
-
-def letters(n: int = 8) -> str:
-    return "".join(random.choice(string.ascii_lowercase) for _ in range(n))
-
-
-def a_vin() -> str:
-    return "WVW" + "".join(random.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
 
 
 @dataclass
@@ -150,25 +138,8 @@ class Web:
         """A master customer the matching index knows: (number, surname, master data)."""
         last = "Zq" + letters()
         number = f"K{uuid.uuid4().hex[:7].upper()}"
-        master = Customer(
-            customer_number=number,
-            salutation="Herr",
-            first_name="Jürgen",
-            last_name=last,
-            email=f"{last.lower()}@alt.example.de",
-            phone="+49401234567",
-            address=Address(
-                street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"
-            ),
-        )
-        change = CustomerMasterChanged(
-            change=MasterChange.UPSERT,
-            customer_number=number,
-            revision=1,
-            changed_at=datetime.now(UTC),
-            customer=master,
-        )
-        await publish(self.bus, change, topic=DMS_CUSTOMERS, key=number, source="/dms")
+        master = master_customer(number, last)
+        await publish_customer(self.bus, master)
         probe = await self.lead(branch, last)
         async with asyncio.timeout(30):
             while True:
@@ -181,15 +152,7 @@ class Web:
                 await asyncio.sleep(0.1)
 
     async def vehicle(self, vin: str, owner: str) -> None:
-        change = VehicleMasterChanged(
-            change=MasterChange.UPSERT,
-            vin=vin,
-            revision=1,
-            changed_at=datetime.now(UTC),
-            owner_customer_number=owner,
-            vehicle=Vehicle(vin=vin, make="Skoda", model="Octavia", licence_plate="HH-SK 1"),
-        )
-        await publish(self.bus, change, topic=DMS_VEHICLES, key=vin, source="/dms")
+        await publish_vehicle(self.bus, vin, owner)
 
     async def open(self, token: str, page: Page | None = None) -> Page:
         """The page signed in with ``token`` (in a new browser unless ``page`` is given)."""
