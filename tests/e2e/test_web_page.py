@@ -350,6 +350,9 @@ async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> N
     branch = await web.branch(sms=True)
     lead = await web.lead(branch)
     page = await web.open(web.token(branch))
+    await page.get_by_role("button", name="Lokale Einstellungen").click()
+    await page.get_by_label("Aktualisierung alle").fill("2")
+    await page.get_by_role("button", name="Speichern").click()
     await page.locator(f"button[data-open='{lead.lead_id}']").click()
 
     reject = page.get_by_role("button", name="Ablehnen", exact=True)
@@ -371,9 +374,9 @@ async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> N
     )
     (sent,) = [m for m in web.sms.messages if m["text"] == final]
     assert sent["to"] == "+4915112345678"
-    # The delivery status shows up in the lead's detail once the notifier reports it.
-    await page.get_by_role("button", name="Aktualisieren").click()
-    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    # The delivery status shows up in the open lead's detail, refreshed at the user's
+    # interval, once the notifier has reported it.
+    await page.locator("#search").focus()  # the refresh leaves a detail being worked in alone
     row = page.locator("table.notifications tbody tr")
     await expect(row).to_contain_text("SMS", timeout=WAIT_MS)
     await expect(row).to_contain_text("zugestellt")

@@ -35,16 +35,22 @@ def master_customer(number: str, last: str) -> Customer:
     )
 
 
-async def publish_customer(bus: KafkaBroker, customer: Customer, revision: int = 1) -> None:
+async def publish_customer(
+    bus: KafkaBroker,
+    customer: Customer,
+    revision: int = 1,
+    change: MasterChange = MasterChange.UPSERT,
+) -> None:
+    """An upsert of ``customer``'s master record, or (``change=DELETE``) its deletion."""
     number = str(customer.customer_number)
-    change = CustomerMasterChanged(
-        change=MasterChange.UPSERT,
+    message = CustomerMasterChanged(
+        change=change,
         customer_number=number,
         revision=revision,
         changed_at=datetime.now(UTC),
-        customer=customer,
+        customer=customer if change is MasterChange.UPSERT else None,
     )
-    await publish(bus, change, topic=DMS_CUSTOMERS, key=number, source="/dms")
+    await publish(bus, message, topic=DMS_CUSTOMERS, key=number, source="/dms")
 
 
 async def publish_vehicle(bus: KafkaBroker, vin: str, owner: str, revision: int = 1) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from customer_matching.settings import Settings
 from faststream.kafka import KafkaBroker
 from osb_contracts import decode
 from osb_contracts.customers import CustomerRegistered
-from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
+from osb_contracts.dms import MasterChange
 from osb_contracts.matching import ConfidenceBand, DuplicateCriterion, VehicleOwnership
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
@@ -27,10 +25,11 @@ from osb_contracts.topics import (
     DMS_VEHICLES,
     MATCHING_REQUESTS,
 )
-from osb_contracts.values import Address, Customer, Vehicle
-from osb_platform import Producer, make_broker, publish
+from osb_contracts.values import Address, Customer
+from osb_platform import Producer, make_broker
 from osb_platform.db import make_engine, upgrade
 from osb_platform.matching import MatchingClient, MatchingUnavailableError
+from osb_testing.dms import a_vin, letters, publish_customer, publish_vehicle
 from osb_testing.kafka import TopicTail, move_group_to_end
 
 pytestmark = pytest.mark.integration
@@ -38,11 +37,7 @@ pytestmark = pytest.mark.integration
 
 def surname() -> str:
     """A surname no other test shares (so blocking finds only this test's customers)."""
-    return "Zq" + "".join(random.choice(string.ascii_lowercase) for _ in range(8))
-
-
-def vin() -> str:
-    return "WVW" + "".join(random.choice("ABCDEFGHJKLMNPRSTUVWXYZ0123456789") for _ in range(14))
+    return "Zq" + letters()
 
 
 @dataclass
@@ -54,26 +49,10 @@ class Harness:
     async def master(
         self, customer: Customer, revision: int, change: MasterChange = MasterChange.UPSERT
     ) -> None:
-        number = str(customer.customer_number)
-        message = CustomerMasterChanged(
-            change=change,
-            customer_number=number,
-            revision=revision,
-            changed_at=datetime.now(UTC),
-            customer=customer if change is MasterChange.UPSERT else None,
-        )
-        await publish(self.bus, message, topic=DMS_CUSTOMERS, key=number, source="/dms")
+        await publish_customer(self.bus, customer, revision, change)
 
     async def vehicle(self, vin: str, owner: str, revision: int = 1) -> None:
-        message = VehicleMasterChanged(
-            change=MasterChange.UPSERT,
-            vin=vin,
-            revision=revision,
-            changed_at=datetime.now(UTC),
-            owner_customer_number=owner,
-            vehicle=Vehicle(vin=vin, make="VW", model="Golf"),
-        )
-        await publish(self.bus, message, topic=DMS_VEHICLES, key=vin, source="/dms")
+        await publish_vehicle(self.bus, vin, owner, revision)
 
     async def until(self, check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
         async with asyncio.timeout(timeout):
@@ -182,7 +161,7 @@ async def test_master_changes_reach_the_index_in_revision_order(harness: Harness
 
 
 async def test_vehicle_lookup_answers_the_three_cases(harness: Harness) -> None:
-    owner, other, v = f"K{uuid.uuid4().hex[:8]}", f"K{uuid.uuid4().hex[:8]}", vin()
+    owner, other, v = f"K{uuid.uuid4().hex[:8]}", f"K{uuid.uuid4().hex[:8]}", a_vin()
     await harness.vehicle(v, owner)
 
     async def known() -> bool:
@@ -196,13 +175,13 @@ async def test_vehicle_lookup_answers_the_three_cases(harness: Harness) -> None:
         owner,
     )
     assert mine.vehicle is not None
-    assert mine.vehicle.make == "VW"
+    assert mine.vehicle.make == "Skoda"
     theirs = await harness.client.vehicle(v, customer_number=other)
     assert (theirs.ownership, theirs.owner_customer_number) == (
         VehicleOwnership.OWNED_BY_OTHER,
         owner,
     )
-    unknown = await harness.client.vehicle(vin(), customer_number=owner)
+    unknown = await harness.client.vehicle(a_vin(), customer_number=owner)
     assert unknown.ownership is VehicleOwnership.UNKNOWN
 
 
@@ -243,7 +222,7 @@ async def test_no_answer_within_the_timeout_is_a_clear_error(kafka_bootstrap_ser
     try:
         started = asyncio.get_running_loop().time()
         with pytest.raises(MatchingUnavailableError, match=r"did not answer within 0\.5 s"):
-            await client.vehicle(vin(), customer_number=None)
+            await client.vehicle(a_vin(), customer_number=None)
         assert asyncio.get_running_loop().time() - started < 2.0
     finally:
         await client.stop()

@@ -135,7 +135,10 @@ function restartTimer() {
     if (!state.token || !may("LEAD_MANAGER")) return;
     try {
       await refreshCounter();
-      if (!$("#manager").hidden && !$("#dialog").open) await loadRows({ quiet: true });
+      if (!$("#manager").hidden && !$("#dialog").open) {
+        await loadRows({ quiet: true });
+        await refreshDetail();
+      }
     } catch (error) {
       notice(error.message);
     }
@@ -185,6 +188,14 @@ async function openLead(id, { focus = true } = {}) {
     row.classList.toggle("selected", row.dataset.lead === id);
   }
   if (focus) $("#detail").focus();
+}
+
+// The open lead again (new history, delivery status), unless the advisor is working in it.
+async function refreshDetail() {
+  const id = $("#detail-title")?.dataset.lead;
+  const busy =
+    document.activeElement?.closest("#detail") || $("#detail [aria-expanded=true]");
+  if (id && !busy) await openLead(id, { focus: false });
 }
 
 async function afterChange(id, message) {
