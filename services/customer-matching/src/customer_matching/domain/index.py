@@ -64,7 +64,9 @@ class Normalised:
             house=n.fold(customer.address.house_number or "").replace(" ", ""),
             postcode=sys.intern(postcode) if postcode else None,
             city=sys.intern(n.fold(customer.address.city or "")),
-            birth_date=customer.birth_date,
+            birth_date=_DATES.setdefault(customer.birth_date, customer.birth_date)
+            if customer.birth_date
+            else None,
         )
 
     def blocking_keys(self) -> set[str]:
@@ -84,6 +86,14 @@ class Normalised:
             keys.add(f"mail:{self.email}")
         keys |= {f"tel:{p}" for p in self.phones}
         return keys
+
+
+def _record(customer: Customer) -> bytes:
+    # The number is kept once, in ``numbers``.
+    return customer.model_dump_json(exclude_defaults=True, exclude={"customer_number"}).encode()
+
+
+_DATES: dict[date, date] = {}  # one object per birth date: 30,000 dates for a million people
 
 
 class _Common:
@@ -123,7 +133,9 @@ class CustomerIndex:
     def _customer(self, slot: int) -> Customer:
         record = self.records[slot]
         assert record is not None
-        return Customer.model_validate_json(record)
+        return Customer.model_validate_json(record).model_copy(
+            update={"customer_number": self.numbers[slot]}
+        )
 
     def put(self, customer: Customer) -> None:
         number = customer.customer_number
@@ -134,12 +146,12 @@ class CustomerIndex:
         if self.free:
             slot = self.free.pop()
             self.normalised[slot], self.numbers[slot] = norm, number
-            self.records[slot] = customer.model_dump_json(exclude_defaults=True).encode()
+            self.records[slot] = _record(customer)
         else:
             slot = len(self.numbers)
             self.normalised.append(norm)
             self.numbers.append(number)
-            self.records.append(customer.model_dump_json(exclude_defaults=True).encode())
+            self.records.append(_record(customer))
         self.slots[number] = slot
         for key in norm.blocking_keys():
             members = self.blocks.get(key)
