@@ -76,11 +76,16 @@ class Web:
         return {"Authorization": f"Bearer {self.token(branch)}"}
 
     async def branch(
-        self, *, sms: bool = False, acceptors: list[dict[str, Any]] | None = None
+        self,
+        *,
+        sms: bool = False,
+        acceptors: list[dict[str, Any]] | None = None,
+        branch_id: str | None = None,
     ) -> str:
+        """OSB settings for a new branch of this run (or ``branch_id``); its id."""
         self.branches += 1
         assert self.branches <= MAX_BRANCHES
-        branch = f"W{self.run}{self.branches}"
+        branch = branch_id or f"W{self.run}{self.branches}"
         settings = {
             "name": f"Autohaus Test {self.branches}",
             "acceptors": [{"id": "anna", "name": "Anna Albers"}]
@@ -277,13 +282,7 @@ async def web(kafka_bootstrap_servers: str, database_urls: dict[str, str]) -> As
 
 
 async def test_a_portal_booking_appears_in_the_list_without_a_reload(web: Web) -> None:
-    branch = web.portal_branch
-    r = await web.http.put(
-        f"/api/v1/branches/{branch}/settings",
-        json={"name": "Autohaus Portal", "acceptors": [{"id": "anna", "name": "Anna Albers"}]},
-        headers=web.auth(branch),
-    )
-    assert r.status_code == 200, r.text
+    branch = await web.branch(branch_id=web.portal_branch)
     page = await web.open(web.token(branch))
     await expect(page.locator("#rows")).to_contain_text("Keine Terminleads")
     await expect(page.locator("#counter")).to_have_text("0")

@@ -124,7 +124,8 @@ class _Retry(BaseMiddleware):
         where = (record.topic, record.partition, record.offset)
         started = time.perf_counter()
         try:
-            with handling(record.topic, _correlation(record), partition=record.partition):
+            correlation = header(record, "ce_correlationid")
+            with handling(record.topic, correlation, partition=record.partition):
                 result = await call_next(msg)
         except HandlerException:
             raise
@@ -148,9 +149,11 @@ class _Retry(BaseMiddleware):
         return result
 
 
-def _correlation(record: Any) -> str | None:
+def header(record: Any, name: str) -> str | None:
+    """A consumed record's header as text (None when absent); bytes that are not UTF-8 are
+    replaced, not raised on."""
     for key, value in record.headers or ():
-        if key == "ce_correlationid":
+        if key == name:
             return bytes(value).decode("utf-8", "replace")
     return None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from osb_platform.kafka import header
 
 
 async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
@@ -98,8 +99,4 @@ class TopicTail:
         return self.matching(predicate)
 
 
-def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
-    for key, value in record.headers:
-        if key == name:
-            return str(value.decode())
-    return None
+__all__ = ["TopicTail", "header", "move_group_to_end", "partitions_of"]

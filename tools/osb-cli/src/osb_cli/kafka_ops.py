@@ -9,9 +9,10 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from osb_contracts.topics import DLQ_SUFFIX
+from osb_platform.kafka import header
 from osb_platform.kafka_security import KafkaSecurity
+from osb_platform.producer import DLQ_HEADER_PREFIX
 
-DLQ_HEADER_PREFIX = "osb_dlq_"
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
@@ -133,13 +134,6 @@ async def dead_letters(bootstrap: str, topic: str) -> list[Record]:
     """Everything on ``topic``'s dead-letter topic."""
     dlq = topic if topic.endswith(DLQ_SUFFIX) else topic + DLQ_SUFFIX
     return [r async for r in read(bootstrap, dlq)]
-
-
-def header(record: Record, name: str) -> str | None:
-    for key, value in record.headers:
-        if key == name:
-            return bytes(value).decode("utf-8", "replace")
-    return None
 
 
 async def replay(bootstrap: str, topic: str, *, partition: int, offset: int) -> Record:

@@ -19,13 +19,15 @@ from osb_contracts.dms import AppointmentDeleted
 from osb_contracts.portal import BookingSubmitted
 from osb_contracts.topics import DMS_APPOINTMENTS, PORTAL_BOOKINGS, TOPICS, Topic, key_of
 from osb_platform import make_broker, publish
+from osb_platform.kafka import header
+from osb_platform.producer import DLQ_HEADER_PREFIX
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Column, Table
 
 from osb_cli import kafka_ops, simulators
-from osb_cli.kafka_ops import DLQ_HEADER_PREFIX, Record, header
+from osb_cli.kafka_ops import Record
 
 console = Console()
 app = typer.Typer(help="The operator's command line for the OSB pipeline.", no_args_is_help=True)
