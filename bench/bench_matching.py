@@ -16,6 +16,7 @@ import math
 import statistics
 import time
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from osb_contracts.values import Address, Customer
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".bench" / "matching.json"
 CRITERIA = (DuplicateCriterion.ADDRESS, DuplicateCriterion.BIRTH_DATE)
+CHUNK = 20_000
 
 
 def _text(value: Any) -> str | None:
@@ -198,7 +200,7 @@ def main() -> None:
     truth = {(x, y) for x, y in links}
     results = [ours(a, b, truth), recordlinkage_ecm(a, b, truth), splink_em(a, b, truth)]
     speed = latency(args.customers)
-    kafka = through_kafka()
+    kafka = through_kafka(args.customers)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench-matching",
@@ -241,29 +243,52 @@ def _spelled_differently(rng: Any, customer: Customer) -> Customer:
     )
 
 
+def population_file(count: int) -> Path:
+    """``count`` generated masters as JSON Lines (seeded, written once and kept in .bench/)."""
+    import random
+
+    from customer_matching.demo import generate
+
+    path = OUT.parent / f"customers-{count}.jsonl"
+    if not path.exists():
+        OUT.parent.mkdir(exist_ok=True)
+        partial = path.with_suffix(".partial")
+        with partial.open("w", encoding="utf-8") as out:
+            for start in range(0, count, CHUNK):
+                customers, _ = generate(min(CHUNK, count - start), random.Random(start))
+                out.writelines(
+                    c.model_copy(update={"customer_number": f"L{start + i:07d}"}).model_dump_json(
+                        exclude_none=True
+                    )
+                    + "\n"
+                    for i, c in enumerate(customers)
+                )
+        partial.rename(path)
+    return path
+
+
+def population(count: int) -> Any:
+    """The generated masters in chunks (the file the bulk import loads, read back)."""
+    with population_file(count).open(encoding="utf-8") as lines:
+        while chunk := [Customer.model_validate_json(line) for line in islice(lines, CHUNK)]:
+            yield chunk
+
+
 def latency(count: int, queries: int = 2000) -> dict[str, Any]:
     import random
     import resource
-
-    from customer_matching.demo import generate
 
     rng = random.Random(7)
     index = CustomerIndex()
     sample: list[Customer] = []
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     build = 0.0
-    chunk = 20_000
-    for start in range(0, count, chunk):
-        customers, _ = generate(min(chunk, count - start), random.Random(start))
-        customers = [
-            c.model_copy(update={"customer_number": f"L{start + i:07d}"})
-            for i, c in enumerate(customers)
-        ]
+    for customers in population(count):
         t0 = time.perf_counter()
         for c in customers:
             index.put(c)
         build += time.perf_counter() - t0
-        sample += rng.sample(customers, max(1, queries * chunk // count))
+        sample += rng.sample(customers, max(1, queries * len(customers) // count))
     peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     fuzzy, exact, found = [], [], 0
     for customer in sample[:queries]:
@@ -290,8 +315,40 @@ def latency(count: int, queries: int = 2000) -> dict[str, Any]:
     }
 
 
-async def _through_kafka(infra: Any, requests: int) -> dict[str, Any]:
+async def _replica(infra: Any, count: int) -> tuple[str, dict[str, Any]]:
+    """A database of its own whose replica holds the ``count`` generated masters.
+
+    Loaded with the service's bulk import (timed) unless an earlier run left it complete.
+    """
+    from customer_matching.adapters.bulk import import_file
+    from customer_matching.entrypoints.app import MIGRATIONS
+    from osb_local_infra.postgres import database_url, ensure_databases
+    from osb_platform.db import make_engine, upgrade
+    from sqlalchemy import text
+
+    url = database_url(infra.database_urls["customer-matching"], f"bench_matching_{count}")
+    await ensure_databases({"bench": url})
+    engine = make_engine(url, pool_size=2)
+    try:
+        await upgrade(engine, MIGRATIONS)
+        async with engine.connect() as conn:
+            present = await conn.scalar(text("SELECT count(*) FROM customers"))
+        if present == count:
+            return url, {"bulk_import_s": None, "replica_reused": True}
+        path = population_file(count)
+        started = time.perf_counter()
+        report = await import_file(engine, path)
+        seconds = time.perf_counter() - started
+        if report.loaded != count or report.bad:
+            raise SystemExit(f"bulk import of {path}: {report.loaded} loaded, {report.bad[:3]}")
+        return url, {"bulk_import_s": round(seconds, 1), "replica_reused": False}
+    finally:
+        await engine.dispose()
+
+
+async def _through_kafka(infra: Any, count: int, requests: int) -> dict[str, Any]:
     import random
+    import resource
     import uuid as uuid_module
 
     from customer_matching.entrypoints.app import create_app
@@ -301,6 +358,7 @@ async def _through_kafka(infra: Any, requests: int) -> dict[str, Any]:
     from osb_platform.matching import MatchingClient
     from osb_testing.kafka import move_group_to_end
 
+    url, loaded = await _replica(infra, count)
     group = f"bench-matching-{uuid_module.uuid4().hex[:6]}"
     await move_group_to_end(
         infra.bootstrap_servers, f"{group}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name]
@@ -309,7 +367,7 @@ async def _through_kafka(infra: Any, requests: int) -> dict[str, Any]:
     app = create_app(
         Settings(
             kafka_bootstrap_servers=infra.bootstrap_servers,
-            database_url=infra.database_urls["customer-matching"],
+            database_url=url,
             consumer_group=group,
         )
     )
@@ -318,14 +376,14 @@ async def _through_kafka(infra: Any, requests: int) -> dict[str, Any]:
     client = MatchingClient(infra.bootstrap_servers, producer, source="/bench", timeout=10)
     await client.start()
     try:
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
         async with app.router.lifespan_context(app):
+            start_s = time.perf_counter() - started
+            rss_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
             index: CustomerIndex = app.state.follower.index
             rng = random.Random(3)
             numbers = [n for n in index.numbers if n is not None]
-            if not numbers:
-                raise SystemExit(
-                    "no customers in the replica: run `make run` once or `customer-matching demo`"
-                )
             timings = []
             for _ in range(requests):
                 master = index.get(rng.choice(numbers))
@@ -339,6 +397,9 @@ async def _through_kafka(infra: Any, requests: int) -> dict[str, Any]:
             q = statistics.quantiles(timings, n=100)
             return {
                 "customers": len(index),
+                **loaded,
+                "service_start_s": round(start_s, 1),
+                "service_peak_rss_mb_added": round(rss_mb),
                 "requests": requests,
                 "p50_ms": round(q[49], 2),
                 "p95_ms": round(q[94], 2),
@@ -349,14 +410,15 @@ async def _through_kafka(infra: Any, requests: int) -> dict[str, Any]:
         await producer.stop()
 
 
-def through_kafka(requests: int = 500) -> dict[str, Any]:
-    """Duplicate searches from lead-manager's client to the service over Kafka, one at a time."""
+def through_kafka(count: int, requests: int = 500) -> dict[str, Any]:
+    """Duplicate searches from lead-manager's client to the service over Kafka, one at a time,
+    the service holding ``count`` masters loaded from its replica as it does on start."""
     import asyncio
 
     from osb_testing.infrastructure import provide
 
     with provide() as infra:
-        return asyncio.run(_through_kafka(infra, requests))
+        return asyncio.run(_through_kafka(infra, count, requests))
 
 
 if __name__ == "__main__":

@@ -222,15 +222,45 @@ def test_a_key_that_grew_too_common_keeps_a_count_and_goes_with_its_last_custome
     many = [customer(f"K-{i}", names[i % 8], f"Zzyx{i}") for i in range(25)]
     for c in many[:20]:
         index.put(c)
-    assert isinstance(index.blocks["plz:20095"], set)  # twenty: still a key that finds
+    assert isinstance(index.block("plz:20095"), set)  # twenty: still a key that finds
     for c in many[20:]:
         index.put(c)
-    common = index.blocks.get("plz:20095")
+    common = index.block("plz:20095")
     assert not isinstance(common, (int, set))
     assert getattr(common, "count", None) == 25
     lead = Customer(last_name="Niemand", address=Address(postcode="20095"))
     assert index.search(lead, ADDRESS) == []  # the postcode alone no longer finds anyone
     for c in many:
         index.remove(str(c.customer_number))
-    assert "plz:20095" not in index.blocks
+    assert index.block("plz:20095") is None
     assert not index.blocks
+
+
+@pytest.mark.parametrize(
+    "master",
+    [
+        Customer(
+            customer_number="K-9",
+            salutation="Frau",
+            title="Dr.",
+            first_name="Jördis",
+            last_name="Groß-Weber",
+            company="Weber GmbH",
+            email="joerdis@example.de",
+            phone="+49401234567",
+            mobile="+436641234567",
+            birth_date=date(1971, 2, 3),
+            address=Address(
+                street="Mühlgasse", house_number="7a", postcode="1010", city="Wien", country="AT"
+            ),
+        ),
+        Customer(customer_number="K-10", last_name="Nur"),
+        # A value holding the record's separator is kept as JSON.
+        Customer(customer_number="K-11", last_name="Quer\x1fStrich", first_name="\x1e"),
+    ],
+)
+def test_the_index_gives_back_the_master_record_it_was_given(master: Customer) -> None:
+    found = index_of(master).get(str(master.customer_number))
+    assert found == master
+    assert found is not None
+    assert found.model_dump_json() == master.model_dump_json()

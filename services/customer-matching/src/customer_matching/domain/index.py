@@ -20,7 +20,7 @@ from osb_contracts.matching import (
     DuplicateCriterion,
     FieldComparison,
 )
-from osb_contracts.values import Customer
+from osb_contracts.values import Address, Customer
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -88,9 +88,45 @@ class Normalised:
         return keys
 
 
+_FIELDS = ("salutation", "title", "first_name", "last_name", "company", "email", "phone", "mobile")
+_ADDRESS = ("street", "house_number", "postcode", "city", "country")
+_SEP, _NONE, _JSON = "\x1f", "\x1e", b"\x00"
+
+
 def _record(customer: Customer) -> bytes:
-    # The number is kept once, in ``numbers``.
-    return customer.model_dump_json(exclude_defaults=True, exclude={"customer_number"}).encode()
+    """The master record without its number (kept once, in ``numbers``): its values in a
+    fixed order between unit separators, a third the size of its JSON with the keys; JSON
+    (marked by a leading NUL) for the odd record whose values hold a separator."""
+    c, a = customer, customer.address
+    values = (
+        c.salutation, c.title, c.first_name, c.last_name, c.company, c.email, c.phone, c.mobile,
+        c.birth_date.isoformat() if c.birth_date else None,
+        a.street, a.house_number, a.postcode, a.city, a.country,
+    )  # fmt: skip
+    text = _SEP.join(_NONE if v is None else v for v in values)
+    if text.count(_SEP) != len(values) - 1 or _NONE in values or text.startswith("\x00"):
+        return _JSON + customer.model_dump_json(exclude={"customer_number"}).encode()
+    return text.encode()
+
+
+def _from_record(record: bytes, number: str | None) -> Customer:
+    if record.startswith(_JSON):
+        customer = Customer.model_validate_json(record[1:])
+        return customer.model_copy(update={"customer_number": number})
+    values = [None if v == _NONE else v for v in record.decode().split(_SEP)]
+    person = {f: v for f, v in zip(_FIELDS, values, strict=False) if v is not None}
+    birth = values[len(_FIELDS)]
+    address = {
+        f: v for f, v in zip(_ADDRESS, values[len(_FIELDS) + 1 :], strict=True) if v is not None
+    }
+    # Values of a Customer validated when it was put: constructed, not validated again.
+    return Customer.model_construct(
+        None,
+        customer_number=number,
+        birth_date=date.fromisoformat(birth) if birth else None,
+        address=Address.model_construct(None, **address),
+        **person,
+    )
 
 
 _DATES: dict[date, date] = {}  # one object per birth date: 30,000 dates for a million people
@@ -107,7 +143,7 @@ class _Common:
 
 @dataclass
 class CustomerIndex:
-    """Compact: per customer its normalised form and its master record as JSON bytes (turned
+    """Compact: per customer its normalised form and its master record as bytes (turned
     back into a model only for the few candidates shown); a blocking key held by one
     customer stores that customer's slot, a set only from the second one on, and a count
     only once it is too common to be used (postcodes, birth dates, common name codes at a
@@ -121,7 +157,9 @@ class CustomerIndex:
     records: list[bytes | None] = field(default_factory=list)
     numbers: list[str | None] = field(default_factory=list)
     free: list[int] = field(default_factory=list)
-    blocks: dict[str, int | set[int] | _Common] = field(default_factory=dict)
+    # By the key's hash: an int is half the size of the key's text, and a collision (at 64
+    # bits, not expected at a million customers) only adds candidates to be scored.
+    blocks: dict[int, int | set[int] | _Common] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -133,9 +171,7 @@ class CustomerIndex:
     def _customer(self, slot: int) -> Customer:
         record = self.records[slot]
         assert record is not None
-        return Customer.model_validate_json(record).model_copy(
-            update={"customer_number": self.numbers[slot]}
-        )
+        return _from_record(record, self.numbers[slot])
 
     def put(self, customer: Customer) -> None:
         number = customer.customer_number
@@ -153,7 +189,7 @@ class CustomerIndex:
             self.numbers.append(number)
             self.records.append(_record(customer))
         self.slots[number] = slot
-        for key in norm.blocking_keys():
+        for key in map(hash, norm.blocking_keys()):
             members = self.blocks.get(key)
             if members is None:
                 self.blocks[key] = slot
@@ -172,7 +208,7 @@ class CustomerIndex:
             return
         old = self.normalised[slot]
         assert old is not None
-        for key in old.blocking_keys():
+        for key in map(hash, old.blocking_keys()):
             members = self.blocks.get(key)
             if members == slot:
                 del self.blocks[key]
@@ -187,12 +223,16 @@ class CustomerIndex:
         self.normalised[slot] = self.records[slot] = self.numbers[slot] = None
         self.free.append(slot)
 
+    def block(self, key: str) -> int | set[int] | _Common | None:
+        """What the index holds for a blocking key: a slot, a set of slots or a count."""
+        return self.blocks.get(hash(key))
+
     def candidates(self, query: Normalised) -> set[int]:
         """The union of the query's blocking keys; keys shared too widely are skipped."""
         found: set[int] = set()
         if query.number and query.number in self.slots:
             found.add(self.slots[query.number])
-        for key in query.blocking_keys():
+        for key in map(hash, query.blocking_keys()):
             members = self.blocks.get(key)
             if isinstance(members, int):
                 found.add(members)
