@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 
 import uvicorn
@@ -31,9 +32,26 @@ def readiness(engine: AsyncEngine, producer: Producer, topic: str) -> dict[str, 
     return {"database": database, "kafka": kafka}
 
 
+def tune_gc() -> None:
+    """Collect young objects every 50,000 allocations instead of 700: a batch of 500 records
+    allocates tens of thousands of short-lived objects, and at the default the collector ran
+    every few records, walking the batch in progress each time (lead-manager spent about 15 %
+    less CPU per booking in `bench/bench_pipeline_cpu.py`)."""
+    gc.set_threshold(50_000, 20, 20)
+
+
+def freeze_heap() -> None:
+    """Move everything alive now out of the collector's sight: a service that built a large,
+    long-lived structure at start (customer-matching's index) is not walked again by every
+    full collection (one took 0.36 s at 300,000 customers)."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: FastAPI, *, host: str, port: int) -> None:
     """Run under uvicorn with JSON logs; SIGTERM or Ctrl-C drain the app through its lifespan."""
     configure_logging(app.title.removeprefix("OSB "))
+    tune_gc()
     uvicorn.run(
         app,
         host=host,

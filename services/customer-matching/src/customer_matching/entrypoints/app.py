@@ -40,7 +40,7 @@ from osb_platform.http import BodySizeLimit, install_error_handlers, install_hea
 from osb_platform.matching import REPLY_TO
 from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
-from osb_platform.service import readiness, serve, utc_now
+from osb_platform.service import freeze_heap, readiness, serve, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_matching.adapters.registration import Registrar, ensure_range
@@ -81,6 +81,7 @@ def create_app(
         follower = IndexFollower(engine, CustomerIndex(too_common=settings.too_common))
         loaded = await follower.load()
         log.info("index built from the replica: %d customers", loaded)
+        freeze_heap()
         producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
         await producer.start()
         registrar = Registrar(engine, prefix=settings.number_prefix, clock=clock)
