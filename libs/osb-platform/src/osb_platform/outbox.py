@@ -8,6 +8,10 @@
   publishes at a time (a PostgreSQL advisory lock elects it among instances), so records of
   one key leave in commit order. A crash between the send and the mark publishes those rows
   again with the same event ids; consumers' inboxes drop them.
+- A transaction that adds rows sends a PostgreSQL notification, delivered at its commit to
+  the relay listening on that database, whichever instance committed: the relay publishes
+  at once and otherwise polls only now and then (for a notification lost with its
+  connection).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from osb_platform.observability import OUTBOX_BACKLOG
 from osb_platform.producer import Outgoing, Producer
 
 log = logging.getLogger(__name__)
+
+CHANNEL = "osb_outbox"  # per database: each service has its own
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -106,6 +112,8 @@ async def add_to_outbox(
             }
         )
     await insert_many(conn, table, rows)
+    if rows:
+        await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 async def first_seen(
@@ -126,7 +134,7 @@ class OutboxRelay:
         *,
         lock_key: int,
         batch_size: int = 1000,
-        idle_sleep: float = 0.02,
+        idle_sleep: float = 1.0,
         keep_published_s: float = 24 * 3600,
     ) -> None:
         self._engine = engine
@@ -137,6 +145,11 @@ class OutboxRelay:
         self._idle_sleep = idle_sleep
         self._keep_published_s = keep_published_s
         self.published = 0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Rows were committed: publish now instead of at the next poll."""
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         async with self._engine.connect() as lock_conn:
@@ -150,13 +163,21 @@ class OutboxRelay:
                 if got:
                     break
                 await _wait(stop, 1.0)
+            raw = await lock_conn.get_raw_connection()
+            listening = raw.driver_connection
+            assert listening is not None
+            await listening.add_listener(CHANNEL, self._notified)
             try:
                 await self._loop(stop)
             finally:
                 with contextlib.suppress(Exception):
+                    await listening.remove_listener(CHANNEL, self._notified)
                     await lock_conn.execute(
                         text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key}
                     )
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
 
     async def _loop(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -178,7 +199,17 @@ class OutboxRelay:
                 OUTBOX_BACKLOG.set(await self.backlog())
                 last_count = time.monotonic()
             if sent < self._batch_size:
-                await _wait(stop, self._idle_sleep)
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Until rows are committed, the poll interval passes or the relay is stopped."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
+        try:
+            await asyncio.wait(waits, timeout=self._idle_sleep, return_when="FIRST_COMPLETED")
+        finally:
+            for w in waits:
+                w.cancel()
+        self._wake.clear()
 
     async def publish_once(self) -> int:
         t = self._table

@@ -1,0 +1,77 @@
+"""The outbox relay on the real PostgreSQL and Kafka: woken by the committing transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import UTC, datetime
+from functools import partial
+
+import pytest
+from aiokafka import ConsumerRecord
+from osb_contracts.customers import CustomerRegistered
+from osb_contracts.topics import CUSTOMER_EVENTS
+from osb_contracts.values import Customer
+from osb_local_infra.postgres import database_url, ensure_databases
+from osb_platform import Producer
+from osb_platform.db import make_engine
+from osb_platform.outbox import OutboxRelay, OutgoingEvent, add_to_outbox, outbox_table
+from osb_testing.kafka import TopicTail, header
+from sqlalchemy import MetaData, func, select
+
+pytestmark = pytest.mark.integration
+
+
+def registered(number: str) -> OutgoingEvent:
+    return OutgoingEvent(
+        CustomerRegistered(
+            customer_number=number,
+            branch_id="HH-01",
+            customer=Customer(customer_number=number, last_name="Relay"),
+            registered_at=datetime.now(UTC),
+        ),
+        event_id=str(uuid.uuid4()),
+    )
+
+
+def has_id(event_id: str | None, record: ConsumerRecord[bytes, bytes]) -> bool:
+    return header(record, "ce_id") == event_id
+
+
+async def test_a_commit_wakes_the_relay_long_before_its_poll(
+    database_urls: dict[str, str], kafka_bootstrap_servers: str
+) -> None:
+    url = database_url(database_urls["lead-manager"], "osb_platform_outbox_test")
+    await ensure_databases({"test": url})
+    engine = make_engine(url, pool_size=2)
+    metadata = MetaData()
+    table = outbox_table(metadata)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(metadata.create_all)
+    producer = Producer(kafka_bootstrap_servers, client_id="outbox-relay-test")
+    await producer.start()
+    # An hour between polls: only the commit's notification can make it publish in time.
+    relay = OutboxRelay(engine, producer, table, lock_key=random.randrange(2**31), idle_sleep=3600)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        async with TopicTail(kafka_bootstrap_servers, CUSTOMER_EVENTS.name) as tail:
+            for number in ("RELAY-1", "RELAY-2", "RELAY-3"):
+                event = registered(number)
+                async with engine.begin() as conn:
+                    await add_to_outbox(conn, table, [event], source="/test")
+                # Each row after the relay went idle again; it must not wait for the poll.
+                await tail.wait_for(partial(has_id, event.event_id), timeout=20)
+        async with engine.connect() as conn:
+            unpublished = await conn.scalar(
+                select(func.count()).select_from(table).where(table.c.published_at.is_(None))
+            )
+        assert unpublished == 0
+        assert relay.published == 3
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        await producer.stop()
+        await engine.dispose()
