@@ -24,14 +24,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from lead_intake.domain.validation import lead_id_for
+from lead_manager.entrypoints.app import MIGRATIONS as LEAD_MANAGER_MIGRATIONS
 from osb_contracts import encode
 from osb_contracts.leads import LeadCreated
 from osb_contracts.portal import BookingSubmitted, PortalAddress, PortalCustomer, PortalVehicle
 from osb_contracts.topics import LEAD_EVENTS, PORTAL_BOOKINGS
+from osb_local_infra.postgres import database_url, ensure_databases
+from osb_platform.db import make_engine, upgrade
 from osb_testing.infrastructure import TestInfrastructure, provide
 from osb_testing.kafka import TopicTail, header, move_group_to_end
 from osb_testing.system import lead_system
@@ -203,11 +207,36 @@ async def pipeline(
     return summary(label, len(records), seconds, [done_at[k] - sent[k] for k in done_at])
 
 
+async def fresh_databases(infra: TestInfrastructure, run: str) -> dict[str, str]:
+    """Both services' databases new for this run, lead-manager's migrated: the pipeline and
+    the baseline start from the same empty tables, whatever earlier runs left behind."""
+    urls = dict(infra.database_urls)
+    for service in ("lead-intake", "lead-manager"):
+        name = f"bench_{service.replace('-', '_')}_{run}"
+        urls[service] = database_url(infra.database_urls[service], name)
+    await ensure_databases({s: urls[s] for s in ("lead-intake", "lead-manager")})
+    engine = make_engine(urls["lead-manager"], pool_size=1)
+    await upgrade(engine, LEAD_MANAGER_MIGRATIONS)
+    await engine.dispose()
+    return urls
+
+
+async def drop_databases(infra: TestInfrastructure, urls: dict[str, str]) -> None:
+    admin = await asyncpg.connect(database_url(infra.database_urls["lead-manager"], "postgres"))
+    try:
+        for service in ("lead-intake", "lead-manager"):
+            name = urlsplit(urls[service]).path.lstrip("/")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 async def measure(infra: TestInfrastructure, args: argparse.Namespace) -> list[dict[str, Any]]:
-    pg = infra.database_urls["lead-manager"]
     run = uuid.uuid4().hex[:6]
+    urls = await fresh_databases(infra, run)
+    pg = urls["lead-manager"]
     results = []
-    if True:
+    try:
         big = bookings(f"BENCH-{run}-T-", args.bookings)
         small = bookings(f"BENCH-{run}-L-", args.latency_bookings)
         results.append(
@@ -218,7 +247,7 @@ async def measure(infra: TestInfrastructure, args: argparse.Namespace) -> list[d
         results.append(
             await pipeline(
                 infra.bootstrap_servers,
-                infra.database_urls,
+                urls,
                 big,
                 None,
                 "pipeline: lead-intake + lead-manager",
@@ -237,12 +266,14 @@ async def measure(infra: TestInfrastructure, args: argparse.Namespace) -> list[d
         results.append(
             await pipeline(
                 infra.bootstrap_servers,
-                infra.database_urls,
+                urls,
                 small,
                 args.latency_rate,
                 f"pipeline at {args.latency_rate:.0f}/s",
             )
         )
+    finally:
+        await drop_databases(infra, urls)
     return results
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_pipeline import SECRET, bookings, produce
+from bench_pipeline import SECRET, bookings, drop_databases, fresh_databases, produce
 from osb_contracts.topics import LEAD_EVENTS
 from osb_testing.infrastructure import TestInfrastructure, provide
 from osb_testing.kafka import TopicTail, header
@@ -37,12 +37,18 @@ def pids(pattern: str) -> list[int]:
 
 
 async def run(infra: TestInfrastructure) -> None:
-    records = bookings(f"CPU-{uuid.uuid4().hex[:5]}-", BOOKINGS)
+    run_id = uuid.uuid4().hex[:8]
+    urls = await fresh_databases(infra, run_id)
+    try:
+        await measure(infra, run_id, urls)
+    finally:
+        await drop_databases(infra, urls)
+
+
+async def measure(infra: TestInfrastructure, run_id: str, urls: dict[str, str]) -> None:
+    records = bookings(f"CPU-{run_id}-", BOOKINGS)
     system = await lead_system(
-        uuid.uuid4().hex[:8],
-        bootstrap=infra.bootstrap_servers,
-        database_urls=infra.database_urls,
-        jwt_secret=SECRET,
+        run_id, bootstrap=infra.bootstrap_servers, database_urls=urls, jwt_secret=SECRET
     )
     await asyncio.gather(system.intake.start(), system.manager.start())
     assert system.intake.proc is not None
