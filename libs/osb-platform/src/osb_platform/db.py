@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Column, Table, text, types
@@ -24,9 +24,21 @@ def async_url(url: str) -> str:
     raise ValueError("a PostgreSQL URL starts with postgresql://")
 
 
-def make_engine(url: str, *, pool_size: int = 10, **options: object) -> AsyncEngine:
+def json_text(value: Any) -> str:
+    """JSON for a JSONB column: orjson, several times faster than ``json.dumps`` (the
+    serialisation of lead, history and outbox rows was a tenth of lead-manager's CPU)."""
+    return orjson.dumps(value).decode()
+
+
+def make_engine(url: str, *, pool_size: int = 10, **options: Any) -> AsyncEngine:
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **options
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
+        **options,
     )
 
 
@@ -101,7 +113,7 @@ async def insert_many(
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         values = [row[name] for row in rows]
         if kind == "jsonb":
-            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+            values = [None if v is None else json_text(v) for v in values]
         params[f"p{i}"] = values
     result = await conn.execute(text(sql), params)
     return list(result.scalars()) if returning else []
