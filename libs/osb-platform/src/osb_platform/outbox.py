@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from osb_platform.db import insert_many
+from osb_platform.db import copy_many, insert_many
 from osb_platform.observability import OUTBOX_BACKLOG
 from osb_platform.producer import Outgoing, Producer
 
@@ -111,7 +111,7 @@ async def add_to_outbox(
                 "headers": record.headers,
             }
         )
-    await insert_many(conn, table, rows)
+    await copy_many(conn, table, rows)
     if rows:
         await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 

@@ -9,7 +9,8 @@ from uuid import UUID
 
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Customer, LeadStatus, Vehicle
-from osb_platform.db import insert_many
+from osb_platform.db import JsonText, insert_many
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,8 +21,13 @@ from lead_manager.domain.model import Appointment, Lead
 from lead_manager.service.ports import ConcurrencyError
 
 
-def lead_row(lead: Lead, now: datetime) -> dict[str, Any]:
+def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, Any]:
+    """The row of a lead; ``encoded``: customer and vehicle as JSON text (bulk inserts)."""
     customer, vehicle = lead.customer, lead.vehicle
+
+    def dump(model: BaseModel) -> Any:
+        return JsonText(model.model_dump_json()) if encoded else model.model_dump(mode="json")
+
     return {
         "id": lead.id,
         "booking_id": lead.booking_id,
@@ -31,8 +37,8 @@ def lead_row(lead: Lead, now: datetime) -> dict[str, Any]:
         "received_at": lead.received_at,
         "requested_start": lead.requested_start,
         "requested_end": lead.requested_end,
-        "customer": customer.model_dump(mode="json"),
-        "vehicle": vehicle.model_dump(mode="json"),
+        "customer": dump(customer),
+        "vehicle": dump(vehicle),
         "services": list(lead.services),
         "comment": lead.comment,
         "warnings": list(lead.warnings),
@@ -98,7 +104,7 @@ class SqlLeadRepository:
         if not new:
             return set()
         now = self._clock()
-        rows = [lead_row(lead, now) for lead in new]
+        rows = [lead_row(lead, now, encoded=True) for lead in new]
         created = await insert_many(
             self._conn, leads, rows, on_conflict_do_nothing=True, returning="id"
         )

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from osb_platform.db import insert_many
+from osb_platform.db import copy_many
 from osb_platform.outbox import OutgoingEvent, add_to_outbox, first_seen
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -96,7 +96,7 @@ class SqlUnitOfWork:
                 for h in lead.new_history
             ]
             events += [OutgoingEvent(e, None, correlation_id, causation_id) for e in lead.events]
-        await insert_many(self.connection, lead_history, history)
+        await copy_many(self.connection, lead_history, history)
         await add_to_outbox(self.connection, outbox, events, source=SOURCE)
         assert self._tx is not None
         await self._tx.commit()
