@@ -366,8 +366,10 @@ async def _through_kafka(infra: Any, count: int, requests: int) -> dict[str, Any
     from osb_contracts.topics import DMS_CUSTOMERS, DMS_VEHICLES, MATCHING_REQUESTS
     from osb_platform import Producer
     from osb_platform.matching import MatchingClient
+    from osb_platform.service import tune_gc
     from osb_testing.kafka import move_group_to_end
 
+    tune_gc()  # as serve() does in production
     url, loaded = await _replica(infra, count)
     group = f"bench-matching-{uuid_module.uuid4().hex[:6]}"
     await move_group_to_end(
@@ -426,12 +428,11 @@ async def _through_kafka(infra: Any, count: int, requests: int) -> dict[str, Any
 def through_kafka(count: int, requests: int = 500) -> dict[str, Any]:
     """Duplicate searches from lead-manager's client to the service over Kafka, one at a time,
     the service holding ``count`` masters loaded from its replica as it does on start."""
-    import asyncio
-
+    import uvloop
     from osb_testing.infrastructure import provide
 
     with provide() as infra:
-        return asyncio.run(_through_kafka(infra, count, requests))
+        return uvloop.run(_through_kafka(infra, count, requests))
 
 
 if __name__ == "__main__":
