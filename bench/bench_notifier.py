@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-import uvloop
 from aiokafka import AIOKafkaProducer
 from notifier.adapters.email import build_message
 from notifier.domain.plan import BranchChannels, plan
@@ -121,7 +120,7 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=2000)
     args = parser.parse_args()
     with provide() as infra:
-        results = uvloop.run(measure(infra, args.mails))
+        results = asyncio.run(measure(infra, args.mails))
     ratio = results[1]["per_second"] / results[0]["per_second"]
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
