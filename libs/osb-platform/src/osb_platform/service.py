@@ -1,22 +1,85 @@
-"""What every service process does the same way: its clock, its readiness checks, serving."""
+"""What every service process does the same way: its clock, its runtime (database, producer,
+background tasks, consumers, stopped in reverse), its readiness checks, serving."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from osb_platform.db import make_engine, upgrade
 from osb_platform.http import Check
-from osb_platform.observability import configure_logging
+from osb_platform.observability import LagWatch, configure_logging
 from osb_platform.producer import Producer
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """What a service process holds while it runs. Whatever is started through it is stopped
+    when the lifespan ends, in reverse order: consumers first (each finishes the batch in hand
+    and commits it), then background tasks, then the producer, then the database."""
+
+    engine: AsyncEngine
+    producer: Producer
+    stack: AsyncExitStack
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def background(
+        self, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]], name: str
+    ) -> None:
+        """Run ``run(stop)`` as a task until the service stops."""
+        task = asyncio.create_task(run(self.stop), name=name)
+
+        async def finish() -> None:
+            self.stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        self.stack.push_async_callback(finish)
+
+    async def consume(self, broker: KafkaBroker) -> None:
+        """Start the broker's subscribers, with their consumer lag watched."""
+        await broker.start()
+        self.stack.push_async_callback(broker.stop)
+        lag = LagWatch(broker)
+        lag.start()
+        self.stack.push_async_callback(lag.stop)
+
+
+@asynccontextmanager
+async def service_runtime(
+    service: str,
+    *,
+    database_url: str,
+    migrations: Path,
+    kafka_bootstrap_servers: str,
+    pool_size: int = 10,
+) -> AsyncIterator[Runtime]:
+    """The service's database (migrated to head) and its producer, for one lifespan."""
+    async with AsyncExitStack() as stack:
+        engine = make_engine(database_url, pool_size=pool_size)
+        stack.push_async_callback(engine.dispose)
+        await upgrade(engine, migrations)
+        producer = Producer(kafka_bootstrap_servers, client_id=service)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        yield Runtime(engine, producer, stack)
 
 
 def readiness(engine: AsyncEngine, producer: Producer, topic: str) -> dict[str, Check]:

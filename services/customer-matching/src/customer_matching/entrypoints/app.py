@@ -35,12 +35,10 @@ from osb_platform import (
     tolerant_batch_parser,
 )
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.matching import REPLY_TO
-from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
-from osb_platform.service import freeze_heap, readiness, serve, utc_now
+from osb_platform.service import freeze_heap, readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_matching.adapters.registration import Registrar, ensure_range
@@ -69,46 +67,33 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=10)
-        await upgrade(engine, MIGRATIONS)
-        await ensure_range(
-            engine,
-            prefix=settings.number_prefix,
-            first=settings.number_first,
-            last=settings.number_last,
-            digits=settings.number_digits,
-        )
-        follower = IndexFollower(engine, CustomerIndex(too_common=settings.too_common))
-        loaded = await follower.load()
-        log.info("index built from the replica: %d customers", loaded)
-        freeze_heap()
-        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
-        await producer.start()
-        registrar = Registrar(engine, prefix=settings.number_prefix, clock=clock)
-        broker = build_broker(settings, engine, producer, follower.index, registrar)
-        relay = OutboxRelay(engine, producer, outbox, lock_key=RELAY_LOCK)
-        stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(relay.run(stop), name="outbox-relay"),
-            asyncio.create_task(follow(follower, stop, settings.follow_interval_s), name="index"),
-        ]
-        await broker.start()
-        lag = LagWatch(broker)
-        lag.start()
-
-        app.state.checks = readiness(engine, producer, MATCHING_REPLIES.name)
-        app.state.follower = follower
-        try:
+        async with service_runtime(
+            SERVICE,
+            database_url=settings.database_url,
+            migrations=MIGRATIONS,
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        ) as run:
+            await ensure_range(
+                run.engine,
+                prefix=settings.number_prefix,
+                first=settings.number_first,
+                last=settings.number_last,
+                digits=settings.number_digits,
+            )
+            follower = IndexFollower(run.engine, CustomerIndex(too_common=settings.too_common))
+            loaded = await follower.load()
+            log.info("index built from the replica: %d customers", loaded)
+            freeze_heap()
+            registrar = Registrar(run.engine, prefix=settings.number_prefix, clock=clock)
+            relay = OutboxRelay(run.engine, run.producer, outbox, lock_key=RELAY_LOCK)
+            run.background(relay.run, "outbox-relay")
+            run.background(lambda stop: follow(follower, stop, settings.follow_interval_s), "index")
+            await run.consume(
+                build_broker(settings, run.engine, run.producer, follower.index, registrar)
+            )
+            app.state.checks = readiness(run.engine, run.producer, MATCHING_REPLIES.name)
+            app.state.follower = follower
             yield
-        finally:
-            await lag.stop()
-            await broker.stop()
-            stop.set()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await producer.stop()
-            await engine.dispose()
 
     app = FastAPI(title="OSB customer-matching", version="1", lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

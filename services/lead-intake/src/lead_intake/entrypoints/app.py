@@ -10,12 +10,9 @@ from typing import Any, cast
 
 from fastapi import FastAPI
 from osb_contracts.topics import LEAD_REQUESTS
-from osb_platform import Producer
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
-from osb_platform.observability import LagWatch
-from osb_platform.service import readiness, serve, utc_now
+from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.entrypoints.consumer import build_broker
@@ -34,31 +31,25 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=5)
-        await upgrade(engine, MIGRATIONS)
-        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
-        await producer.start()
-        broker = build_broker(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.consumer_group,
-            producer=producer,
-            branches=branches,
-            clock=clock,
-            max_records=settings.max_batch,
-        )
-        await broker.start()
-        lag = LagWatch(broker)
-        lag.start()
-
-        app.state.http = HttpDeps(producer, IdempotencyStore(engine), branches, clock)
-        app.state.checks = readiness(engine, producer, LEAD_REQUESTS.name)
-        try:
+        async with service_runtime(
+            SERVICE,
+            database_url=settings.database_url,
+            migrations=MIGRATIONS,
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            pool_size=5,
+        ) as run:
+            broker = build_broker(
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=settings.consumer_group,
+                producer=run.producer,
+                branches=branches,
+                clock=clock,
+                max_records=settings.max_batch,
+            )
+            await run.consume(broker)
+            app.state.http = HttpDeps(run.producer, IdempotencyStore(run.engine), branches, clock)
+            app.state.checks = readiness(run.engine, run.producer, LEAD_REQUESTS.name)
             yield
-        finally:
-            await lag.stop()
-            await broker.stop()  # drains the batch in hand and commits it
-            await producer.stop()
-            await engine.dispose()
 
     app = FastAPI(
         title="OSB lead-intake",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -17,14 +15,11 @@ from osb_contracts.topics import (
     MATCHING_REQUESTS,
     NOTIFICATION_COMMANDS,
 )
-from osb_platform import Producer
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.matching import MatchingClient
-from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
-from osb_platform.service import readiness, utc_now
+from osb_platform.service import readiness, service_runtime, utc_now
 
 from lead_manager.adapters.tables import outbox
 from lead_manager.entrypoints.api import install_domain_errors, router
@@ -44,48 +39,39 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-        await upgrade(engine, MIGRATIONS)
-        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
-        await producer.start()
-        relay = OutboxRelay(engine, producer, outbox, lock_key=RELAY_LOCK)
-        stop_relay = asyncio.Event()
-        relay_task = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
-        broker = build_broker(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=settings.consumer_group,
-            engine=engine,
-            producer=producer,
-            clock=clock,
-            max_records=settings.max_batch,
-        )
-        await broker.start()
-        lag = LagWatch(broker)
-        lag.start()
-        matching = MatchingClient(
-            settings.kafka_bootstrap_servers,
-            producer,
-            source="/osb/lead-manager",
-            timeout=settings.matching_timeout_s,
-        )
-        await matching.start()
-        app.state.matching = matching
+        async with service_runtime(
+            SERVICE,
+            database_url=settings.database_url,
+            migrations=MIGRATIONS,
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            pool_size=settings.db_pool_size,
+        ) as run:
+            relay = OutboxRelay(run.engine, run.producer, outbox, lock_key=RELAY_LOCK)
+            run.background(relay.run, "outbox-relay")
+            broker = build_broker(
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                group_id=settings.consumer_group,
+                engine=run.engine,
+                producer=run.producer,
+                clock=clock,
+                max_records=settings.max_batch,
+            )
+            await run.consume(broker)
+            matching = MatchingClient(
+                settings.kafka_bootstrap_servers,
+                run.producer,
+                source="/osb/lead-manager",
+                timeout=settings.matching_timeout_s,
+            )
+            await matching.start()
+            run.stack.push_async_callback(matching.stop)
 
-        app.state.engine = engine
-        app.state.clock = clock
-        app.state.relay = relay
-        app.state.checks = readiness(engine, producer, LEAD_EVENTS.name)
-        try:
+            app.state.matching = matching
+            app.state.engine = run.engine
+            app.state.clock = clock
+            app.state.relay = relay
+            app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield
-        finally:
-            await matching.stop()
-            await lag.stop()
-            await broker.stop()  # finishes the batch in hand and commits it
-            stop_relay.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
-            await producer.stop()
-            await engine.dispose()
 
     app = FastAPI(
         title="OSB lead-manager",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -26,11 +24,9 @@ from osb_platform import (
     tolerant_batch_parser,
 )
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.db import make_engine, upgrade
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
-from osb_platform.observability import LagWatch
 from osb_platform.outbox import OutboxRelay
-from osb_platform.service import readiness, serve, utc_now
+from osb_platform.service import readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.adapters.email import SmtpSender
@@ -57,69 +53,58 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=10)
-        await upgrade(engine, MIGRATIONS)
-        producer = Producer(settings.kafka_bootstrap_servers, client_id=SERVICE)
-        await producer.start()
-        store = NotificationStore(engine, clock)
-        smtp = SmtpSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            security=settings.smtp_security,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            timeout=settings.smtp_timeout_s,
-            pool_size=settings.smtp_connections,
-            tls_context=(
-                ssl.create_default_context(cafile=str(settings.smtp_ca_file))
-                if settings.smtp_ca_file
-                else None
-            ),
-        )
-        token = settings.sms_gateway_token
-        sms = HttpSmsGateway(
-            settings.sms_gateway_url, token=token.get_secret_value() if token else None
-        )
-        dispatcher = Dispatcher(
-            store,
-            email=smtp,
-            sms=sms,
-            branches=branches,
-            policy=RetryPolicy(
-                settings.retry_max_attempts,
-                settings.retry_base_delay_s,
-                settings.retry_max_delay_s,
-            ),
-            clock=clock,
-            batch_size=settings.dispatch_batch,
-            lease=timedelta(seconds=settings.lease_s),
-        )
-        broker = build_broker(settings, engine, store, dispatcher, branches, producer)
-        relay = OutboxRelay(engine, producer, outbox, lock_key=RELAY_LOCK)
-        stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(relay.run(stop), name="outbox-relay"),
-            asyncio.create_task(dispatcher.run(stop), name="dispatcher"),
-        ]
-        await broker.start()
-        lag = LagWatch(broker)
-        lag.start()
-
-        app.state.checks = readiness(engine, producer, NOTIFICATION_EVENTS.name)
-        app.state.store = store
-        try:
+        async with service_runtime(
+            SERVICE,
+            database_url=settings.database_url,
+            migrations=MIGRATIONS,
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        ) as run:
+            store = NotificationStore(run.engine, clock)
+            smtp = SmtpSender(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                security=settings.smtp_security,
+                username=settings.smtp_username,
+                password=(
+                    settings.smtp_password.get_secret_value() if settings.smtp_password else None
+                ),
+                timeout=settings.smtp_timeout_s,
+                pool_size=settings.smtp_connections,
+                tls_context=(
+                    ssl.create_default_context(cafile=str(settings.smtp_ca_file))
+                    if settings.smtp_ca_file
+                    else None
+                ),
+            )
+            run.stack.push_async_callback(smtp.close)
+            token = settings.sms_gateway_token
+            sms = HttpSmsGateway(
+                settings.sms_gateway_url, token=token.get_secret_value() if token else None
+            )
+            run.stack.push_async_callback(sms.close)
+            dispatcher = Dispatcher(
+                store,
+                email=smtp,
+                sms=sms,
+                branches=branches,
+                policy=RetryPolicy(
+                    settings.retry_max_attempts,
+                    settings.retry_base_delay_s,
+                    settings.retry_max_delay_s,
+                ),
+                clock=clock,
+                batch_size=settings.dispatch_batch,
+                lease=timedelta(seconds=settings.lease_s),
+            )
+            relay = OutboxRelay(run.engine, run.producer, outbox, lock_key=RELAY_LOCK)
+            run.background(relay.run, "outbox-relay")
+            run.background(dispatcher.run, "dispatcher")
+            await run.consume(
+                build_broker(settings, run.engine, store, dispatcher, branches, run.producer)
+            )
+            app.state.checks = readiness(run.engine, run.producer, NOTIFICATION_EVENTS.name)
+            app.state.store = store
             yield
-        finally:
-            await lag.stop()
-            await broker.stop()
-            stop.set()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await smtp.close()
-            await sms.close()
-            await producer.stop()
-            await engine.dispose()
 
     app = FastAPI(title="OSB notifier", version="1", lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
