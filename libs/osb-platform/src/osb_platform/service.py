@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI
@@ -62,21 +62,25 @@ class Runtime:
         self.stack.push_async_callback(lag.stop)
 
 
+class RuntimeSettings(Protocol):
+    """What of a service's settings its runtime needs (every service's ``Settings`` has it)."""
+
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def kafka_bootstrap_servers(self) -> str: ...
+
+
 @asynccontextmanager
 async def service_runtime(
-    service: str,
-    *,
-    database_url: str,
-    migrations: Path,
-    kafka_bootstrap_servers: str,
-    pool_size: int = 10,
+    service: str, settings: RuntimeSettings, migrations: Path, *, pool_size: int = 10
 ) -> AsyncIterator[Runtime]:
     """The service's database (migrated to head) and its producer, for one lifespan."""
     async with AsyncExitStack() as stack:
-        engine = make_engine(database_url, pool_size=pool_size)
+        engine = make_engine(settings.database_url, pool_size=pool_size)
         stack.push_async_callback(engine.dispose)
         await upgrade(engine, migrations)
-        producer = Producer(kafka_bootstrap_servers, client_id=service)
+        producer = Producer(settings.kafka_bootstrap_servers, client_id=service)
         await producer.start()
         stack.push_async_callback(producer.stop)
         yield Runtime(engine, producer, stack)

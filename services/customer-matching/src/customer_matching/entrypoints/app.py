@@ -67,12 +67,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_runtime(
-            SERVICE,
-            database_url=settings.database_url,
-            migrations=MIGRATIONS,
-            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-        ) as run:
+        async with service_runtime(SERVICE, settings, MIGRATIONS) as run:
             await ensure_range(
                 run.engine,
                 prefix=settings.number_prefix,

@@ -31,13 +31,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_runtime(
-            SERVICE,
-            database_url=settings.database_url,
-            migrations=MIGRATIONS,
-            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-            pool_size=5,
-        ) as run:
+        async with service_runtime(SERVICE, settings, MIGRATIONS, pool_size=5) as run:
             broker = build_broker(
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,

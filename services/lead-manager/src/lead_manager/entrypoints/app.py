@@ -40,11 +40,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with service_runtime(
-            SERVICE,
-            database_url=settings.database_url,
-            migrations=MIGRATIONS,
-            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-            pool_size=settings.db_pool_size,
+            SERVICE, settings, MIGRATIONS, pool_size=settings.db_pool_size
         ) as run:
             relay = OutboxRelay(run.engine, run.producer, outbox, lock_key=RELAY_LOCK)
             run.background(relay.run, "outbox-relay")

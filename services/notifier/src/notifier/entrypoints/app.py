@@ -53,12 +53,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_runtime(
-            SERVICE,
-            database_url=settings.database_url,
-            migrations=MIGRATIONS,
-            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
-        ) as run:
+        async with service_runtime(SERVICE, settings, MIGRATIONS) as run:
             store = NotificationStore(run.engine, clock)
             smtp = SmtpSender(
                 host=settings.smtp_host,
