@@ -1,8 +1,9 @@
 """Where the lead pipeline's CPU goes: CPU seconds per process while 15,000 bookings flow.
 
 `uv run python bench/bench_pipeline_cpu.py` (after `make install`): lead-intake and
-lead-manager as processes, the broker and PostgreSQL, and this script (producer and topic
-tail), read from /proc before and after.
+lead-manager as processes, the broker and PostgreSQL (its backends alive at the start), and
+this script (the producer, and the end offsets of the lead events topic), read from /proc
+before and after.
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_pipeline import SECRET, bookings, drop_databases, fresh_databases, produce
+from aiokafka import AIOKafkaConsumer
+from bench_pipeline import (
+    SECRET,
+    bookings,
+    drop_databases,
+    fresh_databases,
+    produce,
+    published,
+)
 from osb_contracts.topics import LEAD_EVENTS
 from osb_testing.infrastructure import TestInfrastructure, provide
-from osb_testing.kafka import TopicTail, header
+from osb_testing.kafka import partitions_of
 from osb_testing.system import lead_system
 
 BOOKINGS = 15_000
@@ -62,13 +71,16 @@ async def measure(infra: TestInfrastructure, run_id: str, urls: dict[str, str]) 
     before = {k: sum(cpu_seconds(p) for p in v) for k, v in groups.items()}
     own, started = time.process_time(), time.monotonic()
     try:
-        async with TopicTail(infra.bootstrap_servers, LEAD_EVENTS.name) as tail:
-            await produce(infra.bootstrap_servers, records, None)
-            await tail.wait_for(
-                lambda r: (header(r, "ce_type") or "").endswith("LeadCreated.v1"),
-                count=BOOKINGS,
-                timeout=300,
+        events = AIOKafkaConsumer(bootstrap_servers=infra.bootstrap_servers)
+        await events.start()
+        try:
+            start = await events.end_offsets(
+                await partitions_of(infra.bootstrap_servers, [LEAD_EVENTS.name])
             )
+            await produce(infra.bootstrap_servers, records, None)
+            await published(events, start, BOOKINGS)
+        finally:
+            await events.stop()
         wall = time.monotonic() - started
         after = {
             k: sum(cpu_seconds(p) for p in v if Path(f"/proc/{p}").exists())
