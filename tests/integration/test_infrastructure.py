@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from osb_contracts import all_topic_specs
-from osb_local_infra.settings import SERVICE_DATABASES
-from osb_local_infra.topics import describe_topics
+from osb_local_infra.infra import client_options
+from osb_local_infra.settings import SERVICE_DATABASES, InfraSettings
+from osb_local_infra.topics import describe_topics, ensure_topics
+from osb_testing.plugin import SaslKafka
 
 pytestmark = pytest.mark.integration
 
@@ -28,3 +33,27 @@ async def test_every_service_has_its_own_database(database_urls: dict[str, str])
             assert await conn.fetchval("SELECT current_database()") == SERVICE_DATABASES[service]
         finally:
             await conn.close()
+
+
+async def test_topics_are_created_on_a_cluster_that_requires_sasl(
+    kafka_sasl: SaslKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", kafka_sasl.username)
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", kafka_sasl.password)
+    # `osb-infra up` against an external cluster: the services' security settings apply.
+    client = client_options(InfraSettings(kafka_bootstrap_servers=kafka_sasl.bootstrap_servers))
+    assert client["security_protocol"] == "SASL_PLAINTEXT"
+    name = f"test.sasl.{uuid.uuid4().hex[:8]}"
+    created = await ensure_topics(kafka_sasl.bootstrap_servers, [(name, 2, {})], client=client)
+    assert created == [name]
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_sasl.bootstrap_servers, **client)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([name])
+    finally:
+        await admin.close()
+    assert len(described["partitions"]) == 2
+    # The local broker's own listener stays plaintext.
+    assert client_options(InfraSettings(kafka_bootstrap_servers=None)) == {}

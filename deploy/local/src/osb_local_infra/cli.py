@@ -79,7 +79,8 @@ def status() -> None:
         raise typer.Exit(1) from None
     table = Table("topic", "partitions", "wanted")
     try:
-        for state in asyncio.run(describe_topics(current.bootstrap_servers)):
+        topics = describe_topics(current.bootstrap_servers, client=infra.client_options(settings))
+        for state in asyncio.run(topics):
             ok &= state.partitions == state.wanted_partitions
             table.add_row(
                 state.name, str(state.partitions or "missing"), str(state.wanted_partitions)

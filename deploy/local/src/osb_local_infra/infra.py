@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
+
+from osb_platform.kafka_security import KafkaSecurity
 
 from osb_local_infra.kafka import LocalKafka
 from osb_local_infra.postgres import (
@@ -48,9 +51,15 @@ def up(settings: InfraSettings | None = None) -> Infra:
         started.append("postgres")
     urls = service_database_urls(settings, local_pg)
     infra = Infra(bootstrap, urls, started)
-    infra.topics_created = asyncio.run(ensure_topics(bootstrap))
+    infra.topics_created = asyncio.run(ensure_topics(bootstrap, client=client_options(settings)))
     infra.databases_created = asyncio.run(ensure_databases(urls))
     return infra
+
+
+def client_options(settings: InfraSettings) -> dict[str, Any]:
+    """The admin client's security: the services' KAFKA_SECURITY_* settings for an external
+    cluster; the local broker's own listener is plaintext."""
+    return KafkaSecurity().aiokafka() if settings.external_kafka else {}
 
 
 def down(settings: InfraSettings | None = None, *, only: list[str] | None = None) -> list[str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -22,10 +24,16 @@ async def ensure_topics(
     specs: list[tuple[str, int, dict[str, str]]] | None = None,
     *,
     replication_factor: int = 1,
+    client: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create the missing topics; return the names created. Existing topics are left as they are."""
+    """Create the missing topics; return the names created. Existing topics are left as they are.
+
+    ``client``: the admin client's security options (a secured cluster's SASL/TLS settings).
+    """
     specs = all_topic_specs() if specs is None else specs
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=30000, **(client or {})
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -48,8 +56,12 @@ async def ensure_topics(
         await admin.close()
 
 
-async def describe_topics(bootstrap_servers: str) -> list[TopicState]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+async def describe_topics(
+    bootstrap_servers: str, *, client: Mapping[str, Any] | None = None
+) -> list[TopicState]:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=10000, **(client or {})
+    )
     await admin.start()
     try:
         described = await admin.describe_topics([name for name, _, _ in all_topic_specs()])
