@@ -147,10 +147,6 @@ class OutboxRelay:
         self.published = 0
         self._wake = asyncio.Event()
 
-    def wake(self) -> None:
-        """Rows were committed: publish now instead of at the next poll."""
-        self._wake.set()
-
     async def run(self, stop: asyncio.Event) -> None:
         async with self._engine.connect() as lock_conn:
             while not stop.is_set():
@@ -163,6 +159,8 @@ class OutboxRelay:
                 if got:
                     break
                 await _wait(stop, 1.0)
+            if stop.is_set():
+                return
             raw = await lock_conn.get_raw_connection()
             listening = raw.driver_connection
             assert listening is not None
@@ -185,6 +183,13 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 sent = await self.publish_once()
+                # Housekeeping inside the try: a database away must not end the relay.
+                if time.monotonic() - last_cleanup > 60:
+                    await self.cleanup()
+                    last_cleanup = time.monotonic()
+                if time.monotonic() - last_count > 10:
+                    OUTBOX_BACKLOG.set(await self.backlog())
+                    last_count = time.monotonic()
                 failures = 0
             except Exception:
                 failures += 1
@@ -192,12 +197,6 @@ class OutboxRelay:
                 log.exception("outbox relay failed (attempt %d, retry in %.1fs)", failures, pause)
                 await _wait(stop, pause)
                 continue
-            if time.monotonic() - last_cleanup > 60:
-                await self.cleanup()
-                last_cleanup = time.monotonic()
-            if time.monotonic() - last_count > 10:
-                OUTBOX_BACKLOG.set(await self.backlog())
-                last_count = time.monotonic()
             if sent < self._batch_size:
                 await self._idle(stop)
 
@@ -205,7 +204,7 @@ class OutboxRelay:
         """Until rows are committed, the poll interval passes or the relay is stopped."""
         waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
         try:
-            await asyncio.wait(waits, timeout=self._idle_sleep, return_when="FIRST_COMPLETED")
+            await asyncio.wait(waits, timeout=self._idle_sleep, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for w in waits:
                 w.cancel()

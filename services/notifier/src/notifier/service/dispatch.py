@@ -71,7 +71,21 @@ class Dispatcher:
                 continue
             # Outcomes are stored one by one as the sends finish: the window in which a
             # crash leaves a sent notification unmarked is one send, not a batch.
-            await asyncio.gather(*(self._deliver(c) for c in claimed))
+            outcomes = await asyncio.gather(
+                *(self._deliver(c) for c in claimed), return_exceptions=True
+            )
+            unrecorded = [o for o in outcomes if isinstance(o, Exception)]
+            if unrecorded:
+                # The database went away while outcomes were stored: the dispatcher lives on;
+                # the unrecorded ones are claimed again when their lease runs out.
+                failures += 1
+                log.error(
+                    "%d outcome(s) not stored (attempt %d): %r",
+                    len(unrecorded),
+                    failures,
+                    unrecorded[0],
+                )
+                await self._sleep(stop, min(30.0, 0.2 * 2**failures))
 
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         self.wake.clear()

@@ -1,0 +1,72 @@
+"""The dispatcher outlives a database that fails while outcomes are stored."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, cast
+
+from notifier.adapters.store import Claimed
+from notifier.domain.notification import RetryPolicy
+from notifier.domain.plan import BranchChannels, plan
+from notifier.service.dispatch import Dispatcher
+from osb_contracts import Envelope
+from osb_testing.factories import rejection
+
+BRANCHES = {"HH-01": BranchChannels("Autohaus Hansa Hamburg", "service@hansa.example")}
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class FlakyStore:
+    """Hands out one notification until it is marked sent; the first mark fails."""
+
+    def __init__(self, claimed: Claimed) -> None:
+        self.claimed = claimed
+        self.marks = 0
+        self.sent_at: datetime | None = None
+
+    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
+        return [] if self.sent_at else [self.claimed]
+
+    async def sent(self, claimed: Claimed) -> None:
+        self.marks += 1
+        if self.marks == 1:
+            raise ConnectionError("the database went away")
+        self.sent_at = NOW
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        self.messages.append(message)
+
+
+async def test_a_failure_to_store_an_outcome_does_not_end_the_dispatcher() -> None:
+    (draft,) = plan(Envelope("evt-1", "t", "/t", NOW, "c", None, None, rejection()), BRANCHES)
+    store = FlakyStore(Claimed(draft.id, draft, attempts=0))
+    mail = Outbox()
+    dispatcher = Dispatcher(
+        cast(Any, store),
+        email=mail,
+        sms=cast(Any, None),
+        branches=BRANCHES,
+        policy=RetryPolicy(3, 0.01, 0.01),
+        clock=lambda: NOW,
+        idle_sleep=0.01,
+        rng=random.Random(1),
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    async with asyncio.timeout(10):
+        while store.sent_at is None:
+            assert not running.done(), running
+            await asyncio.sleep(0.01)
+    stop.set()
+    await running
+    # Sent, not marked, sent again (the crash window of one send), then marked.
+    assert store.marks == 2
+    assert len(mail.messages) == 2
