@@ -90,7 +90,7 @@ async def service(infra: TestInfrastructure, smtp: Smtp, n: int) -> dict[str, An
                 LEAD_EVENTS.name,
                 record.value,
                 key=record.key,
-                headers=[(k, v.encode()) for k, v in record.headers.items()],
+                headers=record.header_list,
             )
         await producer.flush()
         done = await wait_for_mails(smtp, already + n)

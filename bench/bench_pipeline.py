@@ -75,7 +75,7 @@ def bookings(prefix: str, n: int) -> list[tuple[bytes, bytes, list[tuple[str, by
             vehicle=PortalVehicle(licence_plate=f"HH-GB {i % 9000 + 1}", make="VW", model="Golf"),
         )
         record = encode(message, key=booking_id, source="/bench/portal")
-        out.append((record.key, record.value, [(k, v.encode()) for k, v in record.headers.items()]))
+        out.append((record.key, record.value, record.header_list))
     return out
 
 

@@ -52,7 +52,7 @@ async def send_bookings(bootstrap: str, ids: list[str], per_second: float) -> No
                 PORTAL_BOOKINGS.name,
                 record.value,
                 key=record.key,
-                headers=[(k, v.encode()) for k, v in record.headers.items()],
+                headers=record.header_list,
             )
             ahead = started + n / per_second - time.monotonic()
             if ahead > 0:

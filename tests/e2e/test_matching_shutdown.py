@@ -76,7 +76,7 @@ async def test_sigterm_mid_stream_loses_no_master_change_and_the_index_follows(
                     DMS_CUSTOMERS.name,
                     record.value,
                     key=record.key,
-                    headers=[(k, v.encode()) for k, v in record.headers.items()],
+                    headers=record.header_list,
                 )
         await producer.flush()
         async with asyncio.timeout(60):

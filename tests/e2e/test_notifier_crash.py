@@ -50,7 +50,7 @@ async def test_every_event_is_notified_and_duplicates_stay_within_the_window(
                     LEAD_EVENTS.name,
                     record.value,
                     key=record.key,
-                    headers=[(k, v.encode()) for k, v in record.headers.items()],
+                    headers=record.header_list,
                 )
             await producer.flush()
 

@@ -46,6 +46,11 @@ class KafkaRecord:
     value: bytes
     headers: dict[str, str]
 
+    @property
+    def header_list(self) -> list[tuple[str, bytes]]:
+        """The headers as aiokafka sends them."""
+        return [(k, v.encode()) for k, v in self.headers.items()]
+
 
 @dataclass(frozen=True)
 class Envelope(Generic[M]):

@@ -108,7 +108,7 @@ class Producer:
                 item.topic,
                 value=item.record.value,
                 key=item.record.key,
-                headers=[(k, v.encode()) for k, v in item.record.headers.items()],
+                headers=item.record.header_list,
             )
             for item in items
         ]

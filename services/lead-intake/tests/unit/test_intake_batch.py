@@ -26,9 +26,7 @@ class FakeRecord:
 
 def record_of(message: BookingSubmitted, offset: int = 0) -> FakeRecord:
     r = encode(message, key=message.booking_id, source="/portal", event_id=f"evt-{offset}")
-    return FakeRecord(
-        r.value, [(k, v.encode()) for k, v in r.headers.items()], r.key, offset=offset
-    )
+    return FakeRecord(r.value, r.header_list, r.key, offset=offset)
 
 
 def booking(booking_id: str, email: str = "kunde@example.de") -> BookingSubmitted:
