@@ -36,19 +36,15 @@ async def test_every_service_has_its_own_database(database_urls: dict[str, str])
 
 
 async def test_topics_are_created_on_a_cluster_that_requires_sasl(
-    kafka_sasl: SaslKafka, monkeypatch: pytest.MonkeyPatch
+    kafka_sasl_env: SaslKafka,
 ) -> None:
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
-    monkeypatch.setenv("KAFKA_SASL_USERNAME", kafka_sasl.username)
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", kafka_sasl.password)
     # `osb-infra up` against an external cluster: the services' security settings apply.
-    client = client_options(InfraSettings(kafka_bootstrap_servers=kafka_sasl.bootstrap_servers))
+    client = client_options(InfraSettings(kafka_bootstrap_servers=kafka_sasl_env.bootstrap_servers))
     assert client["security_protocol"] == "SASL_PLAINTEXT"
     name = f"test.sasl.{uuid.uuid4().hex[:8]}"
-    created = await ensure_topics(kafka_sasl.bootstrap_servers, [(name, 2, {})], client=client)
+    created = await ensure_topics(kafka_sasl_env.bootstrap_servers, [(name, 2, {})], client=client)
     assert created == [name]
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_sasl.bootstrap_servers, **client)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_sasl_env.bootstrap_servers, **client)
     await admin.start()
     try:
         [described] = await admin.describe_topics([name])

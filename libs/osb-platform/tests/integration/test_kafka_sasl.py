@@ -17,21 +17,12 @@ from osb_testing.plugin import SaslKafka
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def sasl_env(kafka_sasl: SaslKafka, monkeypatch: pytest.MonkeyPatch) -> SaslKafka:
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
-    monkeypatch.setenv("KAFKA_SASL_USERNAME", kafka_sasl.username)
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", kafka_sasl.password)
-    return kafka_sasl
-
-
-async def test_the_broker_and_a_consumer_work_over_sasl(sasl_env: SaslKafka) -> None:
+async def test_the_broker_and_a_consumer_work_over_sasl(kafka_sasl_env: SaslKafka) -> None:
     booking_id = f"SASL-{uuid.uuid4().hex[:8]}"
     message = BookingCancelled(
         booking_id=booking_id, branch_id="HH-01", cancelled_at="2026-11-26T10:00:00Z"
     )
-    broker = make_broker(sasl_env.bootstrap_servers, client_id="test-sasl")
+    broker = make_broker(kafka_sasl_env.bootstrap_servers, client_id="test-sasl")
     await broker.start()
     try:
         await publish(broker, message, topic=PORTAL_BOOKINGS, key=booking_id, source="/test")
@@ -39,7 +30,7 @@ async def test_the_broker_and_a_consumer_work_over_sasl(sasl_env: SaslKafka) -> 
         await broker.stop()
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=sasl_env.bootstrap_servers,
+        bootstrap_servers=kafka_sasl_env.bootstrap_servers,
         enable_auto_commit=False,
         **KafkaSecurity().aiokafka(),
     )
@@ -60,10 +51,10 @@ async def test_the_broker_and_a_consumer_work_over_sasl(sasl_env: SaslKafka) -> 
 
 
 async def test_a_wrong_password_is_refused(
-    sasl_env: SaslKafka, monkeypatch: pytest.MonkeyPatch
+    kafka_sasl_env: SaslKafka, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-the-password")
-    producer = Producer(sasl_env.bootstrap_servers, client_id="test-sasl-wrong")
+    producer = Producer(kafka_sasl_env.bootstrap_servers, client_id="test-sasl-wrong")
     with pytest.raises(KafkaError):
         await producer.start()
     await producer.stop()

@@ -62,6 +62,16 @@ def kafka_sasl(osb_infra: TestInfrastructure) -> SaslKafka:
     return SaslKafka(kafka.sasl_bootstrap_servers, *kafka.sasl_credentials())
 
 
+@pytest.fixture
+def kafka_sasl_env(kafka_sasl: SaslKafka, monkeypatch: pytest.MonkeyPatch) -> SaslKafka:
+    """The SASL listener, with the clients' KAFKA_SECURITY_* settings pointing at it."""
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", kafka_sasl.username)
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", kafka_sasl.password)
+    return kafka_sasl
+
+
 NewTopicFactory = Callable[..., Awaitable[str]]
 
 
@@ -89,6 +99,8 @@ async def kafka_topic(kafka_bootstrap_servers: str) -> AsyncIterator[NewTopicFac
 __all__ = [
     "database_urls",
     "kafka_bootstrap_servers",
+    "kafka_sasl",
+    "kafka_sasl_env",
     "kafka_topic",
     "osb_infra",
     "sms_gateway",
