@@ -16,12 +16,13 @@ from typing import Any, Protocol
 import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import Check
 from osb_platform.observability import LagWatch, configure_logging
+from osb_platform.outbox import OutboxRelay
 from osb_platform.producer import Producer
 
 
@@ -52,6 +53,11 @@ class Runtime:
                 await task
 
         self.stack.push_async_callback(finish)
+
+    def relay(self, outbox: Table, *, lock_key: int) -> None:
+        """Publish the service's outbox (the instance holding ``lock_key`` does) until it stops."""
+        relay = OutboxRelay(self.engine, self.producer, outbox, lock_key=lock_key)
+        self.background(relay.run, "outbox-relay")
 
     async def consume(self, broker: KafkaBroker) -> None:
         """Start the broker's subscribers, with their consumer lag watched."""
@@ -105,14 +111,6 @@ def tune_gc() -> None:
     every few records, walking the batch in progress each time (lead-manager spent about 15 %
     less CPU per booking in `bench/bench_pipeline_cpu.py`)."""
     gc.set_threshold(50_000, 20, 20)
-
-
-def freeze_heap() -> None:
-    """Move everything alive now out of the collector's sight: a service that built a large,
-    long-lived structure at start (customer-matching's index) is not walked again by every
-    full collection (one took 0.36 s at 300,000 customers)."""
-    gc.collect()
-    gc.freeze()
 
 
 def serve(app: FastAPI, *, host: str, port: int) -> None:

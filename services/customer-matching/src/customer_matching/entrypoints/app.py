@@ -37,8 +37,7 @@ from osb_platform import (
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.matching import REPLY_TO
-from osb_platform.outbox import OutboxRelay
-from osb_platform.service import freeze_heap, readiness, serve, service_runtime, utc_now
+from osb_platform.service import readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_matching.adapters.registration import Registrar, ensure_range
@@ -78,10 +77,8 @@ def create_app(
             follower = IndexFollower(run.engine, CustomerIndex(too_common=settings.too_common))
             loaded = await follower.load()
             log.info("index built from the replica: %d customers", loaded)
-            freeze_heap()
             registrar = Registrar(run.engine, prefix=settings.number_prefix, clock=clock)
-            relay = OutboxRelay(run.engine, run.producer, outbox, lock_key=RELAY_LOCK)
-            run.background(relay.run, "outbox-relay")
+            run.relay(outbox, lock_key=RELAY_LOCK)
             run.background(lambda stop: follow(follower, stop, settings.follow_interval_s), "index")
             await run.consume(
                 build_broker(settings, run.engine, run.producer, follower.index, registrar)

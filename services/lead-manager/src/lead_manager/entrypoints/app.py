@@ -18,7 +18,6 @@ from osb_contracts.topics import (
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.matching import MatchingClient
-from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, service_runtime, utc_now
 
 from lead_manager.adapters.tables import outbox
@@ -42,8 +41,7 @@ def create_app(
         async with service_runtime(
             SERVICE, settings, MIGRATIONS, pool_size=settings.db_pool_size
         ) as run:
-            relay = OutboxRelay(run.engine, run.producer, outbox, lock_key=RELAY_LOCK)
-            run.background(relay.run, "outbox-relay")
+            run.relay(outbox, lock_key=RELAY_LOCK)
             broker = build_broker(
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,
@@ -65,7 +63,6 @@ def create_app(
             app.state.matching = matching
             app.state.engine = run.engine
             app.state.clock = clock
-            app.state.relay = relay
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield
 

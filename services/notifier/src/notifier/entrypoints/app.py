@@ -25,7 +25,6 @@ from osb_platform import (
 )
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
-from osb_platform.outbox import OutboxRelay
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -91,8 +90,7 @@ def create_app(
                 batch_size=settings.dispatch_batch,
                 lease=timedelta(seconds=settings.lease_s),
             )
-            relay = OutboxRelay(run.engine, run.producer, outbox, lock_key=RELAY_LOCK)
-            run.background(relay.run, "outbox-relay")
+            run.relay(outbox, lock_key=RELAY_LOCK)
             run.background(dispatcher.run, "dispatcher")
             await run.consume(
                 build_broker(settings, run.engine, store, dispatcher, branches, run.producer)
