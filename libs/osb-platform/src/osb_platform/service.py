@@ -108,8 +108,7 @@ def readiness(engine: AsyncEngine, producer: Producer, topic: str) -> dict[str, 
 def tune_gc() -> None:
     """Collect young objects every 50,000 allocations instead of 700: a batch of 500 records
     allocates tens of thousands of short-lived objects, and at the default the collector ran
-    every few records, walking the batch in progress each time (lead-manager spent about 15 %
-    less CPU per booking in `bench/bench_pipeline_cpu.py`)."""
+    every few records, walking the batch in progress each time."""
     gc.set_threshold(50_000, 20, 20)
 
 
