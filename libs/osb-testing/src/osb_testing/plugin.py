@@ -7,9 +7,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from osb_local_infra.kafka import LocalKafka
+from osb_local_infra.postgres import database_url, ensure_databases
 from osb_local_infra.settings import InfraSettings
 
 from osb_testing.infrastructure import InfrastructureUnavailableError, TestInfrastructure, provide
@@ -34,6 +36,21 @@ def kafka_bootstrap_servers(osb_infra: TestInfrastructure) -> str:
 @pytest.fixture(scope="session")
 def database_urls(osb_infra: TestInfrastructure) -> dict[str, str]:
     return osb_infra.database_urls
+
+
+@pytest.fixture
+async def scratch_database(osb_infra: TestInfrastructure) -> AsyncIterator[str]:
+    """The URL of a database of the test's own on the test server, dropped afterwards: for
+    state a test must not share (the services' own databases outlive a kept infrastructure)."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    url = database_url(osb_infra.database_urls["lead-manager"], name)
+    await ensure_databases({name: url})
+    yield url
+    admin = await asyncpg.connect(database_url(url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 @dataclass(frozen=True)

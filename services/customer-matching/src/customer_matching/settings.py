@@ -30,3 +30,11 @@ class Settings(ServiceSettings):
     number_digits: int = 6
     too_common: int = 20
     follow_interval_s: float = 0.1
+    # The duplicate search's Fellegi-Sunter model: its comparison counts are shared every
+    # learn_interval_s; the first model once model_min_pairs candidate pairs are counted.
+    learn_interval_s: float = 30.0
+    model_min_pairs: int = 20_000
+    # Bands by a candidate's match probability under the model.
+    certain_from: float = 0.999
+    likely_from: float = 0.5
+    possible_from: float = 0.01

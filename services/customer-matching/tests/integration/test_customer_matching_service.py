@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from customer_matching.adapters.bulk import import_file
 from customer_matching.entrypoints.app import MIGRATIONS, create_app
@@ -45,6 +46,7 @@ class Harness:
     bus: KafkaBroker
     client: MatchingClient
     settings: Settings
+    http: httpx.AsyncClient
 
     async def master(
         self, customer: Customer, revision: int, change: MasterChange = MasterChange.UPSERT
@@ -76,6 +78,7 @@ async def harness(
         number_prefix="T" + uuid.uuid4().hex[:4].upper(),
         number_last=3,
         number_digits=4,
+        learn_interval_s=0.2,
     )
     app = create_app(settings)
     bus = make_broker(kafka_bootstrap_servers, client_id="test-dms")
@@ -84,8 +87,11 @@ async def harness(
     await producer.start()
     client = MatchingClient(kafka_bootstrap_servers, producer, source="/test", timeout=10)
     await client.start()
-    async with app.router.lifespan_context(app):
-        yield Harness(bus, client, settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://matching") as http,
+    ):
+        yield Harness(bus, client, settings, http)
     await client.stop()
     await producer.stop()
     await bus.stop()
@@ -158,6 +164,36 @@ async def test_master_changes_reach_the_index_in_revision_order(harness: Harness
         customer(number, name, address=home), revision=4, change=MasterChange.DELETE
     )
     await harness.until(found_none)
+
+
+async def test_the_searches_candidate_pairs_are_counted_for_the_model(harness: Harness) -> None:
+    name, postcode = surname(), f"{random.randrange(10**5):05d}"
+    home = Address(street="Hauptstraße", house_number="5", postcode=postcode, city="Hamburg")
+    numbers = [f"K{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for number in numbers:
+        await harness.master(customer(number, name, address=home), revision=1)
+    lead = Customer(first_name="Jürgen", last_name=name, address=home)
+
+    async def counted() -> int:
+        state = (await harness.http.get("/model")).raise_for_status().json()
+        return int(state["pairs_counted"])
+
+    async def all_found() -> bool:
+        result = await harness.client.duplicates(
+            lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,)
+        )
+        return sorted(c.customer_number for c in result.candidates) == sorted(numbers)
+
+    await harness.until(all_found)
+    await asyncio.sleep(0.5)  # the searches so far are flushed
+    before = await counted()
+    for _ in range(4):
+        assert await all_found()
+
+    async def four_searches_counted() -> bool:
+        return await counted() >= before + 4 * len(numbers)
+
+    await harness.until(four_searches_counted, timeout=10)
 
 
 async def test_vehicle_lookup_answers_the_three_cases(harness: Harness) -> None:

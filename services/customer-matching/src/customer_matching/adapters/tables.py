@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -65,6 +66,25 @@ registrations = Table(
     Column("request_id", UUID(as_uuid=True), primary_key=True),
     Column("customer_number", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The duplicate search's training data: how often each comparison vector (per field an
+# agreement level, no personal data) came up among the searches' candidates, all instances.
+comparison_counts = Table(
+    "comparison_counts",
+    metadata,
+    Column("vector", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+# Fellegi-Sunter models estimated from those counts; the newest one is in use.
+match_models = Table(
+    "match_models",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("model", JSONB, nullable=False),
+    Column("pairs", BigInteger, nullable=False),
+    Column("estimated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

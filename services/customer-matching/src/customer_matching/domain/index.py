@@ -10,6 +10,7 @@ is never "certain".
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,9 +23,10 @@ from osb_contracts.matching import (
 )
 from osb_contracts.values import Address, Customer
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA
 
+from customer_matching.domain import fellegi_sunter as fs
 from customer_matching.domain import normalise as n
+from customer_matching.domain.fellegi_sunter import birth_similarity
 
 TOO_COMMON = 20
 
@@ -244,7 +246,11 @@ class CustomerIndex:
         return {str(self.numbers[slot]) for slot in self.candidates(query)}
 
     def search(
-        self, customer: Customer, criteria: Iterable[DuplicateCriterion], limit: int = 10
+        self,
+        customer: Customer,
+        criteria: Iterable[DuplicateCriterion],
+        limit: int = 10,
+        scoring: Scoring | None = None,
     ) -> list[DuplicateCandidate]:
         query = Normalised.of(customer)
         wanted = tuple(criteria)
@@ -252,20 +258,20 @@ class CustomerIndex:
         for slot in self.candidates(query):
             norm = self.normalised[slot]
             assert norm is not None
-            candidate = score(query, norm, wanted)
+            candidate = (scoring.score if scoring else score)(query, norm, wanted)
             if candidate is not None:
-                band, total, similarity = candidate
-                scored.append((total, str(self.numbers[slot]), slot, band, similarity))
+                band, total = candidate
+                scored.append((total, str(self.numbers[slot]), slot, band, norm))
         scored.sort(key=lambda s: (-s[0], s[1]))
         results = []
-        for total, number, slot, band, similarity in scored[:limit]:
+        for total, number, slot, band, norm in scored[:limit]:
             master = self._customer(slot)
             results.append(
                 DuplicateCandidate(
                     customer_number=number,
                     score=round(total, 4),
                     band=band,
-                    fields=compare(customer, master, similarity),
+                    fields=compare(customer, master, similarity(query, norm)),
                     master=master,
                 )
             )
@@ -302,35 +308,18 @@ def address_similarity(a: Normalised, b: Normalised) -> float | None:
     return 0.5 * street + 0.2 * house + 0.3 * place
 
 
-def birth_similarity(a: date | None, b: date | None) -> float | None:
-    """1.0 the same day; 0.8 for one mistyped or two swapped digits, or day and month
-    swapped (as forms get them wrong); else 0.0. Only the same day counts as proof."""
-    if a is None or b is None:
-        return None
-    if a == b:
-        return 1.0
-    digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
-    if OSA.distance(digits_a, digits_b) == 1 or (a.year, a.month, a.day) == (
-        b.year,
-        b.day,
-        b.month,
-    ):
-        return 0.8
-    return 0.0
-
-
 def _exact(a: object, b: object) -> float | None:
     if not a or not b:
         return None
     return 1.0 if a == b else 0.0
 
 
-def score(
-    query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
-) -> tuple[ConfidenceBand, float, dict[str, float]] | None:
-    """The band, the overall score and each field's similarity; None when nothing matches."""
-    name = name_similarity(query, master)
-    evidence: dict[DuplicateCriterion, float | None] = {
+Evidence = dict[DuplicateCriterion, float | None]
+
+
+def evidence(query: Normalised, master: Normalised) -> tuple[float, Evidence]:
+    """The name's similarity, and each other field's (None where a side lacks it)."""
+    return name_similarity(query, master), {
         DuplicateCriterion.ADDRESS: address_similarity(query, master),
         DuplicateCriterion.EMAIL: _exact(query.email, master.email),
         DuplicateCriterion.PHONE: (
@@ -340,15 +329,28 @@ def score(
         ),
         DuplicateCriterion.BIRTH_DATE: birth_similarity(query.birth_date, master.birth_date),
     }
+
+
+def similarity(query: Normalised, master: Normalised) -> dict[str, float]:
+    """Each field's similarity as the advisor's screen shows it."""
+    name, other = evidence(query, master)
+    return {"name": name} | {c.value.lower(): v or 0.0 for c, v in other.items()}
+
+
+def score(
+    query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
+) -> tuple[ConfidenceBand, float] | None:
+    """By rules: the band and the overall score; None when nothing matches."""
+    name, evidence_of = evidence(query, master)
     number_match = bool(query.number and query.number == master.number)
-    decisive = [v for c in criteria if (v := evidence[c]) is not None]
-    supporting = [v for c, v in evidence.items() if c not in criteria and v is not None]
+    decisive = [v for c in criteria if (v := evidence_of[c]) is not None]
+    supporting = [v for c, v in evidence_of.items() if c not in criteria and v is not None]
     best_decisive = max(decisive, default=0.0)
     best_supporting = max(supporting, default=0.0)
     person = any(
-        evidence[c] == 1.0 for c in (DuplicateCriterion.BIRTH_DATE, DuplicateCriterion.EMAIL)
+        evidence_of[c] == 1.0 for c in (DuplicateCriterion.BIRTH_DATE, DuplicateCriterion.EMAIL)
     )
-    household = (evidence[DuplicateCriterion.ADDRESS] or 0.0) >= 0.75 or evidence[
+    household = (evidence_of[DuplicateCriterion.ADDRESS] or 0.0) >= 0.75 or evidence_of[
         DuplicateCriterion.PHONE
     ] == 1.0
     total = 0.55 * name + 0.35 * best_decisive + 0.10 * best_supporting
@@ -373,8 +375,59 @@ def score(
         band = ConfidenceBand.POSSIBLE  # a name alone is at most possible
     else:
         return None
-    similarity = {"name": name} | {c.value.lower(): v or 0.0 for c, v in evidence.items()}
-    return band, min(total, 1.0), similarity
+    return band, min(total, 1.0)
+
+
+CRITERION_FIELDS = {
+    DuplicateCriterion.ADDRESS: frozenset({"street", "house", "postcode", "place"}),
+    DuplicateCriterion.PHONE: frozenset({"phone"}),
+    DuplicateCriterion.EMAIL: frozenset({"email"}),
+    DuplicateCriterion.BIRTH_DATE: frozenset({"birth"}),
+}
+
+
+@dataclass
+class Scoring:
+    """How the search bands its candidates: by the learned Fellegi-Sunter model once there
+    is one, by the rules until then. Either way every candidate pair's comparison vector is
+    counted in ``observed``, the data the next model is estimated from.
+
+    With the model, a pair's weight (log2 Bayes factor) decides, and the domain rules stay
+    on top: "certain" needs the branch's deciding fields to speak for the match, "likely"
+    some field besides the name; a name alone is at most "possible"; the same customer
+    number is "certain".
+    """
+
+    model: fs.Model | None = None
+    observed: Counter[fs.Vector] = field(default_factory=Counter)
+    # Bands by the pair's match probability (its weight with the share of matches as prior).
+    certain_from: float = 0.999
+    likely_from: float = 0.5
+    possible_from: float = 0.01
+
+    def score(
+        self, query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
+    ) -> tuple[ConfidenceBand, float] | None:
+        vector = fs.compare(query, master)
+        self.observed[vector] += 1
+        if self.model is None:
+            return score(query, master, criteria)
+        weights = self.model.field_weights(vector)
+        total = sum(weights.values())
+        probability = self.model.probability(total)
+        deciding = set().union(*(CRITERION_FIELDS[c] for c in criteria))
+        decided = sum(w for f, w in weights.items() if f in deciding)
+        besides_name = sum(w for f, w in weights.items() if f not in fs.NAME_FIELDS)
+        same_number = bool(query.number and query.number == master.number)
+        if same_number or (probability >= self.certain_from and decided > 0):
+            band = ConfidenceBand.CERTAIN
+        elif probability >= self.likely_from and besides_name > 0:
+            band = ConfidenceBand.LIKELY
+        elif probability >= self.possible_from or total - besides_name > 0:
+            band = ConfidenceBand.POSSIBLE
+        else:
+            return None
+        return band, probability
 
 
 def compare(

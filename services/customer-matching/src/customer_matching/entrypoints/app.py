@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from osb_platform.matching import REPLY_TO
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from customer_matching.adapters.learning import Learner
 from customer_matching.adapters.registration import Registrar, ensure_range
 from customer_matching.adapters.replica import (
     IndexFollower,
@@ -47,7 +48,7 @@ from customer_matching.adapters.replica import (
     apply_vehicle_changes,
 )
 from customer_matching.adapters.tables import outbox
-from customer_matching.domain.index import CustomerIndex
+from customer_matching.domain.index import CustomerIndex, Scoring
 from customer_matching.service.answers import answer
 from customer_matching.settings import Settings
 
@@ -77,14 +78,33 @@ def create_app(
             follower = IndexFollower(run.engine, CustomerIndex(too_common=settings.too_common))
             loaded = await follower.load()
             log.info("index built from the replica: %d customers", loaded)
+            learner = Learner(
+                run.engine,
+                Scoring(
+                    certain_from=settings.certain_from,
+                    likely_from=settings.likely_from,
+                    possible_from=settings.possible_from,
+                ),
+                min_pairs=settings.model_min_pairs,
+            )
+            await learner.refresh()
             registrar = Registrar(run.engine, prefix=settings.number_prefix, clock=clock)
             run.relay(outbox, lock_key=RELAY_LOCK)
-            run.background(lambda stop: follow(follower, stop, settings.follow_interval_s), "index")
+            run.background(
+                every(settings.follow_interval_s, follower.poll, "following the replica"), "index"
+            )
+            run.background(
+                every(settings.learn_interval_s, learner.step, "learning", last=learner.flush),
+                "learning",
+            )
             await run.consume(
-                build_broker(settings, run.engine, run.producer, follower.index, registrar)
+                build_broker(
+                    settings, run.engine, run.producer, follower.index, learner.scoring, registrar
+                )
             )
             app.state.checks = readiness(run.engine, run.producer, MATCHING_REPLIES.name)
             app.state.follower = follower
+            app.state.learner = learner
             yield
 
     app = FastAPI(title="OSB customer-matching", version="1", lifespan=lifespan)
@@ -99,17 +119,47 @@ def create_app(
         follower: IndexFollower = app.state.follower
         return {"customers": len(follower.index), "last_change_seq": follower.last_seq}
 
+    @app.get("/model", tags=["operations"])
+    async def model_state() -> dict[str, Any]:
+        """What bands the duplicate search: the learned model in use (none yet: the rules),
+        and the candidate pairs counted towards the next one."""
+        learner: Learner = app.state.learner
+        model = learner.scoring.model
+        return {
+            "model": None
+            if model is None
+            else {"id": learner.model_id, "pairs": model.pairs, "match_share": model.share},
+            "pairs_counted": await learner.counted(),
+            "first_model_from_pairs": learner.min_pairs,
+        }
+
     return app
 
 
-async def follow(follower: IndexFollower, stop: asyncio.Event, interval: float) -> None:
-    while not stop.is_set():
-        try:
-            await follower.poll()
-        except Exception:
-            log.exception("following the replica failed; trying again")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+def every(
+    interval: float,
+    step: Callable[[], Awaitable[object]],
+    what: str,
+    *,
+    last: Callable[[], Awaitable[object]] | None = None,
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """A background task: ``step`` every ``interval`` seconds until stopped, then ``last``."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await step()
+            except Exception:
+                log.exception("%s failed; trying again", what)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+        if last is not None:
+            try:
+                await last()
+            except Exception:
+                log.exception("%s: the last step failed", what)
+
+    return run
 
 
 def _decode_all(
@@ -129,6 +179,7 @@ def build_broker(
     engine: AsyncEngine,
     producer: Producer,
     index: CustomerIndex,
+    scoring: Scoring,
     registrar: Registrar,
 ) -> KafkaBroker:
     broker = make_broker(
@@ -194,7 +245,11 @@ def build_broker(
                     expect=MATCHING_REQUESTS.messages,
                 )
                 reply = await answer(
-                    envelope.message, index=index, engine=engine, registrar=registrar
+                    envelope.message,
+                    index=index,
+                    scoring=scoring,
+                    engine=engine,
+                    registrar=registrar,
                 )
                 causation = envelope.id
             except ContractError as exc:
@@ -232,7 +287,7 @@ def main() -> None:
 def asyncapi(settings: Settings) -> dict[str, Any]:
     """The AsyncAPI document of this service's broker (nothing is connected)."""
     none = cast(Any, None)
-    broker = build_broker(settings, none, none, none, none)
+    broker = build_broker(settings, none, none, none, none, none)
     return describe(
         broker,
         servers=settings.kafka_bootstrap_servers,

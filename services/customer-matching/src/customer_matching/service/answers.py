@@ -19,16 +19,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_matching.adapters.registration import RangeExhaustedError, Registrar
 from customer_matching.adapters.replica import find_vehicle
-from customer_matching.domain.index import CustomerIndex
+from customer_matching.domain.index import CustomerIndex, Scoring
 
 
 async def answer(
-    request: Message, *, index: CustomerIndex, engine: AsyncEngine, registrar: Registrar
+    request: Message,
+    *,
+    index: CustomerIndex,
+    scoring: Scoring,
+    engine: AsyncEngine,
+    registrar: Registrar,
 ) -> Message:
     if isinstance(request, DuplicateSearchRequested):
         return DuplicateSearchResult(
             request_id=request.request_id,
-            candidates=tuple(index.search(request.customer, request.criteria, request.limit)),
+            candidates=tuple(
+                index.search(request.customer, request.criteria, request.limit, scoring)
+            ),
         )
     if isinstance(request, CustomerLookupRequested):
         return CustomerLookupResult(

@@ -1,0 +1,108 @@
+"""The duplicate search learns from its own searches, shared by every instance.
+
+Each instance counts the comparison vectors of its searches' candidates in memory and adds
+them to ``comparison_counts`` now and then. Once enough pairs are counted, and again each
+time they have grown by a share, one instance (the one holding an advisory lock) estimates
+a Fellegi-Sunter model from all counts and stores it in ``match_models``; every instance
+then takes up the newest model. Until the first model the rules band the candidates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from customer_matching.adapters.tables import comparison_counts, match_models
+from customer_matching.domain import fellegi_sunter as fs
+from customer_matching.domain.index import Scoring
+
+log = logging.getLogger(__name__)
+
+_ADD_COUNTS = text(
+    """
+    INSERT INTO comparison_counts (vector, count)
+    SELECT * FROM unnest(CAST(:v AS text[]), CAST(:c AS int8[]))
+    ON CONFLICT (vector) DO UPDATE SET count = comparison_counts.count + excluded.count
+    """
+)
+
+
+@dataclass
+class Learner:
+    engine: AsyncEngine
+    scoring: Scoring
+    min_pairs: int = 20_000
+    growth: float = 0.1  # estimate again once the pairs counted grew by this share
+    lock_key: int = 0x05B0_F5E1
+    model_id: int | None = None
+
+    async def flush(self) -> int:
+        """Add the vectors counted since the last flush to the shared counts."""
+        seen, self.scoring.observed = self.scoring.observed, Counter()
+        if not seen:
+            return 0
+        vectors = sorted(seen)  # the same order in every instance: no deadlock between them
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(_ADD_COUNTS, {"v": vectors, "c": [seen[v] for v in vectors]})
+        except BaseException:
+            self.scoring.observed.update(seen)  # kept for the next flush
+            raise
+        return sum(seen.values())
+
+    async def counted(self) -> int:
+        """The candidate pairs counted so far, by every instance."""
+        async with self.engine.connect() as conn:
+            total = select(func.coalesce(func.sum(comparison_counts.c.count), 0))
+            return int((await conn.execute(total)).scalar_one())
+
+    async def estimate(self) -> fs.Model | None:
+        """Estimate and store a model when the counts call for one (one instance at a time)."""
+        async with self.engine.begin() as conn:
+            if not await conn.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self.lock_key}
+            ):
+                return None
+            last = await conn.scalar(select(func.max(match_models.c.pairs)))
+            rows = (await conn.execute(select(comparison_counts))).all()
+            counts = {vector: count for vector, count in rows}
+            total = sum(counts.values())
+            if total < self.min_pairs or (last and total < last * (1 + self.growth)):
+                return None
+            try:
+                model = await asyncio.to_thread(fs.estimate, counts, min_pairs=self.min_pairs)
+            except fs.NotEstimableError as exc:
+                log.warning("no duplicate-search model from %d pairs: %s", total, exc)
+                return None
+            await conn.execute(insert(match_models).values(model=model.to_json(), pairs=total))
+        log.info(
+            "duplicate-search model estimated from %d pairs (match share %.4f)", total, model.share
+        )
+        return model
+
+    async def refresh(self) -> bool:
+        """Take up the newest stored model, if it is not the one in use."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(match_models.c.id, match_models.c.model)
+                    .order_by(match_models.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None or row.id == self.model_id:
+            return False
+        self.scoring.model = fs.Model.from_json(row.model)
+        self.model_id = row.id
+        log.info("duplicate search bands by model %d (%d pairs)", row.id, self.scoring.model.pairs)
+        return True
+
+    async def step(self) -> None:
+        await self.flush()
+        await self.estimate()
+        await self.refresh()

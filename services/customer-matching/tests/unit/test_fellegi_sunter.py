@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import date
+from math import log2
+
+import pytest
+from customer_matching.domain import fellegi_sunter as fs
+from customer_matching.domain.index import CustomerIndex, Normalised, Scoring
+from osb_contracts.matching import ConfidenceBand, DuplicateCandidate, DuplicateCriterion
+from osb_contracts.values import Address, Customer
+
+HOME = Address(street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg")
+
+
+def norm(first: str | None, last: str, **kw: object) -> Normalised:
+    return Normalised.of(
+        Customer.model_validate({"first_name": first, "last_name": last, "address": HOME, **kw})
+    )
+
+
+def levels(vector: fs.Vector) -> dict[str, str]:
+    return dict(zip(fs.FIELDS, vector.split("."), strict=True))
+
+
+def test_the_same_customer_agrees_in_every_field_given() -> None:
+    a = norm("Jürgen", "Müller", birth_date=date(1970, 1, 2), email="j@example.de")
+    assert levels(fs.compare(a, a)) == {
+        "given": "0", "surname": "0", "swapped": "0", "birth": "0", "street": "0",
+        "house": "0", "postcode": "0", "place": "0", "email": "0", "phone": "n",
+    }  # fmt: skip
+
+
+def test_a_value_missing_on_either_side_is_its_own_level() -> None:
+    a = norm(None, "Müller")
+    b = norm("Jürgen", "Müller", birth_date=date(1970, 1, 2))
+    got = levels(fs.compare(a, b))
+    assert (got["given"], got["swapped"], got["birth"], got["email"]) == ("n", "n", "n", "n")
+
+
+def test_names_swapped_and_street_words_reordered_are_seen() -> None:
+    a = norm("Jürgen", "Müller", address=Address(street="Am Markt Altstadt", postcode="20095"))
+    b = norm("Müller", "Jürgen", address=Address(street="Altstadt Am Markt", postcode="20095"))
+    got = levels(fs.compare(a, b))
+    assert (got["swapped"], got["street"]) == ("1", "0")
+
+
+def test_a_birth_date_mistyped_is_near_and_another_is_other() -> None:
+    a = norm("Eva", "Berg", birth_date=date(1973, 4, 16))
+    near = norm("Eva", "Berg", birth_date=date(1937, 4, 16))
+    other = norm("Eva", "Berg", birth_date=date(1981, 2, 3))
+    assert levels(fs.compare(a, near))["birth"] == "1"
+    assert levels(fs.compare(a, other))["birth"] == "2"
+
+
+# A known mixture: 10 % matches agreeing per field with probability 0.9, non-matches with
+# 0.2 (the postcode, shared by blocking, with 0.6). EM without labels must find it back.
+TRUE_M = {f: 0.9 for f in fs.FIELDS}
+TRUE_U = {f: 0.2 for f in fs.FIELDS} | {"postcode": 0.6}
+
+
+def mixture(pairs: int, seed: int = 1) -> Counter[fs.Vector]:
+    rng = random.Random(seed)
+    counts: Counter[fs.Vector] = Counter()
+    for _ in range(pairs):
+        p = TRUE_M if rng.random() < 0.1 else TRUE_U
+        counts[".".join("0" if rng.random() < p[f] else "1" for f in fs.FIELDS)] += 1
+    return counts
+
+
+def test_em_finds_the_weights_of_a_known_mixture_without_labels() -> None:
+    model = fs.estimate(mixture(40_000))
+    assert model.share == pytest.approx(0.1, abs=0.01)
+    for f in fs.FIELDS:
+        agree, disagree = log2(TRUE_M[f] / TRUE_U[f]), log2(0.1 / (1 - TRUE_U[f]))
+        assert model.weights[f]["0"] == pytest.approx(agree, abs=0.15), f
+        assert model.weights[f]["1"] == pytest.approx(disagree, abs=0.25), f
+
+
+def test_too_few_pairs_or_no_matches_among_them_give_no_model() -> None:
+    with pytest.raises(fs.NotEstimableError, match="needed"):
+        fs.estimate(mixture(500), min_pairs=1_000)
+    everyone_differs = Counter({".".join("1" for _ in fs.FIELDS): 5_000})
+    with pytest.raises(fs.NotEstimableError):
+        fs.estimate(everyone_differs)
+
+
+def test_a_model_survives_its_json() -> None:
+    model = fs.estimate(mixture(5_000))
+    again = fs.Model.from_json(model.to_json())
+    assert again == model
+    vector = "0.0.0.n.1.0.0.0.n.n"
+    assert again.weight(vector) == model.weight(vector)
+
+
+def test_a_missing_value_weighs_nothing() -> None:
+    model = fs.estimate(mixture(5_000))
+    assert model.weight("n.n.n.n.n.n.n.n.n.n") == 0.0
+    assert model.field_weights("0.n.n.n.n.n.n.n.n.n") == {"given": model.weights["given"]["0"]}
+
+
+# Hand-set weights for the banding rules; the prior (share 1 %) is about -6.6.
+WEIGHTS = {
+    "given": {"0": 8.0, "1": 4.0, "2": -2.0, "3": -4.0},
+    "surname": {"0": 8.0, "1": 4.0, "2": -2.0, "3": -4.0},
+    "swapped": {"0": 0.0, "1": 4.0},
+    "birth": {"0": 6.0, "1": 1.0, "2": -6.0},
+    "street": {"0": 5.0, "1": 3.0, "2": 0.0, "3": -3.0},
+    "house": {"0": 2.0, "1": -2.0},
+    "postcode": {"0": 1.0, "1": 0.0, "2": -3.0},
+    "place": {"0": 1.0, "1": 0.0, "2": -3.0},
+    "email": {"0": 8.0, "1": -4.0},
+    "phone": {"0": 5.0, "1": -1.0},
+}
+MODEL = fs.Model(weights=WEIGHTS, share=0.01, pairs=1)
+
+
+def master(**kw: object) -> Customer:
+    return Customer.model_validate(
+        {"customer_number": "K-1", "first_name": "Jürgen", "last_name": "Müller", **kw}
+    )
+
+
+def best_of(
+    master: Customer, lead: Customer, criteria: list[DuplicateCriterion], model: fs.Model = MODEL
+) -> DuplicateCandidate:
+    index = CustomerIndex()
+    index.put(master)
+    scoring = Scoring(model=model)
+    (best,) = index.search(lead, criteria, scoring=scoring)
+    assert sum(scoring.observed.values()) == 1  # counted for the next estimate
+    return best
+
+
+def test_with_a_model_a_name_alone_is_at_most_possible_however_much_it_weighs() -> None:
+    heavy = fs.Model(
+        weights=WEIGHTS | {"given": {"0": 40.0}, "surname": {"0": 40.0}}, share=0.01, pairs=1
+    )
+    lead = Customer(first_name="Jürgen", last_name="Müller", email="a@example.de")
+    best = best_of(master(email="b@example.de"), lead, [DuplicateCriterion.EMAIL], heavy)
+    assert best.score > 0.999
+    assert best.band is ConfidenceBand.POSSIBLE
+
+
+def test_with_a_model_the_branch_criterion_decides_what_is_certain() -> None:
+    # Names +16, birth date +6, e-mail -4: 18 in all, a probability above 0.999.
+    known = master(email="eva@example.de", birth_date=date(1980, 5, 1))
+    lead = Customer(
+        first_name="Jürgen",
+        last_name="Müller",
+        email="other@example.de",
+        birth_date=date(1980, 5, 1),
+    )
+    assert best_of(known, lead, [DuplicateCriterion.BIRTH_DATE]).band is ConfidenceBand.CERTAIN
+    assert best_of(known, lead, [DuplicateCriterion.EMAIL]).band is ConfidenceBand.LIKELY
+
+
+def test_with_a_model_the_score_is_the_match_probability() -> None:
+    # Names +16, e-mail -4: 12, with the prior about 5.4 in log2 odds.
+    lead = Customer(first_name="Jürgen", last_name="Müller", email="a@example.de")
+    best = best_of(master(email="b@example.de"), lead, [DuplicateCriterion.EMAIL])
+    assert best.score == pytest.approx(MODEL.probability(12.0), abs=1e-4)
+    assert 0.95 < best.score < 0.99
+
+
+def test_with_a_model_the_same_customer_number_is_certain() -> None:
+    lead = Customer(customer_number="K-1", first_name="Georg", last_name="Maier")
+    best = best_of(master(), lead, [DuplicateCriterion.ADDRESS])
+    assert best.band is ConfidenceBand.CERTAIN
+
+
+def test_without_a_model_the_rules_band_and_the_pairs_are_counted() -> None:
+    index = CustomerIndex()
+    index.put(master(address=HOME))
+    scoring = Scoring()
+    lead = Customer(first_name="Juergen", last_name="Mueller", address=HOME)
+    (best,) = index.search(lead, [DuplicateCriterion.ADDRESS], scoring=scoring)
+    assert best.band is ConfidenceBand.CERTAIN
+    assert best.score == index.search(lead, [DuplicateCriterion.ADDRESS])[0].score
+    assert scoring.observed == Counter(
+        {fs.compare(Normalised.of(lead), Normalised.of(master(address=HOME))): 1}
+    )
