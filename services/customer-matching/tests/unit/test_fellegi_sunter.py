@@ -156,6 +156,19 @@ def test_with_a_model_the_branch_criterion_decides_what_is_certain() -> None:
     assert best_of(known, lead, [DuplicateCriterion.EMAIL]).band is ConfidenceBand.LIKELY
 
 
+def test_with_a_model_a_household_member_is_not_certain() -> None:
+    # Surname +8, street +5, house +2, postcode +1, place +1, phone +5, first name -4: 18.
+    home = {"address": HOME, "phone": "+4940123456"}
+    lead = Customer(first_name="Hildegard", last_name="Müller", **home)
+    spouse = best_of(master(**home), lead, [DuplicateCriterion.ADDRESS])
+    assert spouse.score > 0.999
+    assert spouse.band is ConfidenceBand.LIKELY
+    himself = Customer(first_name="Jürgen", last_name="Müller", **home)
+    assert best_of(master(**home), himself, [DuplicateCriterion.ADDRESS]).band is (
+        ConfidenceBand.CERTAIN
+    )
+
+
 def test_with_a_model_the_score_is_the_match_probability() -> None:
     # Names +16, e-mail -4: 12, with the prior about 5.4 in log2 odds.
     lead = Customer(first_name="Jürgen", last_name="Müller", email="a@example.de")

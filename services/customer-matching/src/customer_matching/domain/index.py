@@ -392,10 +392,10 @@ class Scoring:
     is one, by the rules until then. Either way every candidate pair's comparison vector is
     counted in ``observed``, the data the next model is estimated from.
 
-    With the model, a pair's weight (log2 Bayes factor) decides, and the domain rules stay
-    on top: "certain" needs the branch's deciding fields to speak for the match, "likely"
-    some field besides the name; a name alone is at most "possible"; the same customer
-    number is "certain".
+    With the model, a pair's match probability decides, and the domain rules stay on top:
+    "certain" needs the branch's deciding fields and the person (not only the household)
+    to speak for the match, "likely" some field besides the name; a name alone is at most
+    "possible"; the same customer number is "certain".
     """
 
     model: fs.Model | None = None
@@ -418,8 +418,11 @@ class Scoring:
         deciding = set().union(*(CRITERION_FIELDS[c] for c in criteria))
         decided = sum(w for f, w in weights.items() if f in deciding)
         besides_name = sum(w for f, w in weights.items() if f not in fs.NAME_FIELDS)
+        # The person, not only the household (spouses share surname, address and phone):
+        # the first name, or a birth date or e-mail address of one's own, speaks for it.
+        person = any(weights.get(f, 0.0) > 0 for f in ("given", "swapped", "birth", "email"))
         same_number = bool(query.number and query.number == master.number)
-        if same_number or (probability >= self.certain_from and decided > 0):
+        if same_number or (probability >= self.certain_from and decided > 0 and person):
             band = ConfidenceBand.CERTAIN
         elif probability >= self.likely_from and besides_name > 0:
             band = ConfidenceBand.LIKELY
