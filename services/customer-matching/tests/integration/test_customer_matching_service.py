@@ -182,7 +182,8 @@ async def test_the_searches_candidate_pairs_are_counted_for_the_model(harness: H
         result = await harness.client.duplicates(
             lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,)
         )
-        return sorted(c.customer_number for c in result.candidates) == sorted(numbers)
+        # Others at the same address from earlier runs may be listed too.
+        return set(numbers) <= {c.customer_number for c in result.candidates}
 
     await harness.until(all_found)
     await asyncio.sleep(0.5)  # the searches so far are flushed
