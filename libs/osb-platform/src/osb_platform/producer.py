@@ -96,9 +96,13 @@ class Producer:
 
     async def ping(self, topic: str) -> None:
         """Raise unless the cluster answers a metadata request for ``topic``."""
-        if not await self._producer.client.force_metadata_update():
+        client = self._producer.client
+        # A metadata request covers the topics the client tracks (all topics only while it
+        # tracks none, that is before its first send): track this one too.
+        client.add_topic(topic)
+        if not await client.force_metadata_update():
             raise ConnectionError("Kafka metadata request failed")
-        if not self._producer.client.cluster.partitions_for_topic(topic):
+        if not client.cluster.partitions_for_topic(topic):
             raise LookupError(f"topic {topic} not known to the cluster")
 
     async def send_many(self, items: Iterable[Outgoing]) -> None:
