@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from osb_contracts._base import Message
+from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
 from osb_contracts.dms import AppointmentDeleted, CustomerMasterChanged, VehicleMasterChanged
 from osb_contracts.leads import (
@@ -163,6 +164,20 @@ NOTIFICATION_COMMANDS = Topic(
     description="Requests to the notifier from lead-manager (resend a notification).",
 )
 
+BRANCH_SETTINGS = Topic(
+    name="osb.branch.settings.v1",
+    key="branch_id",
+    partitions=1,
+    messages=(BranchSettingsChanged,),
+    description=(
+        "Each branch's OSB settings, published by lead-manager through its outbox on every "
+        "change and on start. Compacted: the newest per branch stays. Every notifier "
+        "instance reads it whole, without a group."
+    ),
+    has_dlq=False,
+    config={"cleanup.policy": "compact"},
+)
+
 TOPICS: tuple[Topic, ...] = (
     PORTAL_BOOKINGS,
     LEAD_REQUESTS,
@@ -175,6 +190,7 @@ TOPICS: tuple[Topic, ...] = (
     MATCHING_REPLIES,
     NOTIFICATION_EVENTS,
     NOTIFICATION_COMMANDS,
+    BRANCH_SETTINGS,
 )
 DLQ_PARTITIONS = 1
 

@@ -120,6 +120,7 @@ __all__ = [
     "kafka_sasl_env",
     "kafka_topic",
     "osb_infra",
+    "scratch_database",
     "sms_gateway",
     "smtp",
 ]

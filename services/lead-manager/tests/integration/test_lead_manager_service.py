@@ -17,6 +17,7 @@ from lead_manager.entrypoints.app import create_app
 from lead_manager.entrypoints.auth import issue_token
 from lead_manager.settings import Settings
 from osb_contracts import decode
+from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.leads import (
     LeadCancellationRequested,
     LeadCancelledByCustomer,
@@ -26,6 +27,7 @@ from osb_contracts.leads import (
 )
 from osb_contracts.notifications import NotificationFailed, NotificationResendRequested
 from osb_contracts.topics import (
+    BRANCH_SETTINGS,
     DMS_APPOINTMENTS,
     LEAD_EVENTS,
     LEAD_REQUESTS,
@@ -107,6 +109,7 @@ async def harness(
                 LEAD_EVENTS.name,
                 DMS_APPOINTMENTS.dlq,
                 NOTIFICATION_COMMANDS.name,
+                BRANCH_SETTINGS.name,
             ) as tail,
         ):
             settings_body = {
@@ -205,6 +208,30 @@ async def test_sms_needs_the_branch_option(
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "channel"
     assert (await harness.lead(request.lead_id))["status"] == "NEW"
+
+
+async def test_changed_settings_are_published_for_the_notifier(harness: Harness) -> None:
+    body = {
+        "name": "Autohaus Hansa Hamburg",
+        "acceptors": [{"id": "anna", "name": "Anna"}],
+        "sms_enabled": False,
+        "sender_email": "osb@hansa.example",
+        "templates": {"confirmation_sms": "Termin am {{ date }}"},
+    }
+    r = await harness.http.put(f"/api/v1/branches/{BRANCH}/settings", json=body, headers=ADMIN)
+    version = r.json()["version"]
+    ce_type = BranchSettingsChanged.cloudevents_type()
+    (record,) = await harness.tail.wait_for(
+        lambda r: (
+            r.key == BRANCH.encode()
+            and header(r, "ce_type") == ce_type
+            and decode(r.headers, r.value, r.key).message.settings_version == version
+        )
+    )
+    published = decode(record.headers, record.value, record.key).message
+    assert isinstance(published, BranchSettingsChanged)
+    assert (published.sms_enabled, published.sender_email) == (False, "osb@hansa.example")
+    assert published.templates == {"confirmation_sms": "Termin am {{ date }}"}
 
 
 async def test_customer_cancellation_and_a_bad_record(

@@ -13,14 +13,20 @@ import pytest
 from faststream.kafka import KafkaBroker
 from notifier.domain.plan import notification_id
 from notifier.entrypoints.app import create_app
-from notifier.settings import Settings
+from notifier.settings import DEMO_BRANCHES, Settings
 from osb_contracts import Message, decode
+from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.notifications import (
     NotificationFailed,
     NotificationResendRequested,
     NotificationSent,
 )
-from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS, NOTIFICATION_EVENTS
+from osb_contracts.topics import (
+    BRANCH_SETTINGS,
+    LEAD_EVENTS,
+    NOTIFICATION_COMMANDS,
+    NOTIFICATION_EVENTS,
+)
 from osb_contracts.values import Channel, ConfirmationChannel
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
@@ -29,6 +35,11 @@ from osb_testing.kafka import TopicTail, move_group_to_end
 from osb_testing.mail import Smtp
 
 pytestmark = pytest.mark.integration
+
+# Branches of this module's own: lead-manager publishes its branches' settings (HH-01 as
+# other tests left it) on a compacted topic every notifier reads, and they would win.
+RUN = uuid.uuid4().hex[:8]
+HH, M = f"N{RUN}-HH", f"N{RUN}-M"
 
 
 @dataclass
@@ -91,6 +102,7 @@ async def harness(
         retry_base_delay_s=0.2,
         retry_max_delay_s=1.0,
         retry_max_attempts=30,
+        branches={HH: DEMO_BRANCHES["HH-01"], M: DEMO_BRANCHES["M-01"]},
     ).model_copy(update=overrides)
     app = create_app(settings)
     bus = make_broker(kafka_bootstrap_servers, client_id="test-lead-manager")
@@ -110,7 +122,9 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None
 
 
 async def test_the_mail_as_received(harness: Harness) -> None:
-    event = rejection(text="Leider ist der Termin belegt.\n\nGrüße aus Öhringen – Ihr Team")
+    event = rejection(
+        text="Leider ist der Termin belegt.\n\nGrüße aus Öhringen – Ihr Team", branch=HH
+    )
     event_id = await harness.event(event)
     sent = await harness.outcome(event_id, Channel.EMAIL)
     assert isinstance(sent, NotificationSent)
@@ -128,7 +142,7 @@ async def test_the_mail_as_received(harness: Harness) -> None:
 
 
 async def test_exactly_one_mail_per_event_under_redelivery(harness: Harness) -> None:
-    event = rejection()
+    event = rejection(branch=HH)
     event_id = str(uuid.uuid4())
     for _ in range(3):
         await harness.event(event, event_id)
@@ -139,7 +153,7 @@ async def test_exactly_one_mail_per_event_under_redelivery(harness: Harness) -> 
 
 async def test_smtp_down_for_a_while_then_everything_is_delivered(harness: Harness) -> None:
     harness.smtp.down()
-    events = [rejection() for _ in range(5)]
+    events = [rejection(branch=HH) for _ in range(5)]
     ids = [await harness.event(e) for e in events]
     await asyncio.sleep(1.5)  # several failed attempts while the server is away
     assert all(not harness.mails_to(e.recipient) for e in events)
@@ -151,7 +165,7 @@ async def test_smtp_down_for_a_while_then_everything_is_delivered(harness: Harne
 
 
 async def test_a_refused_address_fails_at_once(harness: Harness) -> None:
-    event = rejection()
+    event = rejection(branch=HH)
     harness.smtp.sink.refuse.add(event.recipient.lower())
     failed = await harness.outcome(await harness.event(event), Channel.EMAIL)
     assert isinstance(failed, NotificationFailed)
@@ -160,7 +174,7 @@ async def test_a_refused_address_fails_at_once(harness: Harness) -> None:
 
 
 async def test_sms_confirmation_and_the_branch_without_sms(harness: Harness) -> None:
-    enabled = appointment(ConfirmationChannel.SMS, branch="HH-01")
+    enabled = appointment(ConfirmationChannel.SMS, branch=HH)
     sent = await harness.outcome(await harness.event(enabled), Channel.SMS)
     assert isinstance(sent, NotificationSent)
     (sms,) = [m for m in harness.sms.messages if m["to"] == enabled.recipient]
@@ -169,15 +183,57 @@ async def test_sms_confirmation_and_the_branch_without_sms(harness: Harness) -> 
         == "Autohaus Hansa Hamburg: Ihr Werkstatttermin am 03.12.2026 um 09:30 Uhr ist bestätigt."
     )
 
-    disabled = appointment(ConfirmationChannel.SMS, branch="M-01")
+    disabled = appointment(ConfirmationChannel.SMS, branch=M)
     failed = await harness.outcome(await harness.event(disabled), Channel.SMS)
     assert isinstance(failed, NotificationFailed)
     assert (failed.error_code, failed.permanent) == ("SMS_NOT_ENABLED", True)
 
 
+async def test_the_branch_settings_lead_manager_publishes_decide(harness: Harness) -> None:
+    # M is SMS-less in NOTIFIER_BRANCHES; lead-manager's OSB settings license SMS and set
+    # the branch's own confirmation text, then withdraw the licence.
+    async def settings(version: int, *, sms: bool) -> None:
+        change = BranchSettingsChanged(
+            branch_id=M,
+            settings_version=version,
+            name="Autohaus Isar (OSB)",
+            sms_enabled=sms,
+            templates={"confirmation_sms": "{{ branch }}: bis {{ date }}, {{ time }} Uhr!"},
+            changed_at=datetime.now(UTC),
+        )
+        await publish(harness.bus, change, topic=BRANCH_SETTINGS, key=M, source="/osb/lead-manager")
+
+    await settings(1, sms=True)
+    licensed = appointment(ConfirmationChannel.SMS, branch=M)
+    async with asyncio.timeout(10):  # the notifier follows the topic
+        while True:
+            outcome = await harness.outcome(await harness.event(licensed), Channel.SMS)
+            if isinstance(outcome, NotificationSent):
+                break
+            licensed = appointment(ConfirmationChannel.SMS, branch=M)
+            await asyncio.sleep(0.2)
+    (sms,) = [m for m in harness.sms.messages if m["to"] == licensed.recipient]
+    assert sms["text"] == "Autohaus Isar (OSB): bis 03.12.2026, 09:30 Uhr!"
+
+    await settings(2, sms=False)
+    await settings(1, sms=True)  # an older version arriving late changes nothing
+    async with asyncio.timeout(10):
+        while True:
+            refused = appointment(ConfirmationChannel.SMS, branch=M)
+            outcome = await harness.outcome(await harness.event(refused), Channel.SMS)
+            if isinstance(outcome, NotificationFailed):
+                break
+            await asyncio.sleep(0.2)
+    assert outcome.error_code == "SMS_NOT_ENABLED"
+    await asyncio.sleep(1)
+    again = appointment(ConfirmationChannel.SMS, branch=M)
+    last = await harness.outcome(await harness.event(again), Channel.SMS)
+    assert isinstance(last, NotificationFailed)
+
+
 async def test_gateway_errors_retry_and_refusals_fail(harness: Harness) -> None:
     harness.sms.fail_with = 503
-    first = rejection(Channel.SMS)
+    first = rejection(Channel.SMS, branch=HH)
     event_id = await harness.event(first)
     await wait_until(lambda: harness.sms.requests >= 2)
     harness.sms.fail_with = None
@@ -186,13 +242,15 @@ async def test_gateway_errors_retry_and_refusals_fail(harness: Harness) -> None:
     assert sent.attempts >= 2
 
     harness.sms.fail_with = 400
-    failed = await harness.outcome(await harness.event(rejection(Channel.SMS)), Channel.SMS)
+    failed = await harness.outcome(
+        await harness.event(rejection(Channel.SMS, branch=HH)), Channel.SMS
+    )
     assert isinstance(failed, NotificationFailed)
     assert (failed.error_code, failed.permanent, failed.attempts) == ("SMS_400", True, 1)
 
 
 async def test_a_resend_request_sends_once_more(harness: Harness) -> None:
-    event = rejection()
+    event = rejection(branch=HH)
     event_id = await harness.event(event)
     first = await harness.outcome(event_id, Channel.EMAIL)
     command = NotificationResendRequested(
@@ -221,7 +279,7 @@ async def test_a_resend_request_sends_once_more(harness: Harness) -> None:
 @pytest.mark.parametrize("harness", [{"retry_max_attempts": 3}], indirect=True)
 async def test_after_the_last_attempt_the_notification_fails(harness: Harness) -> None:
     harness.smtp.down()
-    event = rejection()
+    event = rejection(branch=HH)
     failed = await harness.outcome(await harness.event(event), Channel.EMAIL)
     assert isinstance(failed, NotificationFailed)
     assert (failed.attempts, failed.permanent, failed.error_code) == (3, False, "SMTP_UNAVAILABLE")

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Customer, LeadStatus, Vehicle
 from osb_platform.db import JsonText, insert_many
+from osb_platform.outbox import OutgoingEvent, add_to_outbox
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads
+from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads, outbox
 from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.model import Appointment, Lead
 from lead_manager.service.ports import ConcurrencyError
+
+SOURCE = "/osb/lead-manager"
 
 
 def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, Any]:
@@ -213,6 +217,7 @@ class SqlBranchRepository:
             "duplicate_criteria": [c.value for c in settings.duplicate_criteria],
             "sender_email": settings.sender_email,
             "updated_by": updated_by,
+            "updated_at": func.now(),
         }
         stmt: Any
         if expected_version is None:
@@ -238,4 +243,25 @@ class SqlBranchRepository:
         row = (await self._conn.execute(stmt)).first()
         if row is None:
             raise ConcurrencyError(f"the settings of {settings.branch_id} were changed meanwhile")
-        return settings_from_row(row)
+        stored = settings_from_row(row)
+        await self.publish([stored])
+        return stored
+
+    async def publish(self, settings: Iterable[BranchSettings]) -> None:
+        """Tell the other services (the notifier) through the outbox, in this transaction."""
+        now = datetime.now(UTC)
+        events = [
+            OutgoingEvent(
+                BranchSettingsChanged(
+                    branch_id=s.branch_id,
+                    settings_version=s.version,
+                    name=s.name,
+                    sms_enabled=s.sms_enabled,
+                    sender_email=s.sender_email,
+                    templates=s.templates,
+                    changed_at=now,
+                )
+            )
+            for s in settings
+        ]
+        await add_to_outbox(self._conn, outbox, events, source=SOURCE)

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from fastapi import FastAPI
 from osb_contracts.topics import (
+    BRANCH_SETTINGS,
     LEAD_EVENTS,
     MATCHING_REPLIES,
     MATCHING_REQUESTS,
@@ -21,6 +22,7 @@ from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
 from lead_manager.adapters.tables import outbox
+from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.entrypoints.api import install_domain_errors, router
 from lead_manager.entrypoints.consumer import SERVICE, build_broker
 from lead_manager.entrypoints.web import router as web_router
@@ -41,6 +43,11 @@ def create_app(
         async with service_runtime(
             SERVICE, settings, MIGRATIONS, pool_size=settings.db_pool_size
         ) as run:
+            # Every branch's settings once more: a notifier reading the compacted topic has
+            # them even if it was set up (or the topic re-created) after they last changed.
+            async with SqlUnitOfWork(run.engine, clock) as uow:
+                await uow.branches.publish(await uow.branches.all())
+                await uow.commit()
             run.relay(outbox, lock_key=RELAY_LOCK)
             broker = build_broker(
                 bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -103,6 +110,6 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             "notification outcomes in; every change of a lead out through the outbox; "
             "customer-matching asked by request/reply (replies read by partition, no group)."
         ),
-        produces=[LEAD_EVENTS, NOTIFICATION_COMMANDS, MATCHING_REQUESTS],
+        produces=[LEAD_EVENTS, NOTIFICATION_COMMANDS, MATCHING_REQUESTS, BRANCH_SETTINGS],
         also_consumes=[(MATCHING_REPLIES, None)],
     )

@@ -13,8 +13,14 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from osb_contracts import ContractError, decode
+from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.leads import AppointmentCreated, LeadRejected
-from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS, NOTIFICATION_EVENTS
+from osb_contracts.topics import (
+    BRANCH_SETTINGS,
+    LEAD_EVENTS,
+    NOTIFICATION_COMMANDS,
+    NOTIFICATION_EVENTS,
+)
 from osb_platform import (
     DeadLetter,
     Producer,
@@ -26,8 +32,10 @@ from osb_platform import (
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.service import readiness, serve, service_runtime, utc_now
+from osb_platform.table import TopicTable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notifier.adapters.branches import BranchDirectory
 from notifier.adapters.email import SmtpSender
 from notifier.adapters.sms import HttpSmsGateway
 from notifier.adapters.store import NotificationStore
@@ -48,11 +56,20 @@ def create_app(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> FastAPI:
     settings = settings or Settings()
-    branches = settings.branch_channels()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with service_runtime(SERVICE, settings, MIGRATIONS) as run:
+            # Read whole before anything is planned or sent: the branches' settings as
+            # lead-manager last published them.
+            published: TopicTable[BranchSettingsChanged] = TopicTable(
+                settings.kafka_bootstrap_servers,
+                BRANCH_SETTINGS,
+                newer=lambda a, b: a.settings_version > b.settings_version,
+            )
+            await published.start()
+            run.stack.push_async_callback(published.stop)
+            branches = BranchDirectory(settings.branch_channels(), published)
             store = NotificationStore(run.engine, clock)
             smtp = SmtpSender(
                 host=settings.smtp_host,
@@ -197,4 +214,5 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             "each notification recorded before it is sent; outcomes out for the lead's history."
         ),
         produces=[NOTIFICATION_EVENTS],
+        also_consumes=[(BRANCH_SETTINGS, None)],
     )

@@ -1,0 +1,108 @@
+"""A compacted topic as a table in memory: the newest message per key, in every instance.
+
+Read without a consumer group (each instance needs every key, and nothing is committed):
+from the beginning up to the end offsets found on start, before ``start`` returns, so the
+instance acts on settings it has seen; then followed in a background task. A record that
+does not decode is logged by its position and reason and skipped: the topic has one
+writer, which validated it, and a dead letter per instance and start would only repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from osb_contracts import ContractError, Message, Topic, decode
+
+from osb_platform.kafka_security import KafkaSecurity
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Message)
+
+
+class TopicTable(Mapping[str, M], Generic[M]):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: Topic,
+        *,
+        newer: Callable[[M, M], bool],
+        on_change: Callable[[str, M], None] | None = None,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._topic = topic
+        self._newer = newer  # whether the first supersedes the second (redelivery, reordering)
+        self._on_change = on_change
+        self._rows: dict[str, M] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __getitem__(self, key: str) -> M:
+        return self._rows[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    async def start(self, timeout: float = 30.0) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            **KafkaSecurity().aiokafka(),
+        )
+        await consumer.start()
+        self._consumer = consumer
+        partitions = [TopicPartition(self._topic.name, p) for p in range(self._topic.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        async with asyncio.timeout(timeout):
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                self._apply(await consumer.getmany(timeout_ms=200))
+        self._task = asyncio.create_task(self._follow(), name=f"table-{self._topic.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _follow(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                self._apply(await self._consumer.getmany(timeout_ms=1000))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading %s failed; trying again", self._topic.name)
+                await asyncio.sleep(1)
+
+    def _apply(self, batches: Mapping[TopicPartition, list[Any]]) -> None:
+        for records in batches.values():
+            for record in records:
+                try:
+                    envelope = decode(
+                        record.headers, record.value or b"", record.key, expect=self._topic.messages
+                    )
+                except ContractError as exc:
+                    log.error(
+                        "skipped %s offset %d: %s", self._topic.name, record.offset, exc.reason
+                    )
+                    continue
+                message: M = envelope.message
+                key = str(getattr(message, self._topic.key))
+                current = self._rows.get(key)
+                if current is None or self._newer(message, current):
+                    self._rows[key] = message
+                    if self._on_change is not None:
+                        self._on_change(key, message)
