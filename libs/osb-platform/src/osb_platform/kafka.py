@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -18,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream import BaseMiddleware
 from faststream.exceptions import HandlerException, NackMessage
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -199,3 +200,27 @@ def _is_utf8(value: bytes | None) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+async def groupless_reader(bootstrap_servers: str, topic: Topic) -> AIOKafkaConsumer:
+    """A started consumer holding every partition of ``topic``, in no consumer group: for
+    an instance that must see every record (replies, tables), committing nothing."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        **KafkaSecurity().aiokafka(),
+    )
+    await consumer.start()
+    consumer.assign([TopicPartition(topic.name, p) for p in range(topic.partitions)])
+    return consumer
+
+
+async def stop_reader(task: asyncio.Task[None] | None, consumer: AIOKafkaConsumer | None) -> None:
+    """Cancel the task reading ``consumer``, then stop the consumer."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if consumer is not None:
+        await consumer.stop()

@@ -10,12 +10,11 @@ others' replies it ignores. No answer within the timeout raises MatchingUnavaila
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from osb_contracts import ContractError, Message, decode, encode
 from osb_contracts.matching import (
     CustomerLookupRequested,
@@ -32,7 +31,7 @@ from osb_contracts.matching import (
 from osb_contracts.topics import MATCHING_REPLIES, MATCHING_REQUESTS
 from osb_contracts.values import Customer
 
-from osb_platform.kafka_security import KafkaSecurity
+from osb_platform.kafka import groupless_reader, stop_reader
 from osb_platform.producer import Outgoing, Producer
 
 log = logging.getLogger(__name__)
@@ -70,17 +69,8 @@ class MatchingClient:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            **KafkaSecurity().aiokafka(),
-        )
-        await consumer.start()
-        partitions = [
-            TopicPartition(MATCHING_REPLIES.name, p) for p in range(MATCHING_REPLIES.partitions)
-        ]
-        consumer.assign(partitions)
+        consumer = await groupless_reader(self._bootstrap, MATCHING_REPLIES)
+        partitions = list(consumer.assignment())
         await consumer.seek_to_end(*partitions)
         for tp in partitions:  # fix the start now: replies to our first request come after it
             await consumer.position(tp)
@@ -88,12 +78,7 @@ class MatchingClient:
         self._task = asyncio.create_task(self._read(), name="matching-replies")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await stop_reader(self._task, self._consumer)
         for future in self._pending.values():
             future.cancel()
 

@@ -10,7 +10,6 @@ writer, which validated it, and a dead letter per instance and start would only 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
@@ -18,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from osb_contracts import ContractError, Message, Topic, decode
 
-from osb_platform.kafka_security import KafkaSecurity
+from osb_platform.kafka import groupless_reader, stop_reader
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
@@ -51,16 +50,8 @@ class TopicTable(Mapping[str, M], Generic[M]):
         return len(self._rows)
 
     async def start(self, timeout: float = 30.0) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            **KafkaSecurity().aiokafka(),
-        )
-        await consumer.start()
-        self._consumer = consumer
-        partitions = [TopicPartition(self._topic.name, p) for p in range(self._topic.partitions)]
-        consumer.assign(partitions)
+        self._consumer = consumer = await groupless_reader(self._bootstrap, self._topic)
+        partitions = list(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         async with asyncio.timeout(timeout):
@@ -69,12 +60,7 @@ class TopicTable(Mapping[str, M], Generic[M]):
         self._task = asyncio.create_task(self._follow(), name=f"table-{self._topic.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await stop_reader(self._task, self._consumer)
 
     async def _follow(self) -> None:
         assert self._consumer is not None
