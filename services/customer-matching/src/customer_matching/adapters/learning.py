@@ -31,6 +31,8 @@ _ADD_COUNTS = text(
     """
 )
 
+_TOTAL = select(func.coalesce(func.sum(comparison_counts.c.count), 0))
+
 
 @dataclass
 class Learner:
@@ -58,8 +60,7 @@ class Learner:
     async def counted(self) -> int:
         """The candidate pairs counted so far, by every instance."""
         async with self.engine.connect() as conn:
-            total = select(func.coalesce(func.sum(comparison_counts.c.count), 0))
-            return int((await conn.execute(total)).scalar_one())
+            return int((await conn.execute(_TOTAL)).scalar_one())
 
     async def estimate(self) -> fs.Model | None:
         """Estimate and store a model when the counts call for one (one instance at a time)."""
@@ -69,11 +70,12 @@ class Learner:
             ):
                 return None
             last = await conn.scalar(select(func.max(match_models.c.pairs)))
+            total = (await conn.execute(_TOTAL)).scalar_one()
+            if total < self.min_pairs or (last and total < last * (1 + self.growth)):
+                return None
             rows = (await conn.execute(select(comparison_counts))).all()
             counts = {vector: count for vector, count in rows}
             total = sum(counts.values())
-            if total < self.min_pairs or (last and total < last * (1 + self.growth)):
-                return None
             try:
                 model = await asyncio.to_thread(fs.estimate, counts, min_pairs=self.min_pairs)
             except fs.NotEstimableError as exc:
