@@ -194,3 +194,21 @@ def test_without_a_model_the_rules_band_and_the_pairs_are_counted() -> None:
     assert scoring.observed == Counter(
         {fs.compare(Normalised.of(lead), Normalised.of(master(address=HOME))): 1}
     )
+
+
+def test_a_lead_searched_again_is_counted_once() -> None:
+    index = CustomerIndex()
+    index.put(master(address=HOME))
+    index.put(master(customer_number="K-2", first_name="Hildegard", address=HOME))
+    scoring = Scoring(remember=2)
+    lead = Customer(first_name="Juergen", last_name="Mueller", address=HOME)
+    other = Customer(first_name="Hilde", last_name="Müller", address=HOME)
+    for query in (lead, lead, other, lead):
+        index.search(query, [DuplicateCriterion.ADDRESS], scoring=scoring)
+    assert sum(scoring.observed.values()) == 4  # two searches, two candidates each
+    third = Customer(first_name="Karl", last_name="Müller", address=HOME)
+    index.search(third, [DuplicateCriterion.ADDRESS], scoring=scoring)
+    index.search(lead, [DuplicateCriterion.ADDRESS], scoring=scoring)
+    assert sum(scoring.observed.values()) == 6  # third is new; lead is still remembered
+    index.search(other, [DuplicateCriterion.ADDRESS], scoring=scoring)
+    assert sum(scoring.observed.values()) == 8  # it remembers two: other was forgotten

@@ -254,6 +254,8 @@ class CustomerIndex:
     ) -> list[DuplicateCandidate]:
         query = Normalised.of(customer)
         wanted = tuple(criteria)
+        if scoring is not None:
+            scoring.begin(query)
         scored = []
         for slot in self.candidates(query):
             norm = self.normalised[slot]
@@ -404,12 +406,25 @@ class Scoring:
     certain_from: float = 0.999
     likely_from: float = 0.5
     possible_from: float = 0.01
+    # A lead searched again (the advisor opens it twice) counts once: the last queries seen.
+    remember: int = 10_000
+    _recent: dict[Normalised, None] = field(default_factory=dict, repr=False)
+    _counting: bool = field(default=True, repr=False)
+
+    def begin(self, query: Normalised) -> None:
+        """A search starts: its pairs are counted unless the same query came lately."""
+        self._counting = query not in self._recent
+        self._recent.pop(query, None)
+        self._recent[query] = None
+        if len(self._recent) > self.remember:
+            del self._recent[next(iter(self._recent))]
 
     def score(
         self, query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
     ) -> tuple[ConfidenceBand, float] | None:
         vector = fs.compare(query, master)
-        self.observed[vector] += 1
+        if self._counting:
+            self.observed[vector] += 1
         if self.model is None:
             return score(query, master, criteria)
         weights = self.model.field_weights(vector)
