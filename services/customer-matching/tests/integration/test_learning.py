@@ -95,3 +95,18 @@ async def test_counts_that_could_not_be_stored_are_kept_for_the_next_flush() -> 
         await learner.flush()
     assert learner.scoring.observed == counts
     await unreachable.dispose()
+
+
+async def test_a_refused_estimate_is_tried_again_only_once_the_counts_grew(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    learner = Learner(engine, Scoring(), min_pairs=1_000, growth=0.1)
+    alike_in_nothing = ".".join("1" for _ in fs.FIELDS)
+    learner.scoring.observed[alike_in_nothing] = 2_000
+    await learner.step()
+    await learner.step()
+    assert learner.scoring.model is None
+    assert caplog.text.count("no duplicate-search model from 2000 pairs") == 1
+    learner.scoring.observed[alike_in_nothing] = 300
+    await learner.step()
+    assert caplog.text.count("no duplicate-search model from 2300 pairs") == 1

@@ -42,6 +42,11 @@ class Learner:
     growth: float = 0.1  # estimate again once the pairs counted grew by this share
     lock_key: int = 0x05B0_F5E1
     model_id: int | None = None
+    refused_at: int = 0  # pairs counted when the last estimate was refused
+
+    def _due(self, total: int, last: int | None) -> bool:
+        grown = max(last or 0, self.refused_at) * (1 + self.growth)
+        return total >= self.min_pairs and total >= grown
 
     async def flush(self) -> int:
         """Add the vectors counted since the last flush to the shared counts."""
@@ -71,7 +76,7 @@ class Learner:
                 return None
             last = await conn.scalar(select(func.max(match_models.c.pairs)))
             total = (await conn.execute(_TOTAL)).scalar_one()
-            if total < self.min_pairs or (last and total < last * (1 + self.growth)):
+            if not self._due(total, last):
                 return None
             rows = (await conn.execute(select(comparison_counts))).all()
             counts = {vector: count for vector, count in rows}
@@ -80,6 +85,7 @@ class Learner:
                 model = await asyncio.to_thread(fs.estimate, counts, min_pairs=self.min_pairs)
             except fs.NotEstimableError as exc:
                 log.warning("no duplicate-search model from %d pairs: %s", total, exc)
+                self.refused_at = total  # tried again once the counts grew
                 return None
             await conn.execute(insert(match_models).values(model=model.to_json(), pairs=total))
         log.info(
