@@ -26,7 +26,7 @@ def levels(vector: fs.Vector) -> dict[str, str]:
 
 def test_the_same_customer_agrees_in_every_field_given() -> None:
     a = norm("Jürgen", "Müller", birth_date=date(1970, 1, 2), email="j@example.de")
-    assert levels(fs.compare(a, a)) == {
+    assert levels(fs.vector(a, a)) == {
         "given": "0", "surname": "0", "swapped": "0", "birth": "0", "street": "0",
         "house": "0", "postcode": "0", "place": "0", "email": "0", "phone": "n",
     }  # fmt: skip
@@ -35,14 +35,14 @@ def test_the_same_customer_agrees_in_every_field_given() -> None:
 def test_a_value_missing_on_either_side_is_its_own_level() -> None:
     a = norm(None, "Müller")
     b = norm("Jürgen", "Müller", birth_date=date(1970, 1, 2))
-    got = levels(fs.compare(a, b))
+    got = levels(fs.vector(a, b))
     assert (got["given"], got["swapped"], got["birth"], got["email"]) == ("n", "n", "n", "n")
 
 
 def test_names_swapped_and_street_words_reordered_are_seen() -> None:
     a = norm("Jürgen", "Müller", address=Address(street="Am Markt Altstadt", postcode="20095"))
     b = norm("Müller", "Jürgen", address=Address(street="Altstadt Am Markt", postcode="20095"))
-    got = levels(fs.compare(a, b))
+    got = levels(fs.vector(a, b))
     assert (got["swapped"], got["street"]) == ("1", "0")
 
 
@@ -50,8 +50,8 @@ def test_a_birth_date_mistyped_is_near_and_another_is_other() -> None:
     a = norm("Eva", "Berg", birth_date=date(1973, 4, 16))
     near = norm("Eva", "Berg", birth_date=date(1937, 4, 16))
     other = norm("Eva", "Berg", birth_date=date(1981, 2, 3))
-    assert levels(fs.compare(a, near))["birth"] == "1"
-    assert levels(fs.compare(a, other))["birth"] == "2"
+    assert levels(fs.vector(a, near))["birth"] == "1"
+    assert levels(fs.vector(a, other))["birth"] == "2"
 
 
 # A known mixture: 10 % matches agreeing per field with probability 0.9, non-matches with
@@ -192,7 +192,7 @@ def test_without_a_model_the_rules_band_and_the_pairs_are_counted() -> None:
     assert best.band is ConfidenceBand.CERTAIN
     assert best.score == index.search(lead, [DuplicateCriterion.ADDRESS])[0].score
     assert scoring.observed == Counter(
-        {fs.compare(Normalised.of(lead), Normalised.of(master(address=HOME))): 1}
+        {fs.vector(Normalised.of(lead), Normalised.of(master(address=HOME))): 1}
     )
 
 

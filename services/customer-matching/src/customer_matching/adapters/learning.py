@@ -96,18 +96,15 @@ class Learner:
     async def refresh(self) -> bool:
         """Take up the newest stored model, if it is not the one in use."""
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(match_models.c.id, match_models.c.model)
-                    .order_by(match_models.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-        if row is None or row.id == self.model_id:
-            return False
-        self.scoring.model = fs.Model.from_json(row.model)
-        self.model_id = row.id
-        log.info("duplicate search bands by model %d (%d pairs)", row.id, self.scoring.model.pairs)
+            newest = await conn.scalar(select(func.max(match_models.c.id)))
+            if newest is None or newest == self.model_id:
+                return False  # every step asks; only a new model is read
+            stored = (
+                await conn.execute(select(match_models.c.model).where(match_models.c.id == newest))
+            ).scalar_one()
+        self.scoring.model = fs.Model.from_json(stored)
+        self.model_id = newest
+        log.info("duplicate search bands by model %d (%d pairs)", newest, self.scoring.model.pairs)
         return True
 
     async def step(self) -> None:

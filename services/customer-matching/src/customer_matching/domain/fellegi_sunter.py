@@ -9,7 +9,8 @@ customer) and u = P(level | different customers); a pair's weight is the sum of 
 over its fields. A missing value weighs nothing either way.
 
 Only counts of vectors are kept (no names or addresses), so the training data stays small
-(a few thousand distinct vectors) and can be shared by every instance through the database.
+(at most one row per combination of levels) and every instance can share it through the
+database.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _same(a: object, b: object) -> str:
     return MISSING if not (a and b) else "0" if a == b else "1"
 
 
-def compare(q: Normalised, m: Normalised) -> Vector:
+def vector(q: Normalised, m: Normalised) -> Vector:
     """The pair's agreement level per field; level 0 is the closest agreement."""
     swapped = (
         MISSING

@@ -9,6 +9,7 @@ is never "certain".
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -388,6 +389,12 @@ CRITERION_FIELDS = {
 }
 
 
+@functools.cache
+def _deciding(criteria: tuple[DuplicateCriterion, ...]) -> frozenset[str]:
+    """The model's fields behind a branch's duplicate criteria."""
+    return frozenset().union(*(CRITERION_FIELDS[c] for c in criteria))
+
+
 @dataclass
 class Scoring:
     """How the search bands its candidates: by the learned Fellegi-Sunter model once there
@@ -422,7 +429,8 @@ class Scoring:
     def score(
         self, query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
     ) -> tuple[ConfidenceBand, float] | None:
-        vector = fs.compare(query, master)
+        if self._counting or self.model is not None:
+            vector = fs.vector(query, master)
         if self._counting:
             self.observed[vector] += 1
         if self.model is None:
@@ -430,7 +438,7 @@ class Scoring:
         weights = self.model.field_weights(vector)
         total = sum(weights.values())
         probability = self.model.probability(total)
-        deciding = set().union(*(CRITERION_FIELDS[c] for c in criteria))
+        deciding = _deciding(criteria)
         decided = sum(w for f, w in weights.items() if f in deciding)
         besides_name = sum(w for f, w in weights.items() if f not in fs.NAME_FIELDS)
         # The person, not only the household (spouses share surname, address and phone):
