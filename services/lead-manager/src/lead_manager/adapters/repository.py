@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -188,8 +188,9 @@ def settings_from_row(row: Any) -> BranchSettings:
 
 
 class SqlBranchRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
         self._conn = conn
+        self._clock = clock
 
     async def get(self, branch_id: str) -> BranchSettings | None:
         row = (
@@ -249,7 +250,7 @@ class SqlBranchRepository:
 
     async def publish(self, settings: Iterable[BranchSettings]) -> None:
         """Tell the other services (the notifier) through the outbox, in this transaction."""
-        now = datetime.now(UTC)
+        now = self._clock()
         events = [
             OutgoingEvent(
                 BranchSettingsChanged(

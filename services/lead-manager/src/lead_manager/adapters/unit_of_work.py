@@ -38,7 +38,7 @@ class SqlUnitOfWork:
         self._conn = await self._engine.connect()
         self._tx = await self._conn.begin()
         self.leads = SqlLeadRepository(self._conn, self._clock)
-        self.branches = SqlBranchRepository(self._conn)
+        self.branches = SqlBranchRepository(self._conn, self._clock)
         self._tracked = []
         self._tracked_ids = set()
         return self
