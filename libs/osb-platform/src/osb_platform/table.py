@@ -67,9 +67,7 @@ class TopicTable(Mapping[str, M], Generic[M]):
         while True:
             try:
                 self._apply(await self._consumer.getmany(timeout_ms=1000))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except Exception:  # cancellation is no Exception: stop() still ends the task
                 log.exception("reading %s failed; trying again", self._topic.name)
                 await asyncio.sleep(1)
 
