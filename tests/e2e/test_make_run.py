@@ -4,26 +4,39 @@ leads, the page answers, and Ctrl-C stops every process cleanly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import random
 import re
 import signal
+import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from osb_contracts.topics import PORTAL_BOOKINGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 ROOT = Path(__file__).resolve().parents[2]
-READY = {
-    "lead-intake": "http://127.0.0.1:8001/health/ready",
-    "lead-manager": "http://127.0.0.1:8002/health/ready",
-    "customer-matching": "http://127.0.0.1:8003/health/ready",
-    "notifier": "http://127.0.0.1:8004/health/ready",
-    "dms": "http://127.0.0.1:8027/appointments",
-}
+
+
+def free_base() -> int:
+    """A port base whose ports +1 to +27 are free (make run's services sit there)."""
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000, 100)
+        try:
+            with contextlib.ExitStack() as held:
+                for offset in range(1, 28):
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free block of ports")
 
 
 async def _until_up(http: httpx.AsyncClient, url: str) -> None:
@@ -40,7 +53,22 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
     kafka_bootstrap_servers: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "run.out"
-    env = {**os.environ, "OSB_PORTAL_INTERVAL": "0.5", "PYTHONUNBUFFERED": "1"}
+    base, prefix = free_base(), f"SIM{uuid.uuid4().hex[:8].upper()}"
+    manager = f"http://127.0.0.1:{base + 2}"
+    ready = {
+        "lead-intake": f"http://127.0.0.1:{base + 1}/health/ready",
+        "lead-manager": f"{manager}/health/ready",
+        "customer-matching": f"http://127.0.0.1:{base + 3}/health/ready",
+        "notifier": f"http://127.0.0.1:{base + 4}/health/ready",
+        "dms": f"http://127.0.0.1:{base + 27}/appointments",
+    }
+    env = {
+        **os.environ,
+        "OSB_PORTAL_INTERVAL": "0.5",
+        "OSB_RUN_PORT_BASE": str(base),
+        "OSB_PORTAL_BOOKING_PREFIX": prefix,  # this run's bookings, not those of earlier runs
+        "PYTHONUNBUFFERED": "1",
+    }
     with out.open("wb") as sink:
         run = subprocess.Popen(  # noqa: ASYNC220 - returns at once
             [sys.executable, "-m", "osb_local_infra.cli", "run"],
@@ -52,17 +80,17 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             async with asyncio.timeout(240):
-                for url in READY.values():
+                for url in ready.values():
                     await _until_up(http, url)
                 while "Ctrl-C stops everything." not in out.read_text():
                     await asyncio.sleep(0.2)
             printed = out.read_text()
             for where in ("/asyncapi", "/metrics", "/docs", "mails (.eml)", "Logs"):
                 assert where in printed, where
-            link = re.search(r"(http://127\.0\.0\.1:8002/#token=(\S+))", printed)
+            link = re.search(rf"({re.escape(manager)}/#token=(\S+))", printed)
             assert link, printed
             token = link.group(2)
-            page = await http.get("http://127.0.0.1:8002/")
+            page = await http.get(f"{manager}/")
             assert page.status_code == 200
             assert "Servicetermin Leadmanager" in page.text
 
@@ -71,13 +99,13 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
             async with asyncio.timeout(120):
                 while True:
                     r = await http.get(
-                        "http://127.0.0.1:8002/api/v1/leads", params={"q": "sim-"}, headers=auth
+                        f"{manager}/api/v1/leads", params={"q": prefix}, headers=auth
                     )
                     assert r.status_code == 200, r.text
                     if r.json()["items"]:
                         break
                     await asyncio.sleep(1)
-            assert r.json()["items"][0]["booking_id"].startswith("SIM-")
+            assert all(i["booking_id"].startswith(f"{prefix}-") for i in r.json()["items"])
     finally:
         run.send_signal(signal.SIGINT)
         try:
@@ -91,7 +119,7 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
     for name in ("lead-intake", "lead-manager", "customer-matching", "notifier", "dms", "portal"):
         assert name in stopped
     async with httpx.AsyncClient(timeout=2) as http:
-        for url in READY.values():
+        for url in ready.values():
             with pytest.raises(httpx.TransportError):
                 await http.get(url)
     # The infrastructure was up before (this test session's): make run leaves it running.
@@ -106,6 +134,6 @@ async def _kafka_answers(bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        assert await admin.list_topics()
+        assert PORTAL_BOOKINGS.name in await admin.list_topics()
     finally:
         await admin.close()

@@ -6,14 +6,17 @@ import asyncio
 import signal
 import uuid
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from osb_contracts import decode, encode
+from osb_contracts.leads import LeadRejected
 from osb_contracts.notifications import NotificationSent
 from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_EVENTS
 from osb_testing.factories import rejection
 from osb_testing.kafka import TopicTail, header
 from osb_testing.mail import Smtp
+from osb_testing.outbox import wait_outbox_drained
 from osb_testing.system import notifier_process
 
 pytestmark = pytest.mark.e2e
@@ -39,24 +42,37 @@ async def test_every_event_is_notified_and_duplicates_stay_within_the_window(
     )
     events = [rejection(recipient=f"crash-{run}-{n}@example.de") for n in range(EVENTS)]
     recipients = {e.recipient for e in events}
+    keys = {str(e.lead_id) for e in events}
     await notifier.start()
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True)
     await producer.start()
+
+    async def send(part: list[LeadRejected]) -> None:
+        for event in part:
+            record = encode(event, key=str(event.lead_id), source="/e2e/lead-manager")
+            await producer.send(
+                LEAD_EVENTS.name, record.value, key=record.key, headers=record.header_list
+            )
+        await producer.flush()
+
+    async def unsent() -> int:
+        conn = await asyncpg.connect(database_urls["notifier"])
+        try:
+            n = await conn.fetchval(
+                "SELECT count(*) FROM notifications WHERE recipient = ANY($1) AND status <> 'SENT'",
+                list(recipients),
+            )
+        finally:
+            await conn.close()
+        return int(n)
+
+    def delivered() -> set[str]:
+        return {m["To"] for m in smtp.sink.messages if m["To"] in recipients}
+
     try:
         async with TopicTail(kafka_bootstrap_servers, NOTIFICATION_EVENTS.name) as tail:
-            for event in events:
-                record = encode(event, key=str(event.lead_id), source="/e2e/lead-manager")
-                await producer.send(
-                    LEAD_EVENTS.name,
-                    record.value,
-                    key=record.key,
-                    headers=record.header_list,
-                )
-            await producer.flush()
-
-            def delivered() -> set[str]:
-                return {m["To"] for m in smtp.sink.messages if m["To"] in recipients}
-
+            # The last part arrives only while the notifier is down: the stop falls mid-stream.
+            await send(events[: EVENTS * 3 // 5])
             async with asyncio.timeout(60):
                 while len(delivered()) < 100:
                     await asyncio.sleep(0.01)
@@ -66,19 +82,24 @@ async def test_every_event_is_notified_and_duplicates_stay_within_the_window(
                 # uvicorn re-raises SIGTERM after its clean shutdown, hence -15 rather than 0.
                 assert notifier.stop(timeout=30) in (0, -signal.SIGTERM)
             at_kill = len(delivered())
+            await send(events[EVENTS * 3 // 5 :])
             await notifier.start()
             async with asyncio.timeout(120):
                 while len(delivered()) < EVENTS:
                     await asyncio.sleep(0.1)
-            sent = await tail.wait_for(
+            # Every notification marked sent (a mail goes out before its mark, a repeat after
+            # the kill included) and every outcome published: nothing more will come.
+            async with asyncio.timeout(60):
+                while await unsent():
+                    await asyncio.sleep(0.1)
+            await wait_outbox_drained(database_urls["notifier"], keys)
+            await tail.caught_up()
+            sent = tail.matching(
                 lambda r: (
                     header(r, "ce_type") == NotificationSent.cloudevents_type()
-                    and r.key in {str(e.lead_id).encode() for e in events}
-                ),
-                count=EVENTS,
-                timeout=60,
+                    and r.key in {k.encode() for k in keys}
+                )
             )
-            await asyncio.sleep(1.0)
     finally:
         await producer.stop()
         notifier.stop()

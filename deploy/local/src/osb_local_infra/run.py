@@ -40,34 +40,44 @@ def _service_links(port: int, **more: str) -> dict[str, str]:
     }
 
 
-def services(run_dir: Path) -> list[ServiceProcess]:
-    """Everything `make run` starts, in order."""
+def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
+    """Everything `make run` starts, in order; HTTP and SMTP ports from ``base`` on."""
+    intake, manager, matching, notifier = base + 1, base + 2, base + 3, base + 4
+    smtp, sms, dms = base + 25, base + 26, base + 27
     return [
         ServiceProcess(
             "mail",
-            [sys.executable, "-m", "osb_local_infra.mailsink", "--folder", str(run_dir / "mail")],
-            links={"SMTP": "127.0.0.1:8025", "mails (.eml)": str(run_dir / "mail")},
+            [
+                *(sys.executable, "-m", "osb_local_infra.mailsink"),
+                *("--folder", str(run_dir / "mail"), "--port", str(smtp)),
+            ],
+            links={"SMTP": f"127.0.0.1:{smtp}", "mails (.eml)": str(run_dir / "mail")},
         ),
         ServiceProcess(
             "sms",
-            [sys.executable, "-m", "osb_local_infra.smssink", "--folder", str(run_dir / "sms")],
-            links={"gateway": "http://127.0.0.1:8026/sms", "messages": str(run_dir / "sms")},
+            [
+                *(sys.executable, "-m", "osb_local_infra.smssink"),
+                *("--folder", str(run_dir / "sms"), "--port", str(sms)),
+            ],
+            links={"gateway": f"http://127.0.0.1:{sms}/sms", "messages": str(run_dir / "sms")},
         ),
         ServiceProcess(
             "lead-intake",
             [sys.executable, "-m", "lead_intake"],
             links=_service_links(
-                8001, **{"POST a booking": "http://127.0.0.1:8001/api/v1/bookings"}
+                intake, **{"POST a booking": f"http://127.0.0.1:{intake}/api/v1/bookings"}
             ),
+            env={"LEAD_INTAKE_HTTP_PORT": str(intake)},
         ),
         ServiceProcess(
             "lead-manager",
             [sys.executable, "-m", "lead_manager", "serve"],
             setup=[[sys.executable, "-m", "lead_manager", "seed-demo"]],
-            links=_service_links(8002),
+            links=_service_links(manager),
+            env={"LEAD_MANAGER_HTTP_PORT": str(manager)},
             signed_link=(
                 "web page (signed in as Anna, every permission)",
-                "http://127.0.0.1:8002/#token=",
+                f"http://127.0.0.1:{manager}/#token=",
                 [
                     sys.executable,
                     "-m",
@@ -83,19 +93,25 @@ def services(run_dir: Path) -> list[ServiceProcess]:
             "customer-matching",
             [sys.executable, "-m", "customer_matching", "serve"],
             setup=[[sys.executable, "-m", "customer_matching", "demo", "--customers", "2000"]],
-            links=_service_links(8003, index="http://127.0.0.1:8003/index"),
+            links=_service_links(matching, index=f"http://127.0.0.1:{matching}/index"),
+            env={"CUSTOMER_MATCHING_HTTP_PORT": str(matching)},
         ),
         ServiceProcess(
             "notifier",
             [sys.executable, "-m", "notifier"],
-            links=_service_links(8004),
+            links=_service_links(notifier),
+            env={
+                "NOTIFIER_HTTP_PORT": str(notifier),
+                "NOTIFIER_SMTP_PORT": str(smtp),
+                "NOTIFIER_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
+            },
         ),
         ServiceProcess(
             "dms",
-            [sys.executable, "-m", "osb_cli.main", "simulate", "dms", "--port", "8027"],
+            [sys.executable, "-m", "osb_cli.main", "simulate", "dms", "--port", str(dms)],
             links={
-                "appointments": "http://127.0.0.1:8027/appointments",
-                "delete one": "curl -X POST http://127.0.0.1:8027/appointments/<id>/delete",
+                "appointments": f"http://127.0.0.1:{dms}/appointments",
+                "delete one": f"curl -X POST http://127.0.0.1:{dms}/appointments/<id>/delete",
             },
         ),
         ServiceProcess(
@@ -159,7 +175,9 @@ def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = 
     try:
         env = {**local_secrets(settings), **os.environ, **started.env()}
         (settings.run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        for spec in services(settings.run_dir) if only is None else only:
+        for spec in (
+            services(settings.run_dir, settings.osb_run_port_base) if only is None else only
+        ):
             for step in spec.setup:
                 subprocess.run(step, env={**env, **spec.env}, check=True)
             # Each process logs to its own file: the terminal keeps the overview.

@@ -34,6 +34,8 @@ class InfraSettings(BaseSettings):
     osb_kafka_controller_port: int = 9093
     osb_kafka_sasl_port: int = 9094
     osb_kafka_heap: str = "768m"
+    # make run's HTTP and SMTP ports: the services at +1 to +4, SMTP +25, SMS +26, DMS +27
+    osb_run_port_base: int = 8000
 
     @property
     def run_dir(self) -> Path:

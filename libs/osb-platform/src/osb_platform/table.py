@@ -59,6 +59,16 @@ class TopicTable(Mapping[str, M], Generic[M]):
                 self._apply(await consumer.getmany(timeout_ms=200))
         self._task = asyncio.create_task(self._follow(), name=f"table-{self._topic.name}")
 
+    async def caught_up(self, timeout: float = 30.0) -> None:
+        """Wait until the table has read every record published before the call."""
+        consumer = self._consumer
+        assert consumer is not None, "start() first"
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        async with asyncio.timeout(timeout):
+            # the reading task moves the positions on
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
     async def stop(self) -> None:
         await stop_reader(self._task, self._consumer)
 

@@ -22,6 +22,44 @@ async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPart
     return [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
 
 
+async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """Each partition's end offset now: every record published before this call is below it."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await partitions_of(bootstrap, topics)
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def wait_group_caught_up(
+    bootstrap: str, group: str, topics: Sequence[str], *, timeout: float = 60.0
+) -> None:
+    """Wait until ``group`` has committed everything published to ``topics`` before the call:
+    a consumer that commits after its effect has then done every effect it will do for them."""
+    ends = await end_offsets(bootstrap, topics)
+    behind = ends
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                committed = await admin.list_consumer_group_offsets(group)
+                behind = {
+                    tp: end
+                    for tp, end in ends.items()
+                    if end > 0 and (tp not in committed or committed[tp].offset < end)
+                }
+                if not behind:
+                    return
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"group {group} still behind on {sorted(behind)}") from None
+    finally:
+        await admin.close()
+
+
 async def move_group_to_end(bootstrap: str, group: str, topics: Sequence[str]) -> None:
     """Commit ``group`` at the end of ``topics``, so a fresh service group skips old records."""
     consumer = AIOKafkaConsumer(
@@ -78,6 +116,22 @@ class TopicTail:
         if self._consumer is not None:
             await self._consumer.stop()
 
+    async def caught_up(self, timeout: float = 30.0) -> None:
+        """Wait until the tail has read every record published to its topics before the call.
+
+        With the producer known to be done (its outbox drained, its group committed), this
+        proves that a record not seen now was never published."""
+        assert self._consumer is not None
+        consumer = self._consumer
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        try:
+            async with asyncio.timeout(timeout):
+                while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"the tail did not reach the end offsets in {timeout} s") from None
+
     def matching(self, predicate: Callable[[ConsumerRecord[bytes, bytes]], bool]) -> list[Any]:
         return [r for r in self.records if predicate(r)]
 
@@ -99,4 +153,11 @@ class TopicTail:
         return self.matching(predicate)
 
 
-__all__ = ["TopicTail", "header", "move_group_to_end", "partitions_of"]
+__all__ = [
+    "TopicTail",
+    "end_offsets",
+    "header",
+    "move_group_to_end",
+    "partitions_of",
+    "wait_group_caught_up",
+]

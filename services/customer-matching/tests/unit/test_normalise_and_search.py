@@ -49,6 +49,58 @@ def test_exact_keys_normalised() -> None:
     assert n.phone("12", "DE") is None
 
 
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("Bär", "baer"),
+        ("Jäger-Öhler", "jaeger oehler"),
+        ("GRÖẞE", "groesse"),  # capital ẞ
+        ("Straße", "strasse"),
+        ("Fuß", "fuss"),
+        ("Ärztin", "aerztin"),
+    ],
+)
+def test_umlauts_and_sharp_s_fold_as_din_5007_2(raw: str, folded: str) -> None:
+    assert n.fold(raw) == folded
+
+
+def test_name_words_skip_missing_parts() -> None:
+    assert n.name_words(None, "Jürgen", "", "Größmann") == ("juergen", "groessmann")
+    assert n.name_words(None) == ()
+
+
+def test_street_of_nothing_is_empty() -> None:
+    assert n.street(None) == ""
+    assert n.street("Am Markt  3") == "am markt 3"
+
+
+@pytest.mark.parametrize("raw", [None, "", "@example.de"])
+def test_no_email_address_without_a_local_part(raw: str | None) -> None:
+    assert n.email(raw) is None
+
+
+def test_email_domains_other_than_googlemail_are_kept() -> None:
+    assert n.email("Eva@Web.DE") == "eva@web.de"
+    assert n.email("a@b@gmx.de") == "a@b@gmx.de"
+
+
+@pytest.mark.parametrize("raw", [None, "", "abc", "+", "040 12"])
+def test_a_phone_number_that_cannot_be_read_is_none(raw: str | None) -> None:
+    assert n.phone(raw) is None
+
+
+def test_an_e164_number_is_taken_as_it_is() -> None:
+    assert n.phone("+4940123456") == "+4940123456"  # not valid for libphonenumber: kept
+    assert n.phone("040 1234567") == "+49401234567"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"), [(None, None), ("", None), (" 20 095 ", "20095"), ("a-1010", "A-1010")]
+)
+def test_postcodes_without_spaces_upper_case(raw: str | None, code: str | None) -> None:
+    assert n.postcode(raw) == code
+
+
 def test_koelner_phonetik() -> None:
     assert n.koelner("meier") == n.koelner("mayer") == n.koelner("maier")
     assert n.koelner("schmidt") == n.koelner("schmitt")

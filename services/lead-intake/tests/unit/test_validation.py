@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,7 +70,9 @@ def test_a_valid_booking_is_normalised() -> None:
 
 
 def test_lead_id_is_deterministic_per_booking() -> None:
-    assert lead_id_for("B-1") == lead_id_for("B-1")
+    # UUIDv5 of the booking id in the project's namespace: the same on every machine and run
+    assert lead_id_for("B-1") == uuid.UUID("34dd4d09-50b5-57e8-b52c-613ae580e63f")
+    assert lead_id_for(" B-1 ") == lead_id_for("B-1")
     assert lead_id_for("B-1") != lead_id_for("B-2")
 
 
@@ -186,3 +189,163 @@ def test_cancellation_names_the_same_lead() -> None:
         validate_cancellation(
             BookingCancelled(booking_id="B-1", branch_id="ZZ", cancelled_at=NOW), branches=BRANCHES
         )
+
+
+def person(**fields: object) -> PortalCustomer:
+    values: dict[str, object] = {"last_name": "Meier", "email": "meier@example.de"}
+    values.update(fields)
+    return PortalCustomer.model_validate(values)
+
+
+@pytest.mark.parametrize("last_name", ["", "   "])
+def test_a_last_name_is_needed(last_name: str) -> None:
+    assert errors_of(booking(customer=person(last_name=last_name))) == {
+        "customer.last_name": "must not be empty"
+    }
+
+
+@pytest.mark.parametrize("number", ["K-1", "a" * 20, "DMS000478"])
+def test_customer_numbers_that_fit_the_pattern(number: str) -> None:
+    lead = validate_booking(
+        booking(customer=person(customer_number=number)), now=NOW, branches=BRANCHES
+    )
+    assert lead.customer.customer_number == number
+
+
+@pytest.mark.parametrize("number", ["a" * 21, "K 1", "K_1", "K/1", "Kü1"])
+def test_customer_numbers_that_do_not(number: str) -> None:
+    assert set(errors_of(booking(customer=person(customer_number=number)))) == {
+        "customer.customer_number"
+    }
+
+
+@pytest.mark.parametrize(
+    ("birth", "valid"),
+    [
+        ("1900-01-01", True),
+        ("1899-12-31", False),
+        ("2026-11-26", True),  # today
+        ("2026-11-27", False),  # tomorrow
+        ("07.11.2001", True),
+        ("2001/11/07", False),
+    ],
+)
+def test_birth_date_bounds_and_formats(birth: str, valid: bool) -> None:
+    b = booking(customer=person(birth_date=birth))
+    if valid:
+        assert validate_booking(b, now=NOW, branches=BRANCHES).customer.birth_date is not None
+    else:
+        assert set(errors_of(b)) == {"customer.birth_date"}
+
+
+@pytest.mark.parametrize(
+    ("km", "valid"), [(0, True), (5_000_000, True), (-1, False), (5_000_001, False)]
+)
+def test_mileage_bounds(km: int, valid: bool) -> None:
+    b = booking(vehicle=PortalVehicle(mileage_km=km))
+    if valid:
+        assert validate_booking(b, now=NOW, branches=BRANCHES).vehicle.mileage_km == km
+    else:
+        assert errors_of(b) == {"vehicle.mileage_km": "between 0 and 5,000,000"}
+
+
+@pytest.mark.parametrize(("days", "valid"), [(0, True), (729, True), (731, False), (-1, False)])
+def test_the_requested_date_from_today_to_two_years_ahead(days: int, valid: bool) -> None:
+    b = booking(requested_start=NOW + timedelta(days=days))
+    if valid:
+        assert validate_booking(b, now=NOW, branches=BRANCHES).requested_start == NOW + timedelta(
+            days=days
+        )
+    else:
+        assert set(errors_of(b)) == {"requested_start"}
+
+
+def test_an_end_equal_to_the_start_is_refused_and_a_later_one_kept() -> None:
+    start = NOW + timedelta(days=3)
+    assert set(errors_of(booking(requested_start=start, requested_end=start))) == {"requested_end"}
+    later = validate_booking(
+        booking(requested_start=start, requested_end=start + timedelta(minutes=1)),
+        now=NOW,
+        branches=BRANCHES,
+    )
+    assert later.requested_end == start + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("address", ["@x.de", "meier@", "meier", "meier@@x.de"])
+def test_broken_email_addresses_are_refused(address: str) -> None:
+    assert set(errors_of(booking(customer=person(email=address)))) == {"customer.email"}
+
+
+@pytest.mark.parametrize("field", ["phone", "mobile"])
+def test_unparsable_and_invalid_phone_numbers_are_refused(field: str) -> None:
+    for raw in ("abc", "040 12"):
+        errors = errors_of(booking(customer=person(**{field: raw})))
+        assert set(errors) == {f"customer.{field}"}
+
+
+def test_a_mobile_number_alone_is_contact_enough() -> None:
+    lead = validate_booking(
+        booking(customer=PortalCustomer(last_name="Meier", mobile="0151 23456789")),
+        now=NOW,
+        branches=BRANCHES,
+    )
+    assert (lead.customer.mobile, lead.customer.email) == ("+4915123456789", None)
+
+
+def test_an_unknown_branch_is_named() -> None:
+    assert "branch_id" in errors_of(booking(branch_id="XX-99"))
+
+
+def test_an_unknown_country_is_named() -> None:
+    customer = person(address=PortalAddress(country="Atlantis"))
+    assert set(errors_of(booking(customer=customer))) == {"customer.address.country"}
+
+
+def test_the_optional_fields_are_kept_trimmed() -> None:
+    customer = person(
+        salutation=" Frau ",
+        title="Dr.",
+        first_name="  Eva  Maria ",
+        company=" Meier  GmbH ",
+        address=PortalAddress(
+            street="Hauptstraße", house_number="5a", postcode="20095", city="Hamburg"
+        ),
+    )
+    lead = validate_booking(
+        booking(
+            customer=customer,
+            vehicle=PortalVehicle(make="VW", model="Golf", first_registration="2020-03-01"),
+            comment="Bitte Ersatzwagen",
+            services=("Inspektion",),
+        ),
+        now=NOW,
+        branches=BRANCHES,
+    )
+    c = lead.customer
+    assert (c.salutation, c.title, c.first_name, c.company) == (
+        "Frau",
+        "Dr.",
+        "Eva Maria",
+        "Meier GmbH",
+    )
+    assert (c.address.house_number, c.address.city, c.address.country) == ("5a", "Hamburg", "DE")
+    assert (lead.vehicle.make, lead.vehicle.model) == ("VW", "Golf")
+    assert str(lead.vehicle.first_registration) == "2020-03-01"
+    assert (lead.comment, lead.services, lead.received_at) == (
+        "Bitte Ersatzwagen",
+        ("Inspektion",),
+        NOW,
+    )
+
+
+def test_an_empty_comment_is_none() -> None:
+    assert validate_booking(booking(comment=""), now=NOW, branches=BRANCHES).comment is None
+
+
+def test_a_cancellation_of_an_unknown_branch_is_refused() -> None:
+    cancellation = BookingCancelled(
+        booking_id="B-100", branch_id="XX-99", cancelled_at=NOW, reason=None
+    )
+    with pytest.raises(BookingInvalidError) as refused:
+        validate_cancellation(cancellation, branches=BRANCHES)
+    assert [e.field for e in refused.value.errors] == ["branch_id"]

@@ -36,7 +36,8 @@ from osb_contracts.topics import (
 )
 from osb_contracts.values import Channel
 from osb_platform import make_broker, publish
-from osb_testing.kafka import TopicTail, header, move_group_to_end
+from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
+from osb_testing.outbox import wait_outbox_drained
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +56,25 @@ ADMIN = bearer(*ALL, user="root")
 
 
 class Harness:
-    def __init__(self, http: httpx.AsyncClient, bus: KafkaBroker, tail: TopicTail) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        bus: KafkaBroker,
+        tail: TopicTail,
+        *,
+        bootstrap: str,
+        group: str,
+        database_url: str,
+    ) -> None:
         self.http, self.bus, self.tail = http, bus, tail
+        self.bootstrap, self.group, self.database_url = bootstrap, group, database_url
+
+    async def settled(self, lead_id: uuid.UUID) -> None:
+        """Every lead request so far handled, the lead's events published and read."""
+        requests = LEAD_REQUESTS.name
+        await wait_group_caught_up(self.bootstrap, f"{self.group}.{requests}", [requests])
+        await wait_outbox_drained(self.database_url, [str(lead_id)])
+        await self.tail.caught_up()
 
     async def request_lead(self, message: LeadRequested | LeadCancellationRequested) -> None:
         await publish(
@@ -121,7 +139,14 @@ async def harness(
                 f"/api/v1/branches/{BRANCH}/settings", json=settings_body, headers=ADMIN
             )
             assert r.status_code == 200, r.text
-            yield Harness(http, bus, tail)
+            yield Harness(
+                http,
+                bus,
+                tail,
+                bootstrap=kafka_bootstrap_servers,
+                group=group,
+                database_url=database_urls["lead-manager"],
+            )
     await bus.stop()
 
 
@@ -138,7 +163,7 @@ async def test_a_lead_request_becomes_a_new_lead_with_lead_created(
     assert [h["action"] for h in detail["history"]] == ["created"]
     created = await harness.event(request.lead_id, LeadCreated)
     assert created.booking_id == request.booking_id
-    await asyncio.sleep(0.5)
+    await harness.settled(request.lead_id)
     assert len(harness.tail.matching(lambda r: r.key == str(request.lead_id).encode())) == 1
     metrics = (await harness.http.get("/metrics/")).text
     assert "osb_lead_manager_leads_created_total" in metrics

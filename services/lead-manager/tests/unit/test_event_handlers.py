@@ -7,7 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from lead_manager.service.events import handle_dms_appointments, handle_lead_requests
+from lead_manager.service.events import (
+    handle_dms_appointments,
+    handle_lead_requests,
+    handle_notification_outcomes,
+)
 from osb_contracts import Envelope, Message
 from osb_contracts.dms import AppointmentDeleted
 from osb_contracts.leads import (
@@ -16,7 +20,8 @@ from osb_contracts.leads import (
     LeadCreated,
     LeadRequested,
 )
-from osb_contracts.values import LeadStatus
+from osb_contracts.notifications import NotificationSent
+from osb_contracts.values import Channel, LeadStatus
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -61,6 +66,30 @@ async def test_a_redelivered_event_is_skipped(
     await handle_lead_requests(fake_uow, batch, clock=clock)
     assert fake_uow.leads.rows[request.lead_id].status is LeadStatus.CANCELLED_BY_CUSTOMER
     assert [type(m) for m in fake_uow.published] == [LeadCreated, LeadCancelledByCustomer]
+    assert {("lead-manager.lead-requests", "e1"), ("lead-manager.lead-requests", "e2")} <= (
+        fake_uow.inbox
+    )
+
+
+async def test_a_redelivered_notification_outcome_is_noted_once(
+    fake_uow: Any, lead_request: Callable[..., LeadRequested]
+) -> None:
+    # Noting an outcome is no transition: only the inbox keeps a redelivery out of the history.
+    request = lead_request()
+    await handle_lead_requests(fake_uow, [env(request)], clock=clock)
+    sent = NotificationSent(
+        notification_id=uuid.uuid4(),
+        lead_id=request.lead_id,
+        branch_id=request.branch_id,
+        source_event_id="e1",
+        source_event_type="osb.lead.LeadRejected.v1",
+        channel=Channel.EMAIL,
+        sent_at=NOW,
+        attempts=1,
+    )
+    await handle_notification_outcomes(fake_uow, [env(sent, "n1"), env(sent, "n1")], clock=clock)
+    await handle_notification_outcomes(fake_uow, [env(sent, "n1")], clock=clock)
+    assert [h.action for h in fake_uow.history] == ["created", "notification sent"]
 
 
 async def test_events_that_change_nothing_are_dropped_without_error(

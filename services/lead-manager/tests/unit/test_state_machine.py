@@ -1,9 +1,11 @@
-"""Every (status, trigger) pair: the transitions of DOMAIN.md allowed, every other refused."""
+"""Every (status, trigger) pair: the transitions of DOMAIN.md allowed, every other refused;
+the permission each command needs, the data each event carries, the rules that refuse."""
 
 from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,13 +13,21 @@ from lead_manager.domain.model import (
     Appointment,
     Lead,
     PermissionMissingError,
+    RuleViolationError,
     TransitionRefusedError,
     Trigger,
     decide,
 )
-from lead_manager.domain.permissions import SYSTEM_DMS, SYSTEM_PORTAL, Actor, Permission
+from lead_manager.domain.permissions import (
+    SYSTEM_DMS,
+    SYSTEM_NOTIFIER,
+    SYSTEM_PORTAL,
+    Actor,
+    Permission,
+)
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentWarning,
     CustomerChoice,
     LeadCancelled,
     LeadCancelledByCustomer,
@@ -27,7 +37,19 @@ from osb_contracts.leads import (
     LeadUpdated,
     VehicleCase,
 )
-from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
+from osb_contracts.notifications import (
+    NotificationFailed,
+    NotificationResendRequested,
+    NotificationSent,
+)
+from osb_contracts.values import (
+    Address,
+    Channel,
+    ConfirmationChannel,
+    Customer,
+    LeadStatus,
+    Vehicle,
+)
 
 S = LeadStatus
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -231,3 +253,317 @@ def test_correcting_names_the_changed_fields() -> None:
     nothing = lead.correct(actor=ADVISOR, customer=lead.customer, vehicle=lead.vehicle, at=NOW)
     assert nothing == []
     assert len(lead.events) == 1
+
+
+# LEAD_MANAGER elsewhere only: the permission must be the lead's branch's
+ELSEWHERE = Actor("eve", "Eve", {"M-01": frozenset({Permission.LEAD_MANAGER})})
+ADMIN_ONLY = Actor("olga", "Olga", {BRANCH: frozenset({Permission.OSB_ADMIN})})
+
+
+def corrected(lead: Lead, actor: Actor) -> list[str]:
+    return lead.correct(
+        actor=actor,
+        customer=lead.customer.model_copy(update={"first_name": "Eva"}),
+        vehicle=lead.vehicle,
+        at=NOW,
+    )
+
+
+COMMANDS: dict[str, Callable[[Lead, Actor], object]] = {
+    "schedule": lambda lead, actor: lead.schedule(actor=actor, appointment=appointment(), at=NOW),
+    "correct": corrected,
+    "resend": lambda lead, actor: lead.request_resend(
+        actor=actor, notification_id=uuid.UUID(int=5), at=NOW
+    ),
+    "ensure_allowed": lambda lead, actor: lead.ensure_allowed(Trigger.SCHEDULE, actor),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("actor", [OUTSIDER, ELSEWHERE, ADMIN_ONLY], ids=["other", "else", "admin"])
+def test_every_advisor_command_needs_lead_manager_for_the_leads_branch(
+    command: str, actor: Actor
+) -> None:
+    lead = lead_in(S.NEW)
+    before = lead.copy()
+    with pytest.raises(PermissionMissingError, match=r"Servicetermin Leadmanager.*HH-01"):
+        COMMANDS[command](lead, actor)
+    assert lead == before
+    assert (lead.events, lead.new_history) == ([], [])
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_advisor_command_is_allowed_with_lead_manager(command: str) -> None:
+    lead = lead_in(S.NEW)
+    COMMANDS[command](lead, ADVISOR)
+    assert lead.events or command == "ensure_allowed"
+
+
+def test_creation_takes_the_request_as_it_is() -> None:
+    request = LeadRequested(
+        lead_id=uuid.uuid4(),
+        booking_id="B-7",
+        branch_id=BRANCH,
+        received_at=NOW,
+        requested_start=NOW + timedelta(days=2),
+        requested_end=NOW + timedelta(days=2, hours=2),
+        services=("Inspektion",),
+        comment="Bitte Ersatzwagen",
+        warnings=("phone",),
+        customer=Customer(last_name="Meier"),
+        vehicle=Vehicle(licence_plate="HH-AB 1"),
+    )
+    lead = Lead.create(request, actor=SYSTEM_DMS, at=NOW)
+    assert (lead.requested_end, lead.services, lead.comment, lead.warnings) == (
+        request.requested_end,
+        ("Inspektion",),
+        "Bitte Ersatzwagen",
+        ("phone",),
+    )
+    (event,) = lead.events
+    assert isinstance(event, LeadCreated)
+    assert (event.created_at, event.requested_end, event.services) == (
+        NOW,
+        request.requested_end,
+        ("Inspektion",),
+    )
+    (entry,) = lead.new_history
+    assert (entry.from_status, entry.to_status, entry.reason) == (
+        None,
+        S.NEW,
+        "booked on the portal",
+    )
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_a_rejection_without_text_is_refused_and_changes_nothing(text: str) -> None:
+    lead = lead_in(S.NEW)
+    with pytest.raises(RuleViolationError) as refused:
+        lead.reject(
+            actor=ADVISOR,
+            channel=Channel.EMAIL,
+            recipient="m@example.de",
+            text=text,
+            subject="Ihr Termin",
+            at=NOW,
+        )
+    assert refused.value.field == "text"
+    assert (lead.status, lead.events, lead.new_history) == (S.NEW, [], [])
+
+
+def test_a_rejection_records_the_channel_and_carries_subject_and_customer() -> None:
+    lead = lead_in(S.NEW)
+    lead.reject(
+        actor=ADVISOR,
+        channel=Channel.EMAIL,
+        recipient="m@example.de",
+        text="Leider belegt.",
+        subject="Ihr Termin",
+        at=NOW,
+    )
+    (entry,) = lead.new_history
+    assert (entry.action, entry.details, entry.actor_name) == (
+        "rejected",
+        {"channel": "EMAIL"},
+        "Anna Advisor",
+    )
+    (event,) = lead.events
+    assert (event.subject, event.recipient, event.customer) == (  # type: ignore[attr-defined]
+        "Ihr Termin",
+        "m@example.de",
+        lead.customer,
+    )
+
+
+@pytest.mark.parametrize("minutes", [0, -30])
+def test_an_appointment_must_end_after_it_starts(minutes: int) -> None:
+    lead = lead_in(S.NEW)
+    base = appointment()
+    bad = Appointment(**{**base.__dict__, "end": base.start + timedelta(minutes=minutes)})
+    with pytest.raises(RuleViolationError) as refused:
+        lead.schedule(actor=ADVISOR, appointment=bad, at=NOW)
+    assert refused.value.field == "end"
+    assert (lead.status, lead.appointment_id, lead.events) == (S.NEW, None, [])
+
+
+def test_scheduling_keeps_the_appointment_on_the_lead_and_in_the_event() -> None:
+    lead = lead_in(S.NEW)
+    base = appointment()
+    booked = Appointment(
+        **{
+            **base.__dict__,
+            "end": base.start + timedelta(minutes=1),
+            "customer_choice": CustomerChoice.NEW_CUSTOMER,
+            "vehicle_case": VehicleCase.OWNED_BY_CUSTOMER,
+            "warnings": (AppointmentWarning(code="X", message="Hinweis"),),
+            "confirmation": ConfirmationChannel.SMS,
+            "recipient": "+4940123",
+        }
+    )
+    lead.services = ("Inspektion",)
+    lead.schedule(actor=ADVISOR, appointment=booked, at=NOW)
+    assert (lead.status, lead.appointment_id, lead.acceptor) == (S.SCHEDULED, base.id, "anna")
+    (entry,) = lead.new_history
+    assert entry.action == "scheduled"
+    assert entry.details == {
+        "appointment_id": str(base.id),
+        "customer_number": "K-1",
+        "vehicle_case": "OWNED_BY_CUSTOMER",
+    }
+    (event,) = lead.events
+    assert isinstance(event, AppointmentCreated)
+    assert (event.start, event.end, event.created_by, event.created_at) == (
+        booked.start,
+        booked.end,
+        "anna",
+        NOW,
+    )
+    assert (event.customer_choice, event.vehicle_case, event.warnings) == (
+        CustomerChoice.NEW_CUSTOMER,
+        VehicleCase.OWNED_BY_CUSTOMER,
+        booked.warnings,
+    )
+    assert (event.confirmation, event.recipient, event.services) == (
+        ConfirmationChannel.SMS,
+        "+4940123",
+        ("Inspektion",),
+    )
+    assert (event.booking_id, event.branch_id, event.customer_number) == ("B-1", BRANCH, "K-1")
+
+
+def test_a_deleted_appointment_cancels_with_its_reason() -> None:
+    lead = lead_in(S.SCHEDULED)
+    lead.cancel_for_deleted_appointment(
+        actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=NOW, reason="Kunde verhindert"
+    )
+    assert lead.status is S.CANCELLED
+    (event,) = lead.events
+    assert isinstance(event, LeadCancelled)
+    assert (event.appointment_id, event.reason, event.cancelled_at) == (
+        uuid.UUID(int=7),
+        "Kunde verhindert",
+        NOW,
+    )
+    (entry,) = lead.new_history
+    assert (entry.actor_name, entry.reason) == ("DMS", "Kunde verhindert")
+
+
+def test_correcting_keeps_the_new_data_on_the_lead_and_in_the_event() -> None:
+    lead = lead_in(S.NEW)
+    customer = lead.customer.model_copy(
+        update={"address": Address(street="Elbchaussee", house_number="1", postcode="22763")}
+    )
+    vehicle = Vehicle(licence_plate="HH-XY 2", mileage_km=12000)
+    changed = lead.correct(actor=ADVISOR, customer=customer, vehicle=vehicle, at=NOW)
+    assert changed == [
+        "customer.address.street",
+        "customer.address.house_number",
+        "customer.address.postcode",
+        "vehicle.licence_plate",
+        "vehicle.mileage_km",
+    ]
+    assert (lead.customer, lead.vehicle, lead.status) == (customer, vehicle, S.NEW)
+    (event,) = lead.events
+    assert isinstance(event, LeadUpdated)
+    assert (event.customer, event.vehicle, event.changed_fields) == (
+        customer,
+        vehicle,
+        tuple(changed),
+    )
+    assert (event.status, event.updated_by) == (S.NEW, "anna")
+    (entry,) = lead.new_history
+    assert (entry.action, entry.details["fields"]) == ("corrected", ", ".join(changed))
+
+
+def test_notification_outcomes_go_into_the_history_only() -> None:
+    lead = lead_in(S.REJECTED)
+    nid = uuid.UUID(int=3)
+    lead.note_notification(
+        NotificationSent(
+            notification_id=nid,
+            lead_id=lead.id,
+            branch_id=BRANCH,
+            source_event_id="e-1",
+            source_event_type="osb.lead.LeadRejected.v1",
+            channel=Channel.EMAIL,
+            attempts=2,
+            sent_at=NOW,
+        )
+    )
+    lead.note_notification(
+        NotificationFailed(
+            notification_id=nid,
+            lead_id=lead.id,
+            branch_id=BRANCH,
+            source_event_id="e-1",
+            source_event_type="osb.lead.LeadRejected.v1",
+            channel=Channel.SMS,
+            attempts=1,
+            failed_at=NOW + timedelta(minutes=1),
+            error_code="SMS_400",
+            reason="refused",
+            permanent=True,
+        )
+    )
+    sent, failed = lead.new_history
+    assert (sent.action, sent.actor_id, sent.at) == ("notification sent", SYSTEM_NOTIFIER.id, NOW)
+    assert sent.details == {"notification_id": str(nid), "channel": "EMAIL", "attempts": "2"}
+    assert (failed.action, failed.reason, failed.at) == (
+        "notification failed",
+        "refused",
+        NOW + timedelta(minutes=1),
+    )
+    assert failed.details == {
+        "notification_id": str(nid),
+        "channel": "SMS",
+        "attempts": "1",
+        "error_code": "SMS_400",
+        "permanent": "True",
+    }
+    assert (lead.status, lead.events) == (S.REJECTED, [])
+    assert (sent.from_status, sent.to_status) == (S.REJECTED, S.REJECTED)
+
+
+def test_a_resend_request_is_an_event_and_a_history_entry() -> None:
+    lead = lead_in(S.REJECTED)
+    lead.request_resend(actor=ADVISOR, notification_id=uuid.UUID(int=5), at=NOW)
+    (event,) = lead.events
+    assert isinstance(event, NotificationResendRequested)
+    assert (event.notification_id, event.requested_by, event.branch_id) == (
+        uuid.UUID(int=5),
+        "anna",
+        BRANCH,
+    )
+    (entry,) = lead.new_history
+    assert (entry.action, entry.details) == (
+        "notification resend requested",
+        {"notification_id": str(uuid.UUID(int=5))},
+    )
+    assert lead.status is S.REJECTED
+
+
+def test_copy_drops_what_was_recorded() -> None:
+    lead = lead_in(S.NEW)
+    corrected(lead, ADVISOR)
+    copy = lead.copy()
+    assert (copy.events, copy.new_history) == ([], [])
+    assert copy.customer == lead.customer
+    assert lead.events
+
+
+def test_an_actor_may_only_what_the_branch_grants() -> None:
+    actor = Actor(
+        "a",
+        "A",
+        {
+            "W-01": frozenset({Permission.LEAD_MANAGER}),
+            "HH-01": frozenset({Permission.LEAD_MANAGER, Permission.OSB_ADMIN}),
+            "M-01": frozenset({Permission.OSB_ADMIN}),
+        },
+    )
+    assert actor.branches_with(Permission.LEAD_MANAGER) == ["HH-01", "W-01"]
+    assert actor.branches_with(Permission.OSB_ADMIN) == ["HH-01", "M-01"]
+    assert actor.branches_with(Permission.EDIT_CANCELLED) == []
+    assert actor.may(Permission.OSB_ADMIN, "M-01")
+    assert not actor.may(Permission.LEAD_MANAGER, "M-01")
+    assert not actor.may(Permission.LEAD_MANAGER, "X-01")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from notifier.domain.plan import notification_id
 from notifier.entrypoints.app import create_app
 from notifier.settings import DEMO_BRANCHES, Settings
 from osb_contracts import Message, decode
 from osb_contracts.branches import BranchSettingsChanged
+from osb_contracts.leads import LeadRejected
 from osb_contracts.notifications import (
     NotificationFailed,
     NotificationResendRequested,
@@ -31,7 +34,7 @@ from osb_contracts.values import Channel, ConfirmationChannel
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
 from osb_testing.factories import appointment, rejection
-from osb_testing.kafka import TopicTail, move_group_to_end
+from osb_testing.kafka import TopicTail, move_group_to_end, wait_group_caught_up
 from osb_testing.mail import Smtp
 
 pytestmark = pytest.mark.integration
@@ -48,6 +51,10 @@ class Harness:
     tail: TopicTail
     smtp: Smtp
     sms: SmsSink
+    app: FastAPI
+    database_url: str
+    bootstrap: str
+    group: str
 
     async def event(self, message: Message, event_id: str | None = None) -> str:
         event_id = event_id or str(uuid.uuid4())
@@ -76,6 +83,28 @@ class Harness:
 
     def mails_to(self, address: str) -> list[Any]:
         return [m for m in self.smtp.sink.messages if m["To"] == address]
+
+    async def marker(self, after: LeadRejected) -> None:
+        """A rejection of the same lead (the same partition) behind ``after``, sent and
+        reported: everything before it on the partition has been taken in and planned."""
+        marker = rejection(branch=after.branch_id).model_copy(update={"lead_id": after.lead_id})
+        sent = await self.outcome(await self.event(marker), Channel.EMAIL)
+        assert isinstance(sent, NotificationSent)
+
+    async def min_attempts(self, event_ids: list[str]) -> int:
+        return int(await self._value("min(attempts)", event_ids) or 0)
+
+    async def pending(self, event_ids: list[str]) -> int:
+        return int(await self._value("count(*) FILTER (WHERE status = 'PENDING')", event_ids))
+
+    async def _value(self, what: str, event_ids: list[str]) -> Any:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return await conn.fetchval(
+                f"SELECT {what} FROM notifications WHERE source_event_id = ANY($1)", event_ids
+            )
+        finally:
+            await conn.close()
 
 
 @pytest.fixture
@@ -111,13 +140,29 @@ async def harness(
         app.router.lifespan_context(app),
         TopicTail(kafka_bootstrap_servers, NOTIFICATION_EVENTS.name) as tail,
     ):
-        yield Harness(bus, tail, smtp, sms_gateway[0])
+        yield Harness(
+            bus,
+            tail,
+            smtp,
+            sms_gateway[0],
+            app,
+            database_urls["notifier"],
+            kafka_bootstrap_servers,
+            group,
+        )
     await bus.stop()
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def wait_until_async(count: Callable[[], Awaitable[int]], timeout: float = 30) -> None:
+    """Until ``count()`` is 0."""
+    async with asyncio.timeout(timeout):
+        while await count():
             await asyncio.sleep(0.05)
 
 
@@ -147,15 +192,21 @@ async def test_exactly_one_mail_per_event_under_redelivery(harness: Harness) -> 
     for _ in range(3):
         await harness.event(event, event_id)
     await harness.outcome(event_id, Channel.EMAIL)
-    await asyncio.sleep(1.0)
+    await harness.marker(after=event)
     assert len(harness.mails_to(event.recipient)) == 1
+    outcomes = harness.tail.matching(
+        lambda r: str(notification_id(event_id, Channel.EMAIL)).encode() in r.value
+    )
+    assert len(outcomes) == 1
 
 
 async def test_smtp_down_for_a_while_then_everything_is_delivered(harness: Harness) -> None:
     harness.smtp.down()
     events = [rejection(branch=HH) for _ in range(5)]
     ids = [await harness.event(e) for e in events]
-    await asyncio.sleep(1.5)  # several failed attempts while the server is away
+    async with asyncio.timeout(30):  # several failed attempts while the server is away
+        while await harness.min_attempts(ids) < 2:
+            await asyncio.sleep(0.05)
     assert all(not harness.mails_to(e.recipient) for e in events)
     harness.smtp.up()
     outcomes = [await harness.outcome(i, Channel.EMAIL) for i in ids]
@@ -225,7 +276,7 @@ async def test_the_branch_settings_lead_manager_publishes_decide(harness: Harnes
                 break
             await asyncio.sleep(0.2)
     assert outcome.error_code == "SMS_NOT_ENABLED"
-    await asyncio.sleep(1)
+    await harness.app.state.branch_settings.caught_up()  # the late version 1 is read
     again = appointment(ConfirmationChannel.SMS, branch=M)
     last = await harness.outcome(await harness.event(again), Channel.SMS)
     assert isinstance(last, NotificationFailed)
@@ -270,7 +321,11 @@ async def test_a_resend_request_sends_once_more(harness: Harness) -> None:
             event_id=f"resend-{event_id}",
         )
     await wait_until(lambda: len(harness.mails_to(event.recipient)) == 2)
-    await asyncio.sleep(1.0)
+    # The command's group at the end of the commands: both deliveries are handled.
+    await wait_group_caught_up(
+        harness.bootstrap, f"{harness.group}.commands", [NOTIFICATION_COMMANDS.name]
+    )
+    await wait_until_async(lambda: harness.pending([event_id]), timeout=30)
     mails = harness.mails_to(event.recipient)
     assert len(mails) == 2
     assert mails[0]["Message-ID"] == mails[1]["Message-ID"]
@@ -284,5 +339,5 @@ async def test_after_the_last_attempt_the_notification_fails(harness: Harness) -
     assert isinstance(failed, NotificationFailed)
     assert (failed.attempts, failed.permanent, failed.error_code) == (3, False, "SMTP_UNAVAILABLE")
     harness.smtp.up()
-    await asyncio.sleep(1.5)
+    await harness.marker(after=event)  # the server is back and takes mail
     assert harness.mails_to(event.recipient) == []

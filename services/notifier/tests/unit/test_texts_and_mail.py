@@ -11,6 +11,7 @@ from notifier.domain.notification import RetryPolicy
 from notifier.domain.plan import BranchChannels, notification_id, plan
 from notifier.domain.texts import TemplateFailedError, render
 from osb_contracts import Envelope, Message
+from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.values import Channel, ConfirmationChannel
 from osb_testing.factories import appointment, rejection
 
@@ -100,3 +101,86 @@ def test_retries_back_off_with_jitter_then_give_up() -> None:
     assert 2 <= delays[1] <= 4
     assert 2.5 <= delays[2] <= 5  # capped
     assert policy.next_attempt(4, NOW, rng) is None
+
+
+def test_a_branch_without_a_sender_cannot_mail() -> None:
+    branches = {"X-01": BranchChannels("Autohaus X", "", sms_enabled=True)}
+    (draft,) = plan(env(rejection(branch="X-01")), branches)
+    assert draft.failure is not None
+    assert (draft.failure.code, draft.failure.permanent) == ("NO_SENDER", True)
+    assert (draft.sender, draft.message_id) == (None, f"<{draft.id}@osb.invalid>")
+    (sms,) = plan(env(rejection(Channel.SMS, branch="X-01")), branches)
+    assert sms.failure is None  # an SMS needs no sender address
+
+
+def test_an_unknown_branch_has_neither_sender_nor_sms() -> None:
+    (mail,) = plan(env(rejection(branch="Q-01")), BRANCHES)
+    assert mail.failure is not None
+    assert mail.failure.code == "NO_SENDER"
+    assert mail.subject == "Ihr Terminwunsch bei Q-01"
+    (sms,) = plan(env(rejection(Channel.SMS, branch="Q-01")), BRANCHES)
+    assert sms.failure is not None
+    assert sms.failure.code == "SMS_NOT_ENABLED"
+
+
+def test_an_sms_rejection_has_no_subject_html_or_message_id() -> None:
+    event = rejection(Channel.SMS, subject="Betreff", text="Leider belegt.")
+    (draft,) = plan(env(event), BRANCHES)
+    assert (draft.channel, draft.recipient, draft.text) == (
+        Channel.SMS,
+        event.recipient,
+        "Leider belegt.",
+    )
+    assert (draft.subject, draft.html, draft.message_id, draft.failure) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_the_advisors_subject_wins_and_the_draft_names_its_source() -> None:
+    event = rejection(subject="Ihr Termin am Montag")
+    (draft,) = plan(env(event, "evt-9"), BRANCHES)
+    assert draft.subject == "Ihr Termin am Montag"
+    assert (draft.source_event_id, draft.source_event_type) == ("evt-9", "t")
+    assert (draft.lead_id, draft.branch_id) == (event.lead_id, "HH-01")
+    assert (draft.sender, draft.reply_to) == ("service@hansa.example", "werkstatt@hansa.example")
+    assert draft.html is not None
+    assert "Ihr Termin am Montag" in draft.html
+
+
+def test_a_confirmation_without_a_recipient_and_unrelated_events_plan_nothing() -> None:
+    no_one = appointment(ConfirmationChannel.EMAIL).model_copy(update={"recipient": None})
+    assert plan(env(no_one), BRANCHES) == []
+    unrelated = BranchSettingsChanged(
+        branch_id="HH-01", settings_version=1, name="X", sms_enabled=True, changed_at=NOW
+    )
+    assert plan(env(unrelated), BRANCHES) == []
+
+
+def test_a_template_that_fails_is_a_permanent_failure() -> None:
+    broken = {
+        "HH-01": BranchChannels(
+            "Autohaus Hansa Hamburg",
+            "service@hansa.example",
+            templates={"confirmation_email": "{{ name.missing.deeper }}"},
+        )
+    }
+    (draft,) = plan(env(appointment(ConfirmationChannel.EMAIL)), broken)
+    assert draft.failure is not None
+    assert (draft.failure.code, draft.failure.permanent) == ("TEMPLATE", True)
+    assert (draft.subject, draft.text) == (None, "")
+
+
+def test_a_branch_template_overrides_the_default() -> None:
+    own = {
+        "HH-01": BranchChannels(
+            "Autohaus Hansa Hamburg",
+            "service@hansa.example",
+            templates={"confirmation_email_subject": "Termin {{ date }}", "confirmation_email": ""},
+        )
+    }
+    (draft,) = plan(env(appointment(ConfirmationChannel.EMAIL)), own)
+    assert draft.subject == "Termin 03.12.2026"
+    assert draft.text.startswith("Guten Tag")  # an empty template falls back to the default

@@ -242,13 +242,19 @@ def simulate_portal(
         float, typer.Option(help="seconds between bookings", envvar="OSB_PORTAL_INTERVAL")
     ] = 8.0,
     count: Annotated[int | None, typer.Option(help="stop after this many (default: never)")] = None,
+    booking_prefix: Annotated[
+        str, typer.Option(help="booking ids start with it", envvar="OSB_PORTAL_BOOKING_PREFIX")
+    ] = "SIM",
     bootstrap: Bootstrap = None,
 ) -> None:
     """Book a steady trickle of realistic bookings, some cancelled, some invalid."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    portal = simulators.Portal.with_demo_customers(booking_prefix=booking_prefix)
     with contextlib.suppress(KeyboardInterrupt):
         sent = asyncio.run(
-            simulators.run_portal(bootstrap or _bootstrap(), interval_s=interval, count=count)
+            simulators.run_portal(
+                bootstrap or _bootstrap(), interval_s=interval, count=count, portal=portal
+            )
         )
         console.print(f"{sent} portal messages")
 

@@ -83,13 +83,18 @@ class Portal:
     invalid_every: int = 15
     cancel_every: int = 10
     count: int = 0
+    booking_prefix: str = "SIM"
 
     @classmethod
-    def with_demo_customers(cls, seed: int = 7) -> Portal:
+    def with_demo_customers(cls, seed: int = 7, booking_prefix: str = "SIM") -> Portal:
         customers, vehicles = generate(2000, random.Random(42))  # noqa: S311 - the demo master
         owned = {owner: v.vin for owner, v in vehicles}
         known = [(c, owned.get(str(c.customer_number))) for c in customers]
-        return cls(random.Random(seed), known)  # noqa: S311 - simulated customers
+        rng = random.Random(seed)  # noqa: S311 - simulated customers
+        return cls(rng, known, booking_prefix=booking_prefix)
+
+    def _token(self) -> str:
+        return uuid.UUID(int=self.rng.getrandbits(128)).hex[:10].upper()
 
     def next(self, now: datetime) -> Message:
         self.count += 1
@@ -119,7 +124,7 @@ class Portal:
         else:
             customer, vehicle = self._new(BRANCHES[branch])
         return BookingSubmitted(
-            booking_id=f"SIM-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:10].upper()}",
+            booking_id=f"{self.booking_prefix}-{self._token()}",
             branch_id=branch,
             submitted_at=now,
             requested_start=start,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +43,8 @@ class Learner:
     lock_key: int = 0x05B0_F5E1
     model_id: int | None = None
     refused_at: int = 0  # pairs counted when the last estimate was refused
+    # flush() and counted() one at a time: no pair counted twice or not at all in between
+    _flushing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def _due(self, total: int, last: int | None) -> bool:
         grown = max(last or 0, self.refused_at) * (1 + self.growth)
@@ -50,22 +52,26 @@ class Learner:
 
     async def flush(self) -> int:
         """Add the vectors counted since the last flush to the shared counts."""
-        seen, self.scoring.observed = self.scoring.observed, Counter()
-        if not seen:
-            return 0
-        vectors = sorted(seen)  # the same order in every instance: no deadlock between them
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(_ADD_COUNTS, {"v": vectors, "c": [seen[v] for v in vectors]})
-        except BaseException:
-            self.scoring.observed.update(seen)  # kept for the next flush
-            raise
-        return sum(seen.values())
+        async with self._flushing:
+            seen, self.scoring.observed = self.scoring.observed, Counter()
+            if not seen:
+                return 0
+            vectors = sorted(seen)  # the same order in every instance: no deadlock between them
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(_ADD_COUNTS, {"v": vectors, "c": [seen[v] for v in vectors]})
+            except BaseException:
+                self.scoring.observed.update(seen)  # kept for the next flush
+                raise
+            return sum(seen.values())
 
     async def counted(self) -> int:
-        """The candidate pairs counted so far, by every instance."""
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(_TOTAL)).scalar_one())
+        """The candidate pairs counted so far: by every instance, and by this one since its
+        last flush (a search's pairs count from its answer on)."""
+        async with self._flushing:
+            async with self.engine.connect() as conn:
+                stored = int((await conn.execute(_TOTAL)).scalar_one())
+            return stored + sum(self.scoring.observed.values())
 
     async def estimate(self) -> fs.Model | None:
         """Estimate and store a model when the counts call for one (one instance at a time)."""

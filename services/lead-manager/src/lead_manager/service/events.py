@@ -61,6 +61,7 @@ async def handle_lead_requests(
             if envelope.id not in fresh:
                 EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "seen before").inc()
                 continue
+            fresh.discard(envelope.id)  # a record published twice can sit in one batch
             message = envelope.message
             if isinstance(message, LeadRequested):
                 pending.append((Lead.create(message, actor=SYSTEM_PORTAL, at=clock()), envelope))
@@ -102,6 +103,7 @@ async def handle_dms_appointments(
             message = envelope.message
             if envelope.id not in fresh or not isinstance(message, AppointmentDeleted):
                 continue
+            fresh.discard(envelope.id)  # a record published twice can sit in one batch
             lead = await uow.leads.by_appointment(message.appointment_id)
             if lead is None:
                 log.warning("AppointmentDeleted for unknown appointment %s", message.appointment_id)
@@ -139,6 +141,7 @@ async def handle_notification_outcomes(
                 message, NotificationSent | NotificationFailed
             ):
                 continue
+            fresh.discard(envelope.id)  # a record published twice can sit in one batch
             lead = await uow.leads.get(message.lead_id)
             if lead is None:
                 EVENTS_IGNORED.labels(NOTIFICATIONS_CONSUMER, "unknown lead").inc()

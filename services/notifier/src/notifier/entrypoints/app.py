@@ -114,6 +114,7 @@ def create_app(
             )
             app.state.checks = readiness(run.engine, run.producer, NOTIFICATION_EVENTS.name)
             app.state.store = store
+            app.state.branch_settings = published
             yield
 
     app = FastAPI(title="OSB notifier", version="1", lifespan=lifespan)
