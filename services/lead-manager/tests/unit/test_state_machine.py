@@ -567,3 +567,30 @@ def test_an_actor_may_only_what_the_branch_grants() -> None:
     assert actor.may(Permission.OSB_ADMIN, "M-01")
     assert not actor.may(Permission.LEAD_MANAGER, "M-01")
     assert not actor.may(Permission.LEAD_MANAGER, "X-01")
+
+
+def test_ensure_allowed_refuses_as_the_trigger_would() -> None:
+    with pytest.raises(TransitionRefusedError, match="status REJECTED") as refused:
+        lead_in(S.REJECTED).ensure_allowed(Trigger.REJECT, ADVISOR)
+    assert "cannot reject" in refused.value.reason
+    with pytest.raises(PermissionMissingError):
+        lead_in(S.REJECTED).ensure_allowed(Trigger.SCHEDULE, ADVISOR)
+    lead_in(S.REJECTED).ensure_allowed(Trigger.SCHEDULE, SENIOR)
+
+
+def test_a_rule_violation_names_its_field_and_reason() -> None:
+    error = RuleViolationError("text", "the customer needs a text")
+    assert (error.field, error.reason, str(error)) == (
+        "text",
+        "the customer needs a text",
+        "text: the customer needs a text",
+    )
+    refused = TransitionRefusedError("nope")
+    assert (refused.reason, str(refused)) == ("nope", "nope")
+
+
+def test_a_new_lead_starts_at_version_1_and_compares_without_its_records() -> None:
+    lead = new_lead()
+    assert lead.version == 1
+    assert lead.events  # LeadCreated, and a history entry
+    assert lead.copy() == lead  # what was recorded is not part of the lead's state
