@@ -14,19 +14,23 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import gc
 import importlib.abc
 import importlib.util
+import inspect
 import json
 import os
 import pkgutil
 import signal
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import NoReturn
+from types import CodeType, FunctionType, ModuleType
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +81,8 @@ class Mutant:
 
 
 def _skipped_ids(tree: ast.AST) -> set[int]:
-    """Nodes not to mutate: docstrings, annotations, `__all__`, TYPE_CHECKING blocks."""
+    """Nodes not to mutate: docstrings, annotations, `__all__`, TYPE_CHECKING blocks, zip's
+    ``strict=``."""
     skip: set[int] = set()
 
     def all_of(node: ast.AST | None) -> None:
@@ -110,6 +115,8 @@ def _skipped_ids(tree: ast.AST) -> set[int]:
         elif isinstance(node, ast.ClassDef):
             for d in node.decorator_list:
                 all_of(d)
+        elif isinstance(node, ast.keyword) and node.arg == "strict":
+            all_of(node.value)  # zip's strict= asserts equal lengths; it computes nothing
     return skip
 
 
@@ -207,6 +214,185 @@ def describe(source: str, index: int) -> str:
     return f"line {getattr(node, 'lineno', 0)} {kind}: {original}"
 
 
+def _codes(source: str, origin: str) -> dict[str, list[CodeType]]:
+    """Every code object the source compiles to, by qualified name, in source order."""
+    found: dict[str, list[CodeType]] = {}
+
+    def walk(code: CodeType) -> None:
+        found.setdefault(code.co_qualname, []).append(code)
+        for const in code.co_consts:
+            if isinstance(const, CodeType):
+                walk(const)
+
+    walk(compile(source, origin, "exec"))
+    return found
+
+
+def _shape(code: CodeType) -> tuple[object, ...]:
+    """What a code object does, without where it stands (a deleted line moves the rest)."""
+    consts = tuple(
+        c.co_qualname if isinstance(c, CodeType) else (type(c).__name__, repr(c))
+        for c in code.co_consts
+    )
+    return (code.co_code, code.co_flags, code.co_names, code.co_varnames, code.co_freevars, consts)
+
+
+def _swap_plan(
+    original: dict[str, list[CodeType]], mutated: dict[str, list[CodeType]]
+) -> dict[str, list[CodeType]] | None:
+    """The functions a mutant changes with their new code, or None when it changes more than
+    function bodies (a module or class body, a function added or gone): then only importing
+    the mutated module shows its effect."""
+    if {q: len(c) for q, c in original.items()} != {q: len(c) for q, c in mutated.items()}:
+        return None
+    changed = {
+        q
+        for q, codes in original.items()
+        if any(_shape(a) != _shape(b) for a, b in zip(codes, mutated[q], strict=True))
+    }
+    for name in list(changed):
+        outer = name
+        while ".<locals>." in outer:  # a nested function is made anew by its outer one
+            outer = outer.rsplit(".<locals>.", 1)[0]
+            changed.add(outer)
+    if any(c.co_flags & _FUNCTION != _FUNCTION for q in changed for c in original[q]):
+        return None
+    return {q: mutated[q] for q in changed}
+
+
+_FUNCTION = inspect.CO_OPTIMIZED | inspect.CO_NEWLOCALS
+
+
+def _swap(origin: str, plan: dict[str, list[CodeType]]) -> bool:
+    """Gives the module's live functions their mutated code; False when the plan and the
+    live functions do not match one to one."""
+    by_code: dict[CodeType, list[FunctionType]] = {}
+    for obj in gc.get_objects():
+        if isinstance(obj, FunctionType) and obj.__code__.co_filename == origin:
+            by_code.setdefault(obj.__code__, []).append(obj)
+    live: dict[str, list[CodeType]] = {}
+    for code in sorted(by_code, key=lambda c: c.co_firstlineno):
+        live.setdefault(code.co_qualname, []).append(code)
+    for qualname, codes in plan.items():
+        found = live.get(qualname, [])
+        if not found and ".<locals>." in qualname:
+            continue  # not made yet: its outer function makes it from the new code
+        if len(found) != len(codes):
+            return False
+        for old, new in zip(found, codes, strict=True):
+            for function in by_code[old]:
+                try:
+                    function.__code__ = new
+                except ValueError:  # another set of closure cells
+                    return False
+    return True
+
+
+def _pytest_args(tests: str) -> list[str]:
+    args = [tests, "-q", "-p", "no:cacheprovider", "-m", "not integration and not e2e"]
+    # the runner kills a trial at its deadline; pytest-timeout's alarm would interfere
+    args += ["-o", "addopts=--import-mode=importlib", "-o", "timeout=0"]
+    # the preloaded libraries that are pytest plugins too (anyio) cannot be rewritten
+    return [*args, "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+
+
+_UNSWAPPABLE = 5  # a trial's exit code: the mutant needs the module imported anew
+
+
+def _quiet() -> None:
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+
+
+def _fork_each(
+    indices: Sequence[int], trial: Callable[[int], int], *, jobs: int, timeout: float
+) -> dict[int, int]:
+    """Runs ``trial(index)`` in a forked process per index, ``jobs`` at a time; the exit code
+    per index, -9 for one killed at its deadline."""
+    pending = list(indices)
+    running: dict[int, tuple[int, float]] = {}  # pid -> (index, deadline)
+    codes: dict[int, int] = {}
+    while pending or running:
+        while pending and len(running) < jobs:
+            index = pending.pop(0)
+            pid = os.fork()
+            if pid == 0:
+                code = 3
+                try:
+                    _quiet()
+                    code = trial(index)
+                finally:
+                    os._exit(code)
+            running[pid] = (index, time.monotonic() + timeout)
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid:
+            codes[running.pop(pid)[0]] = os.waitstatus_to_exitcode(status)
+            continue
+        now = time.monotonic()
+        for pid, (_, deadline) in running.items():
+            if now > deadline:  # a mutant that hangs is caught; its exit code says so
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+    return codes
+
+
+class _Collected:
+    """A pytest plugin: the unit tests are collected once, then each mutant runs them in a fork
+    with the mutated functions' code swapped in (like mutmut's trampolines, without touching
+    the source), stopping at the first failure."""
+
+    def __init__(
+        self, origin: str, plans: dict[int, dict[str, list[CodeType]]], jobs: int, timeout: float
+    ) -> None:
+        self.origin, self.plans, self.jobs, self.timeout = origin, plans, jobs, timeout
+        self.codes: dict[int, int] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+        if session.testsfailed:  # collection errors: every trial would fail
+            return True
+        self.codes = _fork_each(
+            list(self.plans),
+            lambda index: self._trial(session, index),
+            jobs=self.jobs,
+            timeout=self.timeout,
+        )
+        return True
+
+    def _trial(self, session: pytest.Session, index: int) -> int:
+        if not _swap(self.origin, self.plans[index]):
+            return _UNSWAPPABLE
+        items = session.items
+        for i, item in enumerate(items):
+            following = items[i + 1] if i + 1 < len(items) else None
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=following)
+            if session.testsfailed:
+                return 1
+        return 0
+
+
+def _collected_trials(
+    origin: str, tests: str, plans: dict[int, dict[str, list[CodeType]]], jobs: int, timeout: float
+) -> dict[int, int]:
+    """The exit code per planned mutant, from one collecting process; -1 (no mutant) included."""
+    plugin = _Collected(origin, {-1: {}, **plans}, jobs, timeout)
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                _quiet()
+                pytest.main(_pytest_args(tests), plugins=[plugin])
+                Path(out.name).write_text(json.dumps(plugin.codes))
+                code = 0
+            finally:
+                os._exit(code)
+        os.waitpid(pid, 0)
+        return {int(k): v for k, v in json.loads(out.read() or "{}").items()}
+
+
 class _Loader(importlib.abc.SourceLoader):
     def __init__(self, path: str, source: str) -> None:
         self.path, self.source = path, source
@@ -238,14 +424,14 @@ def _origin(module: str) -> str:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         raise SystemExit(f"no module {module}")
-    return spec.origin
+    return os.path.realpath(spec.origin)
 
 
 def _preload() -> None:
     """Import once, before forking, the libraries every trial needs; a trial imports only
     the service's own modules again (they register metrics, so they are not preloaded)."""
     # osb_testing is left to pytest, which rewrites its asserts as a plugin
-    for library in ("pytest", "asyncpg", "aiokafka", "fastapi", "sqlalchemy", "jinja2"):
+    for library in ("asyncpg", "aiokafka", "fastapi", "sqlalchemy", "jinja2"):
         importlib.import_module(library)
     for name in ("osb_contracts", "osb_platform", "osb_local_infra"):
         package = importlib.import_module(name)
@@ -255,50 +441,45 @@ def _preload() -> None:
                     importlib.import_module(info.name)
 
 
-def _child(module: str, origin: str, mutated: str, tests: str, timeout: float) -> NoReturn:
-    """In a forked process: the service's modules forgotten, the mutant served, the tests run."""
-    code = 3
-    try:
-        quiet = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(quiet, 1)
-        os.dup2(quiet, 2)
-        signal.alarm(max(1, int(timeout)))  # a mutant that hangs is killed by the alarm
-        package = module.split(".", maxsplit=1)[0]
-        for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
-            del sys.modules[name]
-        sys.meta_path.insert(0, _Finder(module, origin, mutated))
-        import pytest
-
-        args = [tests, "-x", "-q", "-p", "no:cacheprovider", "-m", "not integration and not e2e"]
-        args += ["-o", "addopts=--import-mode=importlib"]
-        # the preloaded libraries that are pytest plugins too (anyio) cannot be rewritten
-        args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
-        code = int(pytest.main(args))
-    finally:
-        os._exit(code)
+def _imported_trial(module: str, origin: str, mutated: str, tests: str) -> int:
+    """In a forked process: the service's modules forgotten, the mutant imported, the tests
+    run to the first failure."""
+    package = module.split(".", maxsplit=1)[0]
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, _Finder(module, origin, mutated))
+    return int(pytest.main([*_pytest_args(tests), "-x"]))
 
 
 def trials(
     module: str, indices: Sequence[int], tests: str, *, jobs: int, timeout: float
 ) -> dict[int, bool]:
-    """Per mutant index (-1: none), whether the tests catch it (fail, error or hang)."""
+    """Per mutant index, whether the tests catch it (fail, error or hang). Mutants that change
+    only function bodies run in forks of one collected session; the others (and any whose
+    functions cannot be swapped) import the mutated module in a fresh session each."""
     origin = _origin(module)
     source = Path(origin).read_text()
+    original = _codes(ast.unparse(ast.parse(source)), origin)
+    plans: dict[int, dict[str, list[CodeType]]] = {}
+    imported: list[int] = []
+    for index in indices:
+        plan = _swap_plan(original, _codes(mutate(source, index), origin))
+        if plan is None:
+            imported.append(index)
+        else:
+            plans[index] = plan
+    codes = _collected_trials(origin, tests, plans, jobs, timeout)
+    if codes.get(-1) != 0:
+        raise SystemExit(f"{module}: the unit tests fail without a mutant; fix them first")
+    imported += [i for i in plans if codes.get(i) == _UNSWAPPABLE]
     _preload()
-    pending = list(indices)
-    running: dict[int, int] = {}  # pid -> mutant
-    caught: dict[int, bool] = {}
-    while pending or running:
-        while pending and len(running) < jobs:
-            index = pending.pop(0)
-            mutated = source if index < 0 else mutate(source, index)
-            pid = os.fork()
-            if pid == 0:
-                _child(module, origin, mutated, tests, timeout)
-            running[pid] = index
-        pid, status = os.wait()
-        caught[running.pop(pid)] = os.waitstatus_to_exitcode(status) != 0
-    return caught
+    codes |= _fork_each(
+        imported,
+        lambda index: _imported_trial(module, origin, mutate(source, index), tests),
+        jobs=jobs,
+        timeout=timeout,
+    )
+    return {index: codes[index] != 0 for index in indices}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,9 +497,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for module in modules:
         tests = MODULES[module]
         source = Path(_origin(module)).read_text()
-        if trials(module, [-1], tests, jobs=1, timeout=args.timeout)[-1]:
-            print(f"{module}: the unit tests fail without a mutant; fix them first")
-            return 2
         found = mutants(module, source)
         started = time.monotonic()
         caught = trials(

@@ -63,6 +63,18 @@ ADVISOR = {
         branches={BRANCH: [Permission.LEAD_MANAGER, Permission.OSB_ADMIN]},
     )
 }
+OTHER_BRANCH = "M-01"
+BOTH = {
+    "Authorization": "Bearer "
+    + issue_token(
+        SECRET,
+        user="anna",
+        name="Anna",
+        branches={BRANCH: [Permission.LEAD_MANAGER], OTHER_BRANCH: [Permission.LEAD_MANAGER]},
+    )
+}
+# one start for every schedule request: a repeat must carry the same body
+START = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
 SENIOR = {
     "Authorization": "Bearer "
     + issue_token(SECRET, user="sven", name="Sven", branches={BRANCH: list(Permission)})
@@ -89,13 +101,15 @@ class System:
     async def vehicle(self, vin: str, owner: str) -> None:
         await publish_vehicle(self.bus, vin, owner)
 
-    async def lead(self, request: LeadRequested) -> dict[str, Any]:
+    async def lead(
+        self, request: LeadRequested, headers: dict[str, str] = ADVISOR
+    ) -> dict[str, Any]:
         await publish(
             self.bus, request, topic=LEAD_REQUESTS, key=str(request.lead_id), source="/lead-intake"
         )
         async with asyncio.timeout(30):
             while (
-                r := await self.http.get(f"/api/v1/leads/{request.lead_id}", headers=ADVISOR)
+                r := await self.http.get(f"/api/v1/leads/{request.lead_id}", headers=headers)
             ).status_code != 200:
                 await asyncio.sleep(0.05)
         return dict(r.json())
@@ -114,10 +128,9 @@ class System:
     async def schedule(
         self, lead_id: uuid.UUID, headers: dict[str, str] = ADVISOR, **customer: Any
     ) -> httpx.Response:
-        start = datetime.now(UTC) + timedelta(days=3)
         body = {
-            "start": start.isoformat(),
-            "end": (start + timedelta(hours=1)).isoformat(),
+            "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(),
             "acceptor": "anna",
             "confirmation": "EMAIL",
             "customer": customer,
@@ -200,12 +213,14 @@ async def system(
     await bus.stop()
 
 
-def lead_request(last: str, *, number: str | None = None, vin: str | None = None) -> LeadRequested:
+def lead_request(
+    last: str, *, number: str | None = None, vin: str | None = None, branch: str = BRANCH
+) -> LeadRequested:
     now = datetime.now(UTC)
     return LeadRequested(
         lead_id=uuid.uuid4(),
         booking_id=f"ID-{uuid.uuid4().hex[:8]}",
-        branch_id=BRANCH,
+        branch_id=branch,
         received_at=now,
         requested_start=now + timedelta(days=3),
         customer=Customer(
@@ -383,6 +398,49 @@ async def test_the_same_request_twice_gives_one_appointment_and_the_dms_can_canc
     )
     cancelled = await system.event(LEAD_EVENTS.name, str(request.lead_id), LeadCancelled)
     assert cancelled.appointment_id == created.appointment_id
+
+
+async def test_a_request_id_opens_no_other_lead_and_is_not_reused(system: System) -> None:
+    number, last, _ = await seeded(system)
+    mine, other = lead_request(last), lead_request(last)
+    theirs = lead_request(last, branch=OTHER_BRANCH)
+    await system.lead(mine)
+    await system.lead(other)
+    await system.lead(theirs, headers=BOTH)
+    request_id = str(uuid.uuid4())
+    first = await system.schedule(
+        mine.lead_id, choice="EXISTING", customer_number=number, request_id=request_id
+    )
+    assert first.status_code == 200, first.text
+    # a branch the token does not cover: refused before the request id is looked at
+    foreign = await system.schedule(
+        theirs.lead_id, choice="EXISTING", customer_number=number, request_id=request_id
+    )
+    assert foreign.status_code == 403, foreign.text
+    assert last not in foreign.text
+    assert str(theirs.lead_id) not in foreign.text
+    # the same id for another lead, or with another body, is a conflict, not a replay
+    elsewhere = await system.schedule(
+        other.lead_id, choice="EXISTING", customer_number=number, request_id=request_id
+    )
+    assert elsewhere.status_code == 409, elsewhere.text
+    assert elsewhere.json()["errors"][0]["field"] == "request_id"
+    changed = await system.schedule(mine.lead_id, choice="NEW_CUSTOMER", request_id=request_id)
+    assert changed.status_code == 409, changed.text
+    same_user_other_token = await system.schedule(
+        mine.lead_id,
+        headers=BOTH,
+        choice="EXISTING",
+        customer_number=number,
+        request_id=request_id,
+    )
+    assert same_user_other_token.status_code == 200  # the same user (anna), the same body
+    # the other lead is untouched and can still be scheduled with an id of its own
+    later = await system.schedule(
+        other.lead_id, choice="EXISTING", customer_number=number, request_id=str(uuid.uuid4())
+    )
+    assert later.status_code == 200, later.text
+    assert later.json()["appointment_id"] != first.json()["appointment_id"]
 
 
 async def test_rejected_leads_need_the_permission(system: System) -> None:

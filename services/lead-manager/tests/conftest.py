@@ -68,6 +68,7 @@ def lead_request() -> LeadRequestFactory:
 class FakeLeadRepository:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Lead] = {}
+        self.requests: dict[uuid.UUID, str | None] = {}
 
     async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> Lead | None:
         lead = self.rows.get(lead_id)
@@ -96,7 +97,8 @@ class FakeLeadRepository:
         self.rows[lead.id] = lead.copy()
 
     async def add_appointment(self, lead: Lead, appointment: Appointment) -> None:
-        pass
+        if appointment.request_id:
+            self.requests[appointment.request_id] = appointment.request_fingerprint
 
     async def mark_appointment_deleted(self, appointment_id: uuid.UUID, at: datetime) -> None:
         pass
@@ -104,8 +106,8 @@ class FakeLeadRepository:
     async def has_notification(self, lead_id: uuid.UUID, notification_id: uuid.UUID) -> bool:
         return False
 
-    async def appointment_for_request(self, request_id: uuid.UUID) -> uuid.UUID | None:
-        return None
+    async def request_fingerprint(self, request_id: uuid.UUID) -> str | None:
+        return self.requests.get(request_id)
 
 
 class FakeBranchRepository:

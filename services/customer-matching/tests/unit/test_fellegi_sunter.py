@@ -212,3 +212,88 @@ def test_a_lead_searched_again_is_counted_once() -> None:
     assert sum(scoring.observed.values()) == 6  # third is new; lead is still remembered
     index.search(other, [DuplicateCriterion.ADDRESS], scoring=scoring)
     assert sum(scoring.observed.values()) == 8  # it remembers two: other was forgotten
+
+
+def moved(**kw: object) -> dict[str, object]:
+    return {"address": Address(**{**HOME.model_dump(), **kw})}
+
+
+@pytest.mark.parametrize(
+    ("given", "level"),
+    [("Anna", "0"), ("Hanna", "1"), ("Anne", "2"), ("Peter", "3")],  # Jaro-Winkler .93, .88
+)
+def test_names_fall_into_bands_of_similarity(given: str, level: str) -> None:
+    assert levels(fs.vector(norm("Anna", "Müller"), norm(given, "Müller")))["given"] == level
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (moved(street="Hauptstrase"), {"street": "1"}),
+        (moved(street="Hafenstraße"), {"street": "2"}),
+        (moved(street="Am Markt"), {"street": "3"}),
+        (moved(city="Hambur", postcode="20096"), {"postcode": "1", "place": "1"}),
+        (
+            moved(city="Bremen", postcode="20059", house_number="7"),
+            {"postcode": "2", "place": "2", "house": "1"},
+        ),
+        (
+            moved(street=None, house_number=None, postcode=None, city=None),
+            {"street": "n", "house": "n", "postcode": "n", "place": "n"},
+        ),
+    ],
+)
+def test_address_fields_fall_into_their_levels(
+    address: dict[str, object], expected: dict[str, str]
+) -> None:
+    agreeing = dict.fromkeys(("street", "house", "postcode", "place"), "0")
+    got = levels(fs.vector(norm("Anna", "Müller"), norm("Anna", "Müller", **address)))
+    assert {f: got[f] for f in agreeing} == agreeing | expected
+    other_way = levels(fs.vector(norm("Anna", "Müller", **address), norm("Anna", "Müller")))
+    assert {f: other_way[f] for f in agreeing} == agreeing | expected
+
+
+def test_given_name_and_surname_swapped_is_its_own_field() -> None:
+    got = levels(fs.vector(norm("Johanna", "Müller"), norm("Müller", "Johanna")))
+    assert (got["given"], got["surname"], got["swapped"]) == ("3", "3", "1")
+    only_one_near = levels(fs.vector(norm("Johanna", "Müller"), norm("Müller", "Peters")))
+    assert only_one_near["swapped"] == "0"
+
+
+def test_phones_agree_when_any_number_is_shared() -> None:
+    a = norm("Anna", "Müller", phone="+494012345678", mobile="+4917612345678")
+    b = norm("Anna", "Müller", mobile="+494012345678")
+    c = norm("Anna", "Müller", phone="+494099999999")
+    assert levels(fs.vector(a, b))["phone"] == "0"
+    assert levels(fs.vector(a, c))["phone"] == "1"
+    assert levels(fs.vector(norm("Anna", "Müller"), c))["phone"] == "n"
+
+
+def test_an_unseen_level_weighs_nothing_and_the_prior_is_the_share() -> None:
+    model = fs.Model(weights={f: {"0": 1.0} for f in fs.FIELDS}, share=0.2, pairs=10)
+    assert model.field_weights("0.1.n.n.n.n.n.n.n.n") == {"given": 1.0, "surname": 0.0}
+    assert model.probability(0.0) == pytest.approx(0.2)  # no evidence: the prior
+    assert model.probability(2.0) == pytest.approx(0.5)  # 4:1 against, then 4:1 for
+    assert fs.Model(weights={}, share=0.5, pairs=1).probability(1.0) == pytest.approx(2 / 3)
+
+
+def test_one_round_of_em_by_hand() -> None:
+    """Two pairs, given name and surname only: one agreeing in both, one in neither.
+    The start: m(0) = 0.7, m(1) = 0.3, u uniform, a share of 0.05; smoothing 0.001."""
+    counts = {"0.0.n.n.n.n.n.n.n.n": 1, "1.1.n.n.n.n.n.n.n.n": 1}
+    model = fs.estimate(counts, rounds=1)
+    # E step: the probability of a match per pair
+    agree = 0.05 * 0.7 * 0.7 / (0.05 * 0.7 * 0.7 + 0.95 * 0.5 * 0.5)
+    differ = 0.05 * 0.3 * 0.3 / (0.05 * 0.3 * 0.3 + 0.95 * 0.5 * 0.5)
+    # M step, smoothed over the two levels seen
+    m0 = (agree + 0.001) / (agree + differ + 0.002)
+    m1 = (differ + 0.001) / (agree + differ + 0.002)
+    u0 = (1 - agree + 0.001) / (2 - agree - differ + 0.002)
+    u1 = (1 - differ + 0.001) / (2 - agree - differ + 0.002)
+    assert model.share == pytest.approx((agree + differ) / 2, rel=1e-12)
+    for field in ("given", "surname"):
+        assert model.weights[field] == pytest.approx(
+            {"0": log2(m0 / u0), "1": log2(m1 / u1)}, rel=1e-12
+        )
+    assert model.weights["birth"] == {}
+    assert model.pairs == 2

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker
@@ -126,6 +127,7 @@ async def harness(
                 kafka_bootstrap_servers,
                 LEAD_EVENTS.name,
                 DMS_APPOINTMENTS.dlq,
+                LEAD_REQUESTS.dlq,
                 NOTIFICATION_COMMANDS.name,
                 BRANCH_SETTINGS.name,
             ) as tail,
@@ -284,6 +286,51 @@ async def test_customer_cancellation_and_a_bad_record(
     (letter,) = await harness.tail.wait_for(lambda r: r.key == key)
     assert header(letter, "osb_dlq_service") == "lead-manager"
     assert "CloudEvents" in (header(letter, "osb_dlq_reason") or "")
+
+
+async def test_a_request_that_keeps_failing_alone_is_dead_lettered_and_the_rest_flows(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    """The database refuses one lead for a reason of its own (a trigger here, an encoding
+    error in the field): after bounded retries it goes to the dead-letter topic and the
+    requests around it, on its partition and the others, become leads."""
+    poison_name = f"Gift{uuid.uuid4().hex[:8]}"
+    trigger = f"refuse_{poison_name.lower()}"
+    connection = await asyncpg.connect(harness.database_url)
+    await connection.execute(
+        f"""
+        CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.customer->>'last_name' = '{poison_name}' THEN
+                RAISE EXCEPTION 'refused for the test';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {trigger} BEFORE INSERT ON leads
+            FOR EACH ROW EXECUTE FUNCTION {trigger}();
+        """
+    )
+    try:
+        before = [lead_request() for _ in range(5)]
+        poison = lead_request(last_name=poison_name)
+        after = [lead_request() for _ in range(5)]
+        for request in [*before, poison, *after]:
+            await harness.request_lead(request)
+        for request in [*before, *after]:
+            assert (await harness.lead(request.lead_id))["status"] == "NEW"
+        (letter,) = await harness.tail.wait_for(
+            lambda r: r.topic == LEAD_REQUESTS.dlq and r.key == str(poison.lead_id).encode()
+        )
+        assert header(letter, "osb_dlq_service") == "lead-manager"
+        assert header(letter, "osb_dlq_reason") == "processing failed: RaiseError"
+        assert "refused for the test" in (header(letter, "osb_dlq_errors") or "")
+        await harness.settled(poison.lead_id)
+        missing = await harness.http.get(f"/api/v1/leads/{poison.lead_id}", headers=ADVISOR)
+        assert missing.status_code == 404
+        assert len(harness.tail.matching(lambda r: r.topic == LEAD_REQUESTS.dlq)) == 1
+    finally:
+        await connection.execute(f"DROP TRIGGER {trigger} ON leads; DROP FUNCTION {trigger}();")
+        await connection.close()
 
 
 async def test_permissions_and_the_edit_cancelled_right(

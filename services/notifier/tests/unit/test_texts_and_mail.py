@@ -3,16 +3,16 @@ from __future__ import annotations
 import email
 import email.policy
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from notifier.adapters.email import build_message
-from notifier.domain.notification import RetryPolicy
+from notifier.domain.notification import RetryPolicy, SendFailedError, Status
 from notifier.domain.plan import BranchChannels, notification_id, plan
-from notifier.domain.texts import TemplateFailedError, render
+from notifier.domain.texts import TemplateFailedError, as_html, placeholders, render
 from osb_contracts import Envelope, Message
 from osb_contracts.branches import BranchSettingsChanged
-from osb_contracts.values import Channel, ConfirmationChannel
+from osb_contracts.values import Channel, ConfirmationChannel, Vehicle
 from osb_testing.factories import appointment, rejection
 
 BRANCHES = {
@@ -79,6 +79,32 @@ def test_sms_only_where_the_branch_has_it() -> None:
     assert (refused.failure.code, refused.failure.permanent) == ("SMS_NOT_ENABLED", True)
 
 
+def test_placeholders_without_a_first_name_or_vehicle_data() -> None:
+    event = appointment(ConfirmationChannel.EMAIL)
+    bare = event.model_copy(
+        update={
+            "customer": event.customer.model_copy(update={"first_name": None, "title": None}),
+            "vehicle": Vehicle(),
+        }
+    )
+    values = placeholders(bare, branch_name="Autohaus Hansa", zone="Europe/Berlin")
+    assert values["first_name"] == ""
+    assert values["name"] == "Frau Größmann-Öztürk"
+    assert values["vehicle"] == "Ihr Fahrzeug"
+    assert (values["date"], values["time"]) == ("03.12.2026", "09:30")
+
+
+def test_texts_are_not_html_escaped_and_the_html_part_is() -> None:
+    assert render("{{ name }}", {"name": "Müller & Söhne <GmbH>"}) == "Müller & Söhne <GmbH>"
+    html = as_html("Zeile 1\nZeile 2\n\n  \n\nA & B", title="T <1>")
+    assert html == (
+        '<!DOCTYPE html><html lang="de"><head><meta charset="utf-8">'
+        "<title>T &lt;1&gt;</title></head>"
+        '<body style="font-family: sans-serif"><p>Zeile 1<br>Zeile 2</p><p>A &amp; B</p>'
+        "</body></html>"
+    )
+
+
 def test_templates_are_sandboxed() -> None:
     with pytest.raises(TemplateFailedError):
         render("{{ name.__class__.__mro__[1].__subclasses__() }}", {"name": "x"})
@@ -101,6 +127,38 @@ def test_retries_back_off_with_jitter_then_give_up() -> None:
     assert 2 <= delays[1] <= 4
     assert 2.5 <= delays[2] <= 5  # capped
     assert policy.next_attempt(4, NOW, rng) is None
+
+
+class Fixed(random.Random):
+    """A source of jitter that always draws the same share."""
+
+    def __init__(self, share: float) -> None:
+        super().__init__()
+        self.share = share
+
+    def random(self) -> float:
+        return self.share
+
+
+def test_the_default_plan_doubles_from_two_seconds_for_eight_attempts() -> None:
+    policy = RetryPolicy()
+    low = [(policy.next_attempt(n, NOW, Fixed(0.0)) - NOW).total_seconds() for n in range(1, 8)]  # type: ignore[operator]
+    assert low == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]  # half the delay at the lowest jitter
+    high = policy.next_attempt(3, NOW, Fixed(0.5))
+    assert high == NOW + timedelta(seconds=6)  # three quarters of 8 s
+    assert policy.next_attempt(8, NOW, Fixed(0.0)) is None
+    longer = RetryPolicy(max_attempts=20)
+    assert longer.next_attempt(10, NOW, Fixed(0.0)) == NOW + timedelta(seconds=150)  # 300 s cap
+
+
+def test_a_send_failure_carries_its_code_reason_and_permanence() -> None:
+    error = SendFailedError("SMTP_550", "mailbox unavailable", permanent=True)
+    assert (error.code, error.reason, error.permanent) == ("SMTP_550", "mailbox unavailable", True)
+    assert str(error) == "SMTP_550: mailbox unavailable"
+
+
+def test_the_stored_states_keep_their_names() -> None:
+    assert [s.value for s in Status] == ["PENDING", "SENT", "FAILED"]
 
 
 def test_a_branch_without_a_sender_cannot_mail() -> None:

@@ -145,6 +145,7 @@ class SqlLeadRepository:
                 warnings=[w.model_dump(mode="json") for w in appointment.warnings],
                 confirmation=appointment.confirmation.value,
                 request_id=appointment.request_id,
+                request_fingerprint=appointment.request_fingerprint,
                 created_at=self._clock(),
             )
         )
@@ -161,11 +162,17 @@ class SqlLeadRepository:
         )
         return found is not None
 
-    async def appointment_for_request(self, request_id: UUID) -> UUID | None:
-        found = await self._conn.scalar(
-            select(appointments.c.id).where(appointments.c.request_id == request_id)
-        )
-        return None if found is None else UUID(str(found))
+    async def request_fingerprint(self, request_id: UUID) -> str | None:
+        """The fingerprint of the schedule request that made an appointment; "" for one
+        stored before fingerprints were kept (it matches no repeat)."""
+        row = (
+            await self._conn.execute(
+                select(appointments.c.request_fingerprint).where(
+                    appointments.c.request_id == request_id
+                )
+            )
+        ).first()
+        return None if row is None else row.request_fingerprint or ""
 
     async def mark_appointment_deleted(self, appointment_id: UUID, at: datetime) -> None:
         await self._conn.execute(

@@ -104,6 +104,7 @@ appointments = Table(
     Column("warnings", JSONB, nullable=False),
     Column("confirmation", String(8), nullable=False),
     Column("request_id", UUID(as_uuid=True), unique=True),
+    Column("request_fingerprint", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
 )

@@ -143,6 +143,7 @@ class Appointment:
     confirmation: ConfirmationChannel = ConfirmationChannel.NONE
     recipient: str | None = None
     request_id: UUID | None = None  # the advisor's request: sent twice, one appointment
+    request_fingerprint: str | None = None  # the lead, user and body the request_id stands for
 
 
 @dataclass
@@ -376,8 +377,13 @@ class Lead:
     # -- helpers -----------------------------------------------------------------------------
     def ensure_allowed(self, trigger: Trigger, actor: Actor) -> None:
         """Raise as the trigger would, without changing anything (checks before remote calls)."""
-        self._require(actor, Permission.LEAD_MANAGER)
+        self.authorise(actor)
         self._decide(trigger, actor)
+
+    def authorise(self, actor: Actor) -> None:
+        """The actor may work on this lead (LEAD_MANAGER for its branch): checked before
+        anything about the lead, or a request made for it earlier, is revealed."""
+        self._require(actor, Permission.LEAD_MANAGER)
 
     def _require(self, actor: Actor, permission: Permission) -> None:
         if not actor.may(permission, self.branch_id):

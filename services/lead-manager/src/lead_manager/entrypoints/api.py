@@ -34,6 +34,7 @@ from lead_manager.entrypoints.auth import CurrentActor, forbidden
 from lead_manager.service.commands import (
     LeadNotFoundError,
     RejectLead,
+    RequestReusedError,
     ScheduleLead,
     default_branch,
     reject_lead,
@@ -563,6 +564,9 @@ def install_domain_errors(app: FastAPI) -> None:
     async def conflict(_: Request, exc: Exception) -> JSONResponse:
         return field_errors(409, [("version", str(exc))], "changed by someone else")
 
+    async def reused(_: Request, exc: Exception) -> JSONResponse:
+        return field_errors(409, [("request_id", str(exc))], str(exc))
+
     async def refused(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TransitionRefusedError)
         status = 403 if isinstance(exc, PermissionMissingError) else 409
@@ -574,6 +578,7 @@ def install_domain_errors(app: FastAPI) -> None:
 
     app.add_exception_handler(LeadNotFoundError, not_found)
     app.add_exception_handler(ConcurrencyError, conflict)
+    app.add_exception_handler(RequestReusedError, reused)
     app.add_exception_handler(TransitionRefusedError, refused)
     app.add_exception_handler(RuleViolationError, rule)
 

@@ -18,6 +18,7 @@ from osb_platform import (
     raw_batch,
     tolerant_batch_parser,
 )
+from osb_platform.poison import PoisonGuard
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
@@ -34,16 +35,17 @@ Handler = Callable[..., Awaitable[None]]
 
 async def _decode_or_dead_letter(
     records: Sequence[Any], topic: Topic, producer: Producer
-) -> list[Envelope[Any]]:
-    envelopes: list[Envelope[Any]] = []
+) -> list[tuple[Any, Envelope[Any]]]:
+    """Each decodable record with its envelope; the others dead-lettered in one send."""
+    decoded: list[tuple[Any, Envelope[Any]]] = []
     letters: list[DeadLetter] = []
     for r in records:
         try:
-            envelopes.append(decode(r.headers, r.value or b"", r.key, expect=topic.messages))
+            decoded.append((r, decode(r.headers, r.value or b"", r.key, expect=topic.messages)))
         except ContractError as exc:
             letters.append(DeadLetter.of(r, exc.reason, exc.errors))
     await producer.dead_letter(letters, service=SERVICE)
-    return envelopes
+    return decoded
 
 
 def build_broker(
@@ -61,6 +63,11 @@ def build_broker(
         return SqlUnitOfWork(engine, clock)
 
     def subscribe(topic: Topic, handle: Handler) -> None:
+        guard = PoisonGuard(producer, service=SERVICE)
+
+        async def process(envelopes: Sequence[Envelope[Any]]) -> None:
+            await handle(uow(), envelopes, clock=clock)
+
         @broker.subscriber(
             topic.name,
             group_id=f"{group_id}.{topic.name}",
@@ -75,9 +82,8 @@ def build_broker(
         async def on_records(_: Any, msg: KafkaMessage) -> None:
             records = msg.raw_message
             assert isinstance(records, tuple)
-            envelopes = await _decode_or_dead_letter(records, topic, producer)
-            if envelopes:
-                await handle(uow(), envelopes, clock=clock)
+            decoded = await _decode_or_dead_letter(records, topic, producer)
+            await guard.handle(decoded, process)
 
     subscribe(LEAD_REQUESTS, handle_lead_requests)
     subscribe(DMS_APPOINTMENTS, handle_dms_appointments)

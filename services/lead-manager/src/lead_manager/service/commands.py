@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from uuid import UUID, uuid5
 
@@ -22,6 +24,10 @@ from lead_manager.service.texts import rejection_subject
 
 class LeadNotFoundError(LookupError):
     """No lead with that id (or none the user may see)."""
+
+
+class RequestReusedError(Exception):
+    """A request id sent again for another lead, by another user or with another body."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,12 @@ class ScheduleLead:
     expected_version: int | None = None
     request_id: UUID | None = None  # sent twice, one appointment
 
+    def fingerprint(self, actor: Actor) -> str:
+        """What makes a repeat the same request: the lead, the user and every field asked."""
+        fields = {**asdict(self), "request_id": None, "actor": actor.id}
+        canonical = json.dumps(fields, default=str, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 def default_branch(branch_id: str) -> BranchSettings:
     return BranchSettings(branch_id=branch_id, name=branch_id)
@@ -55,11 +67,15 @@ async def load(uow: UnitOfWork, lead_id: UUID, expected_version: int | None) -> 
     lead = await uow.leads.get(lead_id)
     if lead is None:
         raise LeadNotFoundError(str(lead_id))
+    _expect_version(lead, expected_version)
+    return lead
+
+
+def _expect_version(lead: Lead, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != lead.version:
         raise ConcurrencyError(
             f"the lead is at version {lead.version}, not {expected_version}: reload it"
         )
-    return lead
 
 
 def recipient_for(lead: Lead, channel: Channel) -> str:
@@ -181,11 +197,20 @@ async def schedule_lead(
     """Als Termin anlegen. Remote questions first, then one transaction: the status change,
     the appointment and every event commit together, or nothing does.
     """
+    fingerprint = command.fingerprint(actor)
     async with uow:
-        lead = await load(uow, command.lead_id, command.expected_version)
+        lead = await load(uow, command.lead_id, None)
+        lead.authorise(actor)
+        if command.request_id:
+            earlier = await uow.leads.request_fingerprint(command.request_id)
+            if earlier is not None and earlier != fingerprint:
+                raise RequestReusedError(
+                    "this request_id was used for another lead, user or appointment"
+                )
+            if earlier is not None:
+                return lead, None  # this very request was carried out already
+        _expect_version(lead, command.expected_version)
         branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
-        if command.request_id and await uow.leads.appointment_for_request(command.request_id):
-            return lead, None  # this very request was carried out already
     lead.ensure_allowed(Trigger.SCHEDULE, actor)
     if not branch.is_active_acceptor(command.acceptor):
         raise RuleViolationError("acceptor", "not an active acceptor of this branch")
@@ -217,6 +242,7 @@ async def schedule_lead(
         confirmation=command.confirmation,
         recipient=recipient,
         request_id=command.request_id,
+        request_fingerprint=fingerprint if command.request_id else None,
     )
     async with uow:
         current = await load(uow, command.lead_id, lead.version)
