@@ -106,6 +106,10 @@ bench-pipeline: install ## Benchmark: portal topic to committed leads, beside ra
 bench-search: install ## Benchmark: lead list and live search at 1,000,000 leads
 	$(RUN) python bench/bench_search.py
 
+.PHONY: fuzz
+fuzz: install ## Long fuzzing: the HTTP APIs (Schemathesis) and the consumers (Hypothesis), at random
+	OSB_FUZZ_EXAMPLES=$${OSB_FUZZ_EXAMPLES:-200} OSB_FUZZ_RANDOM=1 $(RUN) pytest -m "fuzz" $(PYTEST_ARGS)
+
 .PHONY: test-e2e
 test-e2e: install browser ## End-to-end tests: the services as processes on the real broker and database
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from osb_contracts import TOPICS, ContractError, Envelope, all_topic_specs, decode, encode
+from osb_contracts import (
+    TOPICS,
+    ContractError,
+    Envelope,
+    all_topic_specs,
+    decode,
+    encode,
+    one_line,
+)
+from osb_contracts._base import Contract
 from osb_contracts.leads import LeadCreated, LeadRejected
 from osb_contracts.portal import BookingSubmitted, PortalCustomer
 from osb_contracts.schemas import breaking_changes, check, generate
@@ -188,3 +197,70 @@ def test_we_read_what_the_cloudevents_sdk_writes() -> None:
     assert (envelope.id, envelope.source, envelope.time) == ("sdk-1", "/sdk", NOW)
     assert envelope.correlation_id == "c-sdk"
     assert envelope.message == message
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x07", "\x1b", "\x7f"])
+def test_characters_no_store_can_hold_are_refused_in_every_string(character: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        booking(customer={"last_name": f"Nul{character}byte"})
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("customer", "last_name")
+    assert error["type"] == "control_character"
+    assert f"U+{ord(character):04X} at position 4" in error["msg"]
+    with pytest.raises(ValidationError, match="control_character"):
+        booking(comment=f"a{character}")  # a long text too
+    with pytest.raises(ValidationError, match="control_character"):
+        booking(services=("Inspektion", f"Öl{character}"))
+
+
+def test_a_lone_surrogate_is_refused_by_pydantic_itself() -> None:
+    with pytest.raises(ValidationError, match="string_unicode"):
+        booking(customer={"last_name": "Nul\ud800byte"})
+
+
+def test_a_portal_form_may_break_lines_and_a_one_line_field_may_not() -> None:
+    pasted = booking(customer=PortalCustomer(last_name="Größmann", first_name="Jürgen\tKarl"))
+    assert pasted.customer.first_name == "Jürgen\tKarl"  # lead-intake folds it
+    assert booking(comment="Zeile 1\r\nZeile 2").comment == "Zeile 1\r\nZeile 2"
+    with pytest.raises(ValidationError) as refused:
+        LeadRejected.model_validate(
+            {
+                **rejected_fields(),
+                "subject": "Ihr Termin\r\nBcc: all@example.de",
+            }
+        )
+    (error,) = refused.value.errors()
+    assert (error["loc"], error["type"]) == (("subject",), "not_one_line")
+    assert "U+000D at position 11" in error["msg"]
+    with pytest.raises(ValidationError, match="not_one_line"):
+        Customer(last_name="Meier", email="a\x00b@example.de")
+
+
+def rejected_fields() -> dict[str, object]:
+    return {
+        "lead_id": uuid4(),
+        "booking_id": "B-1",
+        "branch_id": "HH-01",
+        "channel": Channel.EMAIL,
+        "recipient": "kunde@example.de",
+        "text": "Leider nicht.\n\nGrüße",  # a long text keeps its line breaks
+        "rejected_by": "anna",
+        "rejected_at": NOW,
+        "customer": Customer(last_name="Meier"),
+    }
+
+
+def test_a_string_field_without_a_character_guard_is_refused_at_import() -> None:
+    with pytest.raises(TypeError, match=r"\['note', 'tags'\] need STORABLE or ONE_LINE"):
+
+        class Loose(Contract):  # pragma: no cover - never created
+            note: str
+            tags: tuple[str, ...] = ()
+            count: int = 0
+
+
+def test_text_from_outside_is_made_one_line() -> None:
+
+    assert one_line("550 5.1.1\r\n  mailbox\tunknown\x00") == "550 5.1.1 mailbox unknown"
+    assert one_line("x" * 300) == "x" * 200
+    assert one_line("abc", limit=2) == "ab"

@@ -1,6 +1,6 @@
 """Every message on the OSB bus: pydantic contracts, the topic registry, the CloudEvents codec."""
 
-from osb_contracts._base import Contract, Message
+from osb_contracts._base import Contract, Message, one_line
 from osb_contracts.codec import ContractError, Envelope, KafkaRecord, decode, encode
 from osb_contracts.topics import DLQ_SUFFIX, TOPICS, Topic, all_topic_specs, message_type_by_name
 
@@ -17,4 +17,5 @@ __all__ = [
     "decode",
     "encode",
     "message_type_by_name",
+    "one_line",
 ]

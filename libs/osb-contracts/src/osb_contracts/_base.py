@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 
 
 def _aware(value: datetime) -> datetime:
@@ -17,26 +19,70 @@ def _aware(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
+# No string on the bus holds what a store or a mail header cannot: PostgreSQL refuses NUL in
+# text; the other C0 controls (but tab and line breaks), DEL and lone surrogates break mail
+# headers, JSON readers and UTF-8 encoders downstream. A one-line field (a name, a subject,
+# an address line) holds no tab or line break either: in a header it would start a new one.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _refuse(value: str, pattern: re.Pattern[str], kind: str, message: str) -> str:
+    found = pattern.search(value)
+    if found is None:
+        return value
+    raise PydanticCustomError(
+        kind,
+        message + " (U+{character} at position {position})",
+        {"character": f"{ord(found.group()):04X}", "position": found.start() + 1},
+    )
+
+
+def _storable(value: str) -> str:
+    return _refuse(value, _UNSTORABLE, "control_character", "must not hold a control character")
+
+
+def _one_line(value: str) -> str:
+    return _refuse(
+        value, _NOT_ONE_LINE, "not_one_line", "must be one line without control characters"
+    )
+
+
+STORABLE = AfterValidator(_storable)
+ONE_LINE = AfterValidator(_one_line)
+_GUARDS = (STORABLE, ONE_LINE)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Text from outside the contracts (an SMTP reply, an exception) fit for a one-line
+    field: controls and line breaks as spaces, runs of spaces as one, cut at ``limit``."""
+    return " ".join(_NOT_ONE_LINE.sub(" ", text).split())[:limit]
+
+
 # Bounded strings: every string on the bus has a maximum length, so an oversized
 # payload is refused at the edge instead of growing a database row or a mail.
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)]
-LongText = Annotated[str, StringConstraints(max_length=4000)]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), ONE_LINE]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60), ONE_LINE]
+LongText = Annotated[str, StringConstraints(max_length=4000), STORABLE]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), ONE_LINE
+]
 BranchId = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"
     ),
+    ONE_LINE,
 ]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-E164Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
-Vin = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), ONE_LINE]
+E164Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$"), ONE_LINE]
+Vin = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NPR-Z0-9]{17}$"), ONE_LINE]
 CustomerNumber = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=20, pattern=r"^[A-Za-z0-9-]+$"
     ),
+    ONE_LINE,
 ]
 
 
@@ -44,6 +90,30 @@ class Contract(BaseModel):
     """A value object inside a message: immutable, no unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=4000)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        unguarded = [
+            name
+            for name, info in cls.model_fields.items()
+            if _unguarded(info.annotation, info.metadata)
+        ]
+        if unguarded:
+            raise TypeError(
+                f"{cls.__name__}: the string fields {unguarded} need STORABLE or ONE_LINE "
+                "(use Text, ShortText, LongText or another type of osb_contracts._base)"
+            )
+
+
+def _unguarded(annotation: Any, metadata: Any = ()) -> bool:
+    """Whether a string somewhere in the type is without a character guard."""
+    if annotation is str:
+        return not any(m in _GUARDS for m in metadata)
+    if get_origin(annotation) is Annotated:
+        base, *extra = get_args(annotation)
+        return _unguarded(base, extra)
+    return any(_unguarded(arg) for arg in get_args(annotation))
 
 
 class Message(Contract):

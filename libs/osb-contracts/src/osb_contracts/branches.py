@@ -6,9 +6,17 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from osb_contracts._base import AwareDatetime, BranchId, LongText, Message, ShortText, Text
+from osb_contracts._base import (
+    ONE_LINE,
+    AwareDatetime,
+    BranchId,
+    LongText,
+    Message,
+    ShortText,
+    Text,
+)
 
-EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), ONE_LINE]
 
 
 class BranchSettingsChanged(Message):

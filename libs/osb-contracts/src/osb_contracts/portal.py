@@ -7,40 +7,46 @@ normalises them (e-mail, phone, VIN, dates, branch) and dead-letters what fails.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from osb_contracts._base import BranchId, Contract, Identifier, LongText, Message, ShortText, Text
+from osb_contracts._base import STORABLE, BranchId, Contract, Identifier, LongText, Message
+
+# What a portal's form sends: a line break or a tab (a pasted address) is no reason to lose a
+# booking, lead-intake folds them into spaces; a character no store can hold is refused.
+FormText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), STORABLE]
+FormShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60), STORABLE]
 
 
 class PortalAddress(Contract):
-    street: Text | None = None
-    house_number: ShortText | None = None
-    postcode: ShortText | None = None
-    city: Text | None = None
-    country: ShortText | None = None
+    street: FormText | None = None
+    house_number: FormShortText | None = None
+    postcode: FormShortText | None = None
+    city: FormText | None = None
+    country: FormShortText | None = None
 
 
 class PortalCustomer(Contract):
-    customer_number: ShortText | None = None
-    salutation: ShortText | None = None
-    title: ShortText | None = None
-    first_name: Text | None = None
-    last_name: Text
-    company: Text | None = None
-    email: Text | None = None
-    phone: ShortText | None = None
-    mobile: ShortText | None = None
-    birth_date: ShortText | None = None
+    customer_number: FormShortText | None = None
+    salutation: FormShortText | None = None
+    title: FormShortText | None = None
+    first_name: FormText | None = None
+    last_name: FormText
+    company: FormText | None = None
+    email: FormText | None = None
+    phone: FormShortText | None = None
+    mobile: FormShortText | None = None
+    birth_date: FormShortText | None = None
     address: PortalAddress = PortalAddress()
 
 
 class PortalVehicle(Contract):
-    vin: ShortText | None = None
-    licence_plate: ShortText | None = None
-    make: ShortText | None = None
-    model: Text | None = None
-    first_registration: ShortText | None = None
+    vin: FormShortText | None = None
+    licence_plate: FormShortText | None = None
+    make: FormShortText | None = None
+    model: FormText | None = None
+    first_registration: FormShortText | None = None
     mileage_km: int | None = None
 
 
@@ -54,7 +60,7 @@ class BookingSubmitted(Message):
     submitted_at: datetime
     requested_start: datetime
     requested_end: datetime | None = None
-    services: tuple[Text, ...] = Field(default=(), max_length=30)
+    services: tuple[FormText, ...] = Field(default=(), max_length=30)
     customer: PortalCustomer
     vehicle: PortalVehicle = PortalVehicle()
     comment: LongText | None = None

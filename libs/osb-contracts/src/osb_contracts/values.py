@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from osb_contracts._base import (
+    ONE_LINE,
     Contract,
     CountryCode,
     CustomerNumber,
@@ -20,7 +21,9 @@ from osb_contracts._base import (
 
 # The shape of an address. lead-intake checks and normalises it fully (email-validator) at the
 # edge; every later reader only needs to know it is one, and cheaply.
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
+Email = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"), ONE_LINE
+]
 
 
 class Channel(StrEnum):

@@ -8,8 +8,38 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The one error body of every endpoint (``field_errors``)."""
+
+    error: str
+    errors: list[FieldError]
+
+
+_MEANINGS = {
+    400: "A body that is not JSON",
+    401: "No valid token",
+    403: "The token lacks the permission for this branch",
+    404: "Not found (or not visible with this token)",
+    409: "Conflicts with the current state (version, status, a reused key)",
+    413: "Body too large",
+    422: "Invalid input: each field and why",
+    503: "A dependency does not answer; try again",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error answers an endpoint or router may give."""
+    return {s: {"model": ErrorBody, "description": _MEANINGS[s]} for s in statuses}
 
 
 def field_errors(status: int, errors: list[tuple[str, str]], message: str) -> JSONResponse:

@@ -73,6 +73,20 @@ def configure_logging(service: str, *, level: int = logging.INFO) -> None:
         named = logging.getLogger(name)
         named.handlers[:] = []
         named.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _PathOnly) for f in access.filters):
+        access.addFilter(_PathOnly())
+
+
+class _PathOnly(logging.Filter):
+    """uvicorn's access line with the path only: a query string holds what was searched for
+    (customers' names in the live search), and logs hold no personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 2 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].partition("?")[0], *args[3:])
+        return True
 
 
 def _add_service(service: str) -> Any:

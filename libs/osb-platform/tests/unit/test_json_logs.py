@@ -14,6 +14,9 @@ with handling("osb.lead.requests.v1", "corr-1", partition=3):
     logging.getLogger("lead_manager.service").info("lead %s created", "L-1")
 logging.getLogger("uvicorn.error").info("Started server process [%d]", 42)
 logging.getLogger("faststream.osb").info("Received", extra={"message_id": "m-1"})
+logging.getLogger("uvicorn.access").info(
+    '%s - "%s %s HTTP/%s" %d', "10.0.0.1:5000", "GET", "/api/v1/leads?q=M%C3%BCller", "1.1", 200
+)
 """
 
 
@@ -21,7 +24,8 @@ def test_every_record_is_a_json_line_with_service_and_context() -> None:
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
     ).stdout
-    handled, uvicorn, faststream = (json.loads(line) for line in out.splitlines())
+    handled, uvicorn, faststream, access = (json.loads(line) for line in out.splitlines())
+    assert access["event"] == '10.0.0.1:5000 - "GET /api/v1/leads HTTP/1.1" 200'  # no query
     assert handled["event"] == "lead L-1 created"
     assert (handled["topic"], handled["correlation_id"], handled["partition"]) == (
         "osb.lead.requests.v1",

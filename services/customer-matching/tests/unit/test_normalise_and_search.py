@@ -307,8 +307,6 @@ def test_a_key_that_grew_too_common_keeps_a_count_and_goes_with_its_last_custome
             ),
         ),
         Customer(customer_number="K-10", last_name="Nur"),
-        # A value holding the record's separator is kept as JSON.
-        Customer(customer_number="K-11", last_name="Quer\x1fStrich", first_name="\x1e"),
     ],
 )
 def test_the_index_gives_back_the_master_record_it_was_given(master: Customer) -> None:

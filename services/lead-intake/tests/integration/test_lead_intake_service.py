@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,6 +19,7 @@ from osb_contracts.leads import LeadRequested
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
 from osb_platform import make_broker, publish
+from osb_testing.fuzz import RECORDS, drawn, records
 from osb_testing.kafka import TopicTail, header, move_group_to_end
 
 pytestmark = pytest.mark.integration
@@ -54,6 +56,19 @@ async def client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
             yield http
+
+
+@asynccontextmanager
+async def portal_and_tail(bootstrap: str) -> AsyncIterator[tuple[AIOKafkaProducer, TopicTail]]:
+    """A raw producer on the portal topic (any bytes, any headers) and a tail of what the
+    service makes of it."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        async with TopicTail(bootstrap, LEAD_REQUESTS.name, PORTAL_BOOKINGS.dlq) as tail:
+            yield producer, tail
+    finally:
+        await producer.stop()
 
 
 def lead_request_for(booking_id: str):  # type: ignore[no-untyped-def]
@@ -136,7 +151,7 @@ async def test_http_booking_is_accepted_once_per_idempotency_key(
         assert retry.json() == first.json()
         assert retry.headers["Idempotent-Replayed"] == "true"
         await tail.wait_for(lead_request_for(booking_id))
-        await tail.wait_for(lambda r: False, count=0, timeout=1)  # let a duplicate show up
+        await tail.caught_up()  # both answers came after the sends: a duplicate is in by now
         assert len(tail.matching(lead_request_for(booking_id))) == 1
 
     other = {**body, "comment": "another request"}
@@ -162,6 +177,99 @@ async def test_http_bad_input_names_the_fields(client: httpx.AsyncClient) -> Non
     huge = {**booking("B-huge").model_dump(mode="json"), "comment": "x" * 9000}
     response = await client.post("/api/v1/bookings", json=huge)
     assert response.status_code == 413
+
+
+async def test_a_character_no_store_can_hold_is_refused_and_a_line_break_folded(
+    client: httpx.AsyncClient, kafka_bootstrap_servers: str
+) -> None:
+    body = booking(f"NUL-{uuid.uuid4().hex[:8]}").model_dump(mode="json")
+    body["customer"]["last_name"] = "Nul\u0000byte"
+    refused = await client.post("/api/v1/bookings", json=body)
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["errors"]
+    assert error["field"] == "customer.last_name"
+    assert "U+0000 at position 4" in error["reason"]
+
+    pasted = booking(f"TAB-{uuid.uuid4().hex[:8]}").model_dump(mode="json")
+    pasted["customer"]["first_name"] = "Jürgen\tKarl"
+    pasted["customer"]["address"] = {"street": "Große\r\nStraße", "city": "Hamburg"}
+    async with TopicTail(kafka_bootstrap_servers, LEAD_REQUESTS.name) as tail:
+        accepted = await client.post("/api/v1/bookings", json=pasted)
+        assert accepted.status_code == 202, accepted.text
+        (record,) = await tail.wait_for(lead_request_for(pasted["booking_id"]))
+    lead = decode(record.headers, record.value, record.key).message
+    assert lead.customer.first_name == "Jürgen Karl"
+    assert lead.customer.address.street == "Große Straße"
+
+
+async def test_a_nul_on_the_kafka_intake_is_a_dead_letter_naming_the_field(
+    client: httpx.AsyncClient, kafka_bootstrap_servers: str
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    poisoned = booking(f"NUL-{run}").model_dump(mode="json")
+    poisoned["customer"]["last_name"] = "Nul\u0000byte"
+    record = encode(booking(f"NUL-{run}"), key=f"NUL-{run}", source="/portal")
+    async with portal_and_tail(kafka_bootstrap_servers) as (producer, tail):
+        await producer.send_and_wait(
+            PORTAL_BOOKINGS.name,
+            json.dumps(poisoned).encode(),
+            key=f"NUL-{run}".encode(),
+            headers=record.header_list,
+        )
+        after = booking(f"AFTER-{run}")
+        r = encode(after, key=after.booking_id, source="/portal")
+        await producer.send_and_wait(
+            PORTAL_BOOKINGS.name, r.value, key=r.key, headers=r.header_list
+        )
+        (letter,) = await tail.wait_for(
+            lambda x: x.topic == PORTAL_BOOKINGS.dlq and x.key == f"NUL-{run}".encode()
+        )
+        await tail.wait_for(lead_request_for(after.booking_id))
+    errors = json.loads(header(letter, "osb_dlq_errors") or "[]")
+    assert [e["field"] for e in errors] == ["customer.last_name"]
+    assert "U+0000" in errors[0]["reason"]
+
+
+@pytest.mark.fuzz
+async def test_every_portal_record_becomes_a_lead_request_or_a_dead_letter(
+    client: httpx.AsyncClient, kafka_bootstrap_servers: str
+) -> None:
+    """Records drawn at random (Hypothesis) on one partition, then a valid booking: each one
+    is a lead request (caused by its event id) or a dead letter, and the last one gets
+    through."""
+    template = booking(f"FZ-{uuid.uuid4().hex[:8]}")
+    valid = encode(template, key=template.booking_id, source="/portal")
+    fuzzed = drawn(records(json.loads(valid.value), valid.header_list), RECORDS)
+    key = f"fuzz-{uuid.uuid4().hex[:8]}"
+    async with portal_and_tail(kafka_bootstrap_servers) as (producer, tail):
+        sent = []
+        for i, (value, drawn_headers) in enumerate(fuzzed):
+            # each its own event id, so its lead request can be told from the others'
+            headers = [(k, v) for k, v in drawn_headers if k != "ce_id"]
+            headers.append(("ce_id", f"fz-{key}-{i}".encode()))
+            sent.append(
+                await producer.send_and_wait(
+                    PORTAL_BOOKINGS.name, value, key=key.encode(), headers=headers
+                )
+            )
+        last = booking(f"LAST-{key}")
+        r = encode(last, key=key, source="/portal")
+        await producer.send_and_wait(
+            PORTAL_BOOKINGS.name, r.value, key=key.encode(), headers=r.header_list
+        )
+        await tail.wait_for(lead_request_for(last.booking_id))
+        await tail.caught_up()
+    letters = {
+        header(x, "osb_dlq_offset")
+        for x in tail.matching(lambda x: x.topic == PORTAL_BOOKINGS.dlq and x.key == key.encode())
+    }
+    causes = {
+        header(x, "ce_causationid") for x in tail.matching(lambda x: x.topic == LEAD_REQUESTS.name)
+    }
+    for i, meta in enumerate(sent):
+        handled = f"fz-{key}-{i}" in causes
+        dead = str(meta.offset) in letters
+        assert handled != dead, (i, fuzzed[i][0][:80], handled, dead)
 
 
 async def test_health(client: httpx.AsyncClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -11,14 +12,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.app import create_app
 from lead_manager.entrypoints.auth import issue_token
 from lead_manager.settings import Settings
-from osb_contracts import decode
+from osb_contracts import ContractError, Message, Topic, decode, encode
 from osb_contracts.branches import BranchSettingsChanged
+from osb_contracts.dms import AppointmentDeleted
 from osb_contracts.leads import (
     LeadCancellationRequested,
     LeadCancelledByCustomer,
@@ -26,7 +29,11 @@ from osb_contracts.leads import (
     LeadRejected,
     LeadRequested,
 )
-from osb_contracts.notifications import NotificationFailed, NotificationResendRequested
+from osb_contracts.notifications import (
+    NotificationFailed,
+    NotificationResendRequested,
+    NotificationSent,
+)
 from osb_contracts.topics import (
     BRANCH_SETTINGS,
     DMS_APPOINTMENTS,
@@ -37,6 +44,7 @@ from osb_contracts.topics import (
 )
 from osb_contracts.values import Channel
 from osb_platform import make_broker, publish
+from osb_testing.fuzz import RECORDS, drawn, records
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.outbox import wait_outbox_drained
 
@@ -128,6 +136,7 @@ async def harness(
                 LEAD_EVENTS.name,
                 DMS_APPOINTMENTS.dlq,
                 LEAD_REQUESTS.dlq,
+                NOTIFICATION_EVENTS.dlq,
                 NOTIFICATION_COMMANDS.name,
                 BRANCH_SETTINGS.name,
             ) as tail,
@@ -509,3 +518,114 @@ async def test_notification_outcomes_reach_the_history_and_a_resend_can_be_asked
     assert (command.notification_id, command.requested_by) == (notification, "anna")
     detail = await harness.lead(request.lead_id)
     assert detail["history"][-1]["action"] == "notification resend requested"
+
+
+async def test_bad_input_is_a_4xx_naming_the_field_never_a_500(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    put = f"/api/v1/branches/{BRANCH}/settings"
+    base = {"name": "Autohaus Hansa Hamburg", "acceptors": [{"id": "anna", "name": "Anna"}]}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"duplicate_criteria": ["ADDRESS"] * 5}, "duplicate_criteria"),
+        ({"duplicate_criteria": ["ADDRESS", "ADDRESS"]}, "duplicate_criteria"),
+        ({"name": "Autohaus\u0000Hansa"}, "name"),
+        ({"templates": {"rejection_email": "Guten Tag\u0000"}}, "templates.rejection_email"),
+        ({"templates": {"rejection_sms": "{{ 'a' * 100000000 }}"}}, "templates.rejection_sms"),
+        ({"templates": {"rejection_sms": "{{ range(10**8) }}"}}, "templates.rejection_sms"),
+        ({"templates": {"rejection_sms": "Hallo {{ nmae }}"}}, "templates.rejection_sms"),
+        ({"sender_email": "osb@hansa.example\r\nBcc: x@y.de"}, "sender_email"),
+        (
+            {"acceptors": [{"id": "anna", "name": "A"}, {"id": "anna", "name": "B"}]},
+            "acceptors",
+        ),
+    ]
+    for change, field in cases:
+        r = await harness.http.put(put, json=base | change, headers=ADMIN)
+        assert r.status_code == 422, (change, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == [field], r.text
+    # the branch still works: identification and the list answer
+    request = lead_request()
+    await harness.request_lead(request)
+    await harness.lead(request.lead_id)
+
+    nowhere = bearer(Permission.OSB_ADMIN)  # no LEAD_MANAGER for any branch
+    for path in ("/api/v1/leads", "/api/v1/leads/open-count"):
+        r = await harness.http.get(path, headers=nowhere)
+        assert r.status_code == 403, r.text
+    r = await harness.http.get("/api/v1/leads", params={"q": "Kr\u0000"}, headers=ADVISOR)
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["query.q"]
+
+    r = await harness.http.post(
+        f"/api/v1/leads/{request.lead_id}/reject",
+        json={"channel": "EMAIL", "text": "Leider nicht.", "subject": "Termin\r\nBcc: x@y.de"},
+        headers=ADVISOR,
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["subject"]
+    assert (await harness.lead(request.lead_id))["status"] == "NEW"
+
+
+# Arbitrary records (Hypothesis draws them): each one handled or dead-lettered, and the
+# records behind it still handled.
+def fuzz_template(topic: Topic, lead_request: Callable[..., LeadRequested]) -> Message:
+    """A valid message of the topic, for Hypothesis to vary."""
+    now = datetime.now(UTC)
+    if topic is LEAD_REQUESTS:
+        return lead_request()
+    if topic is DMS_APPOINTMENTS:
+        return AppointmentDeleted(appointment_id=uuid.uuid4(), branch_id=BRANCH, deleted_at=now)
+    return NotificationSent(
+        notification_id=uuid.uuid4(),
+        lead_id=uuid.uuid4(),
+        branch_id=BRANCH,
+        source_event_id="evt-fuzz",
+        source_event_type=LeadRejected.cloudevents_type(),
+        channel=Channel.EMAIL,
+        sent_at=now,
+        attempts=1,
+    )
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize(
+    "topic", [LEAD_REQUESTS, DMS_APPOINTMENTS, NOTIFICATION_EVENTS], ids=lambda t: t.name
+)
+async def test_every_record_is_handled_or_dead_lettered_and_the_rest_flows(
+    harness: Harness, lead_request: Callable[..., LeadRequested], topic: Topic
+) -> None:
+    """Records drawn at random on one partition, then a valid one: the group commits past all
+    of them (commits follow the effect), every record the codec refuses is dead-lettered, and
+    no valid one is (its processing must not fail either)."""
+    template = fuzz_template(topic, lead_request)
+    valid = encode(template, key="template", source="/fuzz")
+    fuzzed = drawn(records(json.loads(valid.value), valid.header_list), RECORDS)
+    key = f"fuzz-{uuid.uuid4().hex[:8]}".encode()  # one partition: the valid one comes last
+    producer = AIOKafkaProducer(bootstrap_servers=harness.bootstrap)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send_and_wait(
+                topic.name, value, key=key, headers=[(k, bytes(v)) for k, v in hdrs]
+            )
+            for value, hdrs in fuzzed
+        ]
+        last = fuzz_template(topic, lead_request)
+        m = encode(last, key=key.decode(), source="/fuzz")
+        await producer.send_and_wait(topic.name, m.value, key=key, headers=m.header_list)
+    finally:
+        await producer.stop()
+    group = f"{harness.group}.{topic.name}"
+    await wait_group_caught_up(harness.bootstrap, group, [topic.name])  # nothing stopped it
+    await harness.tail.caught_up()
+    letters = {
+        int(header(r, "osb_dlq_offset") or -1): r
+        for r in harness.tail.matching(lambda r: r.topic == topic.dlq and r.key == key)
+    }
+    for (value, hdrs), meta in zip(fuzzed, sent, strict=True):
+        try:
+            decode([(k, bytes(v)) for k, v in hdrs], value, key, expect=topic.messages)
+        except ContractError:
+            assert meta.offset in letters, f"not dead-lettered: {value[:80]!r}"
+        else:
+            assert meta.offset not in letters, f"a valid record dead-lettered: {value[:80]!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, cast
@@ -45,11 +46,8 @@ class Outbox:
         self.messages.append(message)
 
 
-async def test_a_failure_to_store_an_outcome_does_not_end_the_dispatcher() -> None:
-    (draft,) = plan(Envelope("evt-1", "t", "/t", NOW, "c", None, None, rejection()), BRANCHES)
-    store = FlakyStore(Claimed(draft.id, draft, attempts=0))
-    mail = Outbox()
-    dispatcher = Dispatcher(
+def dispatching(store: object, mail: Outbox) -> Dispatcher:
+    return Dispatcher(
         cast(Any, store),
         email=mail,
         sms=cast(Any, None),
@@ -59,6 +57,13 @@ async def test_a_failure_to_store_an_outcome_does_not_end_the_dispatcher() -> No
         idle_sleep=0.01,
         rng=random.Random(1),
     )
+
+
+async def test_a_failure_to_store_an_outcome_does_not_end_the_dispatcher() -> None:
+    (draft,) = plan(Envelope("evt-1", "t", "/t", NOW, "c", None, None, rejection()), BRANCHES)
+    store = FlakyStore(Claimed(draft.id, draft, attempts=0))
+    mail = Outbox()
+    dispatcher = dispatching(store, mail)
     stop = asyncio.Event()
     running = asyncio.create_task(dispatcher.run(stop))
     async with asyncio.timeout(10):
@@ -70,3 +75,43 @@ async def test_a_failure_to_store_an_outcome_does_not_end_the_dispatcher() -> No
     # Sent, not marked, sent again (the crash window of one send), then marked.
     assert store.marks == 2
     assert len(mail.messages) == 2
+
+
+class RecordingStore:
+    """Hands out one notification until an outcome is stored; keeps the outcomes."""
+
+    def __init__(self, claimed: Claimed) -> None:
+        self.claimed = claimed
+        self.outcomes: list[tuple[str, Any]] = []
+
+    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
+        return [] if self.outcomes else [self.claimed]
+
+    async def sent(self, claimed: Claimed) -> None:
+        self.outcomes.append(("sent", None))
+
+    async def failed(self, claimed: Claimed, error: Any) -> None:
+        self.outcomes.append(("failed", error))
+
+    async def retry_later(self, claimed: Claimed, error: Any, at: datetime) -> None:
+        self.outcomes.append(("retry", error))
+
+
+async def test_a_message_that_cannot_be_built_fails_for_good_at_once() -> None:
+    (draft,) = plan(Envelope("evt-2", "t", "/t", NOW, "c", None, None, rejection()), BRANCHES)
+    # stored before subjects were held to one line: the header cannot carry it
+    broken = replace(draft, subject="Ihr Termin\r\nBcc: alle@example.de")
+    store = RecordingStore(Claimed(broken.id, broken, attempts=0))
+    mail = Outbox()
+    dispatcher = dispatching(store, mail)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    async with asyncio.timeout(10):
+        while not store.outcomes:
+            await asyncio.sleep(0.01)
+    stop.set()
+    await running
+    ((outcome, error),) = store.outcomes
+    assert outcome == "failed"
+    assert (error.code, error.permanent) == ("MESSAGE_INVALID", True)
+    assert mail.messages == []

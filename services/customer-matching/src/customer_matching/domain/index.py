@@ -93,29 +93,23 @@ class Normalised:
 
 _FIELDS = ("salutation", "title", "first_name", "last_name", "company", "email", "phone", "mobile")
 _ADDRESS = ("street", "house_number", "postcode", "city", "country")
-_SEP, _NONE, _JSON = "\x1f", "\x1e", b"\x00"
+# Control characters: no contract string holds one (osb_contracts._base), so no value does.
+_SEP, _NONE = "\x1f", "\x1e"
 
 
 def _record(customer: Customer) -> bytes:
     """The master record without its number (kept once, in ``numbers``): its values in a
-    fixed order between unit separators, a third the size of its JSON with the keys; JSON
-    (marked by a leading NUL) for the odd record whose values hold a separator."""
+    fixed order between unit separators, a third the size of its JSON with the keys."""
     c, a = customer, customer.address
     values = (
         c.salutation, c.title, c.first_name, c.last_name, c.company, c.email, c.phone, c.mobile,
         c.birth_date.isoformat() if c.birth_date else None,
         a.street, a.house_number, a.postcode, a.city, a.country,
     )  # fmt: skip
-    text = _SEP.join(_NONE if v is None else v for v in values)
-    if text.count(_SEP) != len(values) - 1 or _NONE in values or text.startswith("\x00"):
-        return _JSON + customer.model_dump_json(exclude={"customer_number"}).encode()
-    return text.encode()
+    return _SEP.join(_NONE if v is None else v for v in values).encode()
 
 
 def _from_record(record: bytes, number: str | None) -> Customer:
-    if record.startswith(_JSON):
-        customer = Customer.model_validate_json(record[1:])
-        return customer.model_copy(update={"customer_number": number})
     values = [None if v == _NONE else v for v in record.decode().split(_SEP)]
     person = {f: v for f, v in zip(_FIELDS, values, strict=False) if v is not None}
     birth = values[len(_FIELDS)]

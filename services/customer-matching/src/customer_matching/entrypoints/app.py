@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any, cast
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from osb_contracts import ContractError, Envelope, decode, encode
+from osb_contracts import ContractError, Envelope, Message, decode, encode, one_line
 from osb_contracts.dms import CustomerMasterChanged, VehicleMasterChanged
 from osb_contracts.matching import MatchingFailed
 from osb_contracts.topics import (
@@ -36,7 +36,9 @@ from osb_platform import (
 )
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
+from osb_platform.kafka import header
 from osb_platform.matching import REPLY_TO
+from osb_platform.poison import PoisonGuard, decode_or_dead_letter
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -162,16 +164,25 @@ def every(
     return run
 
 
-def _decode_all(
-    records: tuple[Any, ...], topic_messages: tuple[type[Any], ...]
-) -> tuple[list[tuple[Any, Envelope[Any]]], list[tuple[Any, ContractError]]]:
-    good, bad = [], []
-    for r in records:
-        try:
-            good.append((r, decode(r.headers, r.value or b"", r.key, expect=topic_messages)))
-        except ContractError as exc:
-            bad.append((r, exc))
-    return good, bad
+def _reply(record: Any, reply: Message, *, causation: str | None) -> list[Outgoing]:
+    """The reply to a request, where its asker waits for it (none when nobody does)."""
+    reply_to = header(record, REPLY_TO)
+    correlation = header(record, "ce_correlationid")
+    if reply_to != MATCHING_REPLIES.name or correlation is None:
+        return []  # nobody waits for it where we may answer
+    key = (record.key or b"").decode(errors="replace") or str(NIL)
+    return [
+        Outgoing(
+            MATCHING_REPLIES.name,
+            encode(
+                reply,
+                key=key,
+                source=SOURCE,
+                correlation_id=correlation,
+                causation_id=causation,
+            ),
+        )
+    ]
 
 
 def build_broker(
@@ -185,6 +196,27 @@ def build_broker(
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
     )
+
+    replica_guard = PoisonGuard(producer, service=SERVICE)
+    requests_guard = PoisonGuard(producer, service=SERVICE)
+
+    async def apply_changes(envelopes: Sequence[Envelope[Any]]) -> None:
+        async with engine.begin() as conn:
+            await apply_customer_changes(
+                conn, [e.message for e in envelopes if isinstance(e.message, CustomerMasterChanged)]
+            )
+            await apply_vehicle_changes(
+                conn, [e.message for e in envelopes if isinstance(e.message, VehicleMasterChanged)]
+            )
+
+    async def answer_all(requests: Sequence[tuple[Any, Envelope[Any]]]) -> None:
+        replies: list[Outgoing] = []
+        for record, envelope in requests:
+            reply = await answer(
+                envelope.message, index=index, scoring=scoring, engine=engine, registrar=registrar
+            )
+            replies += _reply(record, reply, causation=envelope.id)
+        await producer.send_many(replies)
 
     @broker.subscriber(
         DMS_CUSTOMERS.name,
@@ -201,17 +233,10 @@ def build_broker(
     async def on_master_changes(_: Any, msg: KafkaMessage) -> None:
         records = msg.raw_message
         assert isinstance(records, tuple)
-        good, bad = _decode_all(records, DMS_CUSTOMERS.messages + DMS_VEHICLES.messages)
-        await producer.dead_letter(
-            [DeadLetter.of(r, e.reason, e.errors) for r, e in bad], service=SERVICE
+        decoded = await decode_or_dead_letter(
+            records, DMS_CUSTOMERS.messages + DMS_VEHICLES.messages, producer, service=SERVICE
         )
-        async with engine.begin() as conn:
-            await apply_customer_changes(
-                conn, [e.message for _, e in good if isinstance(e.message, CustomerMasterChanged)]
-            )
-            await apply_vehicle_changes(
-                conn, [e.message for _, e in good if isinstance(e.message, VehicleMasterChanged)]
-            )
+        await replica_guard.handle(decoded, apply_changes)
 
     @broker.subscriber(
         MATCHING_REQUESTS.name,
@@ -227,16 +252,10 @@ def build_broker(
     async def on_requests(_: Any, msg: KafkaMessage) -> None:
         records = msg.raw_message
         assert isinstance(records, tuple)
-        replies: list[Outgoing] = []
+        requests: list[tuple[Any, tuple[Any, Envelope[Any]]]] = []
+        refusals: list[Outgoing] = []
         letters: list[DeadLetter] = []
         for record in records:
-            reply_to = next(
-                (v.decode(errors="replace") for k, v in record.headers if k == REPLY_TO), None
-            )
-            correlation = next(
-                (v.decode(errors="replace") for k, v in record.headers if k == "ce_correlationid"),
-                None,
-            )
             try:
                 envelope = decode(
                     record.headers,
@@ -244,37 +263,17 @@ def build_broker(
                     record.key,
                     expect=MATCHING_REQUESTS.messages,
                 )
-                reply = await answer(
-                    envelope.message,
-                    index=index,
-                    scoring=scoring,
-                    engine=engine,
-                    registrar=registrar,
-                )
-                causation = envelope.id
             except ContractError as exc:
                 letters.append(DeadLetter.of(record, exc.reason, exc.errors))
-                reply = MatchingFailed(
-                    request_id=NIL, code="INVALID_REQUEST", reason=exc.reason[:200]
+                refused = MatchingFailed(
+                    request_id=NIL, code="INVALID_REQUEST", reason=one_line(exc.reason)
                 )
-                causation = None
-            if reply_to != MATCHING_REPLIES.name or correlation is None:
-                continue  # nobody waits for it where we may answer
-            key = (record.key or b"").decode(errors="replace") or str(NIL)
-            replies.append(
-                Outgoing(
-                    MATCHING_REPLIES.name,
-                    encode(
-                        reply,
-                        key=key,
-                        source=SOURCE,
-                        correlation_id=correlation,
-                        causation_id=causation,
-                    ),
-                )
-            )
+                refusals += _reply(record, refused, causation=None)
+            else:
+                requests.append((record, (record, envelope)))
         await producer.dead_letter(letters, service=SERVICE)
-        await producer.send_many(replies)
+        await producer.send_many(refusals)
+        await requests_guard.handle(requests, answer_all)
 
     return broker
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from osb_contracts import Message
+from osb_contracts import Message, one_line
 from osb_contracts.matching import (
     CustomerLookupRequested,
     CustomerLookupResult,
@@ -65,7 +65,7 @@ async def answer(
             number = await registrar.register(request)
         except RangeExhaustedError as exc:
             return MatchingFailed(
-                request_id=request.request_id, code="RANGE_EXHAUSTED", reason=str(exc)
+                request_id=request.request_id, code="RANGE_EXHAUSTED", reason=one_line(str(exc))
             )
         return CustomerRegistrationResult(request_id=request.request_id, customer_number=number)
     raise TypeError(f"not a matching request: {type(request).__name__}")

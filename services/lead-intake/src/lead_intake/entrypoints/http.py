@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from osb_contracts import Envelope
 from osb_contracts.portal import BookingCancelled, BookingSubmitted
 from osb_platform import Producer
-from osb_platform.http import field_errors
+from osb_platform.http import error_responses, field_errors
 from pydantic import BaseModel
 
 from lead_intake.adapters.idempotency import IdempotencyStore, StoredResponse
@@ -38,16 +38,11 @@ class BookingAccepted(BaseModel):
     status: str = "accepted"
 
 
-class ErrorBody(BaseModel):
-    error: str
-    errors: list[dict[str, str]]
-
-
 @router.post(
     "/bookings",
     status_code=202,
     response_model=BookingAccepted,
-    responses={409: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(400, 409, 413, 422, 503),
     summary="Submit a portal booking",
 )
 async def submit_booking(

@@ -10,12 +10,23 @@ from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from osb_contracts._base import (
+    ONE_LINE,
+    CustomerNumber,
+    Identifier,
+    LongText,
+    ShortText,
+    Text,
+)
+from osb_contracts.branches import EmailAddress
 from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
 from osb_contracts.matching import DuplicateCandidate, DuplicateCriterion, VehicleOwnership
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
-from osb_platform.http import field_errors
+from osb_platform import templates as osb_templates
+from osb_platform.http import error_responses, field_errors
 from osb_platform.matching import MatchingRefusedError, MatchingUnavailableError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.queries import LeadFilter, LeadQueries
@@ -29,7 +40,7 @@ from lead_manager.domain.model import (
     RuleViolationError,
     TransitionRefusedError,
 )
-from lead_manager.domain.permissions import Actor, Permission
+from lead_manager.domain.permissions import PERMISSION_LABELS, Actor, Permission
 from lead_manager.entrypoints.auth import CurrentActor, forbidden
 from lead_manager.service.commands import (
     LeadNotFoundError,
@@ -44,9 +55,37 @@ from lead_manager.service.commands import (
 from lead_manager.service.ports import ConcurrencyError, Identification
 from lead_manager.service.texts import rejection_subject, render
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503))
 
-Text = Annotated[str, Field(max_length=4000)]
+# What the advisor sends is held to the rules of the contracts that carry it on: the same
+# bounds, no control characters, one line where a mail header or a list shows it.
+SearchText = Annotated[str, Query(max_length=100, description="live search"), ONE_LINE]
+
+
+# Every placeholder a template may use (the rejection's here, the confirmation's in the
+# notifier), with a value of its kind: a template that fails on them fails at saving.
+_SAMPLE = {
+    "name": "Frau Dr. Erika Mustermann",
+    "salutation": "Frau",
+    "first_name": "Erika",
+    "last_name": "Mustermann",
+    "date": "03.12.2026",
+    "time": "09:30",
+    "branch": "Autohaus Beispiel",
+    "vehicle": "VW Golf HH-AB 123",
+    "booking_reference": "B-12345",
+}
+
+
+def _usable(template: str) -> str:
+    try:
+        osb_templates.render(template, _SAMPLE)
+    except osb_templates.TemplateRefusedError as exc:
+        raise PydanticCustomError("template", str(exc)) from None
+    return template
+
+
+Template = Annotated[LongText, AfterValidator(_usable)]
 
 
 class Model(BaseModel):
@@ -164,8 +203,8 @@ class OpenCount(Model):
 
 class RejectBody(Model):
     channel: Channel
-    text: Text = Field(min_length=1)
-    subject: str | None = Field(default=None, max_length=200)
+    text: LongText = Field(min_length=1)
+    subject: Text | None = None
     expected_version: int | None = None
 
 
@@ -179,14 +218,14 @@ class RejectionDraft(Model):
 
 class CustomerChoiceBody(Model):
     choice: CustomerChoice = CustomerChoice.EXISTING
-    customer_number: str | None = Field(default=None, max_length=20)
+    customer_number: CustomerNumber | None = None
     apply_to_master: bool = False
 
 
 class ScheduleBody(Model):
     start: datetime
     end: datetime
-    acceptor: str = Field(min_length=1, max_length=64)
+    acceptor: Identifier
     confirmation: ConfirmationChannel = ConfirmationChannel.NONE
     customer: CustomerChoiceBody = Field(default_factory=CustomerChoiceBody)
     expected_version: int | None = None
@@ -228,21 +267,36 @@ class ConfigurationCheck(Model):
 
 
 class AcceptorBody(Model):
-    id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    id: Identifier
+    name: Text = Field(min_length=1)
     active: bool = True
 
 
 class BranchSettingsBody(Model):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1)
     acceptors: list[AcceptorBody] = Field(default_factory=list, max_length=200)
     sms_enabled: bool = False
-    templates: dict[str, Text] = Field(default_factory=dict, max_length=20)
-    cash_sale_customer_number: str | None = Field(default=None, max_length=20)
+    templates: dict[ShortText, Template] = Field(default_factory=dict, max_length=20)
+    cash_sale_customer_number: CustomerNumber | None = None
+    # as the duplicate search's contract takes them: one to four, each once
     duplicate_criteria: list[DuplicateCriterion] = Field(
-        default_factory=lambda: [DuplicateCriterion.ADDRESS], min_length=1
+        default_factory=lambda: [DuplicateCriterion.ADDRESS], min_length=1, max_length=4
     )
-    sender_email: str | None = Field(default=None, max_length=254)
+    sender_email: EmailAddress | None = None
+
+    @field_validator("duplicate_criteria")
+    @classmethod
+    def _each_once(cls, value: list[DuplicateCriterion]) -> list[DuplicateCriterion]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_criterion", "each criterion at most once")
+        return value
+
+    @field_validator("acceptors")
+    @classmethod
+    def _acceptor_ids_once(cls, value: list[AcceptorBody]) -> list[AcceptorBody]:
+        if len({a.id for a in value}) != len(value):
+            raise PydanticCustomError("duplicate_acceptor", "each acceptor id at most once")
+        return value
 
 
 class BranchSettingsView(BranchSettingsBody):
@@ -262,6 +316,11 @@ def _deps(request: Request) -> tuple[AsyncEngine, Callable[[], datetime]]:
 def _uow(request: Request) -> SqlUnitOfWork:
     engine, clock = _deps(request)
     return SqlUnitOfWork(engine, clock)
+
+
+def _no_branch() -> HTTPException:
+    label = PERMISSION_LABELS[Permission.LEAD_MANAGER]
+    return HTTPException(403, detail=f"needs the permission '{label}' for at least one branch")
 
 
 def _require(actor: Actor, permission: Permission, branch_id: str) -> None:
@@ -309,13 +368,14 @@ async def list_leads(
     start_from: datetime | None = None,
     start_to: datetime | None = None,
     acceptor: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=100, description="live search")] = None,
+    q: SearchText | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> LeadPage:
     """The lead list with the selection criteria and the live search, newest first."""
-    allowed = actor.branches_with(Permission.LEAD_MANAGER)
-    branches = branch_id or allowed
+    branches = branch_id or actor.branches_with(Permission.LEAD_MANAGER)
+    if not branches:
+        raise _no_branch()
     for b in branches:
         _require(actor, Permission.LEAD_MANAGER, b)
     where = LeadFilter(branches, status or (), start_from, start_to, acceptor, q)
@@ -334,6 +394,8 @@ async def open_count(
 ) -> OpenCount:
     """The counter of NEW leads on the button that opens the lead manager ("9+" above nine)."""
     branches = branch_id or actor.branches_with(Permission.LEAD_MANAGER)
+    if not branches:
+        raise _no_branch()
     for b in branches:
         _require(actor, Permission.LEAD_MANAGER, b)
     count = await LeadQueries(request.app.state.engine).open_count(branches)

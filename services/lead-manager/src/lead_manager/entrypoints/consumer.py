@@ -8,17 +8,16 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from osb_contracts import ContractError, Envelope, Topic, decode
+from osb_contracts import Envelope, Topic
 from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, NOTIFICATION_EVENTS
 from osb_platform import (
-    DeadLetter,
     Producer,
     RetryWithBackoff,
     make_broker,
     raw_batch,
     tolerant_batch_parser,
 )
-from osb_platform.poison import PoisonGuard
+from osb_platform.poison import PoisonGuard, decode_or_dead_letter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
@@ -31,21 +30,6 @@ from lead_manager.service.ports import UnitOfWork
 
 SERVICE = "lead-manager"
 Handler = Callable[..., Awaitable[None]]
-
-
-async def _decode_or_dead_letter(
-    records: Sequence[Any], topic: Topic, producer: Producer
-) -> list[tuple[Any, Envelope[Any]]]:
-    """Each decodable record with its envelope; the others dead-lettered in one send."""
-    decoded: list[tuple[Any, Envelope[Any]]] = []
-    letters: list[DeadLetter] = []
-    for r in records:
-        try:
-            decoded.append((r, decode(r.headers, r.value or b"", r.key, expect=topic.messages)))
-        except ContractError as exc:
-            letters.append(DeadLetter.of(r, exc.reason, exc.errors))
-    await producer.dead_letter(letters, service=SERVICE)
-    return decoded
 
 
 def build_broker(
@@ -82,7 +66,9 @@ def build_broker(
         async def on_records(_: Any, msg: KafkaMessage) -> None:
             records = msg.raw_message
             assert isinstance(records, tuple)
-            decoded = await _decode_or_dead_letter(records, topic, producer)
+            decoded = await decode_or_dead_letter(
+                records, topic.messages, producer, service=SERVICE
+            )
             await guard.handle(decoded, process)
 
     subscribe(LEAD_REQUESTS, handle_lead_requests)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined
-from jinja2.exceptions import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from osb_platform import templates
 
 from lead_manager.domain.branch import REJECTION_SUBJECT, BranchSettings
 from lead_manager.domain.model import Lead, RuleViolationError
 
-_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 # Where the dealerships are: texts and the page show times in this zone.
 DISPLAY_ZONE = ZoneInfo("Europe/Berlin")
 
@@ -34,9 +31,9 @@ def placeholders(lead: Lead, branch: BranchSettings) -> dict[str, str]:
 
 def render(template: str, lead: Lead, branch: BranchSettings) -> str:
     try:
-        return _ENV.from_string(template).render(placeholders(lead, branch))
-    except TemplateError as exc:
-        raise RuleViolationError("template", f"the template cannot be rendered: {exc}") from None
+        return templates.render(template, placeholders(lead, branch))
+    except templates.TemplateRefusedError as exc:
+        raise RuleViolationError("template", str(exc)) from None
 
 
 def rejection_subject(branch: BranchSettings) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from osb_contracts import one_line
 from osb_contracts.notifications import NotificationFailed, NotificationSent
 from osb_contracts.values import Channel
 from osb_platform.db import insert_many
@@ -215,7 +216,7 @@ def _failed_event(
             attempts=attempts,
             permanent=error.permanent,
             error_code=error.code,
-            reason=error.reason[:200],
+            reason=one_line(error.reason),  # an SMTP reply may span lines
         ),
         str(draft.lead_id),
     )

@@ -10,10 +10,8 @@ from collections.abc import Mapping
 from html import escape
 from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined
-from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from osb_contracts.leads import AppointmentCreated
+from osb_platform import templates
 
 DEFAULT_TEMPLATES = {
     "confirmation_email_subject": "Ihr Werkstatttermin am {{ date }} bei {{ branch }}",
@@ -27,8 +25,6 @@ DEFAULT_TEMPLATES = {
     ),
     "rejection_email_subject": "Ihr Terminwunsch bei {{ branch }}",
 }
-
-_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 class TemplateFailedError(ValueError):
@@ -52,9 +48,9 @@ def placeholders(event: AppointmentCreated, *, branch_name: str, zone: str) -> d
 
 def render(template: str, values: Mapping[str, str]) -> str:
     try:
-        return _ENV.from_string(template).render(dict(values))
-    except (TemplateError, SecurityError) as exc:
-        raise TemplateFailedError(f"template cannot be rendered: {exc}") from None
+        return templates.render(template, values)
+    except templates.TemplateRefusedError as exc:
+        raise TemplateFailedError(str(exc)) from None
 
 
 def as_html(text: str, *, title: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Any, cast
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from osb_contracts import ContractError, decode
+from osb_contracts import Envelope
 from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.leads import AppointmentCreated, LeadRejected
 from osb_contracts.topics import (
@@ -22,7 +22,6 @@ from osb_contracts.topics import (
     NOTIFICATION_EVENTS,
 )
 from osb_platform import (
-    DeadLetter,
     Producer,
     RetryWithBackoff,
     make_broker,
@@ -31,6 +30,8 @@ from osb_platform import (
 )
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
+from osb_platform.kafka import header
+from osb_platform.poison import PoisonGuard, decode_or_dead_letter
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from osb_platform.table import TopicTable
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -137,6 +138,16 @@ def build_broker(
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
     )
+    events_guard = PoisonGuard(producer, service=SERVICE)
+    commands_guard = PoisonGuard(producer, service=SERVICE)
+
+    async def record(envelopes: Sequence[Envelope[Any]]) -> None:
+        if await record_notifications(engine, store, envelopes, branches):
+            dispatcher.wake.set()
+
+    async def resend(envelopes: Sequence[Envelope[Any]]) -> None:
+        if await resend_notifications(engine, store, envelopes):
+            dispatcher.wake.set()
 
     @broker.subscriber(
         LEAD_EVENTS.name,
@@ -152,20 +163,10 @@ def build_broker(
     async def on_lead_events(_: Any, msg: KafkaMessage) -> None:
         records = msg.raw_message
         assert isinstance(records, tuple)
-        envelopes = []
-        for r in records:
-            # Other lead events are not ours; lead-manager dead-letters bad ones already.
-            ce_type = next((v for k, v in r.headers if k == "ce_type"), b"")
-            if ce_type.decode(errors="replace") not in WANTED:
-                continue
-            try:
-                envelopes.append(decode(r.headers, r.value or b"", r.key))
-            except ContractError as exc:
-                await producer.dead_letter(
-                    [DeadLetter.of(r, exc.reason, exc.errors)], service=SERVICE
-                )
-        if await record_notifications(engine, store, envelopes, branches):
-            dispatcher.wake.set()
+        # Other lead events are not ours.
+        ours = [r for r in records if header(r, "ce_type") in WANTED]
+        decoded = await decode_or_dead_letter(ours, LEAD_EVENTS.messages, producer, service=SERVICE)
+        await events_guard.handle(decoded, record)
 
     @broker.subscriber(
         NOTIFICATION_COMMANDS.name,
@@ -181,18 +182,10 @@ def build_broker(
     async def on_commands(_: Any, msg: KafkaMessage) -> None:
         records = msg.raw_message
         assert isinstance(records, tuple)
-        envelopes = []
-        for r in records:
-            try:
-                envelopes.append(
-                    decode(r.headers, r.value or b"", r.key, expect=NOTIFICATION_COMMANDS.messages)
-                )
-            except ContractError as exc:
-                await producer.dead_letter(
-                    [DeadLetter.of(r, exc.reason, exc.errors)], service=SERVICE
-                )
-        if await resend_notifications(engine, store, envelopes):
-            dispatcher.wake.set()
+        decoded = await decode_or_dead_letter(
+            records, NOTIFICATION_COMMANDS.messages, producer, service=SERVICE
+        )
+        await commands_guard.handle(decoded, resend)
 
     return broker
 

@@ -102,9 +102,13 @@ class Dispatcher:
         try:
             if draft.channel is Channel.EMAIL:
                 branch = self._branches.get(draft.branch_id)
-                message = build_message(
-                    draft, sender_name=branch.name if branch else None, now_utc=self._clock()
-                )
+                try:
+                    message = build_message(
+                        draft, sender_name=branch.name if branch else None, now_utc=self._clock()
+                    )
+                except (ValueError, TypeError) as exc:
+                    # built from the stored draft alone: trying again builds the same again
+                    raise SendFailedError("MESSAGE_INVALID", str(exc), permanent=True) from None
                 await self._email.send(message)
             else:
                 await self._sms.send(
