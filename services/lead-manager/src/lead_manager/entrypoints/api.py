@@ -55,7 +55,9 @@ from lead_manager.service.commands import (
 from lead_manager.service.ports import ConcurrencyError, Identification
 from lead_manager.service.texts import rejection_subject, render
 
-router = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503))
+router = APIRouter(
+    prefix="/api/v1", responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503)
+)
 
 # What the advisor sends is held to the rules of the contracts that carry it on: the same
 # bounds, no control characters, one line where a mail header or a list shows it.
