@@ -141,6 +141,7 @@ async def test_http_booking_is_accepted_once_per_idempotency_key(
     async with TopicTail(kafka_bootstrap_servers, LEAD_REQUESTS.name) as tail:
         first = await client.post("/api/v1/bookings", json=body, headers=key)
         assert first.status_code == 202, first.text
+        assert "Idempotent-Replayed" not in first.headers  # the first answer is no replay
         assert first.json() == {
             "booking_reference": booking_id,
             "lead_id": str(lead_id_for(booking_id)),

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -47,6 +48,8 @@ from osb_platform import make_broker, publish
 from osb_testing.fuzz import RECORDS, drawn, records
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.outbox import wait_outbox_drained
+from osb_testing.proxy import TcpProxy
+from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
 
@@ -629,3 +632,75 @@ async def test_every_record_is_handled_or_dead_lettered_and_the_rest_flows(
             assert meta.offset in letters, f"not dead-lettered: {value[:80]!r}"
         else:
             assert meta.offset not in letters, f"a valid record dead-lettered: {value[:80]!r}"
+
+
+def failed_tries(topic: str) -> float:
+    """Handler failures on the topic in this process so far (each try of a batch counts)."""
+    return REGISTRY.get_sample_value("osb_messages_failed_total", {"topic": topic}) or 0.0
+
+
+async def test_a_database_that_is_down_is_waited_for_and_nothing_is_dead_lettered(
+    kafka_bootstrap_servers: str,
+    database_urls: dict[str, str],
+    lead_request: Callable[..., LeadRequested],
+) -> None:
+    """PostgreSQL unreachable (through a proxy taken down): the requests are tried again and
+    again, more often than a record's own failure would be, and none is dead-lettered; back
+    up, each becomes a lead."""
+    real = urlsplit(database_urls["lead-manager"])
+    socket_dir = parse_qs(real.query).get("host", [""])[0]
+    port = real.port or 5432
+    # the local server listens on a Unix socket, a configured one on TCP
+    proxy = TcpProxy(f"{socket_dir}/.s.PGSQL.{port}" if socket_dir else (real.hostname or "", port))
+    user = real.username or "postgres"
+    auth = f"{user}:{real.password}" if real.password else user
+    proxied = real._replace(netloc=f"{auth}@127.0.0.1:{proxy.port}", query="")
+    group = f"lead-manager-down-{uuid.uuid4().hex[:8]}"
+    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
+        await move_group_to_end(kafka_bootstrap_servers, f"{group}.{topic}", [topic])
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        database_url=urlunsplit(proxied),
+        jwt_secret=JWT_SECRET,
+        consumer_group=group,
+    )
+    requests = [lead_request() for _ in range(3)]
+    keys = {str(r.lead_id).encode() for r in requests}
+    bus = make_broker(kafka_bootstrap_servers, client_id="test-bus")
+    await proxy.up()
+    app = create_app(settings)
+    await bus.start()
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            TopicTail(kafka_bootstrap_servers, LEAD_REQUESTS.dlq) as tail,
+        ):
+            await proxy.down()
+            before = failed_tries(LEAD_REQUESTS.name)
+            for r in requests:
+                await publish(
+                    bus, r, topic=LEAD_REQUESTS, key=str(r.lead_id), source="/test/lead-intake"
+                )
+            async with asyncio.timeout(60):
+                # more tries than PoisonGuard gives a record failing for its own reason
+                while failed_tries(LEAD_REQUESTS.name) - before < 5:
+                    await asyncio.sleep(0.1)
+            await proxy.up()
+            conn = await asyncpg.connect(database_urls["lead-manager"])
+            try:
+                async with asyncio.timeout(60):
+                    while await conn.fetchval(
+                        "SELECT count(*) FROM leads WHERE id = ANY($1::uuid[])",
+                        [r.lead_id for r in requests],
+                    ) < len(requests):
+                        await asyncio.sleep(0.1)
+            finally:
+                await conn.close()
+            await wait_group_caught_up(
+                kafka_bootstrap_servers, f"{group}.{LEAD_REQUESTS.name}", [LEAD_REQUESTS.name]
+            )
+            await tail.caught_up()
+            assert tail.matching(lambda r: r.key in keys) == []
+    finally:
+        await bus.stop()
+        await proxy.down()

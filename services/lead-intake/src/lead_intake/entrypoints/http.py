@@ -61,7 +61,7 @@ async def submit_booking(
     if idempotency_key:
         stored = await deps.store.get(idempotency_key)
         if stored is not None:
-            return _replay(stored, request_hash)
+            return _replay(stored, request_hash, replayed=True)
     envelope: Envelope[BookingSubmitted | BookingCancelled] = Envelope(
         id=f"http:{booking.booking_id}",
         type=BookingSubmitted.cloudevents_type(),
@@ -90,12 +90,13 @@ async def submit_booking(
         )
         response = StoredResponse(request_hash, 202, accepted.model_dump())
     if idempotency_key:
-        response = await deps.store.put(idempotency_key, response)
-        return _replay(response, request_hash)
+        stored = await deps.store.put(idempotency_key, response)
+        # another request with the key may have stored its answer first
+        return _replay(stored, request_hash, replayed=stored != response)
     return JSONResponse(status_code=response.status_code, content=response.body)
 
 
-def _replay(stored: StoredResponse, request_hash: str) -> JSONResponse:
+def _replay(stored: StoredResponse, request_hash: str, *, replayed: bool) -> JSONResponse:
     if stored.request_hash != request_hash:
         return field_errors(
             409,
@@ -105,5 +106,5 @@ def _replay(stored: StoredResponse, request_hash: str) -> JSONResponse:
     return JSONResponse(
         status_code=stored.status_code,
         content=json.loads(json.dumps(stored.body)),
-        headers={"Idempotent-Replayed": "true"},
+        headers={"Idempotent-Replayed": "true"} if replayed else None,
     )
