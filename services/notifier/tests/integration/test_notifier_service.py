@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -11,12 +12,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from notifier.domain.plan import notification_id
-from notifier.entrypoints.app import create_app
+from notifier.entrypoints.app import WANTED, create_app
 from notifier.settings import DEMO_BRANCHES, Settings
-from osb_contracts import Message, decode
+from osb_contracts import ContractError, Message, Topic, decode, encode
 from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.leads import LeadRejected
 from osb_contracts.notifications import (
@@ -34,7 +36,8 @@ from osb_contracts.values import Channel, ConfirmationChannel
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
 from osb_testing.factories import appointment, rejection
-from osb_testing.kafka import TopicTail, move_group_to_end, wait_group_caught_up
+from osb_testing.fuzz import RECORDS, drawn, records
+from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.mail import Smtp
 
 pytestmark = pytest.mark.integration
@@ -341,3 +344,58 @@ async def test_after_the_last_attempt_the_notification_fails(harness: Harness) -
     harness.smtp.up()
     await harness.marker(after=event)  # the server is back and takes mail
     assert harness.mails_to(event.recipient) == []
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("topic", [LEAD_EVENTS, NOTIFICATION_COMMANDS], ids=lambda t: t.name)
+async def test_every_record_is_handled_skipped_or_dead_lettered_and_the_rest_flows(
+    harness: Harness, topic: Topic
+) -> None:
+    """Records drawn at random (Hypothesis) on one partition, then a valid one: the group
+    commits past all of them; a record of a type the notifier acts on is dead-lettered
+    exactly when the codec refuses it; others on the lead events are not its to judge."""
+    template: Message = rejection(branch=HH)
+    if topic is NOTIFICATION_COMMANDS:
+        template = NotificationResendRequested(
+            notification_id=uuid.uuid4(),
+            lead_id=uuid.uuid4(),
+            branch_id=HH,
+            requested_by="anna",
+            requested_at=datetime.now(UTC),
+        )
+    valid = encode(template, key="template", source="/fuzz")
+    fuzzed = drawn(records(json.loads(valid.value), valid.header_list), RECORDS)
+    key = f"fuzz-{uuid.uuid4().hex[:8]}".encode()
+    wanted = WANTED if topic is LEAD_EVENTS else {m.cloudevents_type() for m in topic.messages}
+    async with TopicTail(harness.bootstrap, topic.dlq) as letters_tail:
+        producer = AIOKafkaProducer(bootstrap_servers=harness.bootstrap)
+        await producer.start()
+        try:
+            sent = [
+                await producer.send_and_wait(
+                    topic.name, value, key=key, headers=[(k, bytes(v)) for k, v in hdrs]
+                )
+                for value, hdrs in fuzzed
+            ]
+            await producer.send_and_wait(
+                topic.name, valid.value, key=key, headers=valid.header_list
+            )
+        finally:
+            await producer.stop()
+        group = harness.group if topic is LEAD_EVENTS else f"{harness.group}.commands"
+        await wait_group_caught_up(harness.bootstrap, group, [topic.name])
+        await letters_tail.caught_up()
+    letters = {
+        int(header(r, "osb_dlq_offset") or -1)
+        for r in letters_tail.matching(lambda r: r.key == key)
+    }
+    for (value, hdrs), meta in zip(fuzzed, sent, strict=True):
+        headers = [(k, bytes(v)) for k, v in hdrs]
+        ce_type = next((v.decode(errors="replace") for k, v in headers if k == "ce_type"), None)
+        try:
+            decode(headers, value, key, expect=topic.messages)
+            refused = False
+        except ContractError:
+            refused = True
+        ours = ce_type in wanted if topic is LEAD_EVENTS else True
+        assert (meta.offset in letters) == (refused and ours), (value[:80], ce_type)
