@@ -6,6 +6,7 @@ import json
 import os
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,3 +66,23 @@ def drawn(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
 
     draw()
     return out
+
+
+async def send_then_valid(
+    bootstrap: str, topic: str, key: bytes, fuzzed: list[Any], valid: Any
+) -> list[Any]:
+    """Sends the drawn records, then ``valid`` (an encoded record), all with ``key`` (one
+    partition, in order); the send metadata of the drawn ones, for their offsets."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send_and_wait(
+                topic, value, key=key, headers=[(k, bytes(v)) for k, v in headers]
+            )
+            for value, headers in fuzzed
+        ]
+        await producer.send_and_wait(topic, valid.value, key=key, headers=valid.header_list)
+    finally:
+        await producer.stop()
+    return sent

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
 from lead_manager.domain.permissions import Permission
@@ -45,7 +44,7 @@ from osb_contracts.topics import (
 )
 from osb_contracts.values import Channel
 from osb_platform import make_broker, publish
-from osb_testing.fuzz import RECORDS, drawn, records
+from osb_testing.fuzz import RECORDS, drawn, records, send_then_valid
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.outbox import wait_outbox_drained
 from osb_testing.proxy import TcpProxy
@@ -604,20 +603,8 @@ async def test_every_record_is_handled_or_dead_lettered_and_the_rest_flows(
     valid = encode(template, key="template", source="/fuzz")
     fuzzed = drawn(records(json.loads(valid.value), valid.header_list), RECORDS)
     key = f"fuzz-{uuid.uuid4().hex[:8]}".encode()  # one partition: the valid one comes last
-    producer = AIOKafkaProducer(bootstrap_servers=harness.bootstrap)
-    await producer.start()
-    try:
-        sent = [
-            await producer.send_and_wait(
-                topic.name, value, key=key, headers=[(k, bytes(v)) for k, v in hdrs]
-            )
-            for value, hdrs in fuzzed
-        ]
-        last = fuzz_template(topic, lead_request)
-        m = encode(last, key=key.decode(), source="/fuzz")
-        await producer.send_and_wait(topic.name, m.value, key=key, headers=m.header_list)
-    finally:
-        await producer.stop()
+    last = encode(fuzz_template(topic, lead_request), key=key.decode(), source="/fuzz")
+    sent = await send_then_valid(harness.bootstrap, topic.name, key, fuzzed, last)
     group = f"{harness.group}.{topic.name}"
     await wait_group_caught_up(harness.bootstrap, group, [topic.name])  # nothing stopped it
     await harness.tail.caught_up()

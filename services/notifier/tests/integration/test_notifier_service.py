@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from notifier.domain.plan import notification_id
@@ -36,7 +35,7 @@ from osb_contracts.values import Channel, ConfirmationChannel
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
 from osb_testing.factories import appointment, rejection
-from osb_testing.fuzz import RECORDS, drawn, records
+from osb_testing.fuzz import RECORDS, drawn, records, send_then_valid
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.mail import Smtp
 
@@ -368,20 +367,7 @@ async def test_every_record_is_handled_skipped_or_dead_lettered_and_the_rest_flo
     key = f"fuzz-{uuid.uuid4().hex[:8]}".encode()
     wanted = WANTED if topic is LEAD_EVENTS else {m.cloudevents_type() for m in topic.messages}
     async with TopicTail(harness.bootstrap, topic.dlq) as letters_tail:
-        producer = AIOKafkaProducer(bootstrap_servers=harness.bootstrap)
-        await producer.start()
-        try:
-            sent = [
-                await producer.send_and_wait(
-                    topic.name, value, key=key, headers=[(k, bytes(v)) for k, v in hdrs]
-                )
-                for value, hdrs in fuzzed
-            ]
-            await producer.send_and_wait(
-                topic.name, valid.value, key=key, headers=valid.header_list
-            )
-        finally:
-            await producer.stop()
+        sent = await send_then_valid(harness.bootstrap, topic.name, key, fuzzed, valid)
         group = harness.group if topic is LEAD_EVENTS else f"{harness.group}.commands"
         await wait_group_caught_up(harness.bootstrap, group, [topic.name])
         await letters_tail.caught_up()
