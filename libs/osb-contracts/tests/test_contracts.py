@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 from uuid import uuid4
 
 import pytest
@@ -15,13 +16,14 @@ from osb_contracts import (
     encode,
     one_line,
 )
-from osb_contracts._base import Contract
+from osb_contracts._base import BIGINT_MAX, BIGINT_MIN, Contract
+from osb_contracts.dms import CustomerMasterChanged, MasterChange
 from osb_contracts.leads import LeadCreated, LeadRejected
 from osb_contracts.portal import BookingSubmitted, PortalCustomer
 from osb_contracts.schemas import breaking_changes, check, generate
 from osb_contracts.topics import all_message_types
 from osb_contracts.values import Channel, Customer
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
@@ -256,7 +258,31 @@ def test_a_string_field_without_a_character_guard_is_refused_at_import() -> None
         class Loose(Contract):  # pragma: no cover - never created
             note: str
             tags: tuple[str, ...] = ()
-            count: int = 0
+            count: int = Field(default=0, ge=0, le=10)
+
+
+def test_an_integer_field_that_may_leave_the_bigint_range_is_refused_at_import() -> None:
+    with pytest.raises(TypeError, match=r"\['a', 'b', 'c', 'd'\] need bounds within"):
+
+        class Loose(Contract):  # pragma: no cover - never created
+            a: int
+            b: int = Field(ge=0)  # no upper bound
+            c: int | None = Field(default=None, ge=0, le=2**63)  # one past bigint
+            d: tuple[int, ...] = ()
+            fine: int | None = Field(default=None, gt=-1, lt=10)
+            also_fine: Annotated[int, Field(ge=BIGINT_MIN, le=BIGINT_MAX)] = 0
+
+
+def test_a_revision_past_bigint_is_refused_by_the_codec() -> None:
+    message = CustomerMasterChanged(
+        change=MasterChange.DELETE, customer_number="K1", revision=BIGINT_MAX, changed_at=NOW
+    )
+    record = encode(message, key="K1", source="/dms")
+    too_big = record.value.replace(str(BIGINT_MAX).encode(), str(BIGINT_MAX + 1).encode())
+    assert decode(record.header_list, record.value, b"K1").message == message
+    with pytest.raises(ContractError) as refused:
+        decode(record.header_list, too_big, b"K1")
+    assert [field for field, _ in refused.value.errors] == ["revision"]
 
 
 def test_text_from_outside_is_made_one_line() -> None:

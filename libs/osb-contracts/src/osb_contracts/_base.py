@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import types
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 
@@ -104,6 +107,16 @@ class Contract(BaseModel):
                 f"{cls.__name__}: the string fields {unguarded} need STORABLE or ONE_LINE "
                 "(use Text, ShortText, LongText or another type of osb_contracts._base)"
             )
+        unbounded = [
+            name
+            for name, info in cls.model_fields.items()
+            if _unbounded(info.annotation, info.metadata)
+        ]
+        if unbounded:
+            raise TypeError(
+                f"{cls.__name__}: the integer fields {unbounded} need bounds within a "
+                "PostgreSQL bigint (Field(ge=..., le=...))"
+            )
 
 
 def _unguarded(annotation: Any, metadata: Any = ()) -> bool:
@@ -114,6 +127,33 @@ def _unguarded(annotation: Any, metadata: Any = ()) -> bool:
         base, *extra = get_args(annotation)
         return _unguarded(base, extra)
     return any(_unguarded(arg) for arg in get_args(annotation))
+
+
+# Every integer on the bus fits a PostgreSQL bigint: a larger one passes JSON and Python
+# and only fails at the insert, where it would be a record failing for ever.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _constraints(metadata: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for m in metadata:
+        out += _constraints(m.metadata) if isinstance(m, FieldInfo) else [m]
+    return out
+
+
+def _unbounded(annotation: Any, metadata: Iterable[Any] = ()) -> bool:
+    """Whether an integer somewhere in the type may leave the bigint range."""
+    if annotation is int:
+        found = _constraints(metadata)
+        low = [getattr(m, a) for m in found for a in ("ge", "gt") if hasattr(m, a)]
+        high = [getattr(m, a) for m in found for a in ("le", "lt") if hasattr(m, a)]
+        return not (any(b >= BIGINT_MIN for b in low) and any(b <= BIGINT_MAX for b in high))
+    if get_origin(annotation) is Annotated:
+        base, *extra = get_args(annotation)
+        return _unbounded(base, [*metadata, *extra])
+    # a field's bounds hold for the integer of an optional, not for a tuple's items
+    inherited = metadata if get_origin(annotation) in (Union, types.UnionType) else ()
+    return any(_unbounded(arg, inherited) for arg in get_args(annotation))
 
 
 class Message(Contract):

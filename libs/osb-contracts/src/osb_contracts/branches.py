@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from osb_contracts._base import (
+    BIGINT_MAX,
     ONE_LINE,
     AwareDatetime,
     BranchId,
@@ -27,7 +28,7 @@ class BranchSettingsChanged(Message):
     message_type = "osb.branch.BranchSettingsChanged"
 
     branch_id: BranchId
-    settings_version: int = Field(ge=1)
+    settings_version: int = Field(ge=1, le=BIGINT_MAX)
     name: Text
     sms_enabled: bool
     sender_email: EmailAddress | None = None

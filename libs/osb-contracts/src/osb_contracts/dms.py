@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from osb_contracts._base import (
+    BIGINT_MAX,
     AwareDatetime,
     BranchId,
     CustomerNumber,
@@ -46,7 +47,7 @@ class CustomerMasterChanged(Message):
 
     change: MasterChange
     customer_number: CustomerNumber
-    revision: int = Field(ge=0)
+    revision: int = Field(ge=0, le=BIGINT_MAX)
     changed_at: AwareDatetime
     customer: Customer | None = None
 
@@ -64,7 +65,7 @@ class VehicleMasterChanged(Message):
 
     change: MasterChange
     vin: Vin
-    revision: int = Field(ge=0)
+    revision: int = Field(ge=0, le=BIGINT_MAX)
     changed_at: AwareDatetime
     owner_customer_number: CustomerNumber | None = None
     vehicle: Vehicle | None = None

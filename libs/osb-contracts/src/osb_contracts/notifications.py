@@ -20,7 +20,7 @@ class NotificationSent(Message):
     source_event_type: Text
     channel: Channel
     sent_at: AwareDatetime
-    attempts: int = Field(ge=1)
+    attempts: int = Field(ge=1, le=1000)
 
 
 class NotificationFailed(Message):
@@ -33,7 +33,7 @@ class NotificationFailed(Message):
     source_event_type: Text
     channel: Channel
     failed_at: AwareDatetime
-    attempts: int = Field(ge=1)
+    attempts: int = Field(ge=1, le=1000)
     permanent: bool
     error_code: ShortText
     reason: Text

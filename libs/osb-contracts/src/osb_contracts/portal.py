@@ -11,7 +11,16 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from osb_contracts._base import STORABLE, BranchId, Contract, Identifier, LongText, Message
+from osb_contracts._base import (
+    BIGINT_MAX,
+    BIGINT_MIN,
+    STORABLE,
+    BranchId,
+    Contract,
+    Identifier,
+    LongText,
+    Message,
+)
 
 # What a portal's form sends: a line break or a tab (a pasted address) is no reason to lose a
 # booking, lead-intake folds them into spaces; a character no store can hold is refused.
@@ -47,7 +56,7 @@ class PortalVehicle(Contract):
     make: FormShortText | None = None
     model: FormText | None = None
     first_registration: FormShortText | None = None
-    mileage_km: int | None = None
+    mileage_km: int | None = Field(default=None, ge=BIGINT_MIN, le=BIGINT_MAX)
 
 
 class BookingSubmitted(Message):

@@ -56,10 +56,25 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], path: str = "") -
     return problems
 
 
+_SHAPE = ("type", "$ref", "anyOf", "enum", "format", "pattern", "maxLength", "minLength", "items")
+
+
+def _shape(schema: Any) -> Any:
+    """What a reader depends on, at every level of ``anyOf`` and ``items`` alike (numeric
+    bounds are not compared: they only keep values every store can hold)."""
+    if isinstance(schema, list):
+        return [_shape(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        k: _shape(schema[k]) if k in ("anyOf", "items") else schema[k]
+        for k in _SHAPE
+        if k in schema
+    }
+
+
 def _changed(old: dict[str, Any], new: dict[str, Any], where: str) -> list[str]:
-    keys = ("type", "$ref", "anyOf", "enum", "format", "pattern", "maxLength", "minLength", "items")
-    stripped_old = {k: old[k] for k in keys if k in old}
-    stripped_new = {k: new[k] for k in keys if k in new}
+    stripped_old, stripped_new = _shape(old), _shape(new)
     if stripped_old == stripped_new:
         return []
     if "enum" in old and "enum" in new and set(old["enum"]) <= set(new["enum"]):

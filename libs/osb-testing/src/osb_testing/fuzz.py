@@ -14,8 +14,15 @@ from hypothesis import strategies as st
 RECORDS = int(os.environ.get("OSB_FUZZ_EXAMPLES", "8")) * 5
 RANDOM = os.environ.get("OSB_FUZZ_RANDOM") == "1"
 
+# integers at the edges of a bigint too: past them a value passes JSON and fails at the insert
+edge_integers = st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**30])
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | edge_integers
+    | st.floats(allow_nan=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
 )

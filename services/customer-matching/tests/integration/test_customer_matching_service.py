@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -16,22 +17,29 @@ from customer_matching.adapters.bulk import import_file
 from customer_matching.entrypoints.app import MIGRATIONS, create_app
 from customer_matching.settings import Settings
 from faststream.kafka import KafkaBroker
-from osb_contracts import decode
+from osb_contracts import ContractError, Message, decode, encode
 from osb_contracts.customers import CustomerRegistered
-from osb_contracts.dms import MasterChange
-from osb_contracts.matching import ConfidenceBand, DuplicateCriterion, VehicleOwnership
+from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
+from osb_contracts.matching import (
+    ConfidenceBand,
+    DuplicateCriterion,
+    DuplicateSearchRequested,
+    VehicleOwnership,
+)
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
     DMS_CUSTOMERS,
     DMS_VEHICLES,
     MATCHING_REQUESTS,
+    Topic,
 )
-from osb_contracts.values import Address, Customer
+from osb_contracts.values import Address, Customer, Vehicle
 from osb_platform import Producer, make_broker
 from osb_platform.db import make_engine, upgrade
 from osb_platform.matching import MatchingClient, MatchingUnavailableError
 from osb_testing.dms import a_vin, letters, publish_customer, publish_vehicle
-from osb_testing.kafka import TopicTail, move_group_to_end, wait_group_caught_up
+from osb_testing.fuzz import RECORDS, drawn, records, send_then_valid
+from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 
 pytestmark = pytest.mark.integration
 
@@ -317,3 +325,69 @@ async def test_bulk_import_keeps_the_good_rows_and_reports_the_bad(
         [(2, "row")],
     )
     await engine.dispose()
+
+
+def _template(topic: Topic) -> Message:
+    """A valid message of ``topic`` that names only this test's made-up customer."""
+    number, now = f"F{uuid.uuid4().hex[:8]}", datetime.now(UTC)
+    if topic is DMS_CUSTOMERS:
+        master = customer(number, surname())
+        return CustomerMasterChanged(
+            change=MasterChange.UPSERT,
+            customer_number=number,
+            revision=1,
+            changed_at=now,
+            customer=master,
+        )
+    if topic is DMS_VEHICLES:
+        vin = a_vin()
+        return VehicleMasterChanged(
+            change=MasterChange.UPSERT,
+            vin=vin,
+            revision=1,
+            changed_at=now,
+            owner_customer_number=number,
+            vehicle=Vehicle(vin=vin, make="Skoda", model="Octavia"),
+        )
+    return DuplicateSearchRequested(
+        request_id=uuid.uuid4(),
+        branch_id="HH-01",
+        customer=customer(number, surname()),
+        criteria=(DuplicateCriterion.ADDRESS,),
+    )
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize(
+    "topic", [DMS_CUSTOMERS, DMS_VEHICLES, MATCHING_REQUESTS], ids=lambda t: t.name
+)
+async def test_every_record_is_applied_answered_or_dead_lettered_and_the_rest_flows(
+    harness: Harness, topic: Topic
+) -> None:
+    """Records drawn at random (Hypothesis) on one partition, then a valid one: the group
+    commits past all of them, and a record is dead-lettered exactly when the codec refuses
+    it (a record the codec takes is applied or answered, never dead-lettered)."""
+    valid = encode(_template(topic), key="template", source="/fuzz")
+    fuzzed = drawn(records(json.loads(valid.value), valid.header_list), RECORDS)
+    key = f"fuzz-{uuid.uuid4().hex[:8]}".encode()
+    replica = topic is not MATCHING_REQUESTS
+    group = (
+        f"{harness.settings.consumer_group}.replica" if replica else harness.settings.consumer_group
+    )
+    async with TopicTail(harness.bootstrap, topic.dlq) as letters_tail:
+        sent = await send_then_valid(harness.bootstrap, topic.name, key, fuzzed, valid)
+        await wait_group_caught_up(harness.bootstrap, group, [topic.name])
+        await letters_tail.caught_up()
+    letters = {
+        int(header(r, "osb_dlq_offset") or -1)
+        for r in letters_tail.matching(lambda r: r.key == key)
+    }
+    expect = DMS_CUSTOMERS.messages + DMS_VEHICLES.messages if replica else topic.messages
+    for (value, hdrs), meta in zip(fuzzed, sent, strict=True):
+        headers = [(k, bytes(v)) for k, v in hdrs]
+        try:
+            decode(headers, value, key, expect=expect)
+            refused = False
+        except ContractError:
+            refused = True
+        assert (meta.offset in letters) == refused, value[:120]

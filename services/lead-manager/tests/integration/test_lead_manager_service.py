@@ -540,6 +540,7 @@ async def test_bad_input_is_a_4xx_naming_the_field_never_a_500(
             {"acceptors": [{"id": "anna", "name": "A"}, {"id": "anna", "name": "B"}]},
             "acceptors",
         ),
+        ({"expected_version": 2**40}, "expected_version"),  # past the integer column
     ]
     for change, field in cases:
         r = await harness.http.put(put, json=base | change, headers=ADMIN)

@@ -94,6 +94,10 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# a version the client last saw; the columns are PostgreSQL integers
+ExpectedVersion = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
 class HistoryItem(Model):
     at: datetime
     actor_id: str
@@ -207,7 +211,7 @@ class RejectBody(Model):
     channel: Channel
     text: LongText = Field(min_length=1)
     subject: Text | None = None
-    expected_version: int | None = None
+    expected_version: ExpectedVersion | None = None
 
 
 class RejectionDraft(Model):
@@ -230,7 +234,7 @@ class ScheduleBody(Model):
     acceptor: Identifier
     confirmation: ConfirmationChannel = ConfirmationChannel.NONE
     customer: CustomerChoiceBody = Field(default_factory=CustomerChoiceBody)
-    expected_version: int | None = None
+    expected_version: ExpectedVersion | None = None
     request_id: UUID | None = Field(
         default=None, description="send the same id again and get the same appointment"
     )
@@ -308,7 +312,7 @@ class BranchSettingsView(BranchSettingsBody):
 
 
 class BranchSettingsUpdate(BranchSettingsBody):
-    expected_version: int | None = None
+    expected_version: ExpectedVersion | None = None
 
 
 def _deps(request: Request) -> tuple[AsyncEngine, Callable[[], datetime]]:
