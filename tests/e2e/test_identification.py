@@ -261,6 +261,9 @@ async def test_the_proposal_shows_candidates_field_by_field_and_the_vehicle_case
     )
     (best, *_) = proposal["candidates"]
     assert (best["customer_number"], best["band"]) == (number, "CERTAIN")
+    assert proposal["selected"] == number  # certain and first: preselected
+    assert (best["owns_vehicle"], best["vehicle"]["case"]) == (False, "OWNED_BY_OTHER")
+    assert proposal["vehicle"]["new_customer"]["case"] == "OWNED_BY_OTHER"
     fields = {f["field"]: f for f in best["fields"]}
     assert fields["email"]["lead_value"] == f"{last.lower()}@neu.example.de"
     assert fields["email"]["master_value"] == f"{last.lower()}@alt.example.de"
@@ -276,6 +279,32 @@ async def test_the_proposal_shows_candidates_field_by_field_and_the_vehicle_case
     created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
     assert created.vehicle.vin == vin
     assert "SOMEONE-ELSE" in created.warnings[0].message
+
+
+async def test_the_vin_s_owner_is_a_candidate_and_each_candidate_has_its_vehicle_case(
+    system: System,
+) -> None:
+    number, _, _ = await seeded(system)
+    vin = a_vin()
+    await system.vehicle(vin, owner=number)
+    # another surname (married, or misspelt beyond the blocks), the owner's vehicle
+    request = lead_request("Zq" + letters(), vin=vin)
+    await system.lead(request)
+
+    def owner_found(p: dict[str, Any]) -> bool:
+        return any(c["customer_number"] == number and c["owns_vehicle"] for c in p["candidates"])
+
+    proposal = await system.identification(request.lead_id, owner_found)
+    by_number = {c["customer_number"]: c for c in proposal["candidates"]}
+    assert by_number[number]["vehicle"] == {"case": "OWNED_BY_CUSTOMER", "warnings": []}
+    others = [c for n, c in by_number.items() if n != number]
+    assert all(c["vehicle"]["case"] == "OWNED_BY_OTHER" for c in others)
+    assert proposal["vehicle"]["owner_customer_number"] == number
+    assert proposal["vehicle"]["new_customer"]["case"] == "OWNED_BY_OTHER"
+
+    r = await system.schedule(request.lead_id, choice="MERGE_MASTER_DATA", customer_number=number)
+    assert r.status_code == 200, r.text
+    assert (r.json()["vehicle_case"], r.json()["warnings"]) == ("OWNED_BY_CUSTOMER", [])
 
 
 async def test_existing_customer_with_own_vehicle(system: System) -> None:

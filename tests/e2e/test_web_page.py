@@ -26,7 +26,7 @@ from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
-from osb_contracts.leads import AppointmentCreated, LeadRequested
+from osb_contracts.leads import AppointmentCreated, LeadRequested, VehicleCase
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
@@ -108,6 +108,7 @@ class Web:
         *,
         number: str | None = None,
         vin: str | None = None,
+        address: Address | None = None,
     ) -> LeadRequested:
         last = last or "Zq" + letters()
         now = datetime.now(UTC)
@@ -125,7 +126,7 @@ class Web:
                 last_name=last,
                 email=f"{last.lower()}@neu.example.de",
                 mobile="+4915112345678",
-                address=Address(street="Hauptstr.", house_number="5", postcode="20095"),
+                address=address or Address(street="Hauptstr.", house_number="5", postcode="20095"),
             ),
             vehicle=Vehicle(vin=vin, licence_plate="HH-NEU 7", make="Skoda", model="Octavia"),
         )
@@ -469,7 +470,7 @@ async def test_each_choice_of_the_duplicate_dialog(web: Web, seeded: Seeded, cho
         seeded.master.email or ""
     )
     await expect(compare.locator("tr.same", has_text="Adresse")).to_have_count(1)
-    await expect(form.locator("[data-vehicle-case]")).to_contain_text("Durchlauffahrzeug")
+    await expect(form.locator(SHOWN_CASE)).to_contain_text("Durchlauffahrzeug")
 
     await form.get_by_label(choice).check()
     apply = form.get_by_label("In Stammdaten übernehmen")
@@ -499,6 +500,127 @@ async def test_each_choice_of_the_duplicate_dialog(web: Web, seeded: Seeded, cho
         assert customer.customer_number == f"BAR{web.run}"
         assert customer.email == lead.customer.email
     await expect(page.locator("#notice")).to_contain_text(str(customer.customer_number))
+
+
+SHOWN_CASE = "[data-vehicle-for]:not([hidden]) [data-vehicle-case]"
+
+
+def _shows(shown: str, texts: tuple[str, ...]) -> bool:
+    return all(text in shown for text in texts)
+
+
+async def reopen_until(page: Page, *texts: str) -> Locator:
+    """The schedule dialog, reopened until it shows each of ``texts`` (the master data may
+    reach customer-matching a moment after the lead)."""
+    form = page.locator("#schedule-form")
+    await page.get_by_role("button", name="Als Termin anlegen").click()
+    async with asyncio.timeout(30):
+        while not _shows(await form.inner_text(), texts):
+            await form.get_by_role("button", name="Abbrechen").click()
+            await page.get_by_role("button", name="Als Termin anlegen").click()
+    return form
+
+
+async def test_the_vehicle_case_follows_the_selected_customer_and_warns_only_for_another_s(
+    web: Web,
+) -> None:
+    branch = await web.branch()
+    owner, last, _ = await web.master(branch)
+    # a namesake two doors down (the father, say): likely, but not the vehicle's owner
+    namesake = master_customer(f"K{uuid.uuid4().hex[:7].upper()}", last)
+    namesake = namesake.model_copy(
+        update={"address": namesake.address.model_copy(update={"house_number": "7"})}
+    )
+    await publish_customer(web.bus, namesake)
+    vin = a_vin()
+    await web.vehicle(vin, owner=owner)
+    lead = await web.lead(branch, last, vin=vin)  # a portal lead: no customer number
+    page = await web.open(web.token(branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    form = await reopen_until(page, "Fahrzeug des Kunden", str(namesake.customer_number))
+
+    # the certain candidate owns the vehicle: preselected, its own vehicle, no warning
+    await expect(form.locator("input[name=candidate]:checked")).to_have_value(owner)
+    await expect(form.locator(SHOWN_CASE)).to_have_text(re.compile("Fahrzeug des Kunden"))
+    await expect(form.get_by_role("complementary").get_by_role("alert")).to_have_count(0)
+    # another candidate, and a new customer: someone else's vehicle, with the owner named
+    await form.locator(f"input[value='{namesake.customer_number}']").check()
+    await expect(form.locator(SHOWN_CASE)).to_contain_text("gehört einem anderen Kunden")
+    await expect(form.get_by_role("complementary").get_by_role("alert")).to_contain_text(owner)
+    await form.get_by_label("Neuer Kunde").check()
+    await expect(form.locator(SHOWN_CASE)).to_contain_text("gehört einem anderen Kunden")
+    # back to the owner: saving asks nothing and the appointment has the customer's vehicle
+    await form.locator(f"input[value='{owner}']").check()
+    await form.get_by_label("Zusammenführen, Stammdaten übernehmen").check()
+    await expect(form.locator(SHOWN_CASE)).to_have_text(re.compile("Fahrzeug des Kunden"))
+    asked: list[str] = []
+    page.on("dialog", lambda d: asked.append(d.message))  # unanswered: would stall the save
+    await submit(page, form, "Termin anlegen", "Termin angelegt")
+    assert asked == []
+    created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
+    assert (created.customer_number, created.vehicle_case) == (owner, VehicleCase.OWNED_BY_CUSTOMER)
+    assert created.warnings == ()
+
+
+async def test_only_a_certain_candidate_is_preselected_and_a_possible_merge_asks_once_more(
+    web: Web,
+) -> None:
+    branch = await web.branch()
+    last = "Zq" + letters()
+    elsewhere = Address(street="Parkweg", house_number="1", postcode="01067", city="Dresden")
+    far = master_customer(f"K{uuid.uuid4().hex[:7].upper()}", last).model_copy(
+        update={"address": elsewhere}
+    )
+    await publish_customer(web.bus, far)
+    # at a postcode of its own: the other tests' customers at 20095 are candidates too
+    postcode = f"2{uuid.uuid4().int % 10_000:04d}"
+    lead = await web.lead(
+        branch, last, address=Address(street="Hauptstr.", house_number="5", postcode=postcode)
+    )
+    page = await web.open(web.token(branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    form = await reopen_until(page, str(far.customer_number))
+    row = form.locator("table.candidates tbody tr", has_text=str(far.customer_number))
+    await expect(row).to_contain_text("möglich")
+
+    # nothing chosen for the advisor, and saving says what is missing
+    await expect(form.locator("input[name=candidate]:checked")).to_have_count(0)
+    await expect(form.locator("input[name=choice]:checked")).to_have_count(0)
+    await form.get_by_role("button", name="Termin anlegen").click()
+    await expect(form.locator(".error")).to_have_text(
+        "Bitte wählen Sie, wie der Kunde übernommen wird."
+    )
+    await form.get_by_label("Zusammenführen, Stammdaten übernehmen").check()
+    await form.get_by_role("button", name="Termin anlegen").click()
+    await expect(form.locator(".error")).to_have_text(
+        "Bitte wählen Sie den Kunden, mit dem zusammengeführt wird."
+    )
+
+    # a possible candidate: asked once more, naming what differs; declined, nothing saved
+    await row.get_by_role("radio").check()
+    asked: list[str] = []
+
+    async def answer(dialog: Any, accept: bool) -> None:
+        asked.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    page.once("dialog", lambda d: asyncio.ensure_future(answer(d, False)))
+    await form.get_by_role("button", name="Termin anlegen").click()
+    async with asyncio.timeout(10):
+        while not asked:
+            await asyncio.sleep(0.05)
+    assert "nur als mögliche Dublette" in asked[0]
+    assert "Adresse" in asked[0]
+    assert "Name" not in asked[0]  # the name is the same
+    await expect(form).to_be_visible()
+    r = await web.http.get(f"/api/v1/leads/{lead.lead_id}", headers=web.auth(branch))
+    assert r.json()["status"] == "NEW"
+    # confirmed: the merge is made with that customer
+    page.once("dialog", lambda d: asyncio.ensure_future(answer(d, True)))
+    await submit(page, form, "Termin anlegen", "Termin angelegt")
+    assert len(asked) == 2
+    created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
+    assert created.customer_number == far.customer_number
 
 
 async def test_the_vehicle_warning_in_the_info_panel_and_again_when_saving(

@@ -47,6 +47,8 @@ class DuplicateSearchRequested(Message):
     customer: Customer
     criteria: tuple[DuplicateCriterion, ...] = Field(min_length=1, max_length=4)
     limit: int = Field(default=10, ge=1, le=50)
+    # the lead's vehicle: its owner in the vehicle master is a candidate, and evidence
+    vin: Vin | None = None
 
 
 class FieldComparison(Contract):
@@ -62,6 +64,7 @@ class DuplicateCandidate(Contract):
     band: ConfidenceBand
     fields: tuple[FieldComparison, ...] = Field(max_length=20)
     master: Customer
+    owns_vehicle: bool = False  # the owner of the lead's VIN in the vehicle master
 
 
 class DuplicateSearchResult(Message):

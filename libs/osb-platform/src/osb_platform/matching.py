@@ -127,6 +127,7 @@ class MatchingClient:
         branch_id: str,
         criteria: tuple[DuplicateCriterion, ...],
         limit: int = 10,
+        vin: str | None = None,
     ) -> DuplicateSearchResult:
         request_id = uuid.uuid4()
         request = DuplicateSearchRequested(
@@ -135,6 +136,7 @@ class MatchingClient:
             customer=customer,
             criteria=criteria,
             limit=limit,
+            vin=vin,
         )
         return await self.ask(request, DuplicateSearchResult, key=str(request_id))
 

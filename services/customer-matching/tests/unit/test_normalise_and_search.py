@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 from customer_matching.domain import normalise as n
-from customer_matching.domain.index import CustomerIndex, Normalised
+from customer_matching.domain.fellegi_sunter import birth_similarity
+from customer_matching.domain.index import CustomerIndex, Normalised, near_dates
 from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
 from osb_contracts.values import Address, Customer
 
@@ -314,3 +315,207 @@ def test_the_index_gives_back_the_master_record_it_was_given(master: Customer) -
     assert found == master
     assert found is not None
     assert found.model_dump_json() == master.model_dump_json()
+
+
+def test_a_year_off_by_one_is_near() -> None:
+    assert birth_similarity(date(1980, 3, 1), date(1979, 3, 1)) == 0.8
+    assert birth_similarity(date(1980, 3, 1), date(1978, 3, 1)) == 0.0
+    assert birth_similarity(date(1980, 3, 1), date(1979, 3, 2)) == 0.0
+
+
+def test_the_bands_never_contradict_the_order() -> None:
+    """Candidates of several bands: every "certain" before every "likely" before every
+    "possible", whatever their scores."""
+    home = Address(street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg")
+    index = index_of(
+        customer("K-1", "Jürgen", "Müller", address=home),  # certain: name and address
+        customer("K-2", "Jürgen", "Müllner", birth_date=date(1970, 1, 2), address=Address()),
+        customer("K-3", "Jürgen", "Müller", address=Address(postcode="20095")),
+        customer("K-4", "Jürgen", "Müller", email="jm@example.de", address=Address()),
+    )
+    lead = Customer(
+        first_name="Jürgen",
+        last_name="Müller",
+        email="jm@example.de",
+        birth_date=date(1970, 1, 2),
+        address=home,
+    )
+    found = index.search(lead, ADDRESS)
+    order = {ConfidenceBand.CERTAIN: 2, ConfidenceBand.LIKELY: 1, ConfidenceBand.POSSIBLE: 0}
+    ranks = [order[c.band] for c in found]
+    assert ranks == sorted(ranks, reverse=True)
+    assert found[0].customer_number == "K-1"
+    assert len({c.band for c in found}) > 1  # the order was tested across bands
+
+
+def test_the_name_as_written_ranks_above_first_and_last_swapped() -> None:
+    index = index_of(customer("K-1", "Frank", "Peters"), customer("K-2", "Peter", "Frank"))
+    lead = Customer(first_name="Peter", last_name="Frank", address=Address(postcode="20095"))
+    found = index.search(lead, ADDRESS)
+    assert [c.customer_number for c in found][:2] == ["K-2", "K-1"]
+    assert found[0].score > found[1].score
+
+
+def test_namesakes_rank_by_how_near_their_birth_dates_are() -> None:
+    born = date(1938, 10, 23)
+    index = index_of(
+        customer("K-1", "Ursula", "Schneider", birth_date=date(1997, 10, 23)),
+        customer("K-2", "Ursula", "Schneider", birth_date=date(1939, 10, 23)),  # a year off
+        customer("K-3", "Ursula", "Schneider", birth_date=date(1955, 2, 1)),
+        customer("K-4", "Ursula", "Schneider"),  # no birth date: neither for nor against
+    )
+    lead = Customer(first_name="Ursula", last_name="Schneider", birth_date=born)
+    found = index.search(lead, ADDRESS)
+    assert [c.customer_number for c in found][:2] == ["K-2", "K-4"]
+
+
+def test_a_disagreeing_birth_date_or_address_vetoes_certain() -> None:
+    index = index_of(
+        customer(
+            "K-1",
+            "Andreas",
+            "Fischer",
+            email="andreas.fischer10@gmail.com",
+            birth_date=date(1982, 5, 1),
+            address=Address(
+                street="Lindenallee", house_number="3", postcode="80331", city="München"
+            ),
+        )
+    )
+    lead = Customer(
+        first_name="Andreas",
+        last_name="Fischer",
+        email="andreas.fischer10@googlemail.com",
+        birth_date=date(1997, 5, 1),
+        address=Address(street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg"),
+    )
+    (by_mail,) = index.search(lead, [DuplicateCriterion.EMAIL])
+    assert by_mail.band is ConfidenceBand.LIKELY
+    agreeing = lead.model_copy(update={"birth_date": date(1982, 5, 1), "address": Address()})
+    (sure,) = index.search(agreeing, [DuplicateCriterion.EMAIL])
+    assert sure.band is ConfidenceBand.CERTAIN  # the same mail, nothing against it
+
+
+def test_the_owner_of_the_lead_s_vin_is_a_candidate_and_evidence() -> None:
+    elsewhere = Address(street="Parkweg", house_number="1", postcode="01067", city="Dresden")
+    index = index_of(
+        customer("K-1", "Sabine", "Krause", address=elsewhere),
+        customer("K-2", "Sabine", "Berger", address=elsewhere),
+    )
+    married = Customer(first_name="Sabine", last_name="Neumann", address=Address(postcode="20095"))
+    assert index.search(married, ADDRESS) == []  # no block brings either up
+    (owner,) = index.search(married, ADDRESS, vehicle_owner="K-1")
+    assert (owner.customer_number, owner.owns_vehicle) == ("K-1", True)
+    assert owner.band is ConfidenceBand.LIKELY  # the given name and the car: her, likely
+    # a company car's driver: the owner is shown, but as possible only
+    driver = Customer(first_name="Heinz", last_name="Otto", address=Address(postcode="20095"))
+    (company,) = index.search(driver, ADDRESS, vehicle_owner="K-1")
+    assert (company.customer_number, company.band) == ("K-1", ConfidenceBand.POSSIBLE)
+    typo = married.model_copy(update={"last_name": "Kraus"})
+    found = index.search(typo, ADDRESS, vehicle_owner="K-1")
+    assert (found[0].customer_number, found[0].band) == ("K-1", ConfidenceBand.LIKELY)
+    without = {c.customer_number: c for c in index.search(typo, ADDRESS)}
+    assert found[0].score > without["K-1"].score
+    assert not without["K-1"].owns_vehicle
+    assert index.search(married, ADDRESS, vehicle_owner="NOT-IN-THE-INDEX") == []
+
+
+def thomas_muellers(count: int) -> list[Customer]:
+    """Namesakes, each with a birth date, an address and a phone of their own."""
+    return [
+        customer(
+            f"K-{i}",
+            "Thomas",
+            "Müller",
+            birth_date=date(1940 + i % 60, 1 + i % 12, 1 + i % 28),
+            phone=f"+4940{5550000 + i}",
+            address=Address(
+                street=f"Weg {i}", house_number=str(i), postcode=f"{10000 + i * 7}", city="Ort"
+            ),
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_common_name_is_narrowed_never_dropped() -> None:
+    many = thomas_muellers(60)
+    index = index_of(*many)
+    for wanted in many[::7]:
+        assert wanted.birth_date is not None
+        by_birth = Customer(first_name="Thomas", last_name="Müller", birth_date=wanted.birth_date)
+        found = index.candidate_numbers(Normalised.of(by_birth))
+        assert wanted.customer_number in found
+        assert len(found) <= 5  # narrowed: not all sixty
+        (best, *_) = index.search(by_birth, [DuplicateCriterion.BIRTH_DATE])
+        assert best.customer_number == wanted.customer_number
+        # a year off by one, another digit off, day and month swapped: still a candidate
+        born = wanted.birth_date
+        near = [born.replace(year=born.year + 1)]
+        if born.day <= 12 and born.day != born.month:
+            near.append(born.replace(month=born.day, day=born.month))
+        for typed in near:
+            typo = by_birth.model_copy(update={"birth_date": typed})
+            assert wanted.customer_number in index.candidate_numbers(Normalised.of(typo))
+        # no birth date, but the postcode or the phone
+        at_home = Customer(
+            first_name="Thomas",
+            last_name="Mueller",
+            address=Address(postcode=wanted.address.postcode),
+        )
+        assert wanted.customer_number in index.candidate_numbers(Normalised.of(at_home))
+        by_phone = Customer(first_name="Thomas", last_name="Müller", phone=wanted.phone)
+        assert wanted.customer_number in index.candidate_numbers(Normalised.of(by_phone))
+
+
+def test_an_exact_name_and_birth_date_find_the_customer_among_namesakes_born_alike() -> None:
+    # Petra Müller, 1971-05-26, beside thirty Petra Müllers born 1971 (the example of the issue)
+    others = [
+        customer(f"P-{i}", "Petra", "Müller", birth_date=date(1971, 1 + i % 12, 1 + i % 28))
+        for i in range(30)
+    ]
+    wanted = customer("P-X", "Petra", "Müller", birth_date=date(1971, 6, 26))
+    index = index_of(*others, wanted)
+    typed = Customer(first_name="Petra", last_name="Müller", birth_date=date(1971, 5, 26))
+    assert "P-X" in index.candidate_numbers(Normalised.of(typed))
+    exact = typed.model_copy(update={"birth_date": date(1971, 6, 26)})
+    (best, *_) = index.search(exact, [DuplicateCriterion.BIRTH_DATE])
+    assert (best.customer_number, best.band) == ("P-X", ConfidenceBand.CERTAIN)
+
+
+def test_a_household_at_a_crowded_postcode_is_found_by_street_and_house() -> None:
+    crowd = [
+        customer(
+            f"K-{i}",
+            f"Vorname{i}",
+            f"Zzyzx{i}abc",
+            address=Address(street=f"Weg {i}", house_number="5", postcode="20095", city="Hamburg"),
+        )
+        for i in range(25)
+    ]
+    household = [customer(f"H-{i}", f"Vorname{i}", f"Yyx{i}abc") for i in range(2)]
+    index = index_of(*crowd, *household)
+    at_home = Customer(
+        first_name="Niemand",
+        last_name="Unbekannt",
+        address=Address(street="Hauptstr.", house_number="5", postcode="20095"),
+    )
+    assert index.candidate_numbers(Normalised.of(at_home)) == {"H-0", "H-1"}
+
+
+def test_near_dates_are_the_ones_birth_similarity_calls_near() -> None:
+    born = date(1971, 5, 26)
+    near = near_dates(born)
+    assert born in near
+    assert {date(1971, 6, 26), date(1971, 5, 22), date(1970, 5, 26), date(1972, 5, 26)} <= set(near)
+    assert all(birth_similarity(born, d) in (0.8, 1.0) for d in near)
+    swapped = near_dates(date(1973, 4, 9))
+    assert date(1973, 9, 4) in swapped
+
+
+def test_narrowed_keys_go_with_their_customers() -> None:
+    many = thomas_muellers(30)
+    index = index_of(*many)
+    assert len(index.blocks) > 30 * 4
+    for c in many:
+        index.remove(str(c.customer_number))
+    assert not index.blocks

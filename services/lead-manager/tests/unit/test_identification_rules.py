@@ -9,11 +9,18 @@ from lead_manager.domain.identification import (
     NOT_OWNED,
     TRANSIT,
     merge_taking_lead_data,
+    preselected,
+    seen_by,
     vehicle_case,
 )
 from osb_contracts.customers import FieldChange
 from osb_contracts.leads import AppointmentWarning, VehicleCase
-from osb_contracts.matching import VehicleLookupResult, VehicleOwnership
+from osb_contracts.matching import (
+    ConfidenceBand,
+    DuplicateCandidate,
+    VehicleLookupResult,
+    VehicleOwnership,
+)
 from osb_contracts.values import Address, Customer, Vehicle
 
 MASTER = Customer(
@@ -132,3 +139,46 @@ def test_someone_elses_vehicle_warns_with_the_holders_number() -> None:
             message="Das Fahrzeug gehört nicht diesem Kunden (Halter: Kundennummer DMS000999)",
         ),
     )
+
+
+def owned_by(owner: str | None) -> VehicleLookupResult:
+    return VehicleLookupResult(
+        request_id=uuid.uuid4(),
+        ownership=VehicleOwnership.OWNED_BY_OTHER,  # asked for nobody
+        owner_customer_number=owner,
+        vehicle=Vehicle(vin=VIN, make="Skoda"),
+    )
+
+
+def test_the_vehicle_is_judged_for_the_customer_it_would_belong_to() -> None:
+    lookup = owned_by("DMS000478")
+    mine = seen_by(lookup, "DMS000478")
+    assert mine is not None
+    assert mine.ownership is VehicleOwnership.OWNED_BY_CUSTOMER
+    assert vehicle_case(Vehicle(vin=VIN), mine)[0] is VehicleCase.OWNED_BY_CUSTOMER
+    for other in ("DMS000479", None):  # another candidate; a new customer
+        theirs = seen_by(lookup, other)
+        assert theirs is not None
+        assert theirs.ownership is VehicleOwnership.OWNED_BY_OTHER
+    # an owner the vehicle master does not name is nobody's customer number
+    nobody = seen_by(owned_by(None), None)
+    assert nobody is not None
+    assert nobody.ownership is VehicleOwnership.OWNED_BY_OTHER
+    unknown = VehicleLookupResult(request_id=uuid.uuid4(), ownership=VehicleOwnership.UNKNOWN)
+    assert seen_by(unknown, "DMS000478") is unknown
+    assert seen_by(None, "DMS000478") is None
+
+
+def candidate(number: str, band: ConfidenceBand) -> DuplicateCandidate:
+    return DuplicateCandidate(
+        customer_number=number, score=0.9, band=band, fields=(), master=MASTER
+    )
+
+
+def test_only_a_certain_candidate_ranked_first_is_preselected() -> None:
+    certain, likely = ConfidenceBand.CERTAIN, ConfidenceBand.LIKELY
+    assert preselected([candidate("K-1", certain), candidate("K-2", likely)]) == "K-1"
+    assert (
+        preselected([candidate("K-1", likely), candidate("K-2", ConfidenceBand.POSSIBLE)]) is None
+    )
+    assert preselected([]) is None

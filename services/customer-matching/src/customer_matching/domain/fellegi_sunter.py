@@ -37,17 +37,18 @@ Vector = str  # the levels joined by ".", e.g. "0.0.0.n.1.0.0.0.n.n"
 
 
 def birth_similarity(a: date | None, b: date | None) -> float | None:
-    """1.0 the same day; 0.8 for one mistyped or two swapped digits, or day and month
-    swapped (as forms get them wrong); else 0.0. Only the same day counts as proof."""
+    """1.0 the same day; 0.8 for one mistyped or two swapped digits, day and month swapped,
+    or the year off by one (1979 for 1980: two digits, one slip); else 0.0. Only the same
+    day counts as proof."""
     if a is None or b is None:
         return None
     if a == b:
         return 1.0
     digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
-    if OSA.distance(digits_a, digits_b) == 1 or (a.year, a.month, a.day) == (
-        b.year,
-        b.day,
-        b.month,
+    if (
+        OSA.distance(digits_a, digits_b) == 1
+        or (a.year, a.month, a.day) == (b.year, b.day, b.month)
+        or (abs(a.year - b.year) == 1 and (a.month, a.day) == (b.month, b.day))
     ):
         return 0.8
     return 0.0

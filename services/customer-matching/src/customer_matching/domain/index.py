@@ -2,9 +2,11 @@
 
 Exact keys first (normalised e-mail, E.164 phone, customer number), then candidates from a
 union of blocking keys (Kölner code of each surname word, postcode, birth date, e-mail,
-phone), never a full scan. A key value shared by more than ``too_common`` customers says
-nothing and is ignored. Candidates are scored with rapidfuzz per field; a name match alone
-is never "certain".
+phone), never a full scan. A key value shared by more than ``too_common`` customers is not
+dropped but narrowed: its customers are found through the key joined with a second,
+selective value (a name with the birth date, birth year, postcode or phone; a postcode with
+the street and house; a birth date, e-mail or phone with the given name). Candidates are
+scored with rapidfuzz per field; a name match alone is never "certain".
 """
 
 from __future__ import annotations
@@ -72,6 +74,30 @@ class Normalised:
             else None,
         )
 
+    def narrowed(self, key: str, *, query: bool = False) -> list[str]:
+        """``key`` joined with this customer's selective values, for when ``key`` alone is
+        shared too widely. A query also asks for the near values its typos may hide behind
+        (a birth year off by one, day and month swapped)."""
+        kind = key.split(":", 1)[0]
+        out: list[str] = []
+        born = self.birth_date
+        if kind in ("kp", "kpn"):
+            if born:
+                dates = near_dates(born) if query else (born,)
+                out += [f"{key}|dob:{d.isoformat()}" for d in dates]
+                if kind == "kpn":
+                    years = (born.year - 1, born.year, born.year + 1) if query else (born.year,)
+                    out += [f"{key}|yob:{y}" for y in years]
+            if self.postcode:
+                out.append(f"{key}|plz:{self.postcode}")
+            out += [f"{key}|tel:{p[-4:]}" for p in self.phones]
+        elif kind == "plz":
+            if self.street and self.house:
+                out.append(f"{key}|at:{self.street}/{self.house}")
+        elif kind in ("dob", "mail", "tel"):
+            out += [f"{key}|kpg:{c}" for w in self.given[:1] if (c := n.koelner(w))]
+        return out
+
     def blocking_keys(self) -> set[str]:
         # Kölner codes of every name word (first and last name may be swapped), and of the
         # whole name: common surnames are too common alone, rarely with the given name.
@@ -129,13 +155,37 @@ def _from_record(record: bytes, number: str | None) -> Customer:
 _DATES: dict[date, date] = {}  # one object per birth date: 30,000 dates for a million people
 
 
+@functools.lru_cache(maxsize=4096)
+def near_dates(born: date) -> tuple[date, ...]:
+    """The date and every date a form may have turned it into: one digit mistyped, two
+    neighbouring digits swapped, day and month swapped, the year off by one (the birth
+    dates ``birth_similarity`` calls near)."""
+    digits = born.strftime("%Y%m%d")
+    variants = {digits}
+    for i in range(8):
+        variants |= {digits[:i] + d + digits[i + 1 :] for d in "0123456789"}
+        if i < 7:
+            variants.add(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :])
+    variants.add(digits[:4] + digits[6:] + digits[4:6])
+    variants |= {f"{born.year + y:04d}{digits[4:]}" for y in (-1, 1)}
+    out = []
+    for v in sorted(variants):
+        try:
+            out.append(date(int(v[:4]), int(v[4:6]), int(v[6:])))
+        except ValueError:
+            continue
+    return tuple(out)
+
+
 class _Common:
-    """A blocking key shared by more customers than mean anything: only their count."""
+    """A blocking key shared by more customers than mean anything: their count (its
+    customers are found by the narrowed keys); ``first``, until they have their narrowed
+    keys, the members it had when it became too common."""
 
-    __slots__ = ("count",)
+    __slots__ = ("count", "first")
 
-    def __init__(self, count: int) -> None:
-        self.count = count
+    def __init__(self, count: int, first: tuple[int, ...] = ()) -> None:
+        self.count, self.first = count, first
 
 
 @dataclass
@@ -186,18 +236,32 @@ class CustomerIndex:
             self.numbers.append(number)
             self.records.append(_record(customer))
         self.slots[number] = slot
-        for key in map(hash, norm.blocking_keys()):
-            members = self.blocks.get(key)
-            if members is None:
-                self.blocks[key] = slot
-            elif isinstance(members, int):
-                self.blocks[key] = {members, slot}
-            elif isinstance(members, _Common):
-                members.count += 1
-            elif len(members) >= self.too_common:
-                self.blocks[key] = _Common(len(members) + 1)
-            else:
-                members.add(slot)
+        for key in norm.blocking_keys():
+            members = self._add(hash(key), slot)
+            if isinstance(members, _Common):
+                # too common alone: this customer (and, the first time, those before) by
+                # the narrowed keys; a narrowed key too common itself finds nobody
+                for member in members.first or (slot,):
+                    held = self.normalised[member]
+                    assert held is not None
+                    for narrow in held.narrowed(key):
+                        self._add(hash(narrow), member)
+                members.first = ()
+
+    def _add(self, key: int, slot: int) -> int | set[int] | _Common:
+        members = self.blocks.get(key)
+        if members is None:
+            self.blocks[key] = slot
+        elif isinstance(members, int):
+            self.blocks[key] = {members, slot}
+        elif isinstance(members, _Common):
+            members.count += 1
+        elif len(members) >= self.too_common:
+            members.add(slot)
+            self.blocks[key] = _Common(len(members), tuple(members))
+        else:
+            members.add(slot)
+        return self.blocks[key]
 
     def remove(self, number: str) -> None:
         slot = self.slots.pop(number, None)
@@ -205,33 +269,47 @@ class CustomerIndex:
             return
         old = self.normalised[slot]
         assert old is not None
-        for key in map(hash, old.blocking_keys()):
-            members = self.blocks.get(key)
-            if members == slot:
-                del self.blocks[key]
-            elif isinstance(members, _Common):
-                members.count -= 1
-                if members.count == 0:
-                    del self.blocks[key]
-            elif isinstance(members, set):
-                members.discard(slot)
-                if len(members) == 1:
-                    self.blocks[key] = next(iter(members))
+        for key in old.blocking_keys():
+            if isinstance(self.blocks.get(hash(key)), _Common):
+                for narrow in old.narrowed(key):
+                    self._remove(hash(narrow), slot)
+            self._remove(hash(key), slot)
         self.normalised[slot] = self.records[slot] = self.numbers[slot] = None
         self.free.append(slot)
+
+    def _remove(self, key: int, slot: int) -> None:
+        members = self.blocks.get(key)
+        if members == slot:
+            del self.blocks[key]
+        elif isinstance(members, _Common):
+            members.count -= 1
+            if members.count == 0:
+                del self.blocks[key]
+        elif isinstance(members, set):
+            members.discard(slot)
+            if len(members) == 1:
+                self.blocks[key] = next(iter(members))
 
     def block(self, key: str) -> int | set[int] | _Common | None:
         """What the index holds for a blocking key: a slot, a set of slots or a count."""
         return self.blocks.get(hash(key))
 
     def candidates(self, query: Normalised) -> set[int]:
-        """The union of the query's blocking keys; keys shared too widely are skipped."""
+        """The union of the query's blocking keys; a key shared too widely by its narrowed
+        keys instead."""
         found: set[int] = set()
         if query.number and query.number in self.slots:
             found.add(self.slots[query.number])
-        for key in map(hash, query.blocking_keys()):
-            members = self.blocks.get(key)
-            if isinstance(members, int):
+        for key in query.blocking_keys():
+            members = self.blocks.get(hash(key))
+            if isinstance(members, _Common):
+                for narrow in query.narrowed(key, query=True):
+                    narrowed = self.blocks.get(hash(narrow))
+                    if isinstance(narrowed, int):
+                        found.add(narrowed)
+                    elif isinstance(narrowed, set):
+                        found |= narrowed
+            elif isinstance(members, int):
                 found.add(members)
             elif isinstance(members, set):
                 found |= members
@@ -246,50 +324,68 @@ class CustomerIndex:
         criteria: Iterable[DuplicateCriterion],
         limit: int = 10,
         scoring: Scoring | None = None,
+        vehicle_owner: str | None = None,
     ) -> list[DuplicateCandidate]:
+        """The candidates, best first: by band, then by score, then by how much evidence
+        agrees, so a band never stands below a weaker one. ``vehicle_owner`` owns the
+        lead's VIN in the vehicle master: a candidate whatever the blocks say, and evidence."""
         query = Normalised.of(customer)
         wanted = tuple(criteria)
         if scoring is not None:
             scoring.begin(query)
+        slots = self.candidates(query)
+        owner_slot = self.slots.get(vehicle_owner) if vehicle_owner else None
+        if owner_slot is not None:
+            slots.add(owner_slot)
         scored = []
-        for slot in self.candidates(query):
+        for slot in slots:
             norm = self.normalised[slot]
             assert norm is not None
-            candidate = (scoring.score if scoring else score)(query, norm, wanted)
-            if candidate is not None:
-                band, total = candidate
-                scored.append((total, str(self.numbers[slot]), slot, band, norm))
-        scored.sort(key=lambda s: (-s[0], s[1]))
+            owns = slot == owner_slot
+            found = (scoring.score if scoring else score)(query, norm, wanted, owns=owns)
+            if found is not None:
+                scored.append((found, str(self.numbers[slot]), slot, norm, owns))
+        scored.sort(key=lambda s: (-BAND_ORDER[s[0].band], -s[0].total, -s[0].rank, s[1]))
         results = []
-        for total, number, slot, band, norm in scored[:limit]:
+        for found, number, slot, norm, owns in scored[:limit]:
             master = self._customer(slot)
             results.append(
                 DuplicateCandidate(
                     customer_number=number,
-                    score=round(total, 4),
-                    band=band,
+                    score=round(found.total, 4),
+                    band=found.band,
                     fields=compare(customer, master, similarity(query, norm)),
                     master=master,
+                    owns_vehicle=owns,
                 )
             )
         return results
 
 
+SWAPPED = 0.95  # first and last name swapped: still the name, a little less sure
+
+
 def name_similarity(a: Normalised, b: Normalised) -> float:
-    """Token-based, so first and last name swapped still match; and joined, so a name
-    typed apart ("Ever Ett", "Thred Gold") or run together still meets its other half."""
+    """In the written order; token-based at ``SWAPPED``, so first and last name swapped
+    still match but rank below the name as written ("Peter Frank" is not "Frank Peters");
+    and joined, so a name typed apart ("Ever Ett", "Thred Gold") or run together still
+    meets its other half."""
     if not a.surname or not b.surname:
         return 0.0
-    full = fuzz.token_sort_ratio(a.full_name, b.full_name) / 100
     surname = fuzz.ratio(" ".join(a.surname), " ".join(b.surname)) / 100
     if not a.given or not b.given:
         return surname * 0.9
+    in_order = fuzz.ratio(a.full_name, b.full_name) / 100
+    any_order = fuzz.token_sort_ratio(a.full_name, b.full_name) / 100
     given_first = "".join(b.given + b.surname)
-    joined = max(
-        fuzz.ratio("".join(a.given + a.surname), given_first),
-        fuzz.ratio("".join(a.surname + a.given), given_first),
+    joined = fuzz.ratio("".join(a.given + a.surname), given_first) / 100
+    joined_swapped = fuzz.ratio("".join(a.surname + a.given), given_first) / 100
+    return max(
+        in_order,
+        joined,
+        SWAPPED
+        * max(any_order, joined_swapped, fuzz.token_set_ratio(a.full_name, b.full_name) / 100),
     )
-    return max(full, joined / 100, fuzz.token_set_ratio(a.full_name, b.full_name) / 100 * 0.95)
 
 
 def address_similarity(a: Normalised, b: Normalised) -> float | None:
@@ -334,10 +430,47 @@ def similarity(query: Normalised, master: Normalised) -> dict[str, float]:
     return {"name": name} | {c.value.lower(): v or 0.0 for c, v in other.items()}
 
 
+BAND_ORDER = {ConfidenceBand.CERTAIN: 2, ConfidenceBand.LIKELY: 1, ConfidenceBand.POSSIBLE: 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A candidate's band, its score as shown, and ``rank``: the evidence summed (what
+    agrees counts for, what disagrees against), which orders candidates of one score."""
+
+    band: ConfidenceBand
+    total: float
+    rank: float = 0.0
+
+
+def contradicted(evidence_of: Evidence) -> bool:
+    """A birth date or an address that both sides give and that disagree: whatever else
+    agrees (a name, even an e-mail address), not "certain"."""
+    address = evidence_of[DuplicateCriterion.ADDRESS]
+    return evidence_of[DuplicateCriterion.BIRTH_DATE] == 0.0 or (
+        address is not None and address < ADDRESS_DISAGREES
+    )
+
+
+ADDRESS_DISAGREES = 0.5  # another street in another place; a moved house number is 0.8
+# Owning the lead's VIN: a name this close besides makes it "likely" (a married name, a typo)
+VEHICLE_NAME = 0.6
+
+
+def _rank(name: float, evidence_of: Evidence, owns: bool) -> float:
+    present = [v for v in evidence_of.values() if v is not None]
+    return name + sum(2 * v - 1 for v in present) + (1.0 if owns else 0.0)
+
+
 def score(
-    query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
-) -> tuple[ConfidenceBand, float] | None:
-    """By rules: the band and the overall score; None when nothing matches."""
+    query: Normalised,
+    master: Normalised,
+    criteria: tuple[DuplicateCriterion, ...],
+    *,
+    owns: bool = False,
+) -> Scored | None:
+    """By rules: the band and the overall score; None when nothing matches. ``owns``: the
+    master owns the lead's VIN."""
     name, evidence_of = evidence(query, master)
     number_match = bool(query.number and query.number == master.number)
     decisive = [v for c in criteria if (v := evidence_of[c]) is not None]
@@ -358,21 +491,25 @@ def score(
     # Evidence of the person (birth date, own e-mail) and of the household (address, phone)
     # together identify someone even under a changed or misspelt name; a household alone
     # (spouses share address and phone) does not.
-    if (
-        (name >= 0.85 and best_decisive >= 0.95)
-        or (number_match and name >= 0.6)
-        or (person and household and name >= 0.5)
+    if owns:
+        total += 0.15
+    if (number_match and name >= 0.6) or (
+        not contradicted(evidence_of)
+        and ((name >= 0.85 and best_decisive >= 0.95) or (person and household and name >= 0.5))
     ):
         band = ConfidenceBand.CERTAIN
-    elif (name >= 0.8 and (best_decisive >= 0.75 or best_supporting >= 0.95)) or (
-        person and household
+    elif (
+        (name >= 0.8 and (best_decisive >= 0.75 or best_supporting >= 0.95))
+        or (person and household)
+        or (name >= 0.85 and best_decisive >= 0.95)
+        or (owns and name >= VEHICLE_NAME)
     ):
         band = ConfidenceBand.LIKELY
-    elif name >= 0.75 or best_decisive >= 0.95:
+    elif name >= 0.75 or best_decisive >= 0.95 or owns:
         band = ConfidenceBand.POSSIBLE  # a name alone is at most possible
     else:
         return None
-    return band, min(total, 1.0)
+    return Scored(band, min(total, 1.0), _rank(name, evidence_of, owns))
 
 
 CRITERION_FIELDS = {
@@ -387,6 +524,11 @@ CRITERION_FIELDS = {
 def _deciding(criteria: tuple[DuplicateCriterion, ...]) -> frozenset[str]:
     """The model's fields behind a branch's duplicate criteria."""
     return frozenset().union(*(CRITERION_FIELDS[c] for c in criteria))
+
+
+# log2 of the odds a VIN's owner adds: a vehicle is the customer's own most of the time, a
+# company's or a relative's sometimes; far less than a VIN's uniqueness alone would give
+VEHICLE_WEIGHT = 6.0
 
 
 @dataclass
@@ -421,16 +563,21 @@ class Scoring:
             del self._recent[next(iter(self._recent))]
 
     def score(
-        self, query: Normalised, master: Normalised, criteria: tuple[DuplicateCriterion, ...]
-    ) -> tuple[ConfidenceBand, float] | None:
+        self,
+        query: Normalised,
+        master: Normalised,
+        criteria: tuple[DuplicateCriterion, ...],
+        *,
+        owns: bool = False,
+    ) -> Scored | None:
         if self._counting or self.model is not None:
             vector = fs.vector(query, master)
         if self._counting:
             self.observed[vector] += 1
         if self.model is None:
-            return score(query, master, criteria)
+            return score(query, master, criteria, owns=owns)
         weights = self.model.field_weights(vector)
-        total = sum(weights.values())
+        total = sum(weights.values()) + (VEHICLE_WEIGHT if owns else 0.0)
         probability = self.model.probability(total)
         deciding = _deciding(criteria)
         decided = sum(w for f, w in weights.items() if f in deciding)
@@ -439,15 +586,21 @@ class Scoring:
         # the first name, or a birth date or e-mail address of one's own, speaks for it.
         person = any(weights.get(f, 0.0) > 0 for f in ("given", "swapped", "birth", "email"))
         same_number = bool(query.number and query.number == master.number)
-        if same_number or (probability >= self.certain_from and decided > 0 and person):
+        certain = probability >= self.certain_from and decided > 0 and person
+        if same_number or (certain and not contradicted(evidence(query, master)[1])):
             band = ConfidenceBand.CERTAIN
-        elif probability >= self.likely_from and besides_name > 0:
+        elif (
+            (probability >= self.likely_from and besides_name > 0)
+            or certain
+            or (owns and any(weights.get(f, 0.0) > 0 for f in fs.NAME_FIELDS))
+        ):
             band = ConfidenceBand.LIKELY
-        elif probability >= self.possible_from or total - besides_name > 0:
+        elif probability >= self.possible_from or total - besides_name > 0 or owns:
             band = ConfidenceBand.POSSIBLE
         else:
             return None
-        return band, probability
+        # the weight orders what the probability rounds to one
+        return Scored(band, probability, total)
 
 
 def compare(

@@ -31,10 +31,17 @@ async def answer(
     registrar: Registrar,
 ) -> Message:
     if isinstance(request, DuplicateSearchRequested):
+        owner = None
+        if request.vin:
+            async with engine.connect() as conn:
+                found = await find_vehicle(conn, request.vin)
+            owner = found[0] if found else None
         return DuplicateSearchResult(
             request_id=request.request_id,
             candidates=tuple(
-                index.search(request.customer, request.criteria, request.limit, scoring)
+                index.search(
+                    request.customer, request.criteria, request.limit, scoring, vehicle_owner=owner
+                )
             ),
         )
     if isinstance(request, CustomerLookupRequested):

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from osb_contracts.customers import FieldChange
 from osb_contracts.leads import AppointmentWarning, VehicleCase
-from osb_contracts.matching import VehicleLookupResult, VehicleOwnership
+from osb_contracts.matching import (
+    ConfidenceBand,
+    DuplicateCandidate,
+    VehicleLookupResult,
+    VehicleOwnership,
+)
 from osb_contracts.values import Address, Customer, Vehicle
 
 NOT_OWNED = "VEHICLE_NOT_OWNED_BY_CUSTOMER"
@@ -51,6 +57,26 @@ def _change(field: str, old: object, new: object) -> FieldChange:
         old_value=None if old is None else str(old),
         new_value=None if new is None else str(new),
     )
+
+
+def seen_by(
+    lookup: VehicleLookupResult | None, customer_number: str | None
+) -> VehicleLookupResult | None:
+    """The VIN's lookup as it is for one customer (``None``: a customer not yet in the
+    master, a new one): their own vehicle, or someone else's."""
+    if lookup is None or lookup.ownership is VehicleOwnership.UNKNOWN:
+        return lookup
+    owned = customer_number is not None and lookup.owner_customer_number == customer_number
+    ownership = VehicleOwnership.OWNED_BY_CUSTOMER if owned else VehicleOwnership.OWNED_BY_OTHER
+    return lookup.model_copy(update={"ownership": ownership})
+
+
+def preselected(candidates: Sequence[DuplicateCandidate]) -> str | None:
+    """The candidate the dialog selects for the advisor: only a "certain" one ranked first
+    (the search ranks by band); otherwise the advisor chooses."""
+    if candidates and candidates[0].band is ConfidenceBand.CERTAIN:
+        return candidates[0].customer_number
+    return None
 
 
 def vehicle_case(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
@@ -20,7 +20,12 @@ from osb_contracts._base import (
 )
 from osb_contracts.branches import EmailAddress
 from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
-from osb_contracts.matching import DuplicateCandidate, DuplicateCriterion, VehicleOwnership
+from osb_contracts.matching import (
+    DuplicateCandidate,
+    DuplicateCriterion,
+    VehicleLookupResult,
+    VehicleOwnership,
+)
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 from osb_platform import templates as osb_templates
 from osb_platform.http import error_responses, field_errors
@@ -32,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lead_manager.adapters.queries import LeadFilter, LeadQueries
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.branch import Acceptor, BranchSettings, open_counter_text
-from lead_manager.domain.identification import vehicle_case
+from lead_manager.domain.identification import preselected, seen_by, vehicle_case
 from lead_manager.domain.model import (
     STATUS_LABELS,
     Lead,
@@ -248,21 +253,44 @@ class AppointmentView(Model):
     warnings: list[AppointmentWarning]
 
 
+class VehicleCaseView(Model):
+    """The lead's vehicle as it is for one customer, and the warnings saving with them gives."""
+
+    case: VehicleCase
+    warnings: list[AppointmentWarning]
+
+    @classmethod
+    def of(cls, lead: Lead, lookup: VehicleLookupResult | None, number: str | None) -> Self:
+        case, _, warnings = vehicle_case(lead.vehicle, seen_by(lookup, number))
+        return cls(case=case, warnings=list(warnings))
+
+
 class VehicleProposal(Model):
+    """``case`` and ``warnings`` for the selected customer (the known one, the preselected
+    candidate, else a new customer); ``ownership`` and the owner as the vehicle master
+    holds them."""
+
     case: VehicleCase
     ownership: VehicleOwnership | None
     owner_customer_number: str | None
     vehicle: Vehicle | None
     warnings: list[AppointmentWarning]
+    new_customer: VehicleCaseView  # for "Neuer Kunde"
+
+
+class ProposedCandidate(DuplicateCandidate):
+    vehicle: VehicleCaseView  # the lead's vehicle if this candidate is chosen
 
 
 class IdentificationProposal(Model):
-    """What the advisor decides on: the known customer, or the ranked duplicates; the vehicle."""
+    """What the advisor decides on: the known customer, or the ranked duplicates with the
+    one preselected (only a "certain" one ranked first); the vehicle for each."""
 
     lead_customer: Customer
     customer_number: str | None
     master: Customer | None
-    candidates: list[DuplicateCandidate]
+    candidates: list[ProposedCandidate]
+    selected: str | None
     criteria: list[DuplicateCriterion]
     vehicle: VehicleProposal
 
@@ -515,22 +543,28 @@ async def identification(
         branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
     number = lead.customer.customer_number
     master = await matching.customer(number) if number else None
-    candidates: list[DuplicateCandidate] = []
+    vin = lead.vehicle.vin
+    # the owner as the vehicle master holds it; each candidate's case is judged against it
+    lookup = await matching.vehicle(vin, customer_number=None) if vin else None
+    candidates: list[ProposedCandidate] = []
     if master is None:
         found = await matching.duplicates(
-            lead.customer, branch_id=lead.branch_id, criteria=branch.duplicate_criteria
+            lead.customer, branch_id=lead.branch_id, criteria=branch.duplicate_criteria, vin=vin
         )
-        candidates = list(found.candidates)
-    lookup = None
-    if lead.vehicle.vin:
-        owner = number if master is not None else None
-        lookup = await matching.vehicle(lead.vehicle.vin, customer_number=owner)
-    case, vehicle, warnings = vehicle_case(lead.vehicle, lookup)
+        candidates = [
+            ProposedCandidate(
+                **dict(c), vehicle=VehicleCaseView.of(lead, lookup, c.customer_number)
+            )
+            for c in found.candidates
+        ]
+    selected = number if master is not None else preselected(candidates)
+    case, vehicle, warnings = vehicle_case(lead.vehicle, seen_by(lookup, selected))
     return IdentificationProposal(
         lead_customer=lead.customer,
         customer_number=number if master is not None else None,
         master=master,
         candidates=candidates,
+        selected=selected if master is None else None,
         criteria=list(branch.duplicate_criteria),
         vehicle=VehicleProposal(
             case=case,
@@ -538,6 +572,7 @@ async def identification(
             owner_customer_number=lookup.owner_customer_number if lookup else None,
             vehicle=vehicle,
             warnings=list(warnings),
+            new_customer=VehicleCaseView.of(lead, lookup, None),
         ),
     )
 

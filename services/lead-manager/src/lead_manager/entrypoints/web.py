@@ -104,6 +104,7 @@ def _offset(value: datetime) -> str:
 
 
 templates.env.filters["local"] = local
+templates.env.filters["field_label"] = lambda name: FIELD_LABELS.get(name, name)
 templates.env.globals.update(
     STATUS_LABELS=STATUS_LABELS,
     BAND_LABELS=BAND_LABELS,

@@ -50,6 +50,7 @@ class Identification(Protocol):
         branch_id: str,
         criteria: tuple[DuplicateCriterion, ...],
         limit: int = 10,
+        vin: str | None = None,
     ) -> DuplicateSearchResult: ...
     async def vehicle(self, vin: str, *, customer_number: str | None) -> VehicleLookupResult: ...
     async def register(

@@ -236,15 +236,55 @@ async function submitReject(form) {
   await afterChange(form.dataset.lead, `Lead abgelehnt, die Bestätigung geht per ${how} an den Kunden.`);
 }
 
+const MERGES = ["MERGE_LEAD_DATA", "MERGE_MASTER_DATA"];
+
+// The customer the advisor has selected: a candidate for a merge, "new" for a new customer
+// or a cash sale, "" while nothing is chosen; the known customer's number when there is one.
+function selectedCustomer(form) {
+  const choice = form.elements.choice?.value;
+  if (choice === "EXISTING") return $("[data-vehicle-for]", form).dataset.vehicleFor;
+  if (choice === "NEW_CUSTOMER" || choice === "CASH_SALE") return "new";
+  return selectedCandidate(form)?.value || "";
+}
+
+function selectedCandidate(form) {
+  return $$("input[name=candidate]", form).find((c) => c.checked);
+}
+
+// The compare table and the vehicle's case follow the selection.
+function showSelection(form) {
+  const candidate = selectedCandidate(form)?.value;
+  for (const table of $$("table.compare", form)) table.hidden = table.dataset.compare !== candidate;
+  const key = selectedCustomer(form);
+  const blocks = $$("[data-vehicle-for]", form);
+  const shown = blocks.some((b) => b.dataset.vehicleFor === key) ? key : "";
+  for (const block of blocks) block.hidden = block.dataset.vehicleFor !== shown;
+  if (form.elements.apply_to_master) {
+    const merging = form.elements.choice.value === "MERGE_LEAD_DATA" && Boolean(candidate);
+    form.elements.apply_to_master.disabled = !merging;
+    if (!merging) form.elements.apply_to_master.checked = false;
+  }
+}
+
 async function submitSchedule(form) {
-  const warning = form.dataset.vehicleWarning;
+  const choice = form.elements.choice.value;
+  if (!choice) throw new Error("Bitte wählen Sie, wie der Kunde übernommen wird.");
+  const candidate = selectedCandidate(form);
+  if (MERGES.includes(choice) && !candidate) {
+    throw new Error("Bitte wählen Sie den Kunden, mit dem zusammengeführt wird.");
+  }
+  if (MERGES.includes(choice) && candidate.dataset.band === "POSSIBLE") {
+    const differs = candidate.dataset.differs || "keine Angaben";
+    const question = `Kunde ${candidate.value} ist nur als mögliche Dublette bewertet.\n` +
+      `Abweichend: ${differs}.\n\nTrotzdem mit diesem Kunden zusammenführen?`;
+    if (!window.confirm(question)) return;
+  }
+  const shown = $$("[data-vehicle-for]", form).find((b) => !b.hidden);
+  const warning = shown?.dataset.warning;
   if (warning && !window.confirm(`${warning}\n\nTermin trotzdem anlegen?`)) return;
   const at = (value) => `${value}:00${form.dataset.offset}`;
-  const choice = form.elements.choice.value || "EXISTING";
   const customer = { choice, apply_to_master: Boolean(form.elements.apply_to_master?.checked) };
-  if (choice === "MERGE_LEAD_DATA" || choice === "MERGE_MASTER_DATA") {
-    customer.customer_number = form.elements.candidate.value;
-  }
+  if (MERGES.includes(choice)) customer.customer_number = candidate.value;
   const body = {
     start: at(form.elements.start.value),
     end: at(form.elements.end.value),
@@ -468,16 +508,7 @@ function wire() {
       const params = new URLSearchParams({ channel: form.dataset.channel, template: event.target.value });
       await openDialog(`/ui/leads/${form.dataset.lead}/reject?${params}`);
     }
-    if (event.target.name === "candidate") {
-      for (const table of $$("table.compare", form)) {
-        table.hidden = table.dataset.compare !== event.target.value;
-      }
-    }
-    if (event.target.name === "choice" && form.elements.apply_to_master) {
-      const merging = event.target.value === "MERGE_LEAD_DATA";
-      form.elements.apply_to_master.disabled = !merging;
-      if (!merging) form.elements.apply_to_master.checked = false;
-    }
+    if (event.target.name === "candidate" || event.target.name === "choice") showSelection(form);
   }));
   dialog.addEventListener("close", () => {
     $("#dialog-body").innerHTML = "";
