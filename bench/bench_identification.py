@@ -200,10 +200,9 @@ def at_scale(masters: int, queries: int) -> dict[str, Any]:
 
 
 def run(masters: int, per_class: int, scale: int, scale_queries: int) -> dict[str, Any]:
-    report: dict[str, Any] = {
-        "criteria": [c.value for c in CRITERIA],
-        **{name: one_set(seed, masters, per_class) for name, seed in SETS.items()},
-    }
+    report: dict[str, Any] = {"criteria": [c.value for c in CRITERIA]}
+    if masters:
+        report |= {name: one_set(seed, masters, per_class) for name, seed in SETS.items()}
     if scale:
         report["at_scale"] = at_scale(scale, scale_queries)
     return report
@@ -214,7 +213,7 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"{'set / scoring':22} {'top-1':>6} {'P certain':>9} {'R certain':>9} "
           f"{'R likely+':>9} {'dob-only R':>10} {'dob-only P':>10} {'neg. certain':>12} "
           f"{'vehicle':>7} {'blocking':>8}")  # fmt: skip
-    for name in SETS:
+    for name in SETS if "tuning" in report else ():
         for scoring in ("rules", "model"):
             r = report[name][scoring]
             only = r["name_and_birth_only"]
@@ -226,9 +225,7 @@ def print_report(report: dict[str, Any]) -> None:
                 f"{r['hard_negatives']['certain']:>12} {r['vehicle_case_right']!s:>7} "
                 f"{r['blocking_recall']!s:>8}"
             )
-        print(
-            f"  top-1 per class (held out: rules): {report['held_out']['rules']['top1_per_class']}"
-        )
+        print(f"  top-1 per class ({name}, rules): {report[name]['rules']['top1_per_class']}")
     if "at_scale" in report:
         print(f"at scale: {json.dumps(report['at_scale'])}")
 

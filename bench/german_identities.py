@@ -15,6 +15,7 @@ tuning and another, held out, for the figures reported beside it.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,8 +111,9 @@ def surname(rng: random.Random) -> str:
         return _from_table(rng, _SURNAME_TABLE)
     if roll < _TOP_SURNAMES + _FAKER_SURNAMES:
         return rng.choice(_faker()[0])
-    # The long tail: a Zipf-like pick among syllable surnames (most of them are rare).
-    rank = int(rng.paretovariate(0.6))
+    # The long tail: a log-uniform (Zipf-like) rank among a million syllable surnames, the
+    # commonest of them about as rare as a German surname ranked in the thousands
+    rank = int(math.exp(rng.uniform(math.log(5_000), math.log(1_000_000))))
     tail = random.Random(rank)
     return "".join(tail.choice(part) for part in _SYLLABLES).capitalize()
 

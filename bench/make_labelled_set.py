@@ -3,7 +3,7 @@
 A small German set from ``german_identities`` under a seed of its own (neither the
 benchmark's tuning seed nor its held-out one): masters, and leads of every failure class
 with the master each belongs to (none for the hard negatives). customer-matching checks a
-newly estimated model against it before adopting it (``customer_matching.domain.check``).
+newly estimated model against it before adopting it (``customer_matching.service.model_check``).
 """
 
 from __future__ import annotations

@@ -379,6 +379,28 @@ async def test_new_customer_and_cash_sale(system: System) -> None:
     created = await system.event(LEAD_EVENTS.name, str(request.lead_id), AppointmentCreated)
     assert created.customer_number == number
 
+    # entered in the customer mask: registered as entered, checked as the contracts check
+    masked = lead_request("Zq" + letters())
+    await system.lead(masked)
+    entered = {"first_name": "Jürgen-Peter", "last_name": masked.customer.last_name}
+    bad = await system.schedule(
+        masked.lead_id, choice="NEW_CUSTOMER", customer=entered | {"phone": "040 1234"}
+    )
+    assert bad.status_code == 422, bad.text
+    assert [e["field"] for e in bad.json()["errors"]] == ["customer.customer.phone"]
+    merged = await system.schedule(
+        masked.lead_id, choice="CASH_SALE", customer=entered
+    )  # only a new customer is entered
+    assert merged.status_code == 422, merged.text
+    assert [e["field"] for e in merged.json()["errors"]] == ["customer.customer"]
+    r = await system.schedule(masked.lead_id, choice="NEW_CUSTOMER", customer=entered)
+    assert r.status_code == 200, r.text
+    number = r.json()["customer_number"]
+    registered = await system.event(CUSTOMER_EVENTS.name, number, CustomerRegistered)
+    assert (registered.customer.first_name, registered.customer.email) == ("Jürgen-Peter", None)
+    created = await system.event(LEAD_EVENTS.name, str(masked.lead_id), AppointmentCreated)
+    assert created.customer.first_name == "Jürgen-Peter"
+
     cash = lead_request("Zq" + letters())
     await system.lead(cash)
     r = await system.schedule(cash.lead_id, choice="CASH_SALE")

@@ -479,7 +479,11 @@ async def test_each_choice_of_the_duplicate_dialog(web: Web, seeded: Seeded, cho
         await shot(page, "duplicate-dialog")
     else:
         await expect(apply).to_be_disabled()
-    await submit(page, form, "Termin anlegen", "Termin angelegt")
+    if choice == "Neuer Kunde":  # through the customer mask, as the lead filled it
+        await form.get_by_role("button", name="Termin anlegen").click()
+        await submit(page, form, "Kunde anlegen und Termin speichern", "Termin angelegt")
+    else:
+        await submit(page, form, "Termin anlegen", "Termin angelegt")
     await expect(page.locator("#detail h2 .badge")).to_have_text("Geplant")
 
     created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
@@ -621,6 +625,53 @@ async def test_only_a_certain_candidate_is_preselected_and_a_possible_merge_asks
     assert len(asked) == 2
     created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
     assert created.customer_number == far.customer_number
+
+
+async def test_a_new_customer_is_entered_in_the_customer_mask_before_it_is_registered(
+    web: Web, seeded: Seeded
+) -> None:
+    lead = await web.lead(seeded.branch, seeded.last)
+    page = await web.open(web.token(seeded.branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    form = await reopen_until(page, seeded.number)
+    mask = form.get_by_role("group", name="Kundenstamm-Maske")
+    await form.get_by_label("Neuer Kunde").check()
+    await form.get_by_role("button", name="Termin anlegen").click()
+
+    # the mask, filled from the lead; the duplicate dialog out of the way
+    await expect(mask).to_be_visible()
+    await expect(mask.get_by_label("Nachname")).to_have_value(seeded.last)
+    await expect(mask.get_by_label("Straße")).to_have_value("Hauptstr.")
+    await expect(form.get_by_role("group", name="Kunde", exact=True)).to_be_hidden()
+    await shot(page, "customer-mask")
+    # closed without saving: back at the duplicate dialog, the choice kept, nothing saved
+    await mask.get_by_role("button", name="Zurück zur Dublettenabfrage").click()
+    await expect(mask).to_be_hidden()
+    await expect(form.locator("table.candidates")).to_be_visible()
+    await expect(form.get_by_label("Neuer Kunde")).to_be_checked()
+    r = await web.http.get(f"/api/v1/leads/{lead.lead_id}", headers=web.auth(seeded.branch))
+    assert r.json()["status"] == "NEW"
+
+    await form.get_by_role("button", name="Termin anlegen").click()
+    await mask.get_by_label("Vorname").fill("Jürgen-Peter")
+    await mask.get_by_label("Telefon").fill("040 1234")  # not a number the contracts take
+    await mask.get_by_role("button", name="Kunde anlegen und Termin speichern").click()
+    await expect(form.locator(".error")).to_contain_text("phone", timeout=WAIT_MS)
+    r = await web.http.get(f"/api/v1/leads/{lead.lead_id}", headers=web.auth(seeded.branch))
+    assert r.json()["status"] == "NEW"
+    await mask.get_by_label("Telefon").fill("+49401234567")
+    await submit(page, form, "Kunde anlegen und Termin speichern", "Termin angelegt")
+
+    created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
+    registered = await web.event(
+        CUSTOMER_EVENTS.name, str(created.customer_number), CustomerRegistered
+    )
+    assert (registered.customer.first_name, registered.customer.phone) == (
+        "Jürgen-Peter",
+        "+49401234567",
+    )
+    assert registered.customer.last_name == seeded.last
+    assert created.customer.first_name == "Jürgen-Peter"
 
 
 async def test_the_vehicle_warning_in_the_info_panel_and_again_when_saving(

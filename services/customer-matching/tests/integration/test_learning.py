@@ -13,6 +13,7 @@ from customer_matching.adapters.tables import match_models
 from customer_matching.domain import fellegi_sunter as fs
 from customer_matching.domain.index import Scoring
 from customer_matching.entrypoints.app import MIGRATIONS
+from customer_matching.service.model_check import Quality, Verdict
 from osb_platform.db import make_engine, upgrade
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,12 @@ async def engine(scratch_database: str) -> AsyncIterator[AsyncEngine]:
     await upgrade(engine, MIGRATIONS)
     yield engine
     await engine.dispose()
+
+
+def adopted(model: fs.Model, current: fs.Model | None, like: Scoring) -> Verdict:
+    """The sharing tests' check: every model passes (the check itself is tested below)."""
+    seen = Quality(leads=1, first_right=1, wrong_certain=0)
+    return Verdict(True, seen, seen)
 
 
 def pairs(count: int, seed: int) -> Counter[fs.Vector]:
@@ -46,7 +53,7 @@ async def stored(engine: AsyncEngine) -> tuple[int, int]:
 
 
 async def test_two_instances_share_their_counts_and_take_up_one_model(engine: AsyncEngine) -> None:
-    one, two = (Learner(engine, Scoring(), min_pairs=10_000) for _ in range(2))
+    one, two = (Learner(engine, Scoring(), min_pairs=10_000, check=adopted) for _ in range(2))
     one.scoring.observed.update(pairs(6_000, seed=1))
     two.scoring.observed.update(pairs(6_000, seed=2))
 
@@ -70,7 +77,7 @@ async def test_two_instances_share_their_counts_and_take_up_one_model(engine: As
 
 
 async def test_a_new_model_once_the_counts_grew_by_the_share(engine: AsyncEngine) -> None:
-    learner = Learner(engine, Scoring(), min_pairs=10_000, growth=0.1)
+    learner = Learner(engine, Scoring(), min_pairs=10_000, growth=0.1, check=adopted)
     learner.scoring.observed.update(pairs(10_000, seed=3))
     await learner.step()
     first = learner.model_id
@@ -110,3 +117,21 @@ async def test_a_refused_estimate_is_tried_again_only_once_the_counts_grew(
     learner.scoring.observed[alike_in_nothing] = 300
     await learner.step()
     assert caplog.text.count("no duplicate-search model from 2300 pairs") == 1
+
+
+async def test_a_model_that_ranks_the_labelled_set_worse_is_not_adopted(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Pairs alike in a tenth of the fields at random: a model of nothing in particular.
+    learner = Learner(engine, Scoring(), min_pairs=10_000)
+    learner.scoring.observed.update(pairs(12_000, seed=7))
+    await learner.step()
+    assert (learner.scoring.model, learner.model_id) == (None, None)  # the rules band on
+    assert await stored(engine) == (12_000, 0)
+    verdict = learner.last_check
+    assert verdict is not None
+    assert not verdict.adopt
+    assert verdict.model.first_right < verdict.current.first_right
+    assert verdict.current.leads == 360  # the labelled set's leads with a customer
+    assert "not adopted" in caplog.text
+    assert learner.refused_at == 12_000  # tried again once the counts grew

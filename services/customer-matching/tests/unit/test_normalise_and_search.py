@@ -519,3 +519,19 @@ def test_narrowed_keys_go_with_their_customers() -> None:
     for c in many:
         index.remove(str(c.customer_number))
     assert not index.blocks
+
+
+def test_a_shared_surname_does_not_carry_another_given_name() -> None:
+    born = date(1938, 12, 30)
+    index = index_of(customer("K-1", "Carla", "Falk", birth_date=born, address=Address()))
+    (carla,) = index.search(
+        Customer(first_name="Harald", last_name="Falk", birth_date=born),
+        [DuplicateCriterion.BIRTH_DATE],
+    )
+    assert carla.band is not ConfidenceBand.CERTAIN  # a twin, or a spouse born the same day
+    index.put(customer("K-2", "Hans-Bernd", "Falk", birth_date=born, address=Address()))
+    found = index.search(
+        Customer(first_name="Hans", last_name="Falk", birth_date=born),
+        [DuplicateCriterion.BIRTH_DATE],
+    )
+    assert found[0].customer_number == "K-2"  # a given name held in the other ranks first

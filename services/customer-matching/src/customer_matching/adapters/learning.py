@@ -5,6 +5,10 @@ them to ``comparison_counts`` now and then. Once enough pairs are counted, and a
 time they have grown by a share, one instance (the one holding an advisory lock) estimates
 a Fellegi-Sunter model from all counts and stores it in ``match_models``; every instance
 then takes up the newest model. Until the first model the rules band the candidates.
+
+A model is stored only if it ranks the labelled check set at least as well as what it
+would replace (``service.model_check``): estimated without labels, nothing else says it
+puts the right customer first.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, insert, select, text
@@ -20,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from customer_matching.adapters.tables import comparison_counts, match_models
 from customer_matching.domain import fellegi_sunter as fs
 from customer_matching.domain.index import Scoring
+from customer_matching.service.model_check import Verdict, check
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,9 @@ class Learner:
     lock_key: int = 0x05B0_F5E1
     model_id: int | None = None
     refused_at: int = 0  # pairs counted when the last estimate was refused
+    last_check: Verdict | None = None  # of the last model estimated here
+    # whether a model may replace what bands now (the model in use, or the rules)
+    check: Callable[[fs.Model, fs.Model | None, Scoring], Verdict] = check
     # flush() and counted() one at a time: no pair counted twice or not at all in between
     _flushing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -92,6 +101,22 @@ class Learner:
             except fs.NotEstimableError as exc:
                 log.warning("no duplicate-search model from %d pairs: %s", total, exc)
                 self.refused_at = total  # tried again once the counts grew
+                return None
+            verdict = await asyncio.to_thread(self.check, model, self.scoring.model, self.scoring)
+            self.last_check = verdict
+            if not verdict.adopt:
+                log.warning(
+                    "duplicate-search model from %d pairs not adopted: it ranks the labelled "
+                    "set worse (first right %d of %d, wrong certain %d) than what it would "
+                    "replace (%d, %d)",
+                    total,
+                    verdict.model.first_right,
+                    verdict.model.leads,
+                    verdict.model.wrong_certain,
+                    verdict.current.first_right,
+                    verdict.current.wrong_certain,
+                )
+                self.refused_at = total
                 return None
             await conn.execute(insert(match_models).values(model=model.to_json(), pairs=total))
         log.info(

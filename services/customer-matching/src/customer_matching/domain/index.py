@@ -83,7 +83,10 @@ class Normalised:
         born = self.birth_date
         if kind in ("kp", "kpn"):
             if born:
-                dates = near_dates(born) if query else (born,)
+                # near dates for the whole name, or for a name of one word: a single word
+                # of a longer name (Thomas, Müller) is too common to try ninety dates of
+                near = query and (kind == "kpn" or len(self.given + self.surname) == 1)
+                dates = near_dates(born) if near else (born,)
                 out += [f"{key}|dob:{d.isoformat()}" for d in dates]
                 if kind == "kpn":
                     years = (born.year - 1, born.year, born.year + 1) if query else (born.year,)
@@ -365,27 +368,38 @@ class CustomerIndex:
 SWAPPED = 0.95  # first and last name swapped: still the name, a little less sure
 
 
+def _words(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Two name parts: as written, or one holding the other ("Hans" in "Hans Bernd") a
+    little less."""
+    x, y = " ".join(a), " ".join(b)
+    return max(fuzz.ratio(x, y), SWAPPED * fuzz.token_set_ratio(x, y)) / 100
+
+
+def _both(given: float, surname: float) -> float:
+    """Given name and surname together: the weaker part counts double, so a shared surname
+    does not carry another given name (Harald and Carla Falk are two people)."""
+    return min(given, surname) / 2 + (given + surname) / 4
+
+
 def name_similarity(a: Normalised, b: Normalised) -> float:
-    """In the written order; token-based at ``SWAPPED``, so first and last name swapped
-    still match but rank below the name as written ("Peter Frank" is not "Frank Peters");
-    and joined, so a name typed apart ("Ever Ett", "Thred Gold") or run together still
-    meets its other half."""
+    """Given name and surname compared part by part; first and last name swapped at
+    ``SWAPPED`` ("Peter Frank" is not "Frank Peters" as surely as "Peter Frank" is); and,
+    when the words are split differently, joined, so a name typed apart ("Ever Ett",
+    "Thred Gold") or run together still meets its other half."""
     if not a.surname or not b.surname:
         return 0.0
-    surname = fuzz.ratio(" ".join(a.surname), " ".join(b.surname)) / 100
     if not a.given or not b.given:
-        return surname * 0.9
-    in_order = fuzz.ratio(a.full_name, b.full_name) / 100
-    any_order = fuzz.token_sort_ratio(a.full_name, b.full_name) / 100
-    given_first = "".join(b.given + b.surname)
-    joined = fuzz.ratio("".join(a.given + a.surname), given_first) / 100
-    joined_swapped = fuzz.ratio("".join(a.surname + a.given), given_first) / 100
-    return max(
-        in_order,
-        joined,
-        SWAPPED
-        * max(any_order, joined_swapped, fuzz.token_set_ratio(a.full_name, b.full_name) / 100),
-    )
+        return fuzz.ratio(" ".join(a.surname), " ".join(b.surname)) / 100 * 0.9
+    in_order = _both(_words(a.given, b.given), _words(a.surname, b.surname))
+    swapped = SWAPPED * _both(_words(a.given, b.surname), _words(a.surname, b.given))
+    best = max(in_order, swapped)
+    if (len(a.given), len(a.surname)) != (len(b.given), len(b.surname)):
+        given_first = "".join(b.given + b.surname)
+        joined = fuzz.ratio("".join(a.given + a.surname), given_first) / 100
+        joined_swapped = fuzz.ratio("".join(a.surname + a.given), given_first) / 100
+        any_order = fuzz.token_sort_ratio(a.full_name, b.full_name) / 100
+        best = max(best, joined, SWAPPED * max(joined_swapped, any_order))
+    return best
 
 
 def address_similarity(a: Normalised, b: Normalised) -> float | None:
@@ -453,8 +467,14 @@ def contradicted(evidence_of: Evidence) -> bool:
 
 
 ADDRESS_DISAGREES = 0.5  # another street in another place; a moved house number is 0.8
-# Owning the lead's VIN: a name this close besides makes it "likely" (a married name, a typo)
+# Owning the lead's VIN: a name this close, or the same given name, makes it "likely" (a
+# married name, a typo)
 VEHICLE_NAME = 0.6
+
+
+def _same_given(a: Normalised, b: Normalised) -> bool:
+    """The given name agrees (a married name keeps it)."""
+    return bool(a.given and b.given) and _words(a.given, b.given) >= 0.9
 
 
 def _rank(name: float, evidence_of: Evidence, owns: bool) -> float:
@@ -502,7 +522,7 @@ def score(
         (name >= 0.8 and (best_decisive >= 0.75 or best_supporting >= 0.95))
         or (person and household)
         or (name >= 0.85 and best_decisive >= 0.95)
-        or (owns and name >= VEHICLE_NAME)
+        or (owns and (name >= VEHICLE_NAME or _same_given(query, master)))
     ):
         band = ConfidenceBand.LIKELY
     elif name >= 0.75 or best_decisive >= 0.95 or owns:

@@ -133,6 +133,8 @@ def create_app(
             else {"id": learner.model_id, "pairs": model.pairs, "match_share": model.share},
             "pairs_counted": await learner.counted(),
             "first_model_from_pairs": learner.min_pairs,
+            # the last model estimated by this instance, checked on the labelled set
+            "last_check": learner.last_check.to_json() if learner.last_check else None,
         }
 
     return app

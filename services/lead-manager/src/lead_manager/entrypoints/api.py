@@ -30,7 +30,14 @@ from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadSta
 from osb_platform import templates as osb_templates
 from osb_platform.http import error_responses, field_errors
 from osb_platform.matching import MatchingRefusedError, MatchingUnavailableError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -231,6 +238,18 @@ class CustomerChoiceBody(Model):
     choice: CustomerChoice = CustomerChoice.EXISTING
     customer_number: CustomerNumber | None = None
     apply_to_master: bool = False
+    customer: Customer | None = Field(
+        default=None,
+        description="NEW_CUSTOMER: the master record as completed in the customer mask "
+        "(without it, the lead's data)",
+    )
+
+    @field_validator("customer")
+    @classmethod
+    def _only_for_a_new_one(cls, value: Customer | None, info: ValidationInfo) -> Customer | None:
+        if value is not None and info.data.get("choice") is not CustomerChoice.NEW_CUSTOMER:
+            raise PydanticCustomError("not_new_customer", "only a new customer is entered")
+        return value
 
 
 class ScheduleBody(Model):
@@ -510,6 +529,7 @@ async def schedule(
         body.customer.apply_to_master,
         body.expected_version,
         body.request_id,
+        body.customer.customer,
     )
     lead, appointment = await schedule_lead(
         _uow(request),

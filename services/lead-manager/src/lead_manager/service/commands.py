@@ -51,10 +51,14 @@ class ScheduleLead:
     apply_to_master: bool = False  # MERGE_LEAD_DATA: "In Stammdaten übernehmen"
     expected_version: int | None = None
     request_id: UUID | None = None  # sent twice, one appointment
+    # NEW_CUSTOMER: the master record as the advisor completed it (Kundenstamm-Maske)
+    new_customer: Customer | None = None
 
     def fingerprint(self, actor: Actor) -> str:
         """What makes a repeat the same request: the lead, the user and every field asked."""
         fields = {**asdict(self), "request_id": None, "actor": actor.id}
+        if self.new_customer is not None:
+            fields["new_customer"] = self.new_customer.model_dump(mode="json")
         canonical = json.dumps(fields, default=str, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -139,6 +143,8 @@ async def resolve_customer(
 ) -> ResolvedCustomer:
     """The customer the appointment is for, per the advisor's choice (remote calls only)."""
     choice = command.customer_choice
+    if command.new_customer is not None and choice is not CustomerChoice.NEW_CUSTOMER:
+        raise RuleViolationError("customer.customer", "only a new customer is entered")
     if choice is CustomerChoice.CASH_SALE:
         if not branch.cash_sale_customer_number:
             raise RuleViolationError("customer", "the branch has no cash-sale customer number")
@@ -149,17 +155,16 @@ async def resolve_customer(
     if choice is CustomerChoice.NEW_CUSTOMER:
         # Derived from the request, so a retry registers no second customer.
         registration_id = uuid5(_REGISTRATION_NAMESPACE, str(command.request_id or lead.id))
+        entered = command.new_customer or lead.customer
         result = await matching.register(
-            lead.customer.model_copy(update={"customer_number": None}),
+            entered.model_copy(update={"customer_number": None}),
             branch_id=lead.branch_id,
             requested_by=actor.id,
             lead_id=lead.id,
             request_id=registration_id,
         )
         number = result.customer_number
-        return ResolvedCustomer(
-            number, lead.customer.model_copy(update={"customer_number": number})
-        )
+        return ResolvedCustomer(number, entered.model_copy(update={"customer_number": number}))
     chosen = command.customer_number or lead.customer.customer_number
     if not chosen:
         raise RuleViolationError("customer_number", "choose the master customer first")

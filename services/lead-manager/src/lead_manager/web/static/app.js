@@ -266,9 +266,37 @@ function showSelection(form) {
   }
 }
 
+// "Neuer Kunde" goes through the customer mask (Kundenstamm-Maske) before anything is saved;
+// leaving it returns to the duplicate dialog as it was.
+function showMask(form, open) {
+  $("fieldset.master-mask", form).hidden = !open;
+  for (const part of $$("fieldset.customer, fieldset.slot, aside.info, [data-schedule-actions]", form)) {
+    part.hidden = open;
+  }
+  $(".error", form).textContent = "";
+  if (open) $("[name=m_last_name]", form).focus();
+}
+
+function enteredCustomer(form) {
+  const value = (name) => form.elements[`m_${name}`].value.trim() || undefined;
+  const address = Object.fromEntries(
+    ["street", "house_number", "postcode", "city", "country"].map((f) => [f, value(f)]),
+  );
+  const person = Object.fromEntries(
+    ["salutation", "title", "first_name", "last_name", "company", "email", "phone", "mobile", "birth_date"]
+      .map((f) => [f, value(f)]),
+  );
+  return { ...person, address };
+}
+
 async function submitSchedule(form) {
   const choice = form.elements.choice.value;
   if (!choice) throw new Error("Bitte wählen Sie, wie der Kunde übernommen wird.");
+  const mask = $("fieldset.master-mask", form);
+  if (choice === "NEW_CUSTOMER" && mask?.hidden) {
+    showMask(form, true);
+    return;
+  }
   const candidate = selectedCandidate(form);
   if (MERGES.includes(choice) && !candidate) {
     throw new Error("Bitte wählen Sie den Kunden, mit dem zusammengeführt wird.");
@@ -285,6 +313,7 @@ async function submitSchedule(form) {
   const at = (value) => `${value}:00${form.dataset.offset}`;
   const customer = { choice, apply_to_master: Boolean(form.elements.apply_to_master?.checked) };
   if (MERGES.includes(choice)) customer.customer_number = candidate.value;
+  if (choice === "NEW_CUSTOMER" && mask) customer.customer = enteredCustomer(form);
   const body = {
     start: at(form.elements.start.value),
     end: at(form.elements.end.value),
@@ -478,18 +507,20 @@ function wire() {
     const form = event.target;
     const submit = SUBMITS[form.id];
     if (!submit) return;
-    const button = $("button[type=submit]", form);
-    button.disabled = true;
+    const buttons = $$("button[type=submit]", form);
+    for (const button of buttons) button.disabled = true;
+    $(".error", form).textContent = "";  // the last attempt's complaint is not this one's
     try {
       await submit(form);
     } catch (error) {
       formError(form, error);
     } finally {
-      button.disabled = false;
+      for (const button of buttons) button.disabled = false;
     }
   });
   dialog.addEventListener("click", guarded(async (event) => {
     if (event.target.closest("[data-close]")) closeDialog();
+    if (event.target.closest("[data-mask-back]")) showMask(event.target.form, false);
     if (event.target.closest("[data-add-acceptor]")) {
       const body = $("table.acceptors tbody", dialog);
       body.insertAdjacentHTML(
