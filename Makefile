@@ -123,6 +123,10 @@ bench-matching: install ## Benchmark: FEBRL4 beside recordlinkage and Splink; th
 	$(UV) sync --frozen --all-packages --group bench
 	$(UV) run --frozen --group bench python bench/bench_matching.py
 
+.PHONY: bench-identification
+bench-identification: install ## Benchmark: GET /identification over HTTP (lead-manager asking customer-matching over Kafka) beside the lead's GET
+	$(RUN) python bench/bench_identification_http.py
+
 .PHONY: labelled-set
 labelled-set: install ## Write customer-matching's labelled check set (German leads of every failure class)
 	$(RUN) python bench/make_labelled_set.py

@@ -88,6 +88,7 @@ class System:
     tail: TopicTail
     cash_sale: str
     database_url: str
+    matching: httpx.AsyncClient  # customer-matching's HTTP side (GET /model); unused if down
 
     async def settled(self, *keys: str) -> None:
         """lead-manager's events with these keys all published and read by the tail: an
@@ -166,6 +167,7 @@ async def system(
         kafka_bootstrap_servers, f"{mgroup}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name]
     )
     await move_group_to_end(kafka_bootstrap_servers, mgroup, [MATCHING_REQUESTS.name])
+    await move_group_to_end(kafka_bootstrap_servers, f"{mgroup}.decisions", [LEAD_EVENTS.name])
     await groups_at_end(
         kafka_bootstrap_servers,
         lgroup,
@@ -197,6 +199,9 @@ async def system(
         matching.router.lifespan_context(matching),
         manager.router.lifespan_context(manager),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=manager), base_url="http://lm") as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=matching), base_url="http://cm"
+        ) as matching_http,
         TopicTail(kafka_bootstrap_servers, LEAD_EVENTS.name, CUSTOMER_EVENTS.name) as tail,
     ):
         settings = {
@@ -209,7 +214,7 @@ async def system(
         assert (
             await http.put(f"/api/v1/branches/{BRANCH}/settings", json=settings, headers=ADVISOR)
         ).status_code == 200
-        yield System(http, bus, tail, cash_sale, database_urls["lead-manager"])
+        yield System(http, bus, tail, cash_sale, database_urls["lead-manager"], matching_http)
     await bus.stop()
 
 
@@ -305,6 +310,33 @@ async def test_the_vin_s_owner_is_a_candidate_and_each_candidate_has_its_vehicle
     r = await system.schedule(request.lead_id, choice="MERGE_MASTER_DATA", customer_number=number)
     assert r.status_code == 200, r.text
     assert (r.json()["vehicle_case"], r.json()["warnings"]) == ("OWNED_BY_CUSTOMER", [])
+
+
+async def test_the_advisor_s_merge_labels_what_the_search_showed(system: System) -> None:
+    number, last, _ = await seeded(system)
+    request = lead_request(last)
+    await system.lead(request)
+    proposal = await system.identification(
+        request.lead_id, lambda p: any(c["customer_number"] == number for c in p["candidates"])
+    )
+    band = next(c["band"] for c in proposal["candidates"] if c["customer_number"] == number)
+    before = (await system.matching.get("/model")).json()["decisions"]
+    r = await system.schedule(request.lead_id, choice="MERGE_MASTER_DATA", customer_number=number)
+    assert r.status_code == 200, r.text
+
+    async def decided() -> dict[str, Any]:
+        async with asyncio.timeout(30):
+            while True:
+                now = (await system.matching.get("/model")).json()["decisions"]
+                if now["decided_leads"] > before["decided_leads"]:
+                    return dict(now)
+                await asyncio.sleep(0.1)
+
+    after = await decided()
+    assert after["decided_leads"] == before["decided_leads"] + 1
+    key = band.lower()
+    chosen_before = before["bands"].get(key, {}).get("chosen", 0)
+    assert after["bands"][key]["chosen"] == chosen_before + 1
 
 
 async def test_existing_customer_with_own_vehicle(system: System) -> None:
@@ -545,7 +577,7 @@ async def test_matching_down_is_a_clear_503_and_nothing_half_done(
             ) as http,
             TopicTail(kafka_bootstrap_servers, LEAD_EVENTS.name) as tail,
         ):
-            system = System(http, bus, tail, "", database_urls["lead-manager"])
+            system = System(http, bus, tail, "", database_urls["lead-manager"], http)
             request = lead_request("Zq" + letters(), number="K-DOWN")
             await system.lead(request)
             r = await system.schedule(request.lead_id, choice="EXISTING")

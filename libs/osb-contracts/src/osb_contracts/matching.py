@@ -49,6 +49,9 @@ class DuplicateSearchRequested(Message):
     limit: int = Field(default=10, ge=1, le=50)
     # the lead's vehicle: its owner in the vehicle master is a candidate, and evidence
     vin: Vin | None = None
+    # the lead searched for: the advisor's decision on it (AppointmentCreated) labels the
+    # candidates shown, which the search learns from
+    lead_id: UUID | None = None
 
 
 class FieldComparison(Contract):

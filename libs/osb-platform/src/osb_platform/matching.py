@@ -128,6 +128,7 @@ class MatchingClient:
         criteria: tuple[DuplicateCriterion, ...],
         limit: int = 10,
         vin: str | None = None,
+        lead_id: uuid.UUID | None = None,
     ) -> DuplicateSearchResult:
         request_id = uuid.uuid4()
         request = DuplicateSearchRequested(
@@ -137,6 +138,7 @@ class MatchingClient:
             criteria=criteria,
             limit=limit,
             vin=vin,
+            lead_id=lead_id,
         )
         return await self.ask(request, DuplicateSearchResult, key=str(request_id))
 

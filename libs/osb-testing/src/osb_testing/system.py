@@ -108,10 +108,12 @@ async def matching_process(
     database_url: str,
     extra_env: dict[str, str] | None = None,
 ) -> ServiceProcess:
-    """customer-matching as a process: its replica and request groups at the topics' end."""
+    """customer-matching as a process: its replica, request and decision groups at the
+    topics' end."""
     group = f"cm-{run_id}"
     await move_group_to_end(bootstrap, f"{group}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name])
     await move_group_to_end(bootstrap, group, [MATCHING_REQUESTS.name])
+    await move_group_to_end(bootstrap, f"{group}.decisions", [LEAD_EVENTS.name])
     port = free_port()
     env = {
         **os.environ,

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from faststream.kafka import KafkaBroker
 from osb_contracts import ContractError, Message, decode, encode
 from osb_contracts.customers import CustomerRegistered
 from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
+from osb_contracts.leads import AppointmentCreated, CustomerChoice
 from osb_contracts.matching import (
     ConfidenceBand,
     DuplicateCriterion,
@@ -30,14 +32,16 @@ from osb_contracts.topics import (
     CUSTOMER_EVENTS,
     DMS_CUSTOMERS,
     DMS_VEHICLES,
+    LEAD_EVENTS,
     MATCHING_REQUESTS,
     Topic,
 )
-from osb_contracts.values import Address, Customer, Vehicle
-from osb_platform import Producer, make_broker
+from osb_contracts.values import Address, ConfirmationChannel, Customer, Vehicle
+from osb_platform import Producer, make_broker, publish
 from osb_platform.db import make_engine, upgrade
 from osb_platform.matching import MatchingClient, MatchingUnavailableError
 from osb_testing.dms import a_vin, letters, publish_customer, publish_vehicle
+from osb_testing.factories import appointment
 from osb_testing.fuzz import RECORDS, drawn, records, send_then_valid
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 
@@ -80,6 +84,7 @@ async def harness(
         kafka_bootstrap_servers, f"{group}.replica", [DMS_CUSTOMERS.name, DMS_VEHICLES.name]
     )
     await move_group_to_end(kafka_bootstrap_servers, group, [MATCHING_REQUESTS.name])
+    await move_group_to_end(kafka_bootstrap_servers, f"{group}.decisions", [LEAD_EVENTS.name])
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         database_url=database_urls["customer-matching"],
@@ -325,6 +330,69 @@ async def test_bulk_import_keeps_the_good_rows_and_reports_the_bad(
         [(2, "row")],
     )
     await engine.dispose()
+
+
+async def test_the_advisor_s_decisions_label_the_candidates_they_were_shown(
+    harness: Harness,
+) -> None:
+    """A search for a lead records what it showed; the lead's AppointmentCreated says what
+    the advisor chose; GET /model shows how each band fared. A search after the decision
+    changes nothing decided; the event delivered twice labels the same."""
+    name, postcode = surname(), f"{random.randrange(10**5):05d}"
+    home = Address(street="Hauptstraße", house_number="5", postcode=postcode, city="Hamburg")
+    number, neighbour = f"K{uuid.uuid4().hex[:8]}", f"K{uuid.uuid4().hex[:8]}"
+    await harness.master(customer(number, name, address=home), revision=1)
+    await harness.master(customer(neighbour, surname(), first_name="Eva", address=home), 1)
+    lead = Customer(first_name="Jürgen", last_name=name, address=home)
+    merged, new = uuid.uuid4(), uuid.uuid4()
+
+    async def both_shown() -> bool:
+        found = await harness.client.duplicates(
+            lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,), lead_id=merged
+        )
+        return {c.customer_number for c in found.candidates} >= {number, neighbour}
+
+    await harness.until(both_shown)
+    found = await harness.client.duplicates(
+        lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,), lead_id=new
+    )
+    bands = {c.customer_number: c.band for c in found.candidates}
+    before = (await harness.http.get("/model")).json()["decisions"]
+
+    def decision(lead_id: uuid.UUID, choice: CustomerChoice, chosen: str) -> AppointmentCreated:
+        return appointment(ConfirmationChannel.NONE).model_copy(
+            update={"lead_id": lead_id, "customer_choice": choice, "customer_number": chosen}
+        )
+
+    for event in (
+        decision(merged, CustomerChoice.MERGE_MASTER_DATA, number),
+        decision(merged, CustomerChoice.MERGE_MASTER_DATA, number),  # delivered twice
+        decision(new, CustomerChoice.NEW_CUSTOMER, "N-NEW-1"),
+    ):
+        await publish(harness.bus, event, topic=LEAD_EVENTS, key=str(event.lead_id), source="/t")
+    await wait_group_caught_up(
+        harness.bootstrap, f"{harness.settings.consumer_group}.decisions", [LEAD_EVENTS.name]
+    )
+    # searched again after the decision: what was decided stays
+    await harness.client.duplicates(
+        lead, branch_id="HH-01", criteria=(DuplicateCriterion.ADDRESS,), lead_id=merged
+    )
+    after = (await harness.http.get("/model")).json()["decisions"]
+    assert after["decided_leads"] - before["decided_leads"] == 2
+
+    def count(record: dict[str, Any], band: str, what: str) -> int:
+        return int(record["bands"].get(band, {}).get(what, 0))
+
+    shown_more = {b: count(after, b, "shown") - count(before, b, "shown") for b in after["bands"]}
+    chosen_more = {
+        b: count(after, b, "chosen") - count(before, b, "chosen") for b in after["bands"]
+    }
+    mine, theirs = bands[number].value.lower(), bands[neighbour].value.lower()
+    assert chosen_more[mine] == 1  # merged with the lead's customer; nobody for the new one
+    assert sum(chosen_more.values()) == 1
+    assert shown_more[mine] >= 2  # each shown to both leads
+    assert shown_more[theirs] >= 2
+    assert sum(shown_more.values()) == 2 * len(found.candidates)
 
 
 def _template(topic: Topic) -> Message:

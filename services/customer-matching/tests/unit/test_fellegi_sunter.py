@@ -297,3 +297,17 @@ def test_one_round_of_em_by_hand() -> None:
         )
     assert model.weights["birth"] == {}
     assert model.pairs == 2
+
+
+def test_labelled_pairs_count_where_the_advisor_put_them() -> None:
+    """Non-matches that agree in the e-mail address (a family's shared one), labelled as
+    such, pull the e-mail's weight down; unlabelled, EM takes them for matches."""
+    counts = mixture(20_000)
+    shared_mail = ".".join("0" if f == "email" else "1" for f in fs.FIELDS)
+    plain = fs.estimate(counts)
+    taught = fs.estimate(counts, labelled={(shared_mail, False): 2_000})
+    assert taught.weights["email"]["0"] < plain.weights["email"]["0"] - 0.3
+    assert taught.share == pytest.approx(plain.share, abs=0.01)  # labels leave the prior
+    alike = ".".join("0" for _ in fs.FIELDS)
+    same = fs.estimate(counts, labelled={(alike, True): 2_000})
+    assert same.weights["email"]["0"] > plain.weights["email"]["0"]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from customer_matching.domain import fellegi_sunter as fs
 from customer_matching.domain.index import Scoring
-from customer_matching.service.model_check import Quality, check, labelled_set, quality
+from customer_matching.service.model_check import (
+    Quality,
+    check,
+    labelled_set,
+    on_decisions,
+    quality,
+)
 
 # agreement for, disagreement against: a sensible hand-set model
 SENSIBLE = fs.Model(
@@ -63,3 +69,22 @@ def test_quality_compares_right_first_and_wrong_certain() -> None:
     assert not Quality(10, 8, 0).at_least_as_good_as(good)
     assert not Quality(10, 10, 1).at_least_as_good_as(good)  # one false certainty too many
     assert good.to_json() == {"leads": 10, "top1": 0.9, "wrong_certain": 0}
+
+
+def test_on_decisions_asks_whether_the_chosen_candidate_comes_first() -> None:
+    alike, unlike = ".".join("0" for _ in fs.FIELDS), ".".join("1" for _ in fs.FIELDS)
+    decided = [
+        [(alike, 0.6, True), (unlike, 0.9, False)],  # the rules had it second
+        [(alike, 0.9, True), (unlike, 0.5, False)],
+        [(alike, 0.9, False), (unlike, 0.5, False)],  # a new customer: no merge to judge
+    ]
+    rules = on_decisions(None, decided)
+    assert (rules.leads, rules.first_right) == (2, 1)
+    model = on_decisions(SENSIBLE, decided)
+    assert (model.leads, model.first_right) == (2, 2)
+    verdict = check(SENSIBLE, SENSIBLE, Scoring(), decided)
+    assert verdict.decisions_model == verdict.decisions_current
+    assert verdict.to_json()["on_decisions"] == {
+        "model": model.to_json(),
+        "replaced": model.to_json(),
+    }

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from customer_matching.adapters.decisions import decided, labelled_vectors, per_band
 from customer_matching.adapters.tables import comparison_counts, match_models
 from customer_matching.domain import fellegi_sunter as fs
 from customer_matching.domain.index import Scoring
-from customer_matching.service.model_check import Verdict, check
+from customer_matching.service.model_check import Decided, Verdict, check
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Learner:
     refused_at: int = 0  # pairs counted when the last estimate was refused
     last_check: Verdict | None = None  # of the last model estimated here
     # whether a model may replace what bands now (the model in use, or the rules)
-    check: Callable[[fs.Model, fs.Model | None, Scoring], Verdict] = check
+    check: Callable[[fs.Model, fs.Model | None, Scoring, Decided], Verdict] = check
     # flush() and counted() one at a time: no pair counted twice or not at all in between
     _flushing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -96,13 +97,21 @@ class Learner:
             rows = (await conn.execute(select(comparison_counts))).all()
             counts = {vector: count for vector, count in rows}
             total = sum(counts.values())
+            searches = await decided(conn)
             try:
-                model = await asyncio.to_thread(fs.estimate, counts, min_pairs=self.min_pairs)
+                model = await asyncio.to_thread(
+                    fs.estimate,
+                    counts,
+                    min_pairs=self.min_pairs,
+                    labelled=labelled_vectors(searches),
+                )
             except fs.NotEstimableError as exc:
                 log.warning("no duplicate-search model from %d pairs: %s", total, exc)
                 self.refused_at = total  # tried again once the counts grew
                 return None
-            verdict = await asyncio.to_thread(self.check, model, self.scoring.model, self.scoring)
+            verdict = await asyncio.to_thread(
+                self.check, model, self.scoring.model, self.scoring, searches
+            )
             self.last_check = verdict
             if not verdict.adopt:
                 log.warning(
@@ -137,6 +146,11 @@ class Learner:
         self.model_id = newest
         log.info("duplicate search bands by model %d (%d pairs)", newest, self.scoring.model.pairs)
         return True
+
+    async def decisions(self) -> dict[str, object]:
+        """How each band fared on the advisor's decisions (``GET /model``)."""
+        async with self.engine.connect() as conn:
+            return await per_band(conn)
 
     async def step(self) -> None:
         await self.flush()

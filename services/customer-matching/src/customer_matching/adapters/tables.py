@@ -8,14 +8,18 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Identity,
     Index,
     Integer,
     MetaData,
     Sequence,
+    SmallInteger,
     String,
     Table,
+    false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -85,6 +89,24 @@ match_models = Table(
     Column("model", JSONB, nullable=False),
     Column("pairs", BigInteger, nullable=False),
     Column("estimated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# What each lead's duplicate search showed the advisor (the last search before the
+# decision), and, once AppointmentCreated tells it, what the advisor decided: the labels the
+# search is checked and taught by. Customer numbers, bands and agreement levels only.
+shown_candidates = Table(
+    "shown_candidates",
+    metadata,
+    Column("lead_id", UUID(as_uuid=True), primary_key=True),
+    Column("customer_number", String(20), primary_key=True),
+    Column("rank", SmallInteger, nullable=False),
+    Column("band", String(10), nullable=False),
+    Column("vector", String(64), nullable=False),
+    Column("rules_score", Float, nullable=False),
+    Column("decided", Boolean, nullable=False, server_default=false()),
+    Column("chosen", Boolean, nullable=False, server_default=false()),
+    Column("shown_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("shown_candidates_decided", "band", postgresql_where=text("decided")),
 )
 
 outbox = outbox_table(metadata)

@@ -159,15 +159,37 @@ class Model:
         return cls(weights=weights, share=float(data["share"]), pairs=int(data["pairs"]))
 
 
-def estimate(counts: Mapping[Vector, int], *, rounds: int = 50, min_pairs: int = 1) -> Model:
+def _add_known(
+    known: list[tuple[list[str], bool, int]],
+    m_counts: list[dict[str, float]],
+    u_counts: list[dict[str, float]],
+) -> None:
+    """Labelled pairs: their class known, so counted where they belong, not guessed."""
+    for levels, same, count in known:
+        for f, lv in enumerate(levels):
+            if lv != MISSING:
+                (m_counts if same else u_counts)[f][lv] += count
+
+
+def estimate(
+    counts: Mapping[Vector, int],
+    *,
+    rounds: int = 50,
+    min_pairs: int = 1,
+    labelled: Mapping[tuple[Vector, bool], int] | None = None,
+) -> Model:
     """Expectation-maximisation over counted vectors; starts from "level 0 is likelier
     among matches" so the match class is the agreeing one, and refuses a result where it
-    is not (names agreeing must weigh for a match)."""
+    is not (names agreeing must weigh for a match). ``labelled`` pairs (the advisor's
+    decisions: vector and whether it was the same customer) count with their class known
+    instead of guessed."""
     total = sum(counts.values())
     if total < max(min_pairs, 1):
         raise NotEstimableError(f"{total} pairs seen, {min_pairs} needed")
     rows = [(vector.split("."), count) for vector, count in counts.items()]
-    seen = [sorted({levels[f] for levels, _ in rows} - {MISSING}) for f in range(len(FIELDS))]
+    known = [(vector.split("."), same, n) for (vector, same), n in (labelled or {}).items()]
+    everything = [levels for levels, _ in rows] + [levels for levels, _, _ in known]
+    seen = [sorted({levels[f] for levels in everything} - {MISSING}) for f in range(len(FIELDS))]
     m: list[dict[str, float]] = [
         {lv: 0.7 if lv == "0" else 0.3 / max(1, len(ls) - 1) for lv in ls} for ls in seen
     ]
@@ -190,6 +212,7 @@ def estimate(counts: Mapping[Vector, int], *, rounds: int = 50, min_pairs: int =
                 if lv != MISSING:
                     m_counts[f][lv] += g * count
                     u_counts[f][lv] += (1 - g) * count
+        _add_known(known, m_counts, u_counts)
         share = min(max(matched / total, 1e-6), 1 - 1e-6)
         for f, ls in enumerate(seen):
             m_total = sum(m_counts[f].values()) + smooth * len(ls)

@@ -381,6 +381,27 @@ def _both(given: float, surname: float) -> float:
     return min(given, surname) / 2 + (given + surname) / 4
 
 
+def explain(
+    index: CustomerIndex,
+    customer: Customer,
+    criteria: Iterable[DuplicateCriterion],
+    numbers: Iterable[str],
+    vehicle_owner: str | None = None,
+) -> list[tuple[str, fs.Vector, float]]:
+    """For candidates a search returned: each one's comparison vector and the rules' score,
+    what the advisor's decision on them is compared against later."""
+    query, wanted = Normalised.of(customer), tuple(criteria)
+    out = []
+    for number in numbers:
+        slot = index.slots.get(number)
+        norm = index.normalised[slot] if slot is not None else None
+        if norm is None:
+            continue  # gone from the master since
+        rules = score(query, norm, wanted, owns=number == vehicle_owner)
+        out.append((number, fs.vector(query, norm), rules.total if rules else 0.0))
+    return out
+
+
 def name_similarity(a: Normalised, b: Normalised) -> float:
     """Given name and surname compared part by part; first and last name swapped at
     ``SWAPPED`` ("Peter Frank" is not "Frank Peters" as surely as "Peter Frank" is); and,

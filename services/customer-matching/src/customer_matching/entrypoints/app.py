@@ -17,11 +17,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from osb_contracts import ContractError, Envelope, Message, decode, encode, one_line
 from osb_contracts.dms import CustomerMasterChanged, VehicleMasterChanged
+from osb_contracts.leads import AppointmentCreated
 from osb_contracts.matching import MatchingFailed
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
     DMS_CUSTOMERS,
     DMS_VEHICLES,
+    LEAD_EVENTS,
     MATCHING_REPLIES,
     MATCHING_REQUESTS,
 )
@@ -42,6 +44,7 @@ from osb_platform.poison import PoisonGuard, decode_or_dead_letter
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from customer_matching.adapters.decisions import record_decisions
 from customer_matching.adapters.learning import Learner
 from customer_matching.adapters.registration import Registrar, ensure_range
 from customer_matching.adapters.replica import (
@@ -60,6 +63,7 @@ SOURCE = "/osb/customer-matching"
 RELAY_LOCK = 0x05B0_C0DE
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 NIL = uuid.UUID(int=0)
+DECIDED = AppointmentCreated.cloudevents_type()  # of the lead events, the one it learns from
 
 
 def create_app(
@@ -135,6 +139,8 @@ def create_app(
             "first_model_from_pairs": learner.min_pairs,
             # the last model estimated by this instance, checked on the labelled set
             "last_check": learner.last_check.to_json() if learner.last_check else None,
+            # how each band fared on the advisor's decisions in the duplicate dialog
+            "decisions": await learner.decisions(),
         }
 
     return app
@@ -201,6 +207,11 @@ def build_broker(
 
     replica_guard = PoisonGuard(producer, service=SERVICE)
     requests_guard = PoisonGuard(producer, service=SERVICE)
+    decisions_guard = PoisonGuard(producer, service=SERVICE)
+
+    async def label(envelopes: Sequence[Envelope[Any]]) -> None:
+        async with engine.begin() as conn:
+            await record_decisions(conn, [e.message for e in envelopes])
 
     async def apply_changes(envelopes: Sequence[Envelope[Any]]) -> None:
         async with engine.begin() as conn:
@@ -277,6 +288,26 @@ def build_broker(
         await producer.send_many(refusals)
         await requests_guard.handle(requests, answer_all)
 
+    @broker.subscriber(
+        LEAD_EVENTS.name,
+        group_id=f"{settings.consumer_group}.decisions",
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,  # commit after the labels are written
+        decoder=raw_batch,
+        parser=tolerant_batch_parser,
+    )
+    async def on_decisions(_: Any, msg: KafkaMessage) -> None:
+        """The advisor's decisions (AppointmentCreated) label the candidates they were shown;
+        recording them twice writes the same labels."""
+        records = msg.raw_message
+        assert isinstance(records, tuple)
+        ours = [r for r in records if header(r, "ce_type") == DECIDED]
+        decoded = await decode_or_dead_letter(ours, LEAD_EVENTS.messages, producer, service=SERVICE)
+        await decisions_guard.handle(decoded, label)
+
     return broker
 
 
@@ -296,7 +327,8 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
         summary=(
             "The DMS customer and vehicle masters in (a replica every instance follows); "
             "duplicate search, customer and VIN lookups and registrations answered by "
-            "request/reply; new customers and master-data update requests out for the DMS."
+            "request/reply; new customers and master-data update requests out for the DMS; "
+            "the advisor's decisions (AppointmentCreated) as labels for the search."
         ),
         produces=[MATCHING_REPLIES, CUSTOMER_EVENTS],
     )

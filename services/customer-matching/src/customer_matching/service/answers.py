@@ -7,6 +7,7 @@ from osb_contracts.matching import (
     CustomerLookupRequested,
     CustomerLookupResult,
     CustomerRegistrationResult,
+    DuplicateCandidate,
     DuplicateSearchRequested,
     DuplicateSearchResult,
     MatchingFailed,
@@ -17,9 +18,31 @@ from osb_contracts.matching import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from customer_matching.adapters.decisions import Shown, record_shown
 from customer_matching.adapters.registration import RangeExhaustedError, Registrar
 from customer_matching.adapters.replica import find_vehicle
-from customer_matching.domain.index import CustomerIndex, Scoring
+from customer_matching.domain.index import CustomerIndex, Scoring, explain
+
+
+async def _remember(
+    index: CustomerIndex,
+    request: DuplicateSearchRequested,
+    candidates: list[DuplicateCandidate],
+    owner: str | None,
+    engine: AsyncEngine,
+) -> None:
+    """What the advisor is shown for the lead, to be labelled by their decision."""
+    bands = {c.customer_number: c.band for c in candidates}
+    numbers = [c.customer_number for c in candidates]
+    shown = [
+        Shown(number, rank, bands[number].value, vector, rules_score)
+        for rank, (number, vector, rules_score) in enumerate(
+            explain(index, request.customer, request.criteria, numbers, owner)
+        )
+    ]
+    assert request.lead_id is not None
+    async with engine.begin() as conn:
+        await record_shown(conn, request.lead_id, shown)
 
 
 async def answer(
@@ -36,14 +59,12 @@ async def answer(
             async with engine.connect() as conn:
                 found = await find_vehicle(conn, request.vin)
             owner = found[0] if found else None
-        return DuplicateSearchResult(
-            request_id=request.request_id,
-            candidates=tuple(
-                index.search(
-                    request.customer, request.criteria, request.limit, scoring, vehicle_owner=owner
-                )
-            ),
+        candidates = index.search(
+            request.customer, request.criteria, request.limit, scoring, vehicle_owner=owner
         )
+        if request.lead_id is not None:
+            await _remember(index, request, candidates, owner, engine)
+        return DuplicateSearchResult(request_id=request.request_id, candidates=tuple(candidates))
     if isinstance(request, CustomerLookupRequested):
         return CustomerLookupResult(
             request_id=request.request_id, customer=index.get(request.customer_number)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -91,22 +91,46 @@ def quality(scoring: Callable[[], Scoring], path: Path = LABELLED) -> Quality:
     return Quality(sum(lead.truth is not None for lead in leads), right, wrong_certain)
 
 
+Decided = Sequence[Sequence[tuple[str, float, bool]]]  # per lead: (vector, rules' score, chosen)
+
+
+def on_decisions(model: fs.Model | None, decided: Decided) -> Quality:
+    """The advisor's decisions where they merged with a candidate: is that one first when
+    ``model`` (None: the rules' scores as recorded) orders the candidates they were shown?"""
+    merged = [search for search in decided if any(chosen for _, _, chosen in search)]
+
+    def key(shown: tuple[str, float, bool]) -> float:
+        return shown[1] if model is None else model.weight(shown[0])
+
+    right = sum(max(search, key=key)[2] for search in merged)
+    return Quality(len(merged), right, 0)
+
+
 @dataclass(frozen=True)
 class Verdict:
     adopt: bool
     model: Quality
     current: Quality  # what it would replace: the model in use, or the rules
+    decisions_model: Quality = Quality(0, 0, 0)
+    decisions_current: Quality = Quality(0, 0, 0)
 
     def to_json(self) -> dict[str, object]:
         return {
             "adopted": self.adopt,
             "model": self.model.to_json(),
             "replaced": self.current.to_json(),
+            "on_decisions": {
+                "model": self.decisions_model.to_json(),
+                "replaced": self.decisions_current.to_json(),
+            },
         }
 
 
-def check(model: fs.Model, current: fs.Model | None, like: Scoring) -> Verdict:
-    """``model`` against ``current`` (None: the rules), both with ``like``'s thresholds."""
+def check(
+    model: fs.Model, current: fs.Model | None, like: Scoring, decided: Decided = ()
+) -> Verdict:
+    """``model`` against ``current`` (None: the rules), both with ``like``'s thresholds, on
+    the labelled set and on the advisor's ``decided`` searches."""
 
     def banded_by(m: fs.Model | None) -> Callable[[], Scoring]:
         return lambda: Scoring(
@@ -117,4 +141,6 @@ def check(model: fs.Model, current: fs.Model | None, like: Scoring) -> Verdict:
         )
 
     new, old = quality(banded_by(model)), quality(banded_by(current))
-    return Verdict(new.at_least_as_good_as(old), new, old)
+    by_model, by_current = on_decisions(model, decided), on_decisions(current, decided)
+    adopt = new.at_least_as_good_as(old) and by_model.at_least_as_good_as(by_current)
+    return Verdict(adopt, new, old, by_model, by_current)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Self
 from uuid import UUID
@@ -23,6 +24,7 @@ from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
 from osb_contracts.matching import (
     DuplicateCandidate,
     DuplicateCriterion,
+    DuplicateSearchResult,
     VehicleLookupResult,
     VehicleOwnership,
 )
@@ -562,15 +564,32 @@ async def identification(
     async with _uow(request) as uow:
         branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
     number = lead.customer.customer_number
-    master = await matching.customer(number) if number else None
     vin = lead.vehicle.vin
-    # the owner as the vehicle master holds it; each candidate's case is judged against it
-    lookup = await matching.vehicle(vin, customer_number=None) if vin else None
-    candidates: list[ProposedCandidate] = []
-    if master is None:
-        found = await matching.duplicates(
-            lead.customer, branch_id=lead.branch_id, criteria=branch.duplicate_criteria, vin=vin
+
+    async def owner() -> VehicleLookupResult | None:
+        # the vehicle's owner as the vehicle master holds it: each case is judged against it
+        return await matching.vehicle(vin, customer_number=None) if vin else None
+
+    def search() -> Awaitable[DuplicateSearchResult]:
+        return matching.duplicates(
+            lead.customer,
+            branch_id=lead.branch_id,
+            criteria=branch.duplicate_criteria,
+            vin=vin,
+            lead_id=lead.id,
         )
+
+    # the questions asked at once, each a round trip to customer-matching
+    candidates: list[ProposedCandidate] = []
+    found: DuplicateSearchResult | None = None
+    if number:
+        master, lookup = await asyncio.gather(matching.customer(number), owner())
+        if master is None:  # a number the master does not know: search as for none
+            found = await search()
+    else:
+        master = None
+        lookup, found = await asyncio.gather(owner(), search())
+    if found is not None:
         candidates = [
             ProposedCandidate(
                 **dict(c), vehicle=VehicleCaseView.of(lead, lookup, c.customer_number)

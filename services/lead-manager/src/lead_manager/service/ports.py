@@ -51,6 +51,7 @@ class Identification(Protocol):
         criteria: tuple[DuplicateCriterion, ...],
         limit: int = 10,
         vin: str | None = None,
+        lead_id: UUID | None = None,
     ) -> DuplicateSearchResult: ...
     async def vehicle(self, vin: str, *, customer_number: str | None) -> VehicleLookupResult: ...
     async def register(

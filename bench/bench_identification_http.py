@@ -1,0 +1,151 @@
+"""make bench-identification: the duplicate dialog's question as the advisor's page asks it.
+
+``GET /api/v1/leads/{id}/identification`` over HTTP to lead-manager as a process, which asks
+customer-matching (a process too, on the demo replica of ``make run``: 2,000 Faker customers
+and their vehicles) over Kafka: the VIN's owner and the duplicate search at once. Leads made
+from demo masters as a portal would send them (umlauts spelt out, "Str.", the customer's
+VIN on most). Beside it, from the same run, the lead's own ``GET /api/v1/leads/{id}``: the
+same HTTP, token and database path without the questions to customer-matching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SECRET = secrets.token_urlsafe(32)  # this run's tokens only
+
+
+def _q(values: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(values, n=100)
+    return {"p50": round(q[49], 2), "p95": round(q[94], 2), "p99": round(q[98], 2)}
+
+
+async def run(infra: Any, leads: int, requests: int) -> dict[str, Any]:
+    from customer_matching.demo import generate
+    from customer_matching.entrypoints.cli import _demo
+    from lead_manager.domain.permissions import Permission
+    from lead_manager.entrypoints.auth import issue_token
+    from osb_local_infra.postgres import database_url, ensure_databases
+    from osb_platform import make_broker
+    from osb_testing.system import lead_system, matching_process
+
+    run_id = uuid.uuid4().hex[:6]
+    urls = {
+        "customer-matching": database_url(
+            infra.database_urls["customer-matching"], "bench_identification_cm"
+        ),
+        "lead-manager": database_url(
+            infra.database_urls["lead-manager"], "bench_identification_lm"
+        ),
+    }
+    await ensure_databases(urls)
+    system = await lead_system(
+        run_id,
+        bootstrap=infra.bootstrap_servers,
+        database_urls={**infra.database_urls, **urls},
+        jwt_secret=SECRET,
+    )
+    matching = await matching_process(
+        run_id, bootstrap=infra.bootstrap_servers, database_url=urls["customer-matching"]
+    )
+    os.environ["CUSTOMER_MATCHING_DATABASE_URL"] = urls["customer-matching"]
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = infra.bootstrap_servers
+    await _demo(2000, 42, generate)  # the replica make run loads, unless already there
+    await matching.start()
+    await system.manager.start()
+    branch = "HH-01"
+    token = issue_token(SECRET, user="anna", name="Anna", branches={branch: list(Permission)})
+    headers = {"Authorization": f"Bearer {token}"}
+    customers, vehicles = generate(2000, random.Random(42))
+    owned = {owner: v for owner, v in vehicles}
+    rng = random.Random(5)
+    bus = make_broker(infra.bootstrap_servers, client_id="bench-portal")
+    await bus.start()
+    try:
+        ids = [
+            await _lead(bus, branch, master, owned.get(master.customer_number or ""))
+            for master in rng.sample(customers, leads)
+        ]
+        async with httpx.AsyncClient(base_url=system.manager.url, headers=headers) as http:
+            return {"leads": leads, "requests": requests, **await _timed(http, ids, requests)}
+    finally:
+        await bus.stop()
+        system.manager.stop()
+        matching.stop()
+
+
+async def _lead(bus: Any, branch: str, master: Any, vehicle: Any) -> uuid.UUID:
+    """A booking of ``master`` as a portal sends it, with their vehicle if they have one."""
+    from osb_contracts.leads import LeadRequested
+    from osb_contracts.topics import LEAD_REQUESTS
+    from osb_contracts.values import Vehicle
+    from osb_platform import publish
+
+    street = (master.address.street or "").replace("straße", "str.")
+    lead = LeadRequested(
+        lead_id=uuid.uuid4(),
+        booking_id=f"BI-{uuid.uuid4().hex[:8]}",
+        branch_id=branch,
+        received_at=datetime.now(UTC),
+        requested_start=datetime.now(UTC) + timedelta(days=2),
+        customer=master.model_copy(
+            update={
+                "customer_number": None,
+                "last_name": master.last_name.replace("ü", "ue").replace("ö", "oe"),
+                "address": master.address.model_copy(update={"street": street}),
+            }
+        ),
+        vehicle=vehicle or Vehicle(),
+    )
+    await publish(bus, lead, topic=LEAD_REQUESTS, key=str(lead.lead_id), source="/bench")
+    return lead.lead_id
+
+
+async def _timed(http: httpx.AsyncClient, ids: list[uuid.UUID], requests: int) -> dict[str, Any]:
+    async with asyncio.timeout(120):
+        for lead_id in ids:
+            while (await http.get(f"/api/v1/leads/{lead_id}")).status_code != 200:
+                await asyncio.sleep(0.05)
+    for lead_id in ids[:50]:  # warm up: connections, the services' caches
+        assert (await http.get(f"/api/v1/leads/{lead_id}/identification")).status_code == 200
+    ident, detail = [], []
+    for i in range(requests):
+        lead_id = ids[i % len(ids)]
+        t0 = time.perf_counter()
+        r = await http.get(f"/api/v1/leads/{lead_id}/identification")
+        ident.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200, r.text
+        t0 = time.perf_counter()
+        r = await http.get(f"/api/v1/leads/{lead_id}")
+        detail.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200, r.text
+    return {"identification_ms": _q(ident), "lead_detail_ms_baseline": _q(detail)}
+
+
+def main() -> None:
+    import json
+
+    import uvloop
+    from osb_testing.infrastructure import provide
+
+    with provide() as infra:
+        report = uvloop.run(run(infra, leads=200, requests=500))
+    print(json.dumps(report, indent=2))
+    out = Path(__file__).resolve().parents[1] / ".bench" / "identification_http.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
