@@ -39,7 +39,17 @@ class Runtime:
     engine: AsyncEngine
     producer: Producer
     stack: AsyncExitStack
+    bootstrap_servers: str = ""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def prompt_producer(self, client_id: str) -> Producer:
+        """A producer that sends at once, without the 5 ms linger: for request/reply, where
+        someone waits for every record (the relay's producer batches for throughput).
+        Stopped with the runtime, after the consumers started later."""
+        producer = Producer(self.bootstrap_servers, client_id=client_id, linger_ms=0)
+        await producer.start()
+        self.stack.push_async_callback(producer.stop)
+        return producer
 
     def background(
         self, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]], name: str
@@ -89,7 +99,7 @@ async def service_runtime(
         producer = Producer(settings.kafka_bootstrap_servers, client_id=service)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        yield Runtime(engine, producer, stack)
+        yield Runtime(engine, producer, stack, settings.kafka_bootstrap_servers)
 
 
 def readiness(engine: AsyncEngine, producer: Producer, topic: str) -> dict[str, Check]:

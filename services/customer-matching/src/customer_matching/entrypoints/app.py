@@ -44,7 +44,7 @@ from osb_platform.poison import PoisonGuard, decode_or_dead_letter
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from customer_matching.adapters.decisions import record_decisions
+from customer_matching.adapters.decisions import Shown, record_decisions, record_shown
 from customer_matching.adapters.learning import Learner
 from customer_matching.adapters.registration import Registrar, ensure_range
 from customer_matching.adapters.replica import (
@@ -105,7 +105,13 @@ def create_app(
             )
             await run.consume(
                 build_broker(
-                    settings, run.engine, run.producer, follower.index, learner.scoring, registrar
+                    settings,
+                    run.engine,
+                    run.producer,
+                    follower.index,
+                    learner.scoring,
+                    registrar,
+                    replies=await run.prompt_producer("customer-matching-replies"),
                 )
             )
             app.state.checks = readiness(run.engine, run.producer, MATCHING_REPLIES.name)
@@ -200,6 +206,8 @@ def build_broker(
     index: CustomerIndex,
     scoring: Scoring,
     registrar: Registrar,
+    *,
+    replies: Producer,  # answers to requests: sent at once
 ) -> KafkaBroker:
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
@@ -223,13 +231,23 @@ def build_broker(
             )
 
     async def answer_all(requests: Sequence[tuple[Any, Envelope[Any]]]) -> None:
-        replies: list[Outgoing] = []
+        answers: list[Outgoing] = []
+        shown: list[tuple[uuid.UUID, list[Shown]]] = []
         for record, envelope in requests:
             reply = await answer(
-                envelope.message, index=index, scoring=scoring, engine=engine, registrar=registrar
+                envelope.message,
+                index=index,
+                scoring=scoring,
+                engine=engine,
+                registrar=registrar,
+                shown=shown,
             )
-            replies += _reply(record, reply, causation=envelope.id)
-        await producer.send_many(replies)
+            answers += _reply(record, reply, causation=envelope.id)
+        await replies.send_many(answers)
+        if shown:  # after the answers: the advisor waits for them, not for this
+            async with engine.begin() as conn:
+                for lead_id, candidates in shown:
+                    await record_shown(conn, lead_id, candidates)
 
     @broker.subscriber(
         DMS_CUSTOMERS.name,
@@ -285,7 +303,7 @@ def build_broker(
             else:
                 requests.append((record, (record, envelope)))
         await producer.dead_letter(letters, service=SERVICE)
-        await producer.send_many(refusals)
+        await replies.send_many(refusals)
         await requests_guard.handle(requests, answer_all)
 
     @broker.subscriber(
@@ -319,7 +337,7 @@ def main() -> None:
 def asyncapi(settings: Settings) -> dict[str, Any]:
     """The AsyncAPI document of this service's broker (nothing is connected)."""
     none = cast(Any, None)
-    broker = build_broker(settings, none, none, none, none, none)
+    broker = build_broker(settings, none, none, none, none, none, replies=none)
     return describe(
         broker,
         servers=settings.kafka_bootstrap_servers,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from osb_contracts import Message, one_line
 from osb_contracts.matching import (
     CustomerLookupRequested,
@@ -18,31 +20,27 @@ from osb_contracts.matching import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from customer_matching.adapters.decisions import Shown, record_shown
+from customer_matching.adapters.decisions import Shown
 from customer_matching.adapters.registration import RangeExhaustedError, Registrar
 from customer_matching.adapters.replica import find_vehicle
 from customer_matching.domain.index import CustomerIndex, Scoring, explain
 
 
-async def _remember(
+def _shown(
     index: CustomerIndex,
     request: DuplicateSearchRequested,
     candidates: list[DuplicateCandidate],
     owner: str | None,
-    engine: AsyncEngine,
-) -> None:
+) -> list[Shown]:
     """What the advisor is shown for the lead, to be labelled by their decision."""
     bands = {c.customer_number: c.band for c in candidates}
     numbers = [c.customer_number for c in candidates]
-    shown = [
+    return [
         Shown(number, rank, bands[number].value, vector, rules_score)
         for rank, (number, vector, rules_score) in enumerate(
             explain(index, request.customer, request.criteria, numbers, owner)
         )
     ]
-    assert request.lead_id is not None
-    async with engine.begin() as conn:
-        await record_shown(conn, request.lead_id, shown)
 
 
 async def answer(
@@ -52,7 +50,10 @@ async def answer(
     scoring: Scoring,
     engine: AsyncEngine,
     registrar: Registrar,
+    shown: list[tuple[UUID, list[Shown]]],
 ) -> Message:
+    """The answer to ``request``; a duplicate search for a lead adds what it showed to
+    ``shown``, for the caller to record once the answers are out."""
     if isinstance(request, DuplicateSearchRequested):
         owner = None
         if request.vin:
@@ -63,7 +64,7 @@ async def answer(
             request.customer, request.criteria, request.limit, scoring, vehicle_owner=owner
         )
         if request.lead_id is not None:
-            await _remember(index, request, candidates, owner, engine)
+            shown.append((request.lead_id, _shown(index, request, candidates, owner)))
         return DuplicateSearchResult(request_id=request.request_id, candidates=tuple(candidates))
     if isinstance(request, CustomerLookupRequested):
         return CustomerLookupResult(

@@ -60,7 +60,7 @@ def create_app(
             await run.consume(broker)
             matching = MatchingClient(
                 settings.kafka_bootstrap_servers,
-                run.producer,
+                await run.prompt_producer("lead-manager-matching"),
                 source="/osb/lead-manager",
                 timeout=settings.matching_timeout_s,
             )
