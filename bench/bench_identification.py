@@ -21,7 +21,7 @@ import json
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,13 @@ def one_set(seed: int, masters: int, per_class: int) -> dict[str, Any]:
     rules = evaluate(index, leads, counting)
     model = fs.estimate(counting.observed)
     learned = evaluate(index, leads, Scoring(model=model))
-    return {"masters": len(index), "rules": rules, "model": learned, "model_pairs": model.pairs}
+    return {
+        "masters": len(index),
+        "rules": rules,
+        "model": learned,
+        "model_pairs": model.pairs,
+        "model_weights": model.to_json(),
+    }
 
 
 def at_scale(masters: int, queries: int) -> dict[str, Any]:
@@ -167,22 +173,19 @@ def at_scale(masters: int, queries: int) -> dict[str, Any]:
     added_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
     leads = [lead for lead in g.leads(pop, queries // len(g.CLASSES), 8) if lead.truth]
     scoring = Scoring()
-    timings, blocked, sizes = [], 0, []
+    timings, sizes = [], []
+    missed: Counter[str] = Counter()
     for lead in leads:
         t0 = time.perf_counter()
         search(index, lead, scoring)
         timings.append((time.perf_counter() - t0) * 1000)
         candidates = index.candidates(Normalised.of(lead.customer))
         sizes.append(len(candidates))
-        blocked += lead.truth in {index.numbers[s] for s in candidates} or (
-            lead.truth == lead.vehicle_owner
-        )
-    missed = defaultdict(int)
-    for lead in leads:
-        if lead.truth not in index.candidate_numbers(Normalised.of(lead.customer)) and (
+        if lead.truth not in {index.numbers[s] for s in candidates} and (
             lead.truth != lead.vehicle_owner
         ):
             missed[lead.kind] += 1
+    blocked = len(leads) - sum(missed.values())
     q = statistics.quantiles(timings, n=100)
     same = Counter((m.first_name, m.last_name) for m in pop.masters)
     return {

@@ -97,26 +97,16 @@ class Contract(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        unguarded = [
-            name
-            for name, info in cls.model_fields.items()
-            if _unguarded(info.annotation, info.metadata)
-        ]
-        if unguarded:
-            raise TypeError(
-                f"{cls.__name__}: the string fields {unguarded} need STORABLE or ONE_LINE "
-                "(use Text, ShortText, LongText or another type of osb_contracts._base)"
-            )
-        unbounded = [
-            name
-            for name, info in cls.model_fields.items()
-            if _unbounded(info.annotation, info.metadata)
-        ]
-        if unbounded:
-            raise TypeError(
-                f"{cls.__name__}: the integer fields {unbounded} need bounds within a "
-                "PostgreSQL bigint (Field(ge=..., le=...))"
-            )
+        for loose, kind, need in (
+            (_unguarded, "string", "STORABLE or ONE_LINE (use Text, ShortText, LongText or "
+             "another type of osb_contracts._base)"),
+            (_unbounded, "integer", "bounds within a PostgreSQL bigint (Field(ge=..., le=...))"),
+        ):  # fmt: skip
+            names = [
+                n for n, info in cls.model_fields.items() if loose(info.annotation, info.metadata)
+            ]
+            if names:
+                raise TypeError(f"{cls.__name__}: the {kind} fields {names} need {need}")
 
 
 def _unguarded(annotation: Any, metadata: Any = ()) -> bool:
