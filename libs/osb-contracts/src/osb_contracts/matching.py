@@ -70,13 +70,6 @@ class DuplicateCandidate(Contract):
     owns_vehicle: bool = False  # the owner of the lead's VIN in the vehicle master
 
 
-class DuplicateSearchResult(Message):
-    message_type = "osb.matching.DuplicateSearchResult"
-
-    request_id: UUID
-    candidates: tuple[DuplicateCandidate, ...] = Field(max_length=50)
-
-
 class CustomerLookupRequested(Message):
     """The master record of a known customer number."""
 
@@ -114,6 +107,17 @@ class VehicleLookupResult(Message):
     ownership: VehicleOwnership
     owner_customer_number: CustomerNumber | None = None
     vehicle: Vehicle | None = None
+
+
+class DuplicateSearchResult(Message):
+    message_type = "osb.matching.DuplicateSearchResult"
+
+    request_id: UUID
+    candidates: tuple[DuplicateCandidate, ...] = Field(max_length=50)
+    # the request's VIN as the vehicle master has it (ownership judged against no customer):
+    # the asker needs no lookup of its own; None when the request carried no VIN or the
+    # answer comes from a version that did not look it up
+    vehicle: VehicleLookupResult | None = None
 
 
 class RegisterCustomerRequested(Message):

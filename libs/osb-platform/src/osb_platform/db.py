@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Column, Table, text, types
+from sqlalchemy import Column, Table, event, text, types
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -35,16 +37,43 @@ def json_text(value: Any) -> str:
     return value if isinstance(value, JsonText) else orjson.dumps(value).decode()
 
 
+# A pooled connection idle longer than this is pinged before use; a busier one only checked
+# for a closed socket (SQLAlchemy's pre-ping costs three round trips, BEGIN, ";" and
+# ROLLBACK, on every checkout: more than a lead's detail query itself).
+PING_AFTER_IDLE_S = 5.0
+
+
 def make_engine(url: str, *, pool_size: int = 10, **options: Any) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         json_serializer=json_text,
         json_deserializer=orjson.loads,
         **options,
     )
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _idle_from(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _still_there(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        """A connection the server closed (a restart) is replaced, found without a round
+        trip; one idle for a while (a firewall may have dropped it silently) is pinged."""
+        idle_since = record.info.get("idle_since")
+        try:
+            if dbapi_connection.driver_connection.is_closed():
+                raise sa_exc.DisconnectionError("closed by the server")
+            if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_S:
+                dbapi_connection.ping()
+        except sa_exc.DisconnectionError:
+            raise
+        except Exception as exc:  # the ping failed: the pool connects anew (three tries)
+            raise sa_exc.DisconnectionError(str(exc)) from exc
+
+    return engine
 
 
 async def upgrade(engine: AsyncEngine, migrations: Path, revision: str = "head") -> None:

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka.errors import KafkaError
-from osb_contracts import ContractError, Envelope, Message, decode
 from sqlalchemy import exc as sa_exc
 
 from osb_platform.producer import DeadLetter, Producer
@@ -65,25 +64,6 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(e, KafkaError) and e.retriable:
             return True
     return False
-
-
-async def decode_or_dead_letter(
-    records: Sequence[Any],
-    expect: tuple[type[Message], ...],
-    producer: Producer,
-    *,
-    service: str,
-) -> list[tuple[Any, Envelope[Any]]]:
-    """Each decodable record with its envelope; the others dead-lettered in one send."""
-    decoded: list[tuple[Any, Envelope[Any]]] = []
-    letters: list[DeadLetter] = []
-    for r in records:
-        try:
-            decoded.append((r, decode(r.headers, r.value or b"", r.key, expect=expect)))
-        except ContractError as exc:
-            letters.append(DeadLetter.of(r, exc.reason, exc.errors))
-    await producer.dead_letter(letters, service=service)
-    return decoded
 
 
 class PoisonGuard:

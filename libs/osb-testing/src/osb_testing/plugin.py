@@ -99,10 +99,12 @@ async def kafka_topic(kafka_bootstrap_servers: str) -> AsyncIterator[NewTopicFac
     await admin.start()
     created: list[str] = []
 
-    async def make(prefix: str = "test", *, partitions: int = 3) -> str:
+    async def make(prefix: str = "test", *, partitions: int = 3, dlq: bool = False) -> str:
+        """A topic; with ``dlq`` its dead-letter topic (``<name>.dlq``, one partition) too."""
         name = f"{prefix}.{uuid.uuid4().hex[:12]}"
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-        created.append(name)
+        topics = [NewTopic(name, partitions, 1)] + ([NewTopic(name + ".dlq", 1, 1)] if dlq else [])
+        await admin.create_topics(topics)
+        created.extend(t.name for t in topics)
         return name
 
     try:

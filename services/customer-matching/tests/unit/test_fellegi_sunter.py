@@ -78,6 +78,50 @@ def test_em_finds_the_weights_of_a_known_mixture_without_labels() -> None:
         assert model.weights[f]["1"] == pytest.approx(disagree, abs=0.25), f
 
 
+def test_a_closer_level_never_weighs_less_than_a_farther_one() -> None:
+    """Matches with a typo in the surname as often as without, non-matches rarely with
+    one typo: EM alone weighs the typo above agreement. Names agreeing crosswise are rare
+    among non-matches."""
+    rng = random.Random(3)
+    counts: Counter[fs.Vector] = Counter()
+    for _ in range(20_000):
+        same = rng.random() < 0.1
+        levels_ = ["0" if rng.random() < (0.9 if same else 0.2) else "1" for _ in fs.FIELDS]
+        draw = rng.random()
+        if same:
+            surname = "0" if draw < 0.5 else "1" if draw < 0.95 else "2"
+        else:
+            surname = "0" if draw < 0.3 else "1" if draw < 0.35 else "2"
+        levels_[fs.FIELDS.index("surname")] = surname
+        crosswise = rng.random() < (0.3 if same else 0.01)
+        levels_[fs.FIELDS.index("swapped")] = "1" if crosswise else "0"
+        counts[".".join(levels_)] += 1
+    model = fs.estimate(counts)
+    weights = model.weights["surname"]
+    assert weights["0"] > 0
+    assert weights["2"] < 0
+    assert weights["1"] == weights["0"]  # capped at what agreement weighs, not above it
+    # "swapped" is no scale: its 1 (the names agree crosswise) keeps what EM gave it
+    assert model.weights["swapped"]["1"] > 2 > 0 > model.weights["swapped"]["0"]
+
+
+def test_a_field_never_seen_weighs_its_prior_and_a_seen_one_its_estimate() -> None:
+    """A source without e-mail addresses (FEBRL) leaves them unestimated: agreement gets
+    the prior, a difference nothing; the telephone, seen, keeps what EM found."""
+    email = fs.FIELDS.index("email")
+    counts = Counter(
+        {".".join("n" if f == email else lv for f, lv in enumerate(v.split("."))): n
+         for v, n in mixture(20_000).items()}
+    )  # fmt: skip
+    model = fs.estimate(counts)
+    assert model.weights["email"] == fs.UNSEEN["email"]
+    assert model.weight("n.n.n.n.n.n.n.n.0.n") == fs.UNSEEN["email"]["0"]
+    assert model.weight("n.n.n.n.n.n.n.n.1.n") == 0.0
+    phone = model.weights["phone"]  # EM's: for agreement, against a difference
+    assert phone["0"] > 0 > phone["1"]
+    assert phone["0"] != fs.UNSEEN["phone"]["0"]
+
+
 def test_too_few_pairs_or_no_matches_among_them_give_no_model() -> None:
     with pytest.raises(fs.NotEstimableError, match="needed"):
         fs.estimate(mixture(500), min_pairs=1_000)

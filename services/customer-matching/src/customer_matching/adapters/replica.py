@@ -17,7 +17,8 @@ from typing import TypeVar
 from osb_contracts.dms import CustomerMasterChanged, MasterChange, VehicleMasterChanged
 from osb_contracts.values import Customer, Vehicle
 from pydantic import ValidationError
-from sqlalchemy import Text, cast, func, select, text
+from sqlalchemy import BigInteger, Text, bindparam, cast, except_, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from customer_matching.adapters.tables import customers, vehicles
@@ -158,17 +159,19 @@ class IndexFollower:
     async def poll(self, *, page: int = 10_000) -> int:
         """Apply the replica's changes since the last poll; return how many were new.
 
-        Only sequence numbers are read for the window; rows are fetched for the values not
-        applied yet, so an idle replica costs one small index-only query per poll.
+        The server subtracts the sequence values applied within the window from those it
+        holds there and sends only the rest: an idle replica costs one small query per poll
+        and returns nothing (reading the window's values to compare them here was a tenth of
+        the process's work between requests, on the event loop the answers need).
         """
         since = max(0, self.last_seq - self._window)
+        in_window = select(customers.c.change_seq).where(customers.c.change_seq > since)
+        applied = select(func.unnest(bindparam("applied", type_=ARRAY(BigInteger))))
         async with self._engine.connect() as conn:
             seqs = (
-                await conn.scalars(
-                    select(customers.c.change_seq).where(customers.c.change_seq > since)
-                )
+                await conn.scalars(except_(in_window, applied), {"applied": list(self._recent)})
             ).all()
-        new = sorted(s for s in seqs if s not in self._recent)
+        new = sorted(seqs)
         for start in range(0, len(new), page):
             wanted = new[start : start + page]
             async with self._engine.connect() as conn:

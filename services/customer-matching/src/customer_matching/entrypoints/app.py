@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from fastapi import FastAPI
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
-from osb_contracts import ContractError, Envelope, Message, decode, encode, one_line
+from faststream.kafka import KafkaBroker
+from osb_contracts import ContractError, Envelope, Message, encode, one_line
 from osb_contracts.dms import CustomerMasterChanged, VehicleMasterChanged
 from osb_contracts.leads import AppointmentCreated
 from osb_contracts.matching import MatchingFailed
@@ -27,21 +26,13 @@ from osb_contracts.topics import (
     MATCHING_REPLIES,
     MATCHING_REQUESTS,
 )
-from osb_platform import (
-    DeadLetter,
-    Outgoing,
-    Producer,
-    RetryWithBackoff,
-    make_broker,
-    raw_batch,
-    tolerant_batch_parser,
-)
+from osb_platform import Outgoing, Producer, RetryWithBackoff, make_broker
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.kafka import header
 from osb_platform.matching import REPLY_TO
-from osb_platform.poison import PoisonGuard, decode_or_dead_letter
 from osb_platform.service import readiness, serve, service_runtime, utc_now
+from osb_platform.subscriber import batch_subscriber, record_subscriber
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_matching.adapters.decisions import Shown, record_decisions, record_shown
@@ -213,10 +204,6 @@ def build_broker(
         settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
     )
 
-    replica_guard = PoisonGuard(producer, service=SERVICE)
-    requests_guard = PoisonGuard(producer, service=SERVICE)
-    decisions_guard = PoisonGuard(producer, service=SERVICE)
-
     async def label(envelopes: Sequence[Envelope[Any]]) -> None:
         async with engine.begin() as conn:
             await record_decisions(conn, [e.message for e in envelopes])
@@ -249,82 +236,46 @@ def build_broker(
                 for lead_id, candidates in shown:
                     await record_shown(conn, lead_id, candidates)
 
-    @broker.subscriber(
-        DMS_CUSTOMERS.name,
-        DMS_VEHICLES.name,
-        group_id=f"{settings.consumer_group}.replica",
-        batch=True,
-        max_records=500,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,  # commit after the replica transaction
-        decoder=raw_batch,
-        parser=tolerant_batch_parser,
-    )
-    async def on_master_changes(_: Any, msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        assert isinstance(records, tuple)
-        decoded = await decode_or_dead_letter(
-            records, DMS_CUSTOMERS.messages + DMS_VEHICLES.messages, producer, service=SERVICE
-        )
-        await replica_guard.handle(decoded, apply_changes)
+    async def refuse(refused: Sequence[tuple[Any, ContractError]]) -> None:
+        """A request the codec refused is answered, so its asker need not wait."""
+        answers: list[Outgoing] = []
+        for record, exc in refused:
+            failed = MatchingFailed(
+                request_id=NIL, code="INVALID_REQUEST", reason=one_line(exc.reason)
+            )
+            answers += _reply(record, failed, causation=None)
+        await replies.send_many(answers)
 
-    @broker.subscriber(
-        MATCHING_REQUESTS.name,
+    batch_subscriber(  # committed after the replica transaction
+        broker,
+        DMS_CUSTOMERS,
+        DMS_VEHICLES,
+        group_id=f"{settings.consumer_group}.replica",
+        producer=producer,
+        service=SERVICE,
+        handle=apply_changes,
+    )
+    record_subscriber(
+        broker,
+        MATCHING_REQUESTS,
         group_id=settings.consumer_group,
-        batch=True,
+        producer=producer,
+        service=SERVICE,
+        handle=answer_all,
+        refused=refuse,
         max_records=100,
         batch_timeout_ms=5,
         auto_offset_reset="latest",  # a request nobody answered in time is not waited for
-        ack_policy=AckPolicy.ACK,
-        decoder=raw_batch,
-        parser=tolerant_batch_parser,
     )
-    async def on_requests(_: Any, msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        assert isinstance(records, tuple)
-        requests: list[tuple[Any, tuple[Any, Envelope[Any]]]] = []
-        refusals: list[Outgoing] = []
-        letters: list[DeadLetter] = []
-        for record in records:
-            try:
-                envelope = decode(
-                    record.headers,
-                    record.value or b"",
-                    record.key,
-                    expect=MATCHING_REQUESTS.messages,
-                )
-            except ContractError as exc:
-                letters.append(DeadLetter.of(record, exc.reason, exc.errors))
-                refused = MatchingFailed(
-                    request_id=NIL, code="INVALID_REQUEST", reason=one_line(exc.reason)
-                )
-                refusals += _reply(record, refused, causation=None)
-            else:
-                requests.append((record, (record, envelope)))
-        await producer.dead_letter(letters, service=SERVICE)
-        await replies.send_many(refusals)
-        await requests_guard.handle(requests, answer_all)
-
-    @broker.subscriber(
-        LEAD_EVENTS.name,
+    batch_subscriber(  # the advisor's decisions label what they were shown; twice, the same
+        broker,
+        LEAD_EVENTS,
         group_id=f"{settings.consumer_group}.decisions",
-        batch=True,
-        max_records=500,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,  # commit after the labels are written
-        decoder=raw_batch,
-        parser=tolerant_batch_parser,
+        producer=producer,
+        service=SERVICE,
+        handle=label,
+        only={DECIDED},
     )
-    async def on_decisions(_: Any, msg: KafkaMessage) -> None:
-        """The advisor's decisions (AppointmentCreated) label the candidates they were shown;
-        recording them twice writes the same labels."""
-        records = msg.raw_message
-        assert isinstance(records, tuple)
-        ours = [r for r in records if header(r, "ce_type") == DECIDED]
-        decoded = await decode_or_dead_letter(ours, LEAD_EVENTS.messages, producer, service=SERVICE)
-        await decisions_guard.handle(decoded, label)
 
     return broker
 

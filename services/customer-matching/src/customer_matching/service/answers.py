@@ -43,6 +43,27 @@ def _shown(
     ]
 
 
+async def _vehicle(
+    engine: AsyncEngine, request_id: UUID, vin: str, customer_number: str | None
+) -> VehicleLookupResult:
+    """The VIN in the vehicle master; owned by ``customer_number`` or by someone else."""
+    async with engine.connect() as conn:
+        # one statement: no BEGIN and ROLLBACK round trips around it
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        found = await find_vehicle(conn, vin)
+    if found is None:
+        return VehicleLookupResult(request_id=request_id, ownership=VehicleOwnership.UNKNOWN)
+    owner, vehicle = found
+    ownership = (
+        VehicleOwnership.OWNED_BY_CUSTOMER
+        if owner is not None and owner == customer_number
+        else VehicleOwnership.OWNED_BY_OTHER
+    )
+    return VehicleLookupResult(
+        request_id=request_id, ownership=ownership, owner_customer_number=owner, vehicle=vehicle
+    )
+
+
 async def answer(
     request: Message,
     *,
@@ -55,40 +76,24 @@ async def answer(
     """The answer to ``request``; a duplicate search for a lead adds what it showed to
     ``shown``, for the caller to record once the answers are out."""
     if isinstance(request, DuplicateSearchRequested):
-        owner = None
+        vehicle = None
         if request.vin:
-            async with engine.connect() as conn:
-                found = await find_vehicle(conn, request.vin)
-            owner = found[0] if found else None
+            vehicle = await _vehicle(engine, request.request_id, request.vin, None)
+        owner = vehicle.owner_customer_number if vehicle else None
         candidates = index.search(
             request.customer, request.criteria, request.limit, scoring, vehicle_owner=owner
         )
         if request.lead_id is not None:
             shown.append((request.lead_id, _shown(index, request, candidates, owner)))
-        return DuplicateSearchResult(request_id=request.request_id, candidates=tuple(candidates))
+        return DuplicateSearchResult(
+            request_id=request.request_id, candidates=tuple(candidates), vehicle=vehicle
+        )
     if isinstance(request, CustomerLookupRequested):
         return CustomerLookupResult(
             request_id=request.request_id, customer=index.get(request.customer_number)
         )
     if isinstance(request, VehicleLookupRequested):
-        async with engine.connect() as conn:
-            found = await find_vehicle(conn, request.vin)
-        if found is None:
-            return VehicleLookupResult(
-                request_id=request.request_id, ownership=VehicleOwnership.UNKNOWN
-            )
-        owner, vehicle = found
-        ownership = (
-            VehicleOwnership.OWNED_BY_CUSTOMER
-            if owner is not None and owner == request.customer_number
-            else VehicleOwnership.OWNED_BY_OTHER
-        )
-        return VehicleLookupResult(
-            request_id=request.request_id,
-            ownership=ownership,
-            owner_customer_number=owner,
-            vehicle=vehicle,
-        )
+        return await _vehicle(engine, request.request_id, request.vin, request.customer_number)
     if isinstance(request, RegisterCustomerRequested):
         try:
             number = await registrar.register(request)

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from osb_contracts.topics import PORTAL_BOOKINGS
-from osb_platform import (
-    Producer,
-    RetryWithBackoff,
-    make_broker,
-    raw_batch,
-    tolerant_batch_parser,
-)
+from osb_platform import Producer, RetryWithBackoff, make_broker
+from osb_platform.subscriber import Record, raw_batch_subscriber
 
 from lead_intake.domain.validation import Branch
 from lead_intake.service.intake import SERVICE, process_batch
@@ -32,22 +25,18 @@ def build_broker(
 ) -> KafkaBroker:
     broker = make_broker(bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()])
 
-    @broker.subscriber(
-        PORTAL_BOOKINGS.name,
-        group_id=group_id,
-        batch=True,
-        max_records=max_records,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,  # commit after both sends below are acknowledged
-        decoder=raw_batch,
-        parser=tolerant_batch_parser,
-    )
-    async def on_portal_records(_: Any, msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        assert isinstance(records, tuple)
+    async def on_portal_records(records: Sequence[Record]) -> None:
+        # bookings, not contract events: validated here, answered by lead requests or
+        # dead letters; committed after both sends are acknowledged
         result = process_batch(records, clock=clock, branches=branches)
         await producer.dead_letter(result.dead_letters, service=SERVICE)
         await producer.send_many(result.outgoing)
 
+    raw_batch_subscriber(
+        broker,
+        PORTAL_BOOKINGS,
+        group_id=group_id,
+        handle=on_portal_records,
+        max_records=max_records,
+    )
     return broker

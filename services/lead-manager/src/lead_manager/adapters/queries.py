@@ -11,14 +11,24 @@ from typing import Any
 from uuid import UUID
 
 from osb_contracts.values import LeadStatus
-from sqlalchemy import and_, func, or_, select, tuple_, union_all
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from lead_manager.adapters.repository import lead_from_row
-from lead_manager.adapters.tables import lead_history, leads
+from lead_manager.adapters.repository import lead_from_row, settings_from_row
+from lead_manager.adapters.tables import branch_settings, lead_history, leads
+from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Lead
 
 _LIST_COLUMNS = [c for c in leads.c if c.name != "search_text"]
+# Built once: the detail's statements are the hot path of the page (building one costs
+# about as much as running it).
+_LEAD = select(*_LIST_COLUMNS).where(leads.c.id == bindparam("id"))
+_HISTORY = (
+    select(lead_history)
+    .where(lead_history.c.lead_id == bindparam("id"))
+    .order_by(lead_history.c.id)
+)
+_SETTINGS = select(branch_settings).where(branch_settings.c.branch_id == bindparam("branch"))
 _MAX_MERGED = 24  # (branch, status) ranges merged per page; more falls back to one scan
 
 
@@ -53,7 +63,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 class LeadQueries:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # Reads need no transaction: without BEGIN and ROLLBACK a detail is two round trips
+        # fewer (each statement sees committed data; the history may run one step ahead).
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def page(self, where: LeadFilter, *, limit: int, cursor: str | None) -> Page:
         """Newest first, keyset-paginated, so page 1,000 costs what page 1 costs."""
@@ -110,17 +122,21 @@ class LeadQueries:
 
     async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None:
         async with self._engine.connect() as conn:
-            row = (await conn.execute(select(*_LIST_COLUMNS).where(leads.c.id == lead_id))).first()
+            row = (await conn.execute(_LEAD, {"id": lead_id})).first()
             if row is None:
                 return None
-            history = (
-                await conn.execute(
-                    select(lead_history)
-                    .where(lead_history.c.lead_id == lead_id)
-                    .order_by(lead_history.c.id)
-                )
-            ).all()
+            history = (await conn.execute(_HISTORY, {"id": lead_id})).all()
         return lead_from_row(row), list(history)
+
+    async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None:
+        """The lead without its history, and its branch's settings (None: never set)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_LEAD, {"id": lead_id})).first()
+            if row is None:
+                return None
+            lead = lead_from_row(row)
+            found = (await conn.execute(_SETTINGS, {"branch": lead.branch_id})).first()
+        return lead, None if found is None else settings_from_row(found)
 
     async def open_count(self, branch_ids: Sequence[str]) -> int:
         async with self._engine.connect() as conn:

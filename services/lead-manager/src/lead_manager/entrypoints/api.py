@@ -383,8 +383,13 @@ def _require(actor: Actor, permission: Permission, branch_id: str) -> None:
         raise forbidden(permission, branch_id)
 
 
+def _queries(request: Request) -> LeadQueries:
+    queries: LeadQueries = request.app.state.queries
+    return queries
+
+
 async def _visible_lead(request: Request, actor: Actor, lead_id: UUID) -> tuple[Lead, list[Any]]:
-    found = await LeadQueries(request.app.state.engine).get(lead_id)
+    found = await _queries(request).get(lead_id)
     if found is None:
         raise HTTPException(404, detail=f"no lead {lead_id}")
     _require(actor, Permission.LEAD_MANAGER, found[0].branch_id)
@@ -435,7 +440,7 @@ async def list_leads(
         _require(actor, Permission.LEAD_MANAGER, b)
     where = LeadFilter(branches, status or (), start_from, start_to, acceptor, q)
     try:
-        page = await LeadQueries(request.app.state.engine).page(where, limit=limit, cursor=cursor)
+        page = await _queries(request).page(where, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise RuleViolationError("cursor", str(exc)) from None
     return LeadPage(items=[LeadView.of(lead) for lead in page.leads], next_cursor=page.next_cursor)
@@ -453,7 +458,7 @@ async def open_count(
         raise _no_branch()
     for b in branches:
         _require(actor, Permission.LEAD_MANAGER, b)
-    count = await LeadQueries(request.app.state.engine).open_count(branches)
+    count = await _queries(request).open_count(branches)
     return OpenCount(count=count, display=open_counter_text(count))
 
 
@@ -559,10 +564,13 @@ async def identification(
 ) -> IdentificationProposal:
     """The customer (known number: its master data; else the ranked duplicate candidates,
     field by field) and the vehicle case for the lead's VIN."""
-    lead, _ = await _visible_lead(request, actor, lead_id)
+    loaded = await _queries(request).with_settings(lead_id)
+    if loaded is None:
+        raise HTTPException(404, detail=f"no lead {lead_id}")
+    lead, settings = loaded
+    _require(actor, Permission.LEAD_MANAGER, lead.branch_id)
+    branch = settings or default_branch(lead.branch_id)
     matching: Identification = request.app.state.matching
-    async with _uow(request) as uow:
-        branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
     number = lead.customer.customer_number
     vin = lead.vehicle.vin
 
@@ -579,7 +587,7 @@ async def identification(
             lead_id=lead.id,
         )
 
-    # the questions asked at once, each a round trip to customer-matching
+    # each question a round trip to customer-matching; those needed together asked at once
     candidates: list[ProposedCandidate] = []
     found: DuplicateSearchResult | None = None
     if number:
@@ -588,7 +596,8 @@ async def identification(
             found = await search()
     else:
         master = None
-        lookup, found = await asyncio.gather(owner(), search())
+        found = await search()  # the search looks the VIN up as well
+        lookup = found.vehicle if found.vehicle or not vin else await owner()
     if found is not None:
         candidates = [
             ProposedCandidate(

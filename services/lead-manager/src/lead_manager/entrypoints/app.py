@@ -21,6 +21,7 @@ from osb_platform.http import BodySizeLimit, install_error_handlers, install_hea
 from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
+from lead_manager.adapters.queries import LeadQueries
 from lead_manager.adapters.tables import outbox
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.entrypoints.api import install_domain_errors, router
@@ -69,6 +70,7 @@ def create_app(
 
             app.state.matching = matching
             app.state.engine = run.engine
+            app.state.queries = LeadQueries(run.engine)
             app.state.clock = clock
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield

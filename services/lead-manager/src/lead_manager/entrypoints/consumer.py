@@ -6,18 +6,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from osb_contracts import Envelope, Topic
 from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, NOTIFICATION_EVENTS
-from osb_platform import (
-    Producer,
-    RetryWithBackoff,
-    make_broker,
-    raw_batch,
-    tolerant_batch_parser,
-)
-from osb_platform.poison import PoisonGuard, decode_or_dead_letter
+from osb_platform import Producer, RetryWithBackoff, make_broker
+from osb_platform.subscriber import batch_subscriber
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
@@ -47,29 +40,18 @@ def build_broker(
         return SqlUnitOfWork(engine, clock)
 
     def subscribe(topic: Topic, handle: Handler) -> None:
-        guard = PoisonGuard(producer, service=SERVICE)
-
         async def process(envelopes: Sequence[Envelope[Any]]) -> None:
-            await handle(uow(), envelopes, clock=clock)
+            await handle(uow(), envelopes, clock=clock)  # one transaction per batch
 
-        @broker.subscriber(
-            topic.name,
+        batch_subscriber(
+            broker,
+            topic,
             group_id=f"{group_id}.{topic.name}",
-            batch=True,
+            producer=producer,
+            service=SERVICE,
+            handle=process,
             max_records=max_records,
-            batch_timeout_ms=20,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.ACK,  # commit after the batch's transaction committed
-            decoder=raw_batch,
-            parser=tolerant_batch_parser,
         )
-        async def on_records(_: Any, msg: KafkaMessage) -> None:
-            records = msg.raw_message
-            assert isinstance(records, tuple)
-            decoded = await decode_or_dead_letter(
-                records, topic.messages, producer, service=SERVICE
-            )
-            await guard.handle(decoded, process)
 
     subscribe(LEAD_REQUESTS, handle_lead_requests)
     subscribe(DMS_APPOINTMENTS, handle_dms_appointments)

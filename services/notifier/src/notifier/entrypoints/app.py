@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from fastapi import FastAPI
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from osb_contracts import Envelope
 from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.leads import AppointmentCreated, LeadRejected
@@ -21,18 +20,11 @@ from osb_contracts.topics import (
     NOTIFICATION_COMMANDS,
     NOTIFICATION_EVENTS,
 )
-from osb_platform import (
-    Producer,
-    RetryWithBackoff,
-    make_broker,
-    raw_batch,
-    tolerant_batch_parser,
-)
+from osb_platform import Producer, RetryWithBackoff, make_broker
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
-from osb_platform.kafka import header
-from osb_platform.poison import PoisonGuard, decode_or_dead_letter
 from osb_platform.service import readiness, serve, service_runtime, utc_now
+from osb_platform.subscriber import batch_subscriber
 from osb_platform.table import TopicTable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -138,8 +130,6 @@ def build_broker(
     broker = make_broker(
         settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
     )
-    events_guard = PoisonGuard(producer, service=SERVICE)
-    commands_guard = PoisonGuard(producer, service=SERVICE)
 
     async def record(envelopes: Sequence[Envelope[Any]]) -> None:
         if await record_notifications(engine, store, envelopes, branches):
@@ -149,44 +139,24 @@ def build_broker(
         if await resend_notifications(engine, store, envelopes):
             dispatcher.wake.set()
 
-    @broker.subscriber(
-        LEAD_EVENTS.name,
+    batch_subscriber(  # committed after the notifications are recorded
+        broker,
+        LEAD_EVENTS,
         group_id=settings.consumer_group,
-        batch=True,
-        max_records=500,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,  # commit after the notifications are recorded
-        decoder=raw_batch,
-        parser=tolerant_batch_parser,
+        producer=producer,
+        service=SERVICE,
+        handle=record,
+        only=WANTED,  # other lead events are not ours
     )
-    async def on_lead_events(_: Any, msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        assert isinstance(records, tuple)
-        # Other lead events are not ours.
-        ours = [r for r in records if header(r, "ce_type") in WANTED]
-        decoded = await decode_or_dead_letter(ours, LEAD_EVENTS.messages, producer, service=SERVICE)
-        await events_guard.handle(decoded, record)
-
-    @broker.subscriber(
-        NOTIFICATION_COMMANDS.name,
+    batch_subscriber(
+        broker,
+        NOTIFICATION_COMMANDS,
         group_id=settings.consumer_group + ".commands",
-        batch=True,
+        producer=producer,
+        service=SERVICE,
+        handle=resend,
         max_records=100,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,
-        decoder=raw_batch,
-        parser=tolerant_batch_parser,
     )
-    async def on_commands(_: Any, msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        assert isinstance(records, tuple)
-        decoded = await decode_or_dead_letter(
-            records, NOTIFICATION_COMMANDS.messages, producer, service=SERVICE
-        )
-        await commands_guard.handle(decoded, resend)
-
     return broker
 
 

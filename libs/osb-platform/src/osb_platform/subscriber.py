@@ -1,0 +1,130 @@
+"""One shape for every subscriber of the services.
+
+A subscriber takes a batch of records per call and is acknowledged after its handler
+returned (``AckPolicy.ACK``; ``RetryWithBackoff`` on the broker turns a raise into a
+redelivery). Three layers, each on the one below:
+
+- :func:`raw_batch_subscriber`: the records as consumed (lead-intake's portal topic, which
+  carries bookings, not contract events).
+- :func:`record_subscriber`: records decoded as the topics' contracts; the others
+  dead-lettered in one send (and shown to ``refused``, for a request that expects an
+  answer); records of types the group does not act on (``only``) skipped; the valid ones
+  handled through a :class:`PoisonGuard` as (record, envelope) pairs.
+- :func:`batch_subscriber`: the same, the handler taking the envelopes only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any, Literal, TypeAlias
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from osb_contracts import ContractError, Envelope, Topic, decode
+
+from osb_platform.kafka import header, raw_batch, tolerant_batch_parser
+from osb_platform.poison import PoisonGuard
+from osb_platform.producer import DeadLetter, Producer
+
+Record: TypeAlias = ConsumerRecord[Any, Any]
+Received: TypeAlias = tuple[Record, Envelope[Any]]
+RawHandler: TypeAlias = Callable[[Sequence[Record]], Awaitable[None]]
+RecordHandler: TypeAlias = Callable[[Sequence[Received]], Awaitable[None]]
+EnvelopeHandler: TypeAlias = Callable[[Sequence[Envelope[Any]]], Awaitable[None]]
+RefusedHandler: TypeAlias = Callable[[Sequence[tuple[Record, ContractError]]], Awaitable[None]]
+
+
+def raw_batch_subscriber(
+    broker: KafkaBroker,
+    *topics: Topic,
+    group_id: str,
+    handle: RawHandler,
+    max_records: int = 500,
+    batch_timeout_ms: int = 20,
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+) -> None:
+    """``handle`` gets each batch's records as consumed; the batch is committed after it."""
+
+    @broker.subscriber(
+        *(t.name for t in topics),
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=batch_timeout_ms,
+        auto_offset_reset=auto_offset_reset,
+        ack_policy=AckPolicy.ACK,  # commit after the handler's effect, never before
+        decoder=raw_batch,  # the codec parses the bodies, once
+        parser=tolerant_batch_parser,  # a header that is not UTF-8 fails one record only
+    )
+    async def on_batch(_: Any, msg: KafkaMessage) -> None:
+        records = msg.raw_message
+        assert isinstance(records, tuple)
+        await handle(records)
+
+
+def record_subscriber(
+    broker: KafkaBroker,
+    *topics: Topic,
+    group_id: str,
+    producer: Producer,
+    service: str,
+    handle: RecordHandler,
+    only: Collection[str] | None = None,
+    refused: RefusedHandler | None = None,
+    **options: Any,
+) -> None:
+    """``handle`` gets the batch's valid records with their envelopes; a record of a type
+    not in ``only`` (CloudEvents ``type``; None: every type) is skipped, one the codec
+    refuses is dead-lettered (all of a batch in one send) and then passed to ``refused``."""
+    expect = tuple(m for t in topics for m in t.messages)
+    guard = PoisonGuard(producer, service=service)
+
+    async def process(items: Sequence[Received]) -> None:
+        await handle(items)
+
+    async def on_records(records: Sequence[Record]) -> None:
+        valid: list[tuple[Record, Received]] = []
+        bad: list[tuple[Record, ContractError]] = []
+        for record in records:
+            if only is not None and header(record, "ce_type") not in only:
+                continue
+            try:
+                envelope = decode(record.headers, record.value or b"", record.key, expect=expect)
+            except ContractError as exc:
+                bad.append((record, exc))
+            else:
+                valid.append((record, (record, envelope)))
+        await producer.dead_letter(
+            [DeadLetter.of(r, exc.reason, exc.errors) for r, exc in bad], service=service
+        )
+        if bad and refused is not None:
+            await refused(bad)
+        await guard.handle(valid, process)
+
+    raw_batch_subscriber(broker, *topics, group_id=group_id, handle=on_records, **options)
+
+
+def batch_subscriber(
+    broker: KafkaBroker,
+    *topics: Topic,
+    group_id: str,
+    producer: Producer,
+    service: str,
+    handle: EnvelopeHandler,
+    **options: Any,
+) -> None:
+    """As :func:`record_subscriber`, ``handle`` taking the valid envelopes only."""
+
+    async def envelopes(items: Sequence[Received]) -> None:
+        await handle([envelope for _, envelope in items])
+
+    record_subscriber(
+        broker,
+        *topics,
+        group_id=group_id,
+        producer=producer,
+        service=service,
+        handle=envelopes,
+        **options,
+    )
