@@ -5,7 +5,10 @@ customer-matching (a process too, on the demo replica of ``make run``: 2,000 Fak
 and their vehicles) over Kafka: the VIN's owner and the duplicate search at once. Leads made
 from demo masters as a portal would send them (umlauts spelt out, "Str.", the customer's
 VIN on most). Beside it, from the same run, the lead's own ``GET /api/v1/leads/{id}``: the
-same HTTP, token and database path without the questions to customer-matching.
+same HTTP, token and database path without the questions to customer-matching; and the
+floor of any request/reply over this broker: two bare aiokafka clients playing ping-pong
+through it, the answering side once without and once with committing its offsets after
+each answer before it reads again (as a subscriber with ``AckPolicy.ACK`` does).
 """
 
 from __future__ import annotations
@@ -78,11 +81,75 @@ async def run(infra: Any, leads: int, requests: int) -> dict[str, Any]:
             for master in rng.sample(customers, leads)
         ]
         async with httpx.AsyncClient(base_url=system.manager.url, headers=headers) as http:
-            return {"leads": leads, "requests": requests, **await _timed(http, ids, requests)}
+            timed = await _timed(http, ids, requests)
+        floor = await kafka_ping_pong(infra.bootstrap_servers)
+        return {"leads": leads, "requests": requests, **timed, "kafka_ping_pong_ms": floor}
     finally:
         await bus.stop()
         system.manager.stop()
         matching.stop()
+
+
+async def kafka_ping_pong(bootstrap: str, rounds: int = 300) -> dict[str, Any]:
+    """Request/reply with no service work: the broker's and the client's share of it."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    run = uuid.uuid4().hex[:8]
+    pings, pongs = f"bench.ping.{run}", f"bench.pong.{run}"
+    await admin.create_topics([NewTopic(pings, 6, 1), NewTopic(pongs, 6, 1)])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, enable_idempotence=True)
+    answerer = AIOKafkaConsumer(
+        pings, bootstrap_servers=bootstrap, group_id=pings, auto_offset_reset="earliest"
+    )
+    asker = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    for client in (producer, answerer, asker):
+        await client.start()
+    partitions = [TopicPartition(pongs, i) for i in range(6)]
+    asker.assign(partitions)
+    await asker.seek_to_end(*partitions)
+    for tp in partitions:
+        await asker.position(tp)
+    commit = False
+
+    async def answer() -> None:
+        while True:
+            batches = await answerer.getmany(timeout_ms=5, max_records=100)
+            for records in batches.values():
+                for r in records:
+                    await producer.send_and_wait(pongs, r.value, key=r.key)
+            if batches and commit:
+                await answerer.commit()
+
+    async def rounds_of() -> list[float]:
+        took = []
+        for _ in range(rounds):
+            key = uuid.uuid4().bytes
+            t0 = time.perf_counter()
+            await producer.send_and_wait(pings, b"ping", key=key)
+            while not any(
+                r.key == key for rs in (await asker.getmany(timeout_ms=200)).values() for r in rs
+            ):
+                pass
+            took.append((time.perf_counter() - t0) * 1000)
+        return took
+
+    task = asyncio.create_task(answer())
+    try:
+        await rounds_of()  # warm up: group joined, connections open
+        without = await rounds_of()
+        commit = True
+        with_commit = await rounds_of()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for client in (producer, answerer, asker):
+            await client.stop()
+        await admin.delete_topics([pings, pongs])
+        await admin.close()
+    return {"without_commit": _q(without), "committing_each_answer": _q(with_commit)}
 
 
 async def _lead(bus: Any, branch: str, master: Any, vehicle: Any) -> uuid.UUID:

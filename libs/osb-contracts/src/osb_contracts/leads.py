@@ -21,6 +21,30 @@ from osb_contracts._base import (
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 
 
+class Unusable(StrEnum):
+    """Why a value the customer typed cannot be used as it is."""
+
+    EMAIL_INVALID = "EMAIL_INVALID"
+    PHONE_INVALID = "PHONE_INVALID"
+    DATE_INVALID = "DATE_INVALID"  # not a date in a form we read
+    BIRTH_DATE_IMPLAUSIBLE = "BIRTH_DATE_IMPLAUSIBLE"  # before 1900 or in the future
+    COUNTRY_UNKNOWN = "COUNTRY_UNKNOWN"
+    CUSTOMER_NUMBER_INVALID = "CUSTOMER_NUMBER_INVALID"
+    VIN_INVALID = "VIN_INVALID"
+    LICENCE_PLATE_INVALID = "LICENCE_PLATE_INVALID"
+    MILEAGE_INVALID = "MILEAGE_INVALID"
+
+
+class UnusableValue(Contract):
+    """An optional field the customer filled in that cannot be used: the booking becomes a
+    lead all the same, the value is kept as typed for the advisor to read, and it is used
+    neither for sending nor for matching (the field itself is left empty)."""
+
+    field: ShortText  # where, e.g. "customer.mobile"
+    value: Text  # as typed
+    code: Unusable
+
+
 class LeadRequested(Message):
     """A portal booking that passed validation; lead-manager makes it a NEW lead.
 
@@ -40,6 +64,7 @@ class LeadRequested(Message):
     vehicle: Vehicle = Vehicle()
     comment: LongText | None = None
     warnings: tuple[Text, ...] = Field(default=(), max_length=20)
+    unusable: tuple[UnusableValue, ...] = Field(default=(), max_length=20)
 
 
 class LeadCancellationRequested(Message):
@@ -67,6 +92,8 @@ class LeadCreated(Message):
     services: tuple[Text, ...] = Field(default=(), max_length=30)
     customer: Customer
     vehicle: Vehicle = Vehicle()
+    # what the customer typed that cannot be used (not in ``customer`` or ``vehicle``)
+    unusable: tuple[UnusableValue, ...] = Field(default=(), max_length=20)
 
 
 class LeadUpdated(Message):

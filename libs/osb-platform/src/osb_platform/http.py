@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from osb_platform.poison import is_transient, root_cause
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = Counter(
+    "osb_http_unavailable_total",
+    "Requests answered 503 because a dependency (database, broker) did not answer",
+)
+RETRY_AFTER_S = 5
+READY_DEADLINE_S = 1.0  # /health/ready answers within this, whatever its checks do
 
 
 class FieldError(BaseModel):
@@ -74,6 +91,68 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    outage = _Outage()
+    for kind in _DEPENDENCY_FAULTS:
+        app.add_exception_handler(kind, outage.answer)
+    app.add_middleware(_OutageWatch, outage=outage)
+
+
+# Where a dependency's fault surfaces: refused or lost connections, timeouts, the driver's
+# and SQLAlchemy's connection errors, the Kafka client's. Which of them mean "down" is
+# ``is_transient``'s to say; the others are answered as any unexpected error.
+_DEPENDENCY_FAULTS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sa_exc.SQLAlchemyError,
+    KafkaError,
+)
+
+
+class _Outage:
+    """A dependency that is down is a 503 with ``Retry-After``: one log line when the
+    answers start, one when a request is answered again, a metric for each refused one."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def answer(self, request: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            return field_errors(500, [], "internal error")
+        UNAVAILABLE.inc()
+        if not self.down:
+            self.down = True
+            cause = type(root_cause(exc)).__name__
+            log.warning("a dependency does not answer (%s): answering 503 until it does", cause)
+        response = field_errors(503, [], "a service this one needs does not answer; try again")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    def answered(self) -> None:
+        if self.down:
+            self.down = False
+            log.warning("the dependencies answer again")
+
+
+class _OutageWatch:
+    """Tells ``_Outage`` when a request is answered without a server error again."""
+
+    def __init__(self, app: ASGIApp, outage: _Outage) -> None:
+        self.app, self.outage = app, outage
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.outage.down:
+            await self.app(scope, receive, send)
+            return
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 500:
+                self.outage.answered()
+            await send(message)
+
+        await self.app(scope, receive, watched)
 
 
 class BodySizeLimit:
@@ -133,15 +212,28 @@ def install_health(app: FastAPI, checks: Callable[[], dict[str, Check]]) -> None
 
     @app.get("/health/ready", tags=["health"], response_model=None)
     async def ready() -> JSONResponse:
+        """Every check at once, each given ``READY_DEADLINE_S``: a dependency that hangs (a
+        frozen broker) is a 503 in time, not a probe that times out."""
+        tasks = {name: asyncio.ensure_future(check()) for name, check in checks().items()}
+        if tasks:
+            await asyncio.wait(tasks.values(), timeout=READY_DEADLINE_S)
         results: dict[str, str] = {}
-        for name, check in checks().items():
-            try:
-                await check()
+        for name, task in tasks.items():
+            if not task.done():
+                task.cancel()  # not waited for: the answer must not wait either
+                task.add_done_callback(_consumed)
+                results[name] = f"failed: no answer within {READY_DEADLINE_S:g} s"
+            elif task.exception() is not None:
+                results[name] = f"failed: {type(task.exception()).__name__}"
+            else:
                 results[name] = "ok"
-            except Exception as exc:
-                results[name] = f"failed: {type(exc).__name__}"
         ok = all(v == "ok" for v in results.values())
         return JSONResponse(status_code=200 if ok else 503, content={"checks": results})
+
+
+def _consumed(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" at exit
 
 
 def install_metrics(app: FastAPI) -> None:

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -31,6 +33,11 @@ HANDLER_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 OUTBOX_BACKLOG = Gauge("osb_outbox_backlog", "Outbox rows not yet acknowledged by Kafka")
+SUPPRESSED = Counter(
+    "osb_log_lines_suppressed_total",
+    "Repeats of a Kafka client's log line held back (broker unreachable: thousands a minute)",
+    ["logger"],
+)
 CONSUMER_LAG = Gauge(
     "osb_consumer_lag",
     "Records between a group's position and the partition's end",
@@ -76,6 +83,42 @@ def configure_logging(service: str, *, level: int = logging.INFO) -> None:
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _PathOnly) for f in access.filters):
         access.addFilter(_PathOnly())
+    if not any(isinstance(f, Repeats) for f in handler.filters):
+        handler.addFilter(Repeats())
+
+
+class Repeats(logging.Filter):
+    """The Kafka client's lines once, not thousands of times: while a broker is away,
+    aiokafka logs a failed connection per node and try. The first line of a kind (logger,
+    level, message before its arguments) passes; repeats within ``quiet_s`` are held back
+    and counted (``osb_log_lines_suppressed_total``); the first after that passes with
+    ``suppressed``, how many were held back."""
+
+    def __init__(
+        self,
+        *,
+        prefixes: tuple[str, ...] = ("aiokafka",),
+        quiet_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.prefixes, self.quiet_s, self.clock = prefixes, quiet_s, clock
+        self.seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        since, held = self.seen.get(key, (None, 0))
+        if since is not None and now - since < self.quiet_s:
+            self.seen[key] = (since, held + 1)
+            SUPPRESSED.labels(record.name).inc()
+            return False
+        self.seen[key] = (now, 0)
+        if held:
+            record.suppressed = held
+        return True
 
 
 class _PathOnly(logging.Filter):

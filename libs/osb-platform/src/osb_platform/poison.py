@@ -46,7 +46,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = next((c for c in causes if isinstance(c, BaseException)), None)
 
 
-def _root(exc: BaseException) -> BaseException:
+def root_cause(exc: BaseException) -> BaseException:
     """The first cause (asyncpg's error under SQLAlchemy's): it names the reason best."""
     *_, root = _chain(exc)
     return root
@@ -125,7 +125,7 @@ class PoisonGuard:
                         letters.append(
                             DeadLetter.of(
                                 record,
-                                f"processing failed: {type(_root(exc)).__name__}",
+                                f"processing failed: {type(root_cause(exc)).__name__}",
                                 [("", str(exc)[:1000])],
                             )
                         )

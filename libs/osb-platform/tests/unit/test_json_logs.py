@@ -38,3 +38,39 @@ def test_every_record_is_a_json_line_with_service_and_context() -> None:
     assert faststream["message_id"] == "m-1"
     assert handled["level"] == "info"
     assert handled["timestamp"].endswith("Z")
+
+
+FLOOD = """
+import logging
+import osb_platform.observability as o
+o.configure_logging("notifier")
+now = [0.0]
+for f in logging.getLogger().handlers[0].filters:
+    if isinstance(f, o.Repeats):
+        f.clock = lambda: now[0]
+kafka = logging.getLogger("aiokafka.conn")
+for node in range(3000):  # a broker away: every try of every node
+    kafka.error("Unable connect to node with id %s: %s", node % 3, "Connect call failed")
+logging.getLogger("notifier.dispatch").warning("sent %s", "N-1")
+logging.getLogger("notifier.dispatch").warning("sent %s", "N-2")  # ours: never held back
+now[0] = 61.0
+kafka.error("Unable connect to node with id %s: %s", 1, "Connect call failed")
+kafka.warning("Got error %s", "NodeNotReadyError")  # another kind of line: its own first
+print(o.SUPPRESSED.labels("aiokafka.conn")._value.get())
+"""
+
+
+def test_a_kafka_client_s_repeated_lines_are_held_back_and_counted() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOD], capture_output=True, text=True, check=True
+    ).stdout
+    *lines, count = out.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [(e["logger"], e["event"], e.get("suppressed")) for e in events] == [
+        ("aiokafka.conn", "Unable connect to node with id 0: Connect call failed", None),
+        ("notifier.dispatch", "sent N-1", None),
+        ("notifier.dispatch", "sent N-2", None),
+        ("aiokafka.conn", "Unable connect to node with id 1: Connect call failed", 2999),
+        ("aiokafka.conn", "Got error NodeNotReadyError", None),
+    ]
+    assert float(count) == 2999

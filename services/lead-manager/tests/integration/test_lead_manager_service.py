@@ -28,6 +28,8 @@ from osb_contracts.leads import (
     LeadCreated,
     LeadRejected,
     LeadRequested,
+    Unusable,
+    UnusableValue,
 )
 from osb_contracts.notifications import (
     NotificationFailed,
@@ -180,6 +182,22 @@ async def test_a_lead_request_becomes_a_new_lead_with_lead_created(
     assert len(harness.tail.matching(lambda r: r.key == str(request.lead_id).encode())) == 1
     metrics = (await harness.http.get("/metrics/")).text
     assert "osb_lead_manager_leads_created_total" in metrics
+
+
+async def test_what_the_customer_typed_unusably_is_on_the_lead_and_on_the_page(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    kept = UnusableValue(field="customer.mobile", value="0172 abc", code=Unusable.PHONE_INVALID)
+    request = lead_request(mobile=None).model_copy(update={"unusable": (kept,)})
+    await harness.request_lead(request)
+    detail = await harness.lead(request.lead_id)
+    assert detail["unusable"] == [
+        {"field": "customer.mobile", "value": "0172 abc", "code": "PHONE_INVALID"}
+    ]
+    assert (await harness.event(request.lead_id, LeadCreated)).unusable == (kept,)
+    panel = await harness.http.get(f"/ui/leads/{request.lead_id}", headers=ADVISOR)
+    assert panel.status_code == 200
+    assert "Telefonnummer ungültig: <q>0172 abc</q> (nicht verwendet)" in panel.text
 
 
 async def test_reject_by_sms_and_by_email(
@@ -633,8 +651,8 @@ async def test_a_database_that_is_down_is_waited_for_and_nothing_is_dead_lettere
     lead_request: Callable[..., LeadRequested],
 ) -> None:
     """PostgreSQL unreachable (through a proxy taken down): the requests are tried again and
-    again, more often than a record's own failure would be, and none is dead-lettered; back
-    up, each becomes a lead."""
+    again, more often than a record's own failure would be, and none is dead-lettered; the
+    advisor's list is a 503 with Retry-After; back up, each becomes a lead."""
     real = urlsplit(database_urls["lead-manager"])
     socket_dir = parse_qs(real.query).get("host", [""])[0]
     port = real.port or 5432
@@ -662,6 +680,7 @@ async def test_a_database_that_is_down_is_waited_for_and_nothing_is_dead_lettere
         async with (
             app.router.lifespan_context(app),
             TopicTail(kafka_bootstrap_servers, LEAD_REQUESTS.dlq) as tail,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://lm") as http,
         ):
             await proxy.down()
             before = failed_tries(LEAD_REQUESTS.name)
@@ -669,6 +688,11 @@ async def test_a_database_that_is_down_is_waited_for_and_nothing_is_dead_lettere
                 await publish(
                     bus, r, topic=LEAD_REQUESTS, key=str(r.lead_id), source="/test/lead-intake"
                 )
+            # the advisor's list meanwhile: a 503 to try again later, not a 500
+            for _ in range(3):
+                listed = await http.get("/api/v1/leads", headers=ADVISOR)
+                assert listed.status_code == 503, listed.text
+                assert listed.headers["Retry-After"] == "5"
             async with asyncio.timeout(60):
                 # more tries than PoisonGuard gives a record failing for its own reason
                 while failed_tries(LEAD_REQUESTS.name) - before < 5:
@@ -689,6 +713,7 @@ async def test_a_database_that_is_down_is_waited_for_and_nothing_is_dead_lettere
             )
             await tail.caught_up()
             assert tail.matching(lambda r: r.key in keys) == []
+            assert (await http.get("/api/v1/leads", headers=ADVISOR)).status_code == 200
     finally:
         await bus.stop()
         await proxy.down()

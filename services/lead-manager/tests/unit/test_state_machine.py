@@ -35,6 +35,8 @@ from osb_contracts.leads import (
     LeadRejected,
     LeadRequested,
     LeadUpdated,
+    Unusable,
+    UnusableValue,
     VehicleCase,
 )
 from osb_contracts.notifications import (
@@ -253,6 +255,34 @@ def test_correcting_names_the_changed_fields() -> None:
     nothing = lead.correct(actor=ADVISOR, customer=lead.customer, vehicle=lead.vehicle, at=NOW)
     assert nothing == []
     assert len(lead.events) == 1
+
+
+def test_what_could_not_be_used_stays_on_the_lead_until_the_advisor_corrects_it() -> None:
+    phone = UnusableValue(field="customer.mobile", value="0172 abc", code=Unusable.PHONE_INVALID)
+    birth = UnusableValue(
+        field="customer.birth_date", value="1850-01-01", code=Unusable.BIRTH_DATE_IMPLAUSIBLE
+    )
+    request = LeadRequested(
+        lead_id=uuid.uuid4(),
+        booking_id="B-8",
+        branch_id=BRANCH,
+        received_at=NOW,
+        requested_start=NOW + timedelta(days=2),
+        customer=Customer(last_name="Meier", email="meier@example.de"),
+        unusable=(phone, birth),
+    )
+    lead = Lead.create(request, actor=SYSTEM_DMS, at=NOW)
+    (created,) = lead.events
+    assert isinstance(created, LeadCreated)
+    assert lead.unusable == created.unusable == (phone, birth)
+    assert lead.customer.mobile is None  # never sent to
+    lead.correct(
+        actor=ADVISOR,
+        customer=lead.customer.model_copy(update={"mobile": "+4917212345678"}),
+        vehicle=lead.vehicle,
+        at=NOW,
+    )
+    assert list(lead.unusable) == [birth]
 
 
 # LEAD_MANAGER elsewhere only: the permission must be the lead's branch's

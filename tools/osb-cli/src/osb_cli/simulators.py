@@ -75,12 +75,14 @@ VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 
 @dataclass
 class Portal:
-    """Makes bookings: some by known customers, some cancelled, some invalid."""
+    """Makes bookings: some by known customers, some cancelled, some invalid, some with a
+    mistyped mobile number."""
 
     rng: random.Random
     known: list[tuple[Customer, str | None]]  # demo master customers and a VIN they own
     booked: list[tuple[str, str]] = field(default_factory=list)  # (booking id, branch)
     invalid_every: int = 15
+    mistyped_every: int = 7
     cancel_every: int = 10
     count: int = 0
     booking_prefix: str = "SIM"
@@ -109,6 +111,8 @@ class Portal:
         booking = self._booking(now)
         if self.count % self.invalid_every == 0:
             return self._spoiled(booking)
+        if self.count % self.mistyped_every == 0:
+            booking = self._mistyped(booking)
         self.booked.append((booking.booking_id, booking.branch_id))
         return booking
 
@@ -191,12 +195,22 @@ class Portal:
         return f"{region}-{letters} {self.rng.randint(1, 9999)}"
 
     def _spoiled(self, booking: BookingSubmitted) -> BookingSubmitted:
-        """An invalid booking as portals do send them: a bad e-mail or a date in the past."""
+        """A booking that cannot become a lead, as portals do send them: the name left
+        blank or a date in the past."""
         if self.rng.random() < 0.5:
-            customer = booking.customer.model_copy(update={"email": "kein-at-zeichen.example.de"})
+            customer = booking.customer.model_copy(update={"last_name": " "})
             return booking.model_copy(update={"customer": customer})
         past = booking.requested_start - timedelta(days=60)
         return booking.model_copy(update={"requested_start": past, "requested_end": None})
+
+    @staticmethod
+    def _mistyped(booking: BookingSubmitted) -> BookingSubmitted:
+        """A mobile number cut short: the booking becomes a lead, the
+        number is kept as typed for the advisor ("Telefonnummer ungültig")."""
+        customer = booking.customer.model_copy(
+            update={"mobile": "12", "email": booking.customer.email or "kunde@example.de"}
+        )
+        return booking.model_copy(update={"customer": customer})
 
 
 async def run_portal(

@@ -36,7 +36,13 @@ def test_the_portal_books_valid_cancelled_and_invalid_bookings_as_intake_sees_th
             invalid.append(exc)
     assert len(invalid) == 3  # the 15th, 45th and 75th (the 30th, 60th, 90th cancel)
     assert all(
-        {e.field for e in exc.errors} <= {"customer.email", "requested_start"} for exc in invalid
+        {e.field for e in exc.errors} <= {"customer.last_name", "requested_start"}
+        for exc in invalid
+    )
+    kept = [r for r in valid if r.unusable]  # every 7th: a mistyped mobile, kept as typed
+    assert len(kept) == 11  # the 70th cancels
+    assert all(
+        [(u.field, u.value) for u in r.unusable] == [("customer.mobile", "12")] for r in kept
     )
     known = {str(c.last_name) for c, _ in portal.known}
     assert sum(r.customer.last_name in known for r in valid) >= 20, (

@@ -1,8 +1,12 @@
-"""Strict validation and normalisation of what the portal sends.
+"""Validation and normalisation of what the portal sends.
 
-``validate_booking`` turns a :class:`BookingSubmitted` into a :class:`LeadRequested` or into
-the list of every field that is wrong and why. The clock and the known branches are
-arguments, so this module has no I/O.
+``validate_booking`` turns a :class:`BookingSubmitted` into a :class:`LeadRequested`, or,
+when it cannot become a lead (no name, no contact typed, an unknown branch, a date that
+cannot be booked), into the list of every field that is wrong and why. A booking is not
+lost for one bad optional field: an e-mail address, phone number, birth date, country,
+customer number or vehicle detail that cannot be used is left out of the lead's customer
+and vehicle and kept as typed in ``LeadRequested.unusable`` for the advisor. The clock and
+the known branches are arguments, so this module has no I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from osb_contracts.leads import LeadCancellationRequested, LeadRequested
+from osb_contracts.leads import (
+    LeadCancellationRequested,
+    LeadRequested,
+    Unusable,
+    UnusableValue,
+)
 from osb_contracts.portal import BookingCancelled, BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.values import Address, Customer, Vehicle
 from pydantic import ValidationError
@@ -69,9 +78,15 @@ def lead_id_for(booking_id: str) -> uuid.UUID:
 class _Collector:
     errors: list[FieldError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unusable: list[UnusableValue] = field(default_factory=list)
 
     def error(self, where: str, reason: str) -> None:
         self.errors.append(FieldError(where, reason))
+
+    def keep(self, where: str, typed: object, code: Unusable) -> None:
+        """An optional value that cannot be used: kept as typed, the booking goes on."""
+        value = " ".join(str(typed).split())[:200]
+        self.unusable.append(UnusableValue(field=where, value=value, code=code))
 
 
 def validate_booking(
@@ -107,6 +122,7 @@ def validate_booking(
         vehicle=vehicle,
         comment=booking.comment or None,
         warnings=tuple(found.warnings),
+        unusable=tuple(found.unusable),
     )
 
 
@@ -145,10 +161,12 @@ def _customer(
         found.error("customer.last_name", "must not be empty")
     number = _blank(raw.customer_number)
     if number and not _CUSTOMER_NUMBER.match(number):
-        found.error("customer.customer_number", "letters, digits and dashes, at most 20")
+        found.keep("customer.customer_number", number, Unusable.CUSTOMER_NUMBER_INVALID)
+        number = None
     birth = _date(raw.birth_date, "customer.birth_date", found)
     if birth and not (_EARLIEST_BIRTH <= birth <= today):
-        found.error("customer.birth_date", "not a plausible birth date")
+        found.keep("customer.birth_date", raw.birth_date, Unusable.BIRTH_DATE_IMPLAUSIBLE)
+        birth = None
     if found.errors:
         return None
     try:
@@ -182,14 +200,16 @@ def _vehicle(raw: PortalVehicle, found: _Collector) -> Vehicle | None:
     if _blank(raw.vin):
         checked = check_vin(str(raw.vin))
         if checked.error:
-            found.error("vehicle.vin", checked.error)
+            found.keep("vehicle.vin", raw.vin, Unusable.VIN_INVALID)
         if checked.warning:
             found.warnings.append(f"vehicle.vin: {checked.warning}")
-        vin = checked.vin
+        vin = None if checked.error else checked.vin
     plate = _plate(raw.licence_plate, found)
     first_registration = _date(raw.first_registration, "vehicle.first_registration", found)
-    if raw.mileage_km is not None and not 0 <= raw.mileage_km <= 5_000_000:
-        found.error("vehicle.mileage_km", "between 0 and 5,000,000")
+    mileage = raw.mileage_km
+    if mileage is not None and not 0 <= mileage <= 5_000_000:
+        found.keep("vehicle.mileage_km", mileage, Unusable.MILEAGE_INVALID)
+        mileage = None
     if found.errors:
         return None
     return Vehicle(
@@ -198,7 +218,7 @@ def _vehicle(raw: PortalVehicle, found: _Collector) -> Vehicle | None:
         make=_blank(raw.make),
         model=_blank(raw.model),
         first_registration=first_registration,
-        mileage_km=raw.mileage_km,
+        mileage_km=mileage,
     )
 
 
@@ -214,8 +234,8 @@ def _country(raw: str | None, branch: Branch, found: _Collector) -> str:
     if value is None:
         return branch.country
     code = _COUNTRY_NAMES.get(value.lower(), value.upper())
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        found.error("customer.address.country", f"unknown country {value!r}")
+    if code not in phonenumbers.SUPPORTED_REGIONS:  # the branch's country stands in
+        found.keep("customer.address.country", value, Unusable.COUNTRY_UNKNOWN)
         return branch.country
     return code
 
@@ -226,8 +246,8 @@ def _email(raw: str | None, found: _Collector) -> str | None:
         return None
     try:
         checked = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        found.error("customer.email", str(exc))
+    except EmailNotValidError:
+        found.keep("customer.email", value, Unusable.EMAIL_INVALID)
         return None
     return str(checked.normalized)
 
@@ -238,11 +258,10 @@ def _phone(raw: str | None, country: str, where: str, found: _Collector) -> str 
         return None
     try:
         number = phonenumbers.parse(value, country)
-    except phonenumbers.NumberParseException as exc:
-        found.error(where, f"not a phone number: {exc}")
-        return None
-    if not phonenumbers.is_valid_number(number):
-        found.error(where, f"not a valid phone number for {country}")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        found.keep(where, value, Unusable.PHONE_INVALID)
         return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
@@ -258,7 +277,7 @@ def _plate(raw: str | None, found: _Collector) -> str | None:
         return f"{district}-{letters} {digits}{suffix}"
     if _PLATE_GENERIC.match(value):
         return value
-    found.error("vehicle.licence_plate", "not a licence plate")
+    found.keep("vehicle.licence_plate", value, Unusable.LICENCE_PLATE_INVALID)
     return None
 
 
@@ -271,5 +290,5 @@ def _date(raw: str | None, where: str, found: _Collector) -> date | None:
             return datetime.strptime(value, fmt).date()  # noqa: DTZ007 - a date, no time
         except ValueError:
             continue
-    found.error(where, "a date as YYYY-MM-DD or DD.MM.YYYY")
+    found.keep(where, value, Unusable.DATE_INVALID)  # read as YYYY-MM-DD or DD.MM.YYYY
     return None

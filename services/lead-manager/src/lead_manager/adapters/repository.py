@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from osb_contracts.branches import BranchSettingsChanged
+from osb_contracts.leads import UnusableValue
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Customer, LeadStatus, Vehicle
 from osb_platform.db import JsonText, insert_many
@@ -46,6 +47,7 @@ def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, A
         "services": list(lead.services),
         "comment": lead.comment,
         "warnings": list(lead.warnings),
+        "unusable": [u.model_dump(mode="json") for u in lead.unusable],
         "appointment_id": lead.appointment_id,
         "acceptor": lead.acceptor,
         "first_name": customer.first_name,
@@ -76,6 +78,7 @@ def lead_from_row(row: Any) -> Lead:
         services=tuple(row.services),
         comment=row.comment,
         warnings=tuple(row.warnings),
+        unusable=tuple(UnusableValue.model_validate(u) for u in row.unusable),
         appointment_id=row.appointment_id,
         acceptor=row.acceptor,
     )

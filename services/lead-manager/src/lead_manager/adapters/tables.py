@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -47,6 +48,7 @@ leads = Table(
     Column("services", JSONB, nullable=False),
     Column("comment", Text),
     Column("warnings", JSONB, nullable=False),
+    Column("unusable", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("appointment_id", UUID(as_uuid=True), unique=True),
     Column("acceptor", String(64)),
     # Denormalised from the customer and vehicle for filtering and search.

@@ -22,6 +22,7 @@ from osb_contracts.leads import (
     LeadRejected,
     LeadRequested,
     LeadUpdated,
+    UnusableValue,
     VehicleCase,
 )
 from osb_contracts.notifications import (
@@ -160,6 +161,8 @@ class Lead:
     services: tuple[str, ...] = ()
     comment: str | None = None
     warnings: tuple[str, ...] = ()
+    # what the customer typed that cannot be used, kept as typed (not in customer/vehicle)
+    unusable: tuple[UnusableValue, ...] = ()
     appointment_id: UUID | None = None
     acceptor: str | None = None
     version: int = 1
@@ -182,6 +185,7 @@ class Lead:
             vehicle=request.vehicle,
             comment=request.comment,
             warnings=request.warnings,
+            unusable=request.unusable,
         )
         lead._record(actor, at, "created", None, reason="booked on the portal")
         lead.events.append(
@@ -195,6 +199,7 @@ class Lead:
                 services=lead.services,
                 customer=lead.customer,
                 vehicle=lead.vehicle,
+                unusable=lead.unusable,
             )
         )
         return lead
@@ -318,6 +323,8 @@ class Lead:
             return []
         previous = self._move(target)
         self.customer, self.vehicle = customer, vehicle
+        # a value the advisor corrected is no longer the unusable one the customer typed
+        self.unusable = tuple(u for u in self.unusable if u.field not in changed)
         self._record(actor, at, "corrected", previous, details={"fields": ", ".join(changed)})
         self.events.append(
             LeadUpdated(

@@ -20,7 +20,7 @@ from osb_contracts._base import (
     Text,
 )
 from osb_contracts.branches import EmailAddress
-from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
+from osb_contracts.leads import AppointmentWarning, CustomerChoice, UnusableValue, VehicleCase
 from osb_contracts.matching import (
     DuplicateCandidate,
     DuplicateCriterion,
@@ -138,6 +138,8 @@ class LeadView(Model):
     warnings: list[str]
     customer: Customer
     vehicle: Vehicle
+    # what the customer typed that cannot be used: as typed, with the field and why
+    unusable: list[UnusableValue]
     appointment_id: UUID | None
     acceptor: str | None
 
@@ -158,6 +160,7 @@ class LeadView(Model):
             warnings=list(lead.warnings),
             customer=lead.customer,
             vehicle=lead.vehicle,
+            unusable=list(lead.unusable),
             appointment_id=lead.appointment_id,
             acceptor=lead.acceptor,
         )

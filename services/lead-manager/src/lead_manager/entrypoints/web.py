@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from osb_contracts.leads import VehicleCase
+from osb_contracts.leads import Unusable, VehicleCase
 from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
 from osb_contracts.values import Channel, LeadStatus
 
@@ -89,6 +89,19 @@ FIELD_LABELS = {
     "customer_number": "Kundennummer",
 }
 
+# what the customer typed and the booking could not use (LeadRequested.unusable)
+UNUSABLE_LABELS = {
+    Unusable.EMAIL_INVALID: "E-Mail-Adresse ungültig",
+    Unusable.PHONE_INVALID: "Telefonnummer ungültig",
+    Unusable.DATE_INVALID: "Datum nicht lesbar",
+    Unusable.BIRTH_DATE_IMPLAUSIBLE: "Geburtsdatum unplausibel",
+    Unusable.COUNTRY_UNKNOWN: "Land unbekannt",
+    Unusable.CUSTOMER_NUMBER_INVALID: "Kundennummer ungültig",
+    Unusable.VIN_INVALID: "FIN ungültig",
+    Unusable.LICENCE_PLATE_INVALID: "Kennzeichen ungültig",
+    Unusable.MILEAGE_INVALID: "Kilometerstand ungültig",
+}
+
 
 def local(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
     return value.astimezone(DISPLAY_ZONE).strftime(fmt) if value else ""
@@ -115,6 +128,7 @@ templates.env.globals.update(
     TEMPLATE_LABELS=TEMPLATE_LABELS,
     FIELD_LABELS=FIELD_LABELS,
     HISTORY_LABELS=HISTORY_LABELS,
+    UNUSABLE_LABELS=UNUSABLE_LABELS,
     LeadStatus=LeadStatus,
     NOT_OWNED=NOT_OWNED,
     Channel=Channel,
