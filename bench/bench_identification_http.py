@@ -65,8 +65,6 @@ async def run(infra: Any, leads: int, requests: int) -> dict[str, Any]:
     os.environ["CUSTOMER_MATCHING_DATABASE_URL"] = urls["customer-matching"]
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = infra.bootstrap_servers
     await _demo(2000, 42, generate)  # the replica make run loads, unless already there
-    await matching.start()
-    await system.manager.start()
     branch = "HH-01"
     token = issue_token(SECRET, user="anna", name="Anna", branches={branch: list(Permission)})
     headers = {"Authorization": f"Bearer {token}"}
@@ -74,8 +72,11 @@ async def run(infra: Any, leads: int, requests: int) -> dict[str, Any]:
     owned = {owner: v for owner, v in vehicles}
     rng = random.Random(5)
     bus = make_broker(infra.bootstrap_servers, client_id="bench-portal")
-    await bus.start()
-    try:
+    try:  # the processes stopped whatever fails: a customer-matching left behind would
+        # answer the next run's requests too
+        await matching.start()
+        await system.manager.start()
+        await bus.start()
         ids = [
             await _lead(bus, branch, master, owned.get(master.customer_number or ""))
             for master in rng.sample(customers, leads)

@@ -159,7 +159,26 @@ def where(
     say(f"  Run folder         {run_dir}")
 
 
+def _never_failing(say: Callable[[str], None]) -> Callable[[str], None]:
+    """``say`` that stops saying when the terminal is gone instead of raising: with
+    ``make run | tee run.log``, Ctrl-C ends tee too, and the first line written after it
+    (BrokenPipeError) used to end the stopping before Kafka and PostgreSQL were stopped."""
+    gone = False
+
+    def tolerant(line: str) -> None:
+        nonlocal gone
+        if gone:
+            return
+        try:
+            say(line)
+        except OSError:  # BrokenPipeError, or a closed terminal
+            gone = True
+
+    return tolerant
+
+
 def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = None) -> int:
+    say = _never_failing(say)
     settings = InfraSettings()
     started = local_infra.up(settings)
     children: list[tuple[ServiceProcess, subprocess.Popen[bytes]]] = []
@@ -169,8 +188,7 @@ def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = 
         nonlocal stop_requested
         stop_requested = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    before = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     exit_code = 0
     try:
         env = {**local_secrets(settings), **os.environ, **started.env()}
@@ -200,16 +218,20 @@ def run(say: Callable[[str], None] = print, only: list[ServiceProcess] | None = 
             time.sleep(0.5)
     finally:
         say("stopping ...")
-        for _, proc in children:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-        for spec, proc in children:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                say(f"{spec.name} did not stop in 30 s; killing it")
-                proc.kill()
-        stopped = local_infra.down(settings, only=started.started)
+        try:
+            for _, proc in children:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+            for spec, proc in children:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    say(f"{spec.name} did not stop in 30 s; killing it")
+                    proc.kill()
+        finally:  # whatever happened above, the infrastructure is stopped
+            stopped = local_infra.down(settings, only=started.started)
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
         say(f"stopped: {', '.join([s.name for s, _ in children] + stopped) or 'nothing'}")
     return exit_code
 

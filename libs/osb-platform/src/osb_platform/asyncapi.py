@@ -78,7 +78,10 @@ def describe(
             topic.name,
             schema=_payload(topic),
             title=f"{topic.name}:send",
-            description=f"{topic.description} Key: {topic.key}.",
+            description=(
+                f"{topic.description} Key: {topic.key}. At least once: the same event "
+                "(same ce_id) may arrive twice; a consumer deduplicates by ce_id."
+            ),
         )
     for name in dead_letters:
         doc.publisher(
