@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from lead_manager.entrypoints.api import HistoryItem, notifications_of
+from lead_manager.service.queries import HistoryItem, notifications_of
 from osb_contracts.values import Channel, LeadStatus
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
