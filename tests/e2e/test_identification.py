@@ -582,6 +582,7 @@ async def test_matching_down_is_a_clear_503_and_nothing_half_done(
             await system.lead(request)
             r = await system.schedule(request.lead_id, choice="EXISTING")
             assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == "5"
             assert "did not answer within 1 s" in r.json()["error"]
             detail = (await http.get(f"/api/v1/leads/{request.lead_id}", headers=ADVISOR)).json()
             assert (detail["status"], detail["appointment_id"]) == ("NEW", None)

@@ -25,7 +25,7 @@ from osb_contracts.matching import (
 )
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 from osb_platform import templates as osb_templates
-from osb_platform.http import error_responses, field_errors
+from osb_platform.http import RETRY_AFTER_S, error_responses, field_errors
 from osb_platform.matching import MatchingRefusedError, MatchingUnavailableError
 from pydantic import (
     AfterValidator,
@@ -586,7 +586,9 @@ def install_domain_errors(app: FastAPI) -> None:
     app.add_exception_handler(RuleViolationError, rule)
 
     async def unavailable(_: Request, exc: Exception) -> JSONResponse:
-        return field_errors(503, [("customer-matching", str(exc))], str(exc))
+        response = field_errors(503, [("customer-matching", str(exc))], str(exc))
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)  # as for any dependency down
+        return response
 
     async def refused_by_matching(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, MatchingRefusedError)
