@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeAlias
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from osb_contracts import ContractError, Envelope, Topic, decode
 
 from osb_platform.kafka import header, raw_batch, tolerant_batch_parser
@@ -43,24 +43,36 @@ def raw_batch_subscriber(
     max_records: int = 500,
     batch_timeout_ms: int = 20,
     auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+    prompt: bool = False,
 ) -> None:
-    """``handle`` gets each batch's records as consumed; the batch is committed after it."""
+    """``handle`` gets each batch's records as consumed; the batch is committed after it.
 
-    @broker.subscriber(
+    ``prompt``, for requests an asker waits for a few seconds and no longer: each record is
+    handled alone as it comes (a batch subscriber that found nothing pauses as long as it
+    waited, so a request arriving then waited that much more), and committed in the
+    background as it is taken, not after each answer (a commit per answer held the next
+    request back by about 5 ms). A request is then answered at most once: redelivered after
+    a restart or a failed answer, it would find nobody waiting.
+    """
+    options: dict[str, Any] = (
+        {}
+        if prompt
+        else {"batch": True, "max_records": max_records, "batch_timeout_ms": batch_timeout_ms}
+    )
+
+    subscribe: Callable[[Callable[[Any], Awaitable[None]]], object] = broker.subscriber(
         *(t.name for t in topics),
         group_id=group_id,
-        batch=True,
-        max_records=max_records,
-        batch_timeout_ms=batch_timeout_ms,
         auto_offset_reset=auto_offset_reset,
-        ack_policy=AckPolicy.ACK,  # commit after the handler's effect, never before
+        ack_policy=AckPolicy.ACK_FIRST if prompt else AckPolicy.ACK,
         decoder=raw_batch,  # the codec parses the bodies, once
         parser=tolerant_batch_parser,  # a header that is not UTF-8 fails one record only
+        **options,
     )
-    async def on_batch(_: Any, msg: KafkaMessage) -> None:
-        records = msg.raw_message
-        assert isinstance(records, tuple)
-        await handle(records)
+
+    @subscribe
+    async def on_batch(records: Any) -> None:
+        await handle(records if isinstance(records, tuple) else (records,))
 
 
 def record_subscriber(

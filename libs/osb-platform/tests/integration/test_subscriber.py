@@ -1,6 +1,7 @@
 """The one subscriber shape, on the real broker: the handler gets the valid envelopes only,
 the refused records go to the dead-letter topic (and to ``refused``), the types the group
-does not act on are skipped, and the group commits past all of them."""
+does not act on are skipped, and the group commits past all of them; in batches, and
+``prompt`` (one record at a time as it comes, committed as it is taken) for requests."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def settings(branch_id: str, version: int) -> BranchSettingsChanged:
     )
 
 
+@pytest.mark.parametrize("prompt", [False, True], ids=["batches", "prompt"])
 async def test_valid_envelopes_handled_refused_dead_lettered_others_skipped_all_committed(
-    kafka_bootstrap_servers: str, kafka_topic: NewTopicFactory
+    kafka_bootstrap_servers: str, kafka_topic: NewTopicFactory, prompt: bool
 ) -> None:
     name = await kafka_topic("subscriber", partitions=2, dlq=True)
     topic = Topic(
@@ -67,7 +69,10 @@ async def test_valid_envelopes_handled_refused_dead_lettered_others_skipped_all_
         handled: list[Envelope[Any]] = []
         refused: list[str] = []
 
+        calls: list[int] = []
+
         async def handle(envelopes: Sequence[Envelope[Any]]) -> None:
+            calls.append(len(envelopes))
             handled.extend(envelopes)
 
         async def on_refused(records: Sequence[tuple[Record, ContractError]]) -> None:
@@ -89,6 +94,7 @@ async def test_valid_envelopes_handled_refused_dead_lettered_others_skipped_all_
                 handle=handle,
                 only={wanted},
                 refused=on_refused,
+                prompt=prompt,
             )
             await broker.start()
             try:
@@ -100,6 +106,8 @@ async def test_valid_envelopes_handled_refused_dead_lettered_others_skipped_all_
                 await broker.stop()
                 await producer.stop()
         assert sorted(e.message.branch_id for e in handled) == ["B1", "B2", "B3", "B4"]
+        if prompt:
+            assert set(calls) == {1}  # one record a call
         assert sorted(refused) == ["B8", "B9"]
         assert sorted(r.key for r in letters.records) == [b"B8", b"B9"]
     finally:

@@ -9,6 +9,7 @@ A search after the decision changes nothing decided.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from uuid import UUID
 from osb_contracts.leads import AppointmentCreated, CustomerChoice
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from customer_matching.adapters.tables import shown_candidates as shown
 
@@ -42,6 +43,44 @@ async def record_shown(conn: AsyncConnection, lead_id: UUID, candidates: Sequenc
             .values([{"lead_id": lead_id, **c.__dict__} for c in candidates])
             .on_conflict_do_nothing()
         )
+
+
+class ShownRecorder:
+    """What searches showed, written in the background instead of on the answer's path: the
+    advisor waits for the answer, and the next request for the subscriber.
+
+    A lead searched again before a write is written once, as last shown. Pending searches
+    are lost if the process dies before :meth:`flush` (called every fraction of a second):
+    a few labels fewer, never a wrong one.
+    """
+
+    LIMIT = 10_000  # searches kept while the database does not take them
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._pending: dict[UUID, Sequence[Shown]] = {}
+        self._writing = asyncio.Lock()
+
+    def add(self, lead_id: UUID, candidates: Sequence[Shown]) -> None:
+        self._pending.pop(lead_id, None)  # the latest search last: the oldest go first
+        self._pending[lead_id] = candidates
+        while len(self._pending) > self.LIMIT:
+            del self._pending[next(iter(self._pending))]
+
+    async def flush(self) -> None:
+        """Write what is pending; when this returns, every search added before is written."""
+        async with self._writing:
+            pending, self._pending = self._pending, {}
+            if not pending:
+                return
+            try:
+                async with self._engine.begin() as conn:
+                    for lead_id, candidates in pending.items():
+                        await record_shown(conn, lead_id, candidates)
+            except BaseException:
+                for lead_id, candidates in pending.items():  # newer searches stay newer
+                    self._pending.setdefault(lead_id, candidates)
+                raise
 
 
 async def record_decisions(conn: AsyncConnection, events: Iterable[AppointmentCreated]) -> int:

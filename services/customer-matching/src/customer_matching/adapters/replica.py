@@ -113,14 +113,14 @@ async def apply_vehicle_changes(
     )
 
 
+# Built once: the lookup is on every identification's path.
+_VEHICLE = select(vehicles.c.owner_customer_number, vehicles.c.data).where(
+    vehicles.c.vin == bindparam("vin"), vehicles.c.deleted.is_(False)
+)
+
+
 async def find_vehicle(conn: AsyncConnection, vin: str) -> tuple[str | None, Vehicle] | None:
-    row = (
-        await conn.execute(
-            select(vehicles.c.owner_customer_number, vehicles.c.data).where(
-                vehicles.c.vin == vin, vehicles.c.deleted.is_(False)
-            )
-        )
-    ).first()
+    row = (await conn.execute(_VEHICLE, {"vin": vin})).first()
     if row is None:
         return None
     return row.owner_customer_number, Vehicle.model_validate({**row.data, "vin": vin})

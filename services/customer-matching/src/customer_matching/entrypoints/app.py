@@ -35,7 +35,7 @@ from osb_platform.service import readiness, serve, service_runtime, utc_now
 from osb_platform.subscriber import batch_subscriber, record_subscriber
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from customer_matching.adapters.decisions import Shown, record_decisions, record_shown
+from customer_matching.adapters.decisions import Shown, ShownRecorder, record_decisions
 from customer_matching.adapters.learning import Learner
 from customer_matching.adapters.registration import Registrar, ensure_range
 from customer_matching.adapters.replica import (
@@ -86,6 +86,7 @@ def create_app(
             )
             await learner.refresh()
             registrar = Registrar(run.engine, prefix=settings.number_prefix, clock=clock)
+            shown = ShownRecorder(run.engine)
             run.relay(outbox, lock_key=RELAY_LOCK)
             run.background(
                 every(settings.follow_interval_s, follower.poll, "following the replica"), "index"
@@ -93,6 +94,10 @@ def create_app(
             run.background(
                 every(settings.learn_interval_s, learner.step, "learning", last=learner.flush),
                 "learning",
+            )
+            run.background(
+                every(0.2, shown.flush, "recording what searches showed", last=shown.flush),
+                "shown",
             )
             await run.consume(
                 build_broker(
@@ -102,6 +107,7 @@ def create_app(
                     follower.index,
                     learner.scoring,
                     registrar,
+                    shown,
                     replies=await run.prompt_producer("customer-matching-replies"),
                 )
             )
@@ -197,6 +203,7 @@ def build_broker(
     index: CustomerIndex,
     scoring: Scoring,
     registrar: Registrar,
+    shown_recorder: ShownRecorder,
     *,
     replies: Producer,  # answers to requests: sent at once
 ) -> KafkaBroker:
@@ -205,6 +212,7 @@ def build_broker(
     )
 
     async def label(envelopes: Sequence[Envelope[Any]]) -> None:
+        await shown_recorder.flush()  # a decision labels what its lead's search showed
         async with engine.begin() as conn:
             await record_decisions(conn, [e.message for e in envelopes])
 
@@ -231,10 +239,8 @@ def build_broker(
             )
             answers += _reply(record, reply, causation=envelope.id)
         await replies.send_many(answers)
-        if shown:  # after the answers: the advisor waits for them, not for this
-            async with engine.begin() as conn:
-                for lead_id, candidates in shown:
-                    await record_shown(conn, lead_id, candidates)
+        for lead_id, candidates in shown:
+            shown_recorder.add(lead_id, candidates)
 
     async def refuse(refused: Sequence[tuple[Any, ContractError]]) -> None:
         """A request the codec refused is answered, so its asker need not wait."""
@@ -263,8 +269,7 @@ def build_broker(
         service=SERVICE,
         handle=answer_all,
         refused=refuse,
-        max_records=100,
-        batch_timeout_ms=5,
+        prompt=True,
         auto_offset_reset="latest",  # a request nobody answered in time is not waited for
     )
     batch_subscriber(  # the advisor's decisions label what they were shown; twice, the same
@@ -288,7 +293,7 @@ def main() -> None:
 def asyncapi(settings: Settings) -> dict[str, Any]:
     """The AsyncAPI document of this service's broker (nothing is connected)."""
     none = cast(Any, None)
-    broker = build_broker(settings, none, none, none, none, none, replies=none)
+    broker = build_broker(settings, none, none, none, none, none, none, replies=none)
     return describe(
         broker,
         servers=settings.kafka_bootstrap_servers,
