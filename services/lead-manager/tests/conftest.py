@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -116,6 +117,15 @@ class FakeBranchRepository:
 
     async def get(self, branch_id: str) -> BranchSettings | None:
         return self.rows.get(branch_id)
+
+    async def put(
+        self, settings: BranchSettings, *, updated_by: str, expected_version: int | None
+    ) -> BranchSettings:
+        version = self.rows[settings.branch_id].version if settings.branch_id in self.rows else 0
+        if expected_version is not None and expected_version != version:
+            raise ConcurrencyError(f"the settings are at version {version}")
+        self.rows[settings.branch_id] = replace(settings, version=version + 1)
+        return self.rows[settings.branch_id]
 
 
 class FakeUnitOfWork:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +17,9 @@ from lead_manager.adapters.repository import lead_from_row, settings_from_row
 from lead_manager.adapters.tables import branch_settings, lead_history, leads
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Lead
+from lead_manager.service.ports import LeadFilter, Page
+
+__all__ = ["LeadFilter", "LeadQueries", "Page", "decode_cursor"]
 
 _LIST_COLUMNS = [c for c in leads.c if c.name != "search_text"]
 # Built once: the detail's statements are the hot path of the page (building one costs
@@ -30,22 +32,6 @@ _HISTORY = (
 )
 _SETTINGS = select(branch_settings).where(branch_settings.c.branch_id == bindparam("branch"))
 _MAX_MERGED = 24  # (branch, status) ranges merged per page; more falls back to one scan
-
-
-@dataclass(frozen=True)
-class LeadFilter:
-    branch_ids: Sequence[str]
-    statuses: Sequence[LeadStatus] = ()
-    start_from: datetime | None = None
-    start_to: datetime | None = None
-    acceptor: str | None = None
-    search: str | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    leads: list[Lead]
-    next_cursor: str | None
 
 
 def _encode_cursor(received_at: datetime, lead_id: UUID) -> str:

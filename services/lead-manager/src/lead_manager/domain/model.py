@@ -92,6 +92,17 @@ class PermissionMissingError(TransitionRefusedError):
     """Allowed in principle, but not for this user."""
 
 
+class AccessDeniedError(PermissionMissingError):
+    """The user lacks a permission for the branch, whatever the lead's status."""
+
+
+def require(actor: Actor, permission: Permission, branch_id: str) -> None:
+    if not actor.may(permission, branch_id):
+        raise AccessDeniedError(
+            f"needs the permission '{PERMISSION_LABELS[permission]}' for branch {branch_id}"
+        )
+
+
 class RuleViolationError(ValueError):
     """The request breaks a rule of the branch (SMS not enabled, no text, ...)."""
 
@@ -392,12 +403,12 @@ class Lead:
         anything about the lead, or a request made for it earlier, is revealed."""
         self._require(actor, Permission.LEAD_MANAGER)
 
+    def read_only_for(self, actor: Actor) -> bool:
+        """Closed (rejected, cancelled either way) and the actor may not edit closed leads."""
+        return self.status in _CLOSED and not actor.may(Permission.EDIT_CANCELLED, self.branch_id)
+
     def _require(self, actor: Actor, permission: Permission) -> None:
-        if not actor.may(permission, self.branch_id):
-            raise PermissionMissingError(
-                f"needs the permission '{PERMISSION_LABELS[permission]}' for branch "
-                f"{self.branch_id}"
-            )
+        require(actor, permission, self.branch_id)
 
     def _decide(self, trigger: Trigger, actor: Actor) -> LeadStatus:
         return decide(

@@ -24,7 +24,7 @@ from osb_platform.service import readiness, service_runtime, utc_now
 from lead_manager.adapters.queries import LeadQueries
 from lead_manager.adapters.tables import outbox
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
-from lead_manager.entrypoints.api import install_domain_errors, router
+from lead_manager.entrypoints import http
 from lead_manager.entrypoints.consumer import SERVICE, build_broker
 from lead_manager.entrypoints.web import router as web_router
 from lead_manager.entrypoints.web import static
@@ -68,10 +68,9 @@ def create_app(
             await matching.start()
             run.stack.push_async_callback(matching.stop)
 
-            app.state.matching = matching
-            app.state.engine = run.engine
-            app.state.queries = LeadQueries(run.engine)
-            app.state.clock = clock
+            app.state.wiring = http.Wiring(
+                engine=run.engine, clock=clock, reads=LeadQueries(run.engine), matching=matching
+            )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield
 
@@ -84,11 +83,10 @@ def create_app(
     app.state.jwt_secret = settings.jwt_secret.get_secret_value()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    install_domain_errors(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     install_asyncapi(app, asyncapi(settings))
-    app.include_router(router)
+    http.install(app)
     app.include_router(web_router)
     app.mount("/static", static, name="static")
     return app

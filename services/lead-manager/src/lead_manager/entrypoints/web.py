@@ -23,8 +23,11 @@ from osb_contracts.values import Channel, LeadStatus
 from lead_manager.domain.identification import NOT_OWNED
 from lead_manager.domain.model import STATUS_LABELS
 from lead_manager.domain.permissions import Permission
-from lead_manager.entrypoints import api
 from lead_manager.entrypoints.auth import CurrentActor
+from lead_manager.entrypoints.http.deps import Matching, Reads, Work
+from lead_manager.entrypoints.http.schemas import settings_view
+from lead_manager.service import queries
+from lead_manager.service.ports import LeadFilter
 from lead_manager.service.texts import DISPLAY_ZONE
 
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -155,6 +158,7 @@ def _day_start(day: date | None, *, end: bool = False) -> datetime | None:
 @router.get("/ui/leads", response_class=HTMLResponse)
 async def lead_rows(
     request: Request,
+    reads: Reads,
     actor: CurrentActor,
     branch_id: Annotated[list[str] | None, Query(max_length=50)] = None,
     status: Annotated[list[LeadStatus] | None, Query()] = None,
@@ -164,52 +168,59 @@ async def lead_rows(
     q: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    leads = await api.list_leads(
-        request,
-        actor,
-        branch_id=branch_id,
-        status=status,
-        start_from=_day_start(day_from),
-        start_to=_day_start(day_to, end=True),
-        acceptor=acceptor or None,
-        q=q or None,
-        limit=50,
-        cursor=cursor,
+    where = LeadFilter(
+        branch_id or [],
+        status or (),
+        _day_start(day_from),
+        _day_start(day_to, end=True),
+        acceptor or None,
+        q or None,
     )
+    leads = await queries.lead_page(reads, actor, where, limit=50, cursor=cursor)
     return _fragment(request, "_rows.html", page=leads)
 
 
 @router.get("/ui/leads/{lead_id}", response_class=HTMLResponse)
-async def lead_panel(request: Request, actor: CurrentActor, lead_id: UUID) -> HTMLResponse:
-    lead = await api.lead_detail(request, actor, lead_id)
-    branch = await api.read_settings(request, actor, lead.branch_id)
-    return _fragment(request, "_detail.html", lead=lead, branch=branch)
+async def lead_panel(
+    request: Request, reads: Reads, uow: Work, actor: CurrentActor, lead_id: UUID
+) -> HTMLResponse:
+    lead = await queries.lead_detail(reads, actor, lead_id)
+    branch = await queries.branch_settings(uow, actor, lead.branch_id)
+    return _fragment(request, "_detail.html", lead=lead, branch=settings_view(branch))
 
 
 @router.get("/ui/leads/{lead_id}/reject", response_class=HTMLResponse)
 async def reject_form(
     request: Request,
+    reads: Reads,
     actor: CurrentActor,
     lead_id: UUID,
     channel: Channel | None = None,
     template: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    lead = await api.lead_detail(request, actor, lead_id)
-    draft = await api.rejection_draft(request, actor, lead_id, channel, template)
+    lead = await queries.lead_detail(reads, actor, lead_id)
+    draft = await queries.rejection_draft(reads, actor, lead_id, channel, template)
     return _fragment(request, "_reject.html", lead=lead, draft=draft, template=template)
 
 
 @router.get("/ui/leads/{lead_id}/schedule", response_class=HTMLResponse)
-async def schedule_form(request: Request, actor: CurrentActor, lead_id: UUID) -> HTMLResponse:
-    lead = await api.lead_detail(request, actor, lead_id)
-    branch = await api.read_settings(request, actor, lead.branch_id)
-    proposal = await api.identification(request, actor, lead_id)
+async def schedule_form(
+    request: Request,
+    reads: Reads,
+    uow: Work,
+    matching: Matching,
+    actor: CurrentActor,
+    lead_id: UUID,
+) -> HTMLResponse:
+    lead = await queries.lead_detail(reads, actor, lead_id)
+    branch = await queries.branch_settings(uow, actor, lead.branch_id)
+    proposal = await queries.identification(reads, matching, actor, lead_id)
     end = lead.requested_end or lead.requested_start + timedelta(hours=1)
     return _fragment(
         request,
         "_schedule.html",
         lead=lead,
-        branch=branch,
+        branch=settings_view(branch),
         proposal=proposal,
         start=_input_value(lead.requested_start),
         end=_input_value(end),
@@ -218,7 +229,9 @@ async def schedule_form(request: Request, actor: CurrentActor, lead_id: UUID) ->
 
 
 @router.get("/ui/branches/{branch_id}/settings", response_class=HTMLResponse)
-async def settings_form(request: Request, actor: CurrentActor, branch_id: str) -> HTMLResponse:
-    branch = await api.read_settings(request, actor, branch_id)
+async def settings_form(
+    request: Request, uow: Work, actor: CurrentActor, branch_id: str
+) -> HTMLResponse:
+    branch = await queries.branch_settings(uow, actor, branch_id)
     editable = actor.may(Permission.OSB_ADMIN, branch_id)
-    return _fragment(request, "_settings.html", branch=branch, editable=editable)
+    return _fragment(request, "_settings.html", branch=settings_view(branch), editable=editable)

@@ -16,8 +16,8 @@ from osb_contracts.values import Channel, ConfirmationChannel, Customer
 
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.identification import merge_taking_lead_data, vehicle_case
-from lead_manager.domain.model import Appointment, Lead, RuleViolationError, Trigger
-from lead_manager.domain.permissions import Actor
+from lead_manager.domain.model import Appointment, Lead, RuleViolationError, Trigger, require
+from lead_manager.domain.permissions import Actor, Permission
 from lead_manager.service.ports import ConcurrencyError, Identification, UnitOfWork
 from lead_manager.service.texts import rejection_subject
 
@@ -276,3 +276,17 @@ async def request_resend(
         uow.track(lead)
         await uow.commit()
     return lead
+
+
+async def save_settings(
+    uow: UnitOfWork, settings: BranchSettings, *, actor: Actor, expected_version: int | None
+) -> BranchSettings:
+    """A branch's OSB settings as its administrator saved them (published to the other
+    services through the outbox in the same transaction)."""
+    require(actor, Permission.OSB_ADMIN, settings.branch_id)
+    async with uow:
+        stored = await uow.branches.put(
+            settings, updated_by=actor.id, expected_version=expected_version
+        )
+        await uow.commit()
+    return stored

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 from osb_contracts.matching import (
@@ -14,7 +15,7 @@ from osb_contracts.matching import (
     DuplicateSearchResult,
     VehicleLookupResult,
 )
-from osb_contracts.values import Customer
+from osb_contracts.values import Customer, LeadStatus
 
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Appointment, Lead
@@ -37,6 +38,38 @@ class LeadRepository(Protocol):
 
 class BranchRepository(Protocol):
     async def get(self, branch_id: str) -> BranchSettings | None: ...
+    async def put(
+        self, settings: BranchSettings, *, updated_by: str, expected_version: int | None
+    ) -> BranchSettings: ...
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    branch_ids: Sequence[str]
+    statuses: Sequence[LeadStatus] = ()
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+    acceptor: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    leads: list[Lead]
+    next_cursor: str | None
+
+
+class LeadReads(Protocol):
+    """What the advisor's screens read, outside any unit of work (adapters.queries)."""
+
+    async def page(self, where: LeadFilter, *, limit: int, cursor: str | None) -> Page:
+        """Raises ``ValueError`` for a cursor it did not give out."""
+        ...
+
+    async def open_count(self, branch_ids: Sequence[str]) -> int: ...
+
+    async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None: ...
+    async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None: ...
 
 
 class Identification(Protocol):

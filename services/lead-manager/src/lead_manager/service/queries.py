@@ -1,15 +1,18 @@
-"""What the advisor reads, for the API's routes and the page's alike: a lead's notifications
-as its history tells them, and the identification proposal (asking customer-matching)."""
+"""What the advisor reads, for the API's routes and the page's alike: a lead with its
+history and notifications, the rejection's draft, a branch's settings, and the
+identification proposal (asking customer-matching). Each checks the reader's permission
+before it reveals anything."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Self
 from uuid import UUID
 
-from osb_contracts.leads import AppointmentWarning, VehicleCase
+from osb_contracts.leads import AppointmentWarning, UnusableValue, VehicleCase
 from osb_contracts.matching import (
     DuplicateCandidate,
     DuplicateCriterion,
@@ -20,10 +23,19 @@ from osb_contracts.matching import (
 from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
 from pydantic import BaseModel, ConfigDict
 
-from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.branch import BranchSettings, open_counter_text
 from lead_manager.domain.identification import preselected, seen_by, vehicle_case
-from lead_manager.domain.model import Lead
-from lead_manager.service.ports import Identification
+from lead_manager.domain.model import (
+    STATUS_LABELS,
+    AccessDeniedError,
+    Lead,
+    RuleViolationError,
+    require,
+)
+from lead_manager.domain.permissions import PERMISSION_LABELS, Actor, Permission
+from lead_manager.service.commands import LeadNotFoundError, check_channel, default_branch
+from lead_manager.service.ports import Identification, LeadFilter, LeadReads, UnitOfWork
+from lead_manager.service.texts import rejection_subject, render
 
 
 class Model(BaseModel):
@@ -39,6 +51,49 @@ class HistoryItem(Model):
     to_status: LeadStatus
     reason: str | None
     details: dict[str, Any]
+
+
+class LeadView(Model):
+    id: UUID
+    booking_id: str
+    branch_id: str
+    status: LeadStatus
+    status_label: str
+    version: int
+    received_at: datetime
+    requested_start: datetime
+    requested_end: datetime | None
+    services: list[str]
+    comment: str | None
+    warnings: list[str]
+    customer: Customer
+    vehicle: Vehicle
+    # what the customer typed that cannot be used: as typed, with the field and why
+    unusable: list[UnusableValue]
+    appointment_id: UUID | None
+    acceptor: str | None
+
+    @classmethod
+    def of(cls, lead: Lead) -> Self:
+        return cls(
+            id=lead.id,
+            booking_id=lead.booking_id,
+            branch_id=lead.branch_id,
+            status=lead.status,
+            status_label=STATUS_LABELS[lead.status],
+            version=lead.version,
+            received_at=lead.received_at,
+            requested_start=lead.requested_start,
+            requested_end=lead.requested_end,
+            services=list(lead.services),
+            comment=lead.comment,
+            warnings=list(lead.warnings),
+            customer=lead.customer,
+            vehicle=lead.vehicle,
+            unusable=list(lead.unusable),
+            appointment_id=lead.appointment_id,
+            acceptor=lead.acceptor,
+        )
 
 
 class NotificationView(Model):
@@ -83,6 +138,125 @@ def notifications_of(history: list[HistoryItem]) -> list[NotificationView]:
     return sorted(latest.values(), key=lambda n: n.at)
 
 
+class LeadDetail(LeadView):
+    history: list[HistoryItem]
+    notifications: list[NotificationView]
+    read_only: bool
+
+
+async def lead_detail(reads: LeadReads, actor: Actor, lead_id: UUID) -> LeadDetail:
+    """A lead with its history (who, when, what, why) and its notifications' status."""
+    found = await reads.get(lead_id)
+    if found is None:
+        raise LeadNotFoundError(str(lead_id))
+    lead, history = found
+    lead.authorise(actor)
+    items = [HistoryItem.model_validate(h, from_attributes=True) for h in history]
+    return LeadDetail(
+        **LeadView.of(lead).model_dump(),
+        history=items,
+        notifications=notifications_of(items),
+        read_only=lead.read_only_for(actor),
+    )
+
+
+class LeadPage(Model):
+    items: list[LeadView]
+    next_cursor: str | None
+
+
+def _readable(actor: Actor, branch_ids: Sequence[str] | None) -> Sequence[str]:
+    """The branches asked for, else all the actor works in; each must be the actor's."""
+    branches = branch_ids or actor.branches_with(Permission.LEAD_MANAGER)
+    if not branches:
+        label = PERMISSION_LABELS[Permission.LEAD_MANAGER]
+        raise AccessDeniedError(f"needs the permission '{label}' for at least one branch")
+    for branch_id in branches:
+        require(actor, Permission.LEAD_MANAGER, branch_id)
+    return branches
+
+
+async def lead_page(
+    reads: LeadReads,
+    actor: Actor,
+    where: LeadFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> LeadPage:
+    """The lead list with the selection criteria and the live search, newest first; no
+    branch in ``where``: every branch the actor works in."""
+    where = replace(where, branch_ids=_readable(actor, where.branch_ids))
+    try:
+        page = await reads.page(where, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise RuleViolationError("cursor", str(exc)) from None
+    return LeadPage(items=[LeadView.of(lead) for lead in page.leads], next_cursor=page.next_cursor)
+
+
+class OpenCount(Model):
+    count: int
+    display: str
+
+
+async def open_count(reads: LeadReads, actor: Actor, branch_ids: Sequence[str] | None) -> OpenCount:
+    """The counter of NEW leads on the button that opens the lead manager ("9+" above nine)."""
+    count = await reads.open_count(_readable(actor, branch_ids))
+    return OpenCount(count=count, display=open_counter_text(count))
+
+
+async def branch_settings(uow: UnitOfWork, actor: Actor, branch_id: str) -> BranchSettings:
+    """A branch's OSB settings (the defaults until saved), for its administrators and its
+    advisors."""
+    if not actor.may(Permission.LEAD_MANAGER, branch_id):
+        require(actor, Permission.OSB_ADMIN, branch_id)
+    async with uow:
+        return await uow.branches.get(branch_id) or default_branch(branch_id)
+
+
+class RejectionDraft(Model):
+    channel: Channel
+    channels: list[Channel]
+    subject: str | None
+    text: str
+    templates: list[str]
+
+
+async def rejection_draft(
+    reads: LeadReads,
+    actor: Actor,
+    lead_id: UUID,
+    channel: Channel | None = None,
+    template: str | None = None,
+) -> RejectionDraft:
+    """The text to pre-fill the rejection form with, from the branch's template."""
+    lead, branch = await _with_branch(reads, actor, lead_id)
+    channels = list(branch.rejection_channels())
+    chosen = channel or channels[-1]
+    check_channel(branch, chosen)
+    name = template or f"rejection_{chosen.value.lower()}"
+    if name not in branch.templates:
+        raise RuleViolationError("template", f"the branch has no template {name!r}")
+    return RejectionDraft(
+        channel=chosen,
+        channels=channels,
+        subject=rejection_subject(branch) if chosen is Channel.EMAIL else None,
+        text=render(branch.templates[name], lead, branch),
+        templates=sorted(branch.templates),
+    )
+
+
+async def _with_branch(
+    reads: LeadReads, actor: Actor, lead_id: UUID
+) -> tuple[Lead, BranchSettings]:
+    loaded = await reads.with_settings(lead_id)
+    if loaded is None:
+        raise LeadNotFoundError(str(lead_id))
+    lead, settings = loaded
+    lead.authorise(actor)
+    return lead, settings or default_branch(lead.branch_id)
+
+
 class VehicleCaseView(Model):
     """The lead's vehicle as it is for one customer, and the warnings saving with them gives."""
 
@@ -123,6 +297,14 @@ class IdentificationProposal(Model):
     selected: str | None
     criteria: list[DuplicateCriterion]
     vehicle: VehicleProposal
+
+
+async def identification(
+    reads: LeadReads, matching: Identification, actor: Actor, lead_id: UUID
+) -> IdentificationProposal:
+    """The identification proposal for a lead the actor may see."""
+    lead, branch = await _with_branch(reads, actor, lead_id)
+    return await propose_identification(lead, branch, matching)
 
 
 async def propose_identification(

@@ -1,0 +1,56 @@
+"""What a route needs, as FastAPI dependencies: the routes name them in their signatures
+and never reach into the application's state.
+
+``create_app`` builds one :class:`Wiring` when the service starts; every dependency here is
+read from it, so a test can swap any of them with ``app.dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lead_manager.adapters.unit_of_work import SqlUnitOfWork
+from lead_manager.service.ports import Identification, LeadReads, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Wiring:
+    engine: AsyncEngine
+    clock: Callable[[], datetime]
+    reads: LeadReads
+    matching: Identification
+
+
+def wiring(request: Request) -> Wiring:
+    return cast(Wiring, request.app.state.wiring)
+
+
+Wired = Annotated[Wiring, Depends(wiring)]
+
+
+def _unit_of_work(w: Wired) -> UnitOfWork:
+    return SqlUnitOfWork(w.engine, w.clock)
+
+
+def _reads(w: Wired) -> LeadReads:
+    return w.reads
+
+
+def _clock(w: Wired) -> Callable[[], datetime]:
+    return w.clock
+
+
+def _matching(w: Wired) -> Identification:
+    return w.matching
+
+
+Work = Annotated[UnitOfWork, Depends(_unit_of_work)]  # a new unit of work per request
+Reads = Annotated[LeadReads, Depends(_reads)]
+Clock = Annotated[Callable[[], datetime], Depends(_clock)]
+Matching = Annotated[Identification, Depends(_matching)]

@@ -1,0 +1,184 @@
+"""What the advisor's HTTP API takes and gives beyond the service layer's read models:
+request bodies (held to the rules of the contracts that carry them on) and the branch
+settings as the administrator edits them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Query
+from osb_contracts._base import (
+    ONE_LINE,
+    CustomerNumber,
+    Identifier,
+    LongText,
+    ShortText,
+    Text,
+)
+from osb_contracts.branches import EmailAddress
+from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
+from osb_contracts.matching import DuplicateCriterion
+from osb_contracts.values import Channel, ConfirmationChannel, Customer
+from osb_platform import templates as osb_templates
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.permissions import Permission
+from lead_manager.service.queries import LeadView, Model
+
+# What the advisor sends is held to the rules of the contracts that carry it on: the same
+# bounds, no control characters, one line where a mail header or a list shows it.
+SearchText = Annotated[str, Query(max_length=100, description="live search"), ONE_LINE]
+
+
+# Every placeholder a template may use (the rejection's here, the confirmation's in the
+# notifier), with a value of its kind: a template that fails on them fails at saving.
+_SAMPLE = {
+    "name": "Frau Dr. Erika Mustermann",
+    "salutation": "Frau",
+    "first_name": "Erika",
+    "last_name": "Mustermann",
+    "date": "03.12.2026",
+    "time": "09:30",
+    "branch": "Autohaus Beispiel",
+    "vehicle": "VW Golf HH-AB 123",
+    "booking_reference": "B-12345",
+}
+
+
+def _usable(template: str) -> str:
+    try:
+        osb_templates.render(template, _SAMPLE)
+    except osb_templates.TemplateRefusedError as exc:
+        raise PydanticCustomError("template", str(exc)) from None
+    return template
+
+
+Template = Annotated[LongText, AfterValidator(_usable)]
+
+
+# a version the client last saw; the columns are PostgreSQL integers
+ExpectedVersion = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class RejectBody(Model):
+    channel: Channel
+    text: LongText = Field(min_length=1)
+    subject: Text | None = None
+    expected_version: ExpectedVersion | None = None
+
+
+class CustomerChoiceBody(Model):
+    choice: CustomerChoice = CustomerChoice.EXISTING
+    customer_number: CustomerNumber | None = None
+    apply_to_master: bool = False
+    customer: Customer | None = Field(
+        default=None,
+        description="NEW_CUSTOMER: the master record as completed in the customer mask "
+        "(without it, the lead's data)",
+    )
+
+    @field_validator("customer")
+    @classmethod
+    def _only_for_a_new_one(cls, value: Customer | None, info: ValidationInfo) -> Customer | None:
+        if value is not None and info.data.get("choice") is not CustomerChoice.NEW_CUSTOMER:
+            raise PydanticCustomError("not_new_customer", "only a new customer is entered")
+        return value
+
+
+class ScheduleBody(Model):
+    start: datetime
+    end: datetime
+    acceptor: Identifier
+    confirmation: ConfirmationChannel = ConfirmationChannel.NONE
+    customer: CustomerChoiceBody = Field(default_factory=CustomerChoiceBody)
+    expected_version: ExpectedVersion | None = None
+    request_id: UUID | None = Field(
+        default=None, description="send the same id again and get the same appointment"
+    )
+
+
+class AppointmentView(Model):
+    lead: LeadView
+    appointment_id: UUID
+    customer_number: str | None
+    vehicle_case: VehicleCase | None
+    warnings: list[AppointmentWarning]
+
+
+class ConfigurationCheck(Model):
+    ok: bool
+    message: str | None
+
+
+class AcceptorBody(Model):
+    id: Identifier
+    name: Text = Field(min_length=1)
+    active: bool = True
+
+
+class BranchSettingsBody(Model):
+    name: Text = Field(min_length=1)
+    acceptors: list[AcceptorBody] = Field(default_factory=list, max_length=200)
+    sms_enabled: bool = False
+    templates: dict[ShortText, Template] = Field(default_factory=dict, max_length=20)
+    cash_sale_customer_number: CustomerNumber | None = None
+    # as the duplicate search's contract takes them: one to four, each once
+    duplicate_criteria: list[DuplicateCriterion] = Field(
+        default_factory=lambda: [DuplicateCriterion.ADDRESS], min_length=1, max_length=4
+    )
+    sender_email: EmailAddress | None = None
+
+    @field_validator("duplicate_criteria")
+    @classmethod
+    def _each_once(cls, value: list[DuplicateCriterion]) -> list[DuplicateCriterion]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_criterion", "each criterion at most once")
+        return value
+
+    @field_validator("acceptors")
+    @classmethod
+    def _acceptor_ids_once(cls, value: list[AcceptorBody]) -> list[AcceptorBody]:
+        if len({a.id for a in value}) != len(value):
+            raise PydanticCustomError("duplicate_acceptor", "each acceptor id at most once")
+        return value
+
+
+class BranchSettingsView(BranchSettingsBody):
+    branch_id: str
+    version: int
+    rejection_channels: list[Channel]
+
+
+class BranchSettingsUpdate(BranchSettingsBody):
+    expected_version: ExpectedVersion | None = None
+
+
+class BranchAccess(Model):
+    id: str
+    name: str
+    permissions: list[Permission]
+
+
+class Me(Model):
+    id: str
+    name: str
+    branches: list[BranchAccess]
+
+
+def settings_view(branch: BranchSettings) -> BranchSettingsView:
+    return BranchSettingsView(
+        branch_id=branch.branch_id,
+        version=branch.version,
+        name=branch.name,
+        acceptors=[AcceptorBody(id=a.id, name=a.name, active=a.active) for a in branch.acceptors],
+        sms_enabled=branch.sms_enabled,
+        templates=branch.templates,
+        cash_sale_customer_number=branch.cash_sale_customer_number,
+        duplicate_criteria=list(branch.duplicate_criteria),
+        sender_email=branch.sender_email,
+        rejection_channels=list(branch.rejection_channels()),
+    )

@@ -1,0 +1,136 @@
+"""The advisor's reads and the settings command, on fakes of their ports: nothing about a
+lead or a branch is revealed to someone without its permission, the closed-lead rule is the
+domain's, and the settings go through the repository port."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.model import AccessDeniedError, Lead, RuleViolationError
+from lead_manager.domain.permissions import SYSTEM_DMS, Actor, Permission
+from lead_manager.service import queries
+from lead_manager.service.commands import LeadNotFoundError, save_settings
+from lead_manager.service.ports import ConcurrencyError, LeadFilter, Page
+from osb_contracts.leads import LeadRequested
+from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+ADVISOR = Actor("anna", "Anna", {"HH-01": frozenset({Permission.LEAD_MANAGER})})
+STRANGER = Actor("otto", "Otto", {"B-02": frozenset({Permission.LEAD_MANAGER})})
+ADMIN = Actor("ada", "Ada", {"HH-01": frozenset({Permission.OSB_ADMIN})})
+
+
+def lead() -> Lead:
+    request = LeadRequested(
+        lead_id=uuid.uuid4(),
+        booking_id="B-9",
+        branch_id="HH-01",
+        received_at=NOW,
+        requested_start=NOW + timedelta(days=2),
+        customer=Customer(first_name="Karla", last_name="Krüger", email="karla@example.de"),
+        vehicle=Vehicle(),
+    )
+    return Lead.create(request, actor=SYSTEM_DMS, at=NOW)
+
+
+class FakeReads:
+    def __init__(self, *leads: Lead, settings: BranchSettings | None = None) -> None:
+        self.leads = {lead.id: lead for lead in leads}
+        self.settings = settings
+        self.pages: list[LeadFilter] = []
+
+    async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None:
+        found = self.leads.get(lead_id)
+        return None if found is None else (found, [])
+
+    async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None:
+        found = self.leads.get(lead_id)
+        return None if found is None else (found, self.settings)
+
+    async def page(self, where: LeadFilter, *, limit: int, cursor: str | None) -> Page:
+        if cursor == "forged":
+            raise ValueError("not a cursor of this list")
+        self.pages.append(where)
+        return Page(list(self.leads.values())[:limit], None)
+
+    async def open_count(self, branch_ids: Sequence[str]) -> int:
+        return 12
+
+
+async def test_a_lead_is_shown_only_to_its_branch_s_advisors() -> None:
+    mine = lead()
+    reads = FakeReads(mine)
+    detail = await queries.lead_detail(reads, ADVISOR, mine.id)
+    assert (detail.id, detail.status, detail.read_only) == (mine.id, LeadStatus.NEW, False)
+    with pytest.raises(AccessDeniedError, match="Servicetermin Leadmanager"):
+        await queries.lead_detail(reads, STRANGER, mine.id)
+    with pytest.raises(LeadNotFoundError):
+        await queries.lead_detail(reads, ADVISOR, uuid.uuid4())
+    with pytest.raises(AccessDeniedError):
+        await queries.rejection_draft(reads, STRANGER, mine.id)
+
+
+async def test_a_closed_lead_is_read_only_without_the_permission_to_edit_closed_ones() -> None:
+    closed = lead()
+    closed.reject(
+        actor=ADVISOR,
+        channel=Channel.EMAIL,
+        recipient="karla@example.de",
+        text="Leider ausgebucht.",
+        subject=None,
+        at=NOW,
+    )
+    editor = Actor(
+        "eva", "Eva", {"HH-01": frozenset({Permission.LEAD_MANAGER, Permission.EDIT_CANCELLED})}
+    )
+    reads = FakeReads(closed)
+    assert (await queries.lead_detail(reads, ADVISOR, closed.id)).read_only
+    assert not (await queries.lead_detail(reads, editor, closed.id)).read_only
+
+
+async def test_the_list_and_the_counter_cover_the_advisor_s_branches_and_no_other() -> None:
+    reads = FakeReads(lead())
+    page = await queries.lead_page(reads, ADVISOR, LeadFilter([]), limit=50, cursor=None)
+    assert len(page.items) == 1
+    assert list(reads.pages[-1].branch_ids) == ["HH-01"]  # none asked for: the advisor's
+    with pytest.raises(AccessDeniedError):
+        await queries.lead_page(reads, ADVISOR, LeadFilter(["B-02"]), limit=50, cursor=None)
+    with pytest.raises(AccessDeniedError, match="at least one branch"):
+        await queries.open_count(reads, ADMIN, None)  # an administrator, no advisor
+    with pytest.raises(RuleViolationError, match="not a cursor"):
+        await queries.lead_page(reads, ADVISOR, LeadFilter([]), limit=50, cursor="forged")
+    assert (await queries.open_count(reads, ADVISOR, None)).display == "9+"
+
+
+async def test_the_rejection_draft_offers_sms_only_where_it_is_licensed() -> None:
+    mine = lead()
+    reads = FakeReads(mine, settings=BranchSettings(branch_id="HH-01", name="Autohaus Hansa"))
+    draft = await queries.rejection_draft(reads, ADVISOR, mine.id)
+    assert (draft.channel, draft.channels) == (Channel.EMAIL, [Channel.EMAIL])
+    assert draft.subject is not None
+    with pytest.raises(RuleViolationError, match="SMS is not enabled"):
+        await queries.rejection_draft(reads, ADVISOR, mine.id, Channel.SMS)
+
+
+async def test_settings_are_saved_by_administrators_through_the_repository_port(
+    fake_uow: Any,
+) -> None:
+    uow = fake_uow
+    settings = BranchSettings(branch_id="HH-01", name="Autohaus Hansa")
+    with pytest.raises(AccessDeniedError, match="Administration Online Service Booking"):
+        await save_settings(uow, settings, actor=ADVISOR, expected_version=None)
+    stored = await save_settings(uow, settings, actor=ADMIN, expected_version=None)
+    assert (stored.version, uow.commits) == (1, 1)
+    with pytest.raises(ConcurrencyError):
+        await save_settings(uow, settings, actor=ADMIN, expected_version=5)
+    # both the branch's advisors and its administrators read them; nobody else
+    assert (await queries.branch_settings(uow, ADVISOR, "HH-01")).name == "Autohaus Hansa"
+    assert (await queries.branch_settings(uow, ADMIN, "HH-01")).version == 1
+    with pytest.raises(AccessDeniedError):
+        await queries.branch_settings(uow, STRANGER, "HH-01")
