@@ -13,9 +13,10 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from notifier.adapters.email import SmtpSender, build_message
+from notifier.adapters.email import SmtpSender
 from notifier.domain.notification import SendFailedError
 from notifier.domain.plan import BranchChannels, plan
+from notifier.service.mail import build_message
 from osb_contracts import Envelope
 from osb_local_infra.mailsink import MailSink
 from osb_testing.factories import rejection

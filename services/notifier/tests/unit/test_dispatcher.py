@@ -7,12 +7,12 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
-from notifier.adapters.store import Claimed
-from notifier.domain.notification import RetryPolicy
+from notifier.domain.notification import Claimed, RetryPolicy, SendFailedError
 from notifier.domain.plan import BranchChannels, plan
 from notifier.service.dispatch import Dispatcher
+from notifier.service.ports import NotificationQueue
 from osb_contracts import Envelope
 from osb_testing.factories import rejection
 
@@ -37,6 +37,14 @@ class FlakyStore:
             raise ConnectionError("the database went away")
         self.sent_at = NOW
 
+    async def retry_later(
+        self, claimed: Claimed, error: SendFailedError, next_attempt_at: datetime
+    ) -> None:
+        raise AssertionError(f"not a send failure: {error}")
+
+    async def failed(self, claimed: Claimed, error: SendFailedError) -> None:
+        raise AssertionError(f"not a send failure: {error}")
+
 
 class Outbox:
     def __init__(self) -> None:
@@ -46,11 +54,16 @@ class Outbox:
         self.messages.append(message)
 
 
-def dispatching(store: object, mail: Outbox) -> Dispatcher:
+class NoSms:
+    async def send(self, *, to: str, text: str, sender: str | None, reference: str) -> None:
+        raise AssertionError("these are e-mails")
+
+
+def dispatching(store: NotificationQueue, mail: Outbox) -> Dispatcher:
     return Dispatcher(
-        cast(Any, store),
+        store,
         email=mail,
-        sms=cast(Any, None),
+        sms=NoSms(),
         branches=BRANCHES,
         policy=RetryPolicy(3, 0.01, 0.01),
         clock=lambda: NOW,
@@ -90,10 +103,12 @@ class RecordingStore:
     async def sent(self, claimed: Claimed) -> None:
         self.outcomes.append(("sent", None))
 
-    async def failed(self, claimed: Claimed, error: Any) -> None:
+    async def failed(self, claimed: Claimed, error: SendFailedError) -> None:
         self.outcomes.append(("failed", error))
 
-    async def retry_later(self, claimed: Claimed, error: Any, at: datetime) -> None:
+    async def retry_later(
+        self, claimed: Claimed, error: SendFailedError, next_attempt_at: datetime
+    ) -> None:
         self.outcomes.append(("retry", error))
 
 

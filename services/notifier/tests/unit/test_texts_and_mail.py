@@ -6,10 +6,10 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from notifier.adapters.email import build_message
 from notifier.domain.notification import RetryPolicy, SendFailedError, Status
 from notifier.domain.plan import BranchChannels, notification_id, plan
 from notifier.domain.texts import TemplateFailedError, as_html, placeholders, render
+from notifier.service.mail import build_message
 from osb_contracts import Envelope, Message
 from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.values import Channel, ConfirmationChannel, Vehicle

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from uuid import UUID
 
 from osb_contracts.leads import AppointmentCreated, CustomerChoice
@@ -21,17 +20,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from customer_matching.adapters.tables import shown_candidates as shown
+from customer_matching.service.ports import Shown
 
 MERGES = (CustomerChoice.MERGE_LEAD_DATA, CustomerChoice.MERGE_MASTER_DATA)
-
-
-@dataclass(frozen=True)
-class Shown:
-    customer_number: str
-    rank: int
-    band: str
-    vector: str
-    rules_score: float
 
 
 async def record_shown(conn: AsyncConnection, lead_id: UUID, candidates: Sequence[Shown]) -> None:

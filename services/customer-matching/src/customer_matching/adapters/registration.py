@@ -15,12 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from customer_matching.adapters.replica import apply_customer_changes
 from customer_matching.adapters.tables import number_ranges, outbox, registrations
+from customer_matching.service.ports import RangeExhaustedError
 
 SOURCE = "/osb/customer-matching"
-
-
-class RangeExhaustedError(Exception):
-    """Every number of the configured range is taken."""
 
 
 async def ensure_range(

@@ -126,6 +126,19 @@ async def find_vehicle(conn: AsyncConnection, vin: str) -> tuple[str | None, Veh
     return row.owner_customer_number, Vehicle.model_validate({**row.data, "vin": vin})
 
 
+class SqlVehicleMaster:
+    """The vehicle master replica, read one statement at a time without a transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def find(self, vin: str) -> tuple[str | None, Vehicle] | None:
+        async with self._engine.connect() as conn:
+            # one statement: no BEGIN and ROLLBACK round trips around it
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await find_vehicle(conn, vin)
+
+
 class IndexFollower:
     """Builds the index from the replica, then applies the replica's changes as they come.
 

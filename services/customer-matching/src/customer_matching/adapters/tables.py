@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from osb_platform.outbox import inbox_table, outbox_table
+from osb_platform.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -110,4 +110,3 @@ shown_candidates = Table(
 )
 
 outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)

@@ -35,17 +35,19 @@ from osb_platform.service import readiness, serve, service_runtime, utc_now
 from osb_platform.subscriber import batch_subscriber, record_subscriber
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from customer_matching.adapters.decisions import Shown, ShownRecorder, record_decisions
+from customer_matching.adapters.decisions import ShownRecorder, record_decisions
 from customer_matching.adapters.learning import Learner
 from customer_matching.adapters.registration import Registrar, ensure_range
 from customer_matching.adapters.replica import (
     IndexFollower,
+    SqlVehicleMaster,
     apply_customer_changes,
     apply_vehicle_changes,
 )
 from customer_matching.adapters.tables import outbox
 from customer_matching.domain.index import CustomerIndex, Scoring
 from customer_matching.service.answers import answer
+from customer_matching.service.ports import Shown
 from customer_matching.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -225,6 +227,8 @@ def build_broker(
                 conn, [e.message for e in envelopes if isinstance(e.message, VehicleMasterChanged)]
             )
 
+    vehicles = SqlVehicleMaster(engine)
+
     async def answer_all(requests: Sequence[tuple[Any, Envelope[Any]]]) -> None:
         answers: list[Outgoing] = []
         shown: list[tuple[uuid.UUID, list[Shown]]] = []
@@ -233,7 +237,7 @@ def build_broker(
                 envelope.message,
                 index=index,
                 scoring=scoring,
-                engine=engine,
+                vehicles=vehicles,
                 registrar=registrar,
                 shown=shown,
             )

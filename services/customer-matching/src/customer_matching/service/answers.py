@@ -18,12 +18,14 @@ from osb_contracts.matching import (
     VehicleLookupResult,
     VehicleOwnership,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from customer_matching.adapters.decisions import Shown
-from customer_matching.adapters.registration import RangeExhaustedError, Registrar
-from customer_matching.adapters.replica import find_vehicle
 from customer_matching.domain.index import CustomerIndex, Scoring, explain
+from customer_matching.service.ports import (
+    RangeExhaustedError,
+    Registration,
+    Shown,
+    VehicleMaster,
+)
 
 
 def _shown(
@@ -44,13 +46,10 @@ def _shown(
 
 
 async def _vehicle(
-    engine: AsyncEngine, request_id: UUID, vin: str, customer_number: str | None
+    vehicles: VehicleMaster, request_id: UUID, vin: str, customer_number: str | None
 ) -> VehicleLookupResult:
     """The VIN in the vehicle master; owned by ``customer_number`` or by someone else."""
-    async with engine.connect() as conn:
-        # one statement: no BEGIN and ROLLBACK round trips around it
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        found = await find_vehicle(conn, vin)
+    found = await vehicles.find(vin)
     if found is None:
         return VehicleLookupResult(request_id=request_id, ownership=VehicleOwnership.UNKNOWN)
     owner, vehicle = found
@@ -69,8 +68,8 @@ async def answer(
     *,
     index: CustomerIndex,
     scoring: Scoring,
-    engine: AsyncEngine,
-    registrar: Registrar,
+    vehicles: VehicleMaster,
+    registrar: Registration,
     shown: list[tuple[UUID, list[Shown]]],
 ) -> Message:
     """The answer to ``request``; a duplicate search for a lead adds what it showed to
@@ -78,7 +77,7 @@ async def answer(
     if isinstance(request, DuplicateSearchRequested):
         vehicle = None
         if request.vin:
-            vehicle = await _vehicle(engine, request.request_id, request.vin, None)
+            vehicle = await _vehicle(vehicles, request.request_id, request.vin, None)
         owner = vehicle.owner_customer_number if vehicle else None
         candidates = index.search(
             request.customer, request.criteria, request.limit, scoring, vehicle_owner=owner
@@ -93,7 +92,7 @@ async def answer(
             request_id=request.request_id, customer=index.get(request.customer_number)
         )
     if isinstance(request, VehicleLookupRequested):
-        return await _vehicle(engine, request.request_id, request.vin, request.customer_number)
+        return await _vehicle(vehicles, request.request_id, request.vin, request.customer_number)
     if isinstance(request, RegisterCustomerRequested):
         try:
             number = await registrar.register(request)

@@ -11,15 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from osb_contracts import Envelope
-from osb_contracts.portal import BookingCancelled, BookingSubmitted
+from osb_contracts.portal import BookingSubmitted
 from osb_platform import Producer
 from osb_platform.http import error_responses, field_errors
 from pydantic import BaseModel
 
 from lead_intake.adapters.idempotency import IdempotencyStore, StoredResponse
 from lead_intake.domain.validation import BookingInvalidError, Branch, lead_id_for
-from lead_intake.service.intake import SOURCE, to_lead_request
+from lead_intake.service.intake import lead_request
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
@@ -62,18 +61,14 @@ async def submit_booking(
         stored = await deps.store.get(idempotency_key)
         if stored is not None:
             return _replay(stored, request_hash, replayed=True)
-    envelope: Envelope[BookingSubmitted | BookingCancelled] = Envelope(
-        id=f"http:{booking.booking_id}",
-        type=BookingSubmitted.cloudevents_type(),
-        source=SOURCE + "/http",
-        time=deps.clock(),
-        correlation_id=idempotency_key or booking.booking_id,
-        causation_id=None,
-        key=booking.booking_id,
-        message=booking,
-    )
     try:
-        outgoing = to_lead_request(envelope, now=deps.clock(), branches=deps.branches)
+        outgoing = lead_request(
+            booking,
+            cause=f"http:{booking.booking_id}",
+            correlation_id=idempotency_key or booking.booking_id,
+            now=deps.clock(),
+            branches=deps.branches,
+        )
     except BookingInvalidError as exc:
         response = StoredResponse(
             request_hash,

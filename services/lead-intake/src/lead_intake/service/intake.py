@@ -51,14 +51,18 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
-def to_lead_request(
-    envelope: Envelope[BookingSubmitted | BookingCancelled],
+def lead_request(
+    message: BookingSubmitted | BookingCancelled,
     *,
+    cause: str,
+    correlation_id: str | None,
     now: datetime,
     branches: Mapping[str, Branch],
 ) -> Outgoing:
-    """Validate one portal message; raise ``BookingInvalidError`` naming every bad field."""
-    message = envelope.message
+    """The one use case of both entrypoints: validate a portal booking or cancellation and
+    make it a lead request. ``cause`` names what brought it (the portal event's id, or the
+    HTTP booking's); the lead request's event id derives from it, so the same cause makes
+    the same event. Raises ``BookingInvalidError`` naming every bad field."""
     result: LeadRequested | LeadCancellationRequested
     if isinstance(message, BookingSubmitted):
         result = validate_booking(message, now=now, branches=branches)
@@ -68,9 +72,9 @@ def to_lead_request(
         result,
         key=str(result.lead_id),
         source=SOURCE,
-        event_id=str(uuid.uuid5(_EVENT_NAMESPACE, envelope.id)),
-        correlation_id=envelope.correlation_id,
-        causation_id=envelope.id,
+        event_id=str(uuid.uuid5(_EVENT_NAMESPACE, cause)),
+        correlation_id=correlation_id,
+        causation_id=cause,
     )
     return Outgoing(LEAD_REQUESTS.name, record)
 
@@ -84,7 +88,15 @@ def process_batch(
             envelope: Envelope[BookingSubmitted | BookingCancelled] = decode(
                 record.headers, record.value or b"", record.key, expect=PORTAL_BOOKINGS.messages
             )
-            result.outgoing.append(to_lead_request(envelope, now=clock(), branches=branches))
+            result.outgoing.append(
+                lead_request(
+                    envelope.message,
+                    cause=envelope.id,
+                    correlation_id=envelope.correlation_id,
+                    now=clock(),
+                    branches=branches,
+                )
+            )
         except ContractError as exc:
             result.dead_letters.append(DeadLetter.of(record, exc.reason, exc.errors))
         except BookingInvalidError as exc:

@@ -1,6 +1,6 @@
 """SMS through an HTTP gateway.
 
-Provider interface: ``SmsGateway.send(to, text, sender)``; a provider raises
+Provider interface: ``service.ports.SmsSender``; a provider raises
 ``SendFailedError`` (permanent for a refusal, transient for anything worth retrying).
 ``HttpSmsGateway`` speaks the simplest common form: ``POST <url>`` with JSON
 ``{"to": "+49...", "text": "...", "from": "..."}`` and a bearer token; 2xx is accepted,
@@ -9,15 +9,9 @@ Provider interface: ``SmsGateway.send(to, text, sender)``; a provider raises
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import httpx
 
 from notifier.domain.notification import SendFailedError
-
-
-class SmsGateway(Protocol):
-    async def send(self, *, to: str, text: str, sender: str | None, reference: str) -> None: ...
 
 
 class HttpSmsGateway:

@@ -7,7 +7,6 @@ transaction, so the outcome is published exactly when it is recorded.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -21,16 +20,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier.adapters.tables import notifications, outbox
-from notifier.domain.notification import Draft, SendFailedError, Status
+from notifier.domain.notification import Claimed, Draft, SendFailedError, Status
 
 SOURCE = "/osb/notifier"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: UUID
-    draft: Draft
-    attempts: int  # before this attempt
 
 
 def _draft(row: Any) -> Draft:

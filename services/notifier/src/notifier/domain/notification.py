@@ -59,3 +59,12 @@ class RetryPolicy:
             return None
         delay = min(self.max_delay_s, self.base_delay_s * 2 ** (attempts - 1))
         return now + timedelta(seconds=delay * (0.5 + rng.random() / 2))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A notification taken for sending, for a lease."""
+
+    id: UUID
+    draft: Draft
+    attempts: int  # before this attempt

@@ -12,12 +12,10 @@ from datetime import datetime, timedelta
 from osb_contracts.values import Channel
 from prometheus_client import Counter
 
-from notifier.adapters.email import build_message
-from notifier.adapters.sms import SmsGateway
-from notifier.adapters.store import Claimed, NotificationStore
-from notifier.domain.notification import RetryPolicy, SendFailedError
+from notifier.domain.notification import Claimed, RetryPolicy, SendFailedError
 from notifier.domain.plan import BranchChannels
-from notifier.service.ports import EmailSender
+from notifier.service.mail import build_message
+from notifier.service.ports import EmailSender, NotificationQueue, SmsSender
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +29,10 @@ OUTCOMES = Counter(
 class Dispatcher:
     def __init__(
         self,
-        store: NotificationStore,
+        store: NotificationQueue,
         *,
         email: EmailSender,
-        sms: SmsGateway,
+        sms: SmsSender,
         branches: Mapping[str, BranchChannels],
         policy: RetryPolicy,
         clock: Callable[[], datetime],

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
+
+from notifier.domain.notification import Claimed, SendFailedError
 
 
 class EmailSender(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
+
+
+class SmsSender(Protocol):
+    """An SMS provider; raises ``SendFailedError`` (permanent or not) when it refuses."""
+
+    async def send(self, *, to: str, text: str, sender: str | None, reference: str) -> None: ...
+
+
+class NotificationQueue(Protocol):
+    """The recorded notifications, as the dispatcher takes and settles them."""
+
+    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]: ...
+    async def sent(self, claimed: Claimed) -> None: ...
+    async def retry_later(
+        self, claimed: Claimed, error: SendFailedError, next_attempt_at: datetime
+    ) -> None: ...
+    async def failed(self, claimed: Claimed, error: SendFailedError) -> None: ...

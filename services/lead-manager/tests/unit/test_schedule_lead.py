@@ -1,0 +1,230 @@
+"""Als Termin anlegen with a fake customer-matching: what each of the five customer choices
+writes (and asks), that a request sent twice makes one appointment and registers one
+customer, and that the vehicle case follows the chosen customer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from lead_manager.domain.branch import Acceptor, BranchSettings
+from lead_manager.domain.model import Lead, RuleViolationError
+from lead_manager.domain.permissions import SYSTEM_DMS, Actor, Permission
+from lead_manager.service.commands import RequestReusedError, ScheduleLead, schedule_lead
+from osb_contracts.customers import CustomerMasterUpdateRequested
+from osb_contracts.leads import AppointmentCreated, CustomerChoice, LeadRequested, VehicleCase
+from osb_contracts.matching import (
+    CustomerRegistrationResult,
+    DuplicateCriterion,
+    DuplicateSearchResult,
+    VehicleLookupResult,
+    VehicleOwnership,
+)
+from osb_contracts.values import Address, Customer, Vehicle
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+VIN = "WVWZZZ1JZXW000001"
+ADVISOR = Actor("anna", "Anna", {"HH-01": frozenset({Permission.LEAD_MANAGER})})
+HOME = Address(street="Hauptstraße", house_number="5", postcode="20095", city="Hamburg")
+MASTER = Customer(customer_number="DMS000478", first_name="Zenta", last_name="Börner", address=HOME)
+BRANCH = BranchSettings(
+    branch_id="HH-01",
+    name="Autohaus Hansa",
+    acceptors=(Acceptor("A1", "Jonas Werkstatt"),),
+    cash_sale_customer_number="BAR0001",
+)
+
+
+class FakeMatching:
+    """customer-matching's answers for one master customer owning the VIN; records what it
+    was asked, and gives a registration request id the same number every time."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.registered: dict[uuid.UUID, str] = {}
+        self.entered: list[Customer] = []
+
+    async def customer(self, customer_number: str) -> Customer | None:
+        self.asked.append(f"customer {customer_number}")
+        return MASTER if customer_number == MASTER.customer_number else None
+
+    async def duplicates(
+        self,
+        customer: Customer,
+        *,
+        branch_id: str,
+        criteria: tuple[DuplicateCriterion, ...],
+        limit: int = 10,
+        vin: str | None = None,
+        lead_id: uuid.UUID | None = None,
+    ) -> DuplicateSearchResult:
+        raise AssertionError("saving searches for nobody")
+
+    async def vehicle(self, vin: str, *, customer_number: str | None) -> VehicleLookupResult:
+        self.asked.append(f"vehicle for {customer_number}")
+        owned = customer_number == MASTER.customer_number
+        return VehicleLookupResult(
+            request_id=uuid.uuid4(),
+            ownership=VehicleOwnership.OWNED_BY_CUSTOMER
+            if owned
+            else VehicleOwnership.OWNED_BY_OTHER,
+            owner_customer_number=MASTER.customer_number,
+            vehicle=Vehicle(vin=vin, licence_plate="HH-ZB 478"),
+        )
+
+    async def register(
+        self,
+        customer: Customer,
+        *,
+        branch_id: str,
+        requested_by: str,
+        lead_id: uuid.UUID | None,
+        request_id: uuid.UUID | None = None,
+    ) -> CustomerRegistrationResult:
+        assert request_id is not None
+        self.asked.append("register")
+        self.entered.append(customer)
+        number = self.registered.setdefault(request_id, f"NEU{len(self.registered) + 1:04d}")
+        return CustomerRegistrationResult(request_id=request_id, customer_number=number)
+
+
+async def stored_lead(uow: Any, **customer: Any) -> Lead:
+    request = LeadRequested(
+        lead_id=uuid.uuid4(),
+        booking_id=f"B-{uuid.uuid4().hex[:8]}",
+        branch_id="HH-01",
+        received_at=NOW,
+        requested_start=NOW + timedelta(days=2),
+        customer=Customer(
+            first_name="Zenta",
+            last_name="Börner",
+            email="zenta.boerner@example.de",
+            address=HOME,
+            **customer,
+        ),
+        vehicle=Vehicle(vin=VIN),
+    )
+    lead = Lead.create(request, actor=SYSTEM_DMS, at=NOW)
+    await uow.leads.add_new([lead])
+    uow.branches.rows["HH-01"] = BRANCH
+    return lead
+
+
+def command(lead: Lead, choice: CustomerChoice, **fields: Any) -> ScheduleLead:
+    start = NOW + timedelta(days=2)
+    return ScheduleLead(
+        lead.id, start, start + timedelta(hours=1), "A1", customer_choice=choice, **fields
+    )
+
+
+async def schedule(uow: Any, matching: FakeMatching, cmd: ScheduleLead) -> Any:
+    return await schedule_lead(
+        uow, cmd, actor=ADVISOR, clock=lambda: NOW, new_id=uuid.uuid4, matching=matching
+    )
+
+
+def created(uow: Any) -> AppointmentCreated:
+    [event] = [e for e in uow.published if isinstance(e, AppointmentCreated)]
+    return event
+
+
+async def test_existing_customer_the_master_as_it_is_and_their_vehicle(fake_uow: Any) -> None:
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    cmd = command(lead, CustomerChoice.EXISTING, customer_number="DMS000478")
+    _, appointment = await schedule(fake_uow, matching, cmd)
+    assert appointment.customer == MASTER
+    assert appointment.vehicle_case is VehicleCase.OWNED_BY_CUSTOMER
+    assert appointment.warnings == ()
+    assert created(fake_uow).customer_number == "DMS000478"
+    assert not any(isinstance(e, CustomerMasterUpdateRequested) for e in fake_uow.published)
+    assert matching.asked == ["customer DMS000478", "vehicle for DMS000478"]
+
+
+async def test_merge_taking_the_lead_s_data_asks_the_dms_to_update_only_when_told(
+    fake_uow: Any,
+) -> None:
+    matching = FakeMatching()
+    without = await stored_lead(fake_uow)
+    cmd = command(without, CustomerChoice.MERGE_LEAD_DATA, customer_number="DMS000478")
+    _, appointment = await schedule(fake_uow, matching, cmd)
+    assert appointment.customer.email == "zenta.boerner@example.de"  # the lead's, merged
+    assert not any(isinstance(e, CustomerMasterUpdateRequested) for e in fake_uow.published)
+
+    told = await stored_lead(fake_uow)
+    cmd = command(
+        told, CustomerChoice.MERGE_LEAD_DATA, customer_number="DMS000478", apply_to_master=True
+    )
+    await schedule(fake_uow, matching, cmd)
+    [update] = [e for e in fake_uow.published if isinstance(e, CustomerMasterUpdateRequested)]
+    assert (update.customer_number, update.lead_id) == ("DMS000478", told.id)
+    assert [(c.field, c.old_value, c.new_value) for c in update.changes] == [
+        ("email", None, "zenta.boerner@example.de")
+    ]
+
+
+async def test_merge_keeping_the_master_s_data_writes_nothing_to_the_master(
+    fake_uow: Any,
+) -> None:
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    cmd = command(
+        lead, CustomerChoice.MERGE_MASTER_DATA, customer_number="DMS000478", apply_to_master=True
+    )
+    _, appointment = await schedule(fake_uow, matching, cmd)
+    assert appointment.customer == MASTER
+    assert not any(isinstance(e, CustomerMasterUpdateRequested) for e in fake_uow.published)
+
+
+async def test_a_new_customer_is_registered_once_as_entered_even_when_sent_twice(
+    fake_uow: Any,
+) -> None:
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    entered = Customer(first_name="Zenta", last_name="Börner-Kuhn", address=HOME)
+    cmd = command(lead, CustomerChoice.NEW_CUSTOMER, request_id=uuid.uuid4(), new_customer=entered)
+    _, appointment = await schedule(fake_uow, matching, cmd)
+    assert appointment.customer_number == "NEU0001"
+    assert appointment.customer.last_name == "Börner-Kuhn"  # the mask's, not the lead's
+    assert matching.entered == [entered]
+    # the vehicle belongs to someone else than the new customer: saved with the warning
+    assert appointment.vehicle_case is VehicleCase.OWNED_BY_OTHER
+    assert "DMS000478" in appointment.warnings[0].message
+
+    again, repeat = await schedule(fake_uow, matching, cmd)  # the same request again
+    assert repeat is None
+    assert again.appointment_id == appointment.id
+    assert matching.asked.count("register") == 1
+    changed = command(
+        lead, CustomerChoice.NEW_CUSTOMER, request_id=cmd.request_id, new_customer=MASTER
+    )
+    with pytest.raises(RequestReusedError):
+        await schedule(fake_uow, matching, changed)
+
+
+async def test_cash_sale_takes_the_branch_s_number_and_asks_nobody_for_a_customer(
+    fake_uow: Any,
+) -> None:
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    _, appointment = await schedule(fake_uow, matching, command(lead, CustomerChoice.CASH_SALE))
+    assert appointment.customer_number == "BAR0001"
+    assert appointment.customer.last_name == "Börner"  # the lead's data on the appointment
+    assert matching.asked == ["vehicle for BAR0001"]
+
+    other = await stored_lead(fake_uow)
+    fake_uow.branches.rows["HH-01"] = BranchSettings(
+        branch_id="HH-01", name="Autohaus Hansa", acceptors=BRANCH.acceptors
+    )
+    with pytest.raises(RuleViolationError, match="cash-sale"):
+        await schedule(fake_uow, matching, command(other, CustomerChoice.CASH_SALE))
+
+
+async def test_no_appointment_for_a_customer_the_master_does_not_know_or_none_chosen(
+    fake_uow: Any,
+) -> None:
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    with pytest.raises(RuleViolationError, match="choose the master customer"):
+        await schedule(fake_uow, matching, command(lead, CustomerChoice.EXISTING))
+    unknown = command(lead, CustomerChoice.EXISTING, customer_number="DMS999999")
+    with pytest.raises(RuleViolationError, match="DMS999999"):
+        await schedule(fake_uow, matching, unknown)
+    assert fake_uow.published == []  # nothing written for either
