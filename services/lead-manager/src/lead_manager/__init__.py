@@ -1,1 +1,4 @@
 """OSB service package."""
+
+SERVICE = "lead-manager"  # logs, metrics, client ids, consumer groups, dead-letter headers
+SOURCE = f"/osb/{SERVICE}"  # the CloudEvents source of everything it publishes

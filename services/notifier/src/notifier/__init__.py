@@ -1,1 +1,4 @@
 """OSB notifier."""
+
+SERVICE = "notifier"  # logs, metrics, client ids, consumer groups, dead-letter headers
+SOURCE = f"/osb/{SERVICE}"  # the CloudEvents source of everything it publishes

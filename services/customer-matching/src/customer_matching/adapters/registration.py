@@ -13,11 +13,10 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from customer_matching import SOURCE
 from customer_matching.adapters.replica import apply_customer_changes
 from customer_matching.adapters.tables import number_ranges, outbox, registrations
 from customer_matching.service.ports import RangeExhaustedError
-
-SOURCE = "/osb/customer-matching"
 
 
 async def ensure_range(

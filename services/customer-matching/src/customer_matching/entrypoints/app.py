@@ -35,6 +35,7 @@ from osb_platform.service import readiness, serve, service_runtime, utc_now
 from osb_platform.subscriber import batch_subscriber, record_subscriber
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from customer_matching import SERVICE, SOURCE
 from customer_matching.adapters.decisions import ShownRecorder, record_decisions
 from customer_matching.adapters.learning import Learner
 from customer_matching.adapters.registration import Registrar, ensure_range
@@ -51,8 +52,6 @@ from customer_matching.service.ports import Shown
 from customer_matching.settings import Settings
 
 log = logging.getLogger(__name__)
-SERVICE = "customer-matching"
-SOURCE = "/osb/customer-matching"
 RELAY_LOCK = 0x05B0_C0DE
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 NIL = uuid.UUID(int=0)

@@ -201,8 +201,6 @@ def _vehicle(raw: PortalVehicle, found: _Collector) -> Vehicle | None:
         checked = check_vin(str(raw.vin))
         if checked.error:
             found.keep("vehicle.vin", raw.vin, Unusable.VIN_INVALID)
-        if checked.warning:
-            found.warnings.append(f"vehicle.vin: {checked.warning}")
         vin = None if checked.error else checked.vin
     plate = _plate(raw.licence_plate, found)
     first_registration = _date(raw.first_registration, "vehicle.first_registration", found)

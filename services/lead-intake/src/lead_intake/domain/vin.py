@@ -17,6 +17,8 @@ _VALUES = {
 }
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 # World manufacturer identifiers 1-5 are North American, where the check digit is mandatory.
+# Elsewhere position 9 is the maker's to use (most European makers do not put a check digit
+# there): a mismatch says nothing about the VIN, so it is neither refused nor warned about.
 _NORTH_AMERICA = frozenset("12345")
 
 
@@ -24,7 +26,6 @@ _NORTH_AMERICA = frozenset("12345")
 class VinCheck:
     vin: str | None
     error: str | None = None
-    warning: str | None = None
 
 
 def check_digit(vin: str) -> str:
@@ -41,10 +42,10 @@ def check_vin(raw: str) -> VinCheck:
         if any(c in "IOQ" for c in vin):
             return VinCheck(None, error="a VIN never contains I, O or Q")
         return VinCheck(None, error="a VIN has only letters and digits")
-    expected = check_digit(vin)
-    if vin[8] != expected:
-        message = f"check digit is {vin[8]}, expected {expected}"
-        if vin[0] in _NORTH_AMERICA:
-            return VinCheck(None, error=f"{message} (mandatory for North American VINs)")
-        return VinCheck(vin, warning=message)
+    if vin[0] in _NORTH_AMERICA and vin[8] != (expected := check_digit(vin)):
+        return VinCheck(
+            None,
+            error=f"check digit is {vin[8]}, expected {expected} "
+            "(mandatory for North American VINs)",
+        )
     return VinCheck(vin)

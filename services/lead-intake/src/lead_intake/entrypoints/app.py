@@ -14,10 +14,10 @@ from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 
+from lead_intake import SERVICE
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.entrypoints.consumer import build_broker
 from lead_intake.entrypoints.http import HttpDeps, router
-from lead_intake.service.intake import SERVICE
 from lead_intake.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"

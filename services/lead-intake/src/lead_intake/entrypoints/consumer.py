@@ -10,8 +10,9 @@ from osb_contracts.topics import PORTAL_BOOKINGS
 from osb_platform import Producer, RetryWithBackoff, make_broker
 from osb_platform.subscriber import Record, raw_batch_subscriber
 
+from lead_intake import SERVICE
 from lead_intake.domain.validation import Branch
-from lead_intake.service.intake import SERVICE, process_batch
+from lead_intake.service.intake import process_batch
 
 
 def build_broker(

@@ -14,6 +14,7 @@ from osb_contracts.portal import BookingCancelled, BookingSubmitted
 from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
 from osb_platform.producer import DeadLetter, Outgoing
 
+from lead_intake import SOURCE
 from lead_intake.domain.validation import (
     BookingInvalidError,
     Branch,
@@ -21,8 +22,6 @@ from lead_intake.domain.validation import (
     validate_cancellation,
 )
 
-SOURCE = "/osb/lead-intake"
-SERVICE = "lead-intake"
 # Event ids of what we publish derive from the incoming event id, so a redelivered
 # booking yields the very same LeadRequested event (deduplicated by lead-manager's inbox).
 _EVENT_NAMESPACE = uuid.UUID("0b7f6a52-31c4-4e0e-9a43-5c2d8f1e7a90")

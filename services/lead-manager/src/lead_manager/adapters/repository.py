@@ -18,12 +18,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from lead_manager import SOURCE
 from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads, outbox
 from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.model import Appointment, Lead
 from lead_manager.service.ports import ConcurrencyError
-
-SOURCE = "/osb/lead-manager"
 
 
 def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, Any]:

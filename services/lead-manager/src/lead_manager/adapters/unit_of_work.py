@@ -13,7 +13,8 @@ from osb_platform.outbox import OutgoingEvent, add_to_outbox, first_seen
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from lead_manager.adapters.repository import SOURCE, SqlBranchRepository, SqlLeadRepository
+from lead_manager import SOURCE
+from lead_manager.adapters.repository import SqlBranchRepository, SqlLeadRepository
 from lead_manager.adapters.tables import inbox, lead_history, outbox
 from lead_manager.domain.model import Lead
 

@@ -21,11 +21,12 @@ from osb_platform.http import BodySizeLimit, install_error_handlers, install_hea
 from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
+from lead_manager import SERVICE, SOURCE
 from lead_manager.adapters.queries import LeadQueries
 from lead_manager.adapters.tables import outbox
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.entrypoints import http
-from lead_manager.entrypoints.consumer import SERVICE, build_broker
+from lead_manager.entrypoints.consumer import build_broker
 from lead_manager.entrypoints.web import router as web_router
 from lead_manager.entrypoints.web import static
 from lead_manager.settings import Settings
@@ -62,7 +63,7 @@ def create_app(
             matching = MatchingClient(
                 settings.kafka_bootstrap_servers,
                 await run.prompt_producer("lead-manager-matching"),
-                source="/osb/lead-manager",
+                source=SOURCE,
                 timeout=settings.matching_timeout_s,
             )
             await matching.start()

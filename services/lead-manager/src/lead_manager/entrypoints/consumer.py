@@ -13,6 +13,7 @@ from osb_platform import Producer, RetryWithBackoff, make_broker
 from osb_platform.subscriber import batch_subscriber
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lead_manager import SERVICE
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.service.events import (
     handle_dms_appointments,
@@ -21,7 +22,6 @@ from lead_manager.service.events import (
 )
 from lead_manager.service.ports import UnitOfWork
 
-SERVICE = "lead-manager"
 Handler = Callable[..., Awaitable[None]]
 
 

@@ -119,7 +119,20 @@ def _offset(value: datetime) -> str:
     return f"{raw[:3]}:{raw[3:]}"
 
 
+def field_value(value: str | None, field: str) -> str:
+    """A compared field's value as the advisor reads it: dates German (07.11.2001)."""
+    if not value:
+        return "–"
+    if field.endswith("date"):
+        try:
+            return date.fromisoformat(value).strftime("%d.%m.%Y")
+        except ValueError:
+            return value
+    return value
+
+
 templates.env.filters["local"] = local
+templates.env.filters["field_value"] = field_value
 templates.env.filters["field_label"] = lambda name: FIELD_LABELS.get(name, name)
 templates.env.globals.update(
     STATUS_LABELS=STATUS_LABELS,

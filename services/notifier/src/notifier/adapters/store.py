@@ -19,10 +19,9 @@ from osb_platform.outbox import OutgoingEvent, add_to_outbox
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from notifier import SOURCE
 from notifier.adapters.tables import notifications, outbox
 from notifier.domain.notification import Claimed, Draft, SendFailedError, Status
-
-SOURCE = "/osb/notifier"
 
 
 def _draft(row: Any) -> Draft:

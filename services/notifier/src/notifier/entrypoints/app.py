@@ -28,6 +28,7 @@ from osb_platform.subscriber import batch_subscriber
 from osb_platform.table import TopicTable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notifier import SERVICE
 from notifier.adapters.branches import BranchDirectory
 from notifier.adapters.email import SmtpSender
 from notifier.adapters.sms import HttpSmsGateway
@@ -39,7 +40,6 @@ from notifier.service.dispatch import Dispatcher
 from notifier.service.intake import record_notifications, resend_notifications
 from notifier.settings import Settings
 
-SERVICE = "notifier"
 RELAY_LOCK = 0x05B0_0A11  # advisory lock id of the notifier's outbox relay
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 WANTED = {LeadRejected.cloudevents_type(), AppointmentCreated.cloudevents_type()}
