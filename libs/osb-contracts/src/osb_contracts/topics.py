@@ -177,7 +177,7 @@ BRANCH_SETTINGS = Topic(
     has_dlq=False,
     # Kafka compacts only closed segments and closes one at 1 GB by default: never, for a
     # topic this small, which then grows by every branch at every lead-manager start (on a
-    # busy test machine 173,000 records in a day; a notifier reads it whole at start).
+    # busy test machine more than a notifier reads within its start deadline).
     config={"cleanup.policy": "compact", "segment.ms": "3600000"},
 )
 
