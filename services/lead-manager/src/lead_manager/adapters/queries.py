@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +31,13 @@ _HISTORY = (
     .where(lead_history.c.lead_id == bindparam("id"))
     .order_by(lead_history.c.id)
 )
-_SETTINGS = select(branch_settings).where(branch_settings.c.branch_id == bindparam("branch"))
+_SETTINGS_COLUMNS = [c.label(f"settings_{c.name}") for c in branch_settings.c]
+# the lead and its branch's settings in one round trip (the identification's first step)
+_LEAD_WITH_SETTINGS = (
+    select(*_LIST_COLUMNS, *_SETTINGS_COLUMNS)
+    .select_from(leads.outerjoin(branch_settings, branch_settings.c.branch_id == leads.c.branch_id))
+    .where(leads.c.id == bindparam("id"))
+)
 _MAX_MERGED = 24  # (branch, status) ranges merged per page; more falls back to one scan
 
 
@@ -117,12 +124,15 @@ class LeadQueries:
     async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None:
         """The lead without its history, and its branch's settings (None: never set)."""
         async with self._engine.connect() as conn:
-            row = (await conn.execute(_LEAD, {"id": lead_id})).first()
-            if row is None:
-                return None
-            lead = lead_from_row(row)
-            found = (await conn.execute(_SETTINGS, {"branch": lead.branch_id})).first()
-        return lead, None if found is None else settings_from_row(found)
+            row = (await conn.execute(_LEAD_WITH_SETTINGS, {"id": lead_id})).first()
+        if row is None:
+            return None
+        if row.settings_branch_id is None:
+            return lead_from_row(row), None
+        own = {c.name: row._mapping[c] for c in _SETTINGS_COLUMNS}
+        return lead_from_row(row), settings_from_row(
+            SimpleNamespace(**{k.removeprefix("settings_"): v for k, v in own.items()})
+        )
 
     async def open_count(self, branch_ids: Sequence[str]) -> int:
         async with self._engine.connect() as conn:

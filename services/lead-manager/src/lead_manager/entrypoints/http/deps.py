@@ -2,7 +2,9 @@
 and never reach into the application's state.
 
 ``create_app`` builds one :class:`Wiring` when the service starts; every dependency here is
-read from it, so a test can swap any of them with ``app.dependency_overrides``.
+read from it, so a test can swap any of them with ``app.dependency_overrides``. They are
+``async def``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per
+dependency and request.
 """
 
 from __future__ import annotations
@@ -27,26 +29,26 @@ class Wiring:
     matching: Identification
 
 
-def wiring(request: Request) -> Wiring:
+async def wiring(request: Request) -> Wiring:
     return cast(Wiring, request.app.state.wiring)
 
 
 Wired = Annotated[Wiring, Depends(wiring)]
 
 
-def _unit_of_work(w: Wired) -> UnitOfWork:
+async def _unit_of_work(w: Wired) -> UnitOfWork:
     return SqlUnitOfWork(w.engine, w.clock)
 
 
-def _reads(w: Wired) -> LeadReads:
+async def _reads(w: Wired) -> LeadReads:
     return w.reads
 
 
-def _clock(w: Wired) -> Callable[[], datetime]:
+async def _clock(w: Wired) -> Callable[[], datetime]:
     return w.clock
 
 
-def _matching(w: Wired) -> Identification:
+async def _matching(w: Wired) -> Identification:
     return w.matching
 
 
