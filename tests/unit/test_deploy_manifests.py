@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,25 @@ def test_compose_gives_each_service_its_settings_and_secrets_only_as_files(servi
         assert not any(word in name for word in SECRET_WORDS), f"{name} inline in {service}"
     assert spec["image"] == "osb-pipeline:dev"
     assert spec["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_every_service_is_started_the_same_way(service: str) -> None:
+    """``python -m <package> serve`` everywhere: compose, Kubernetes, ``make run``."""
+    package = SERVICES[service]
+    command = ["python", "-m", package, "serve"]
+    assert compose()["services"][service]["command"] == command
+    [deployment] = [
+        d for name, d in k8s_documents() if name == f"{service}.yaml" and d["kind"] == "Deployment"
+    ]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == command
+    cli = importlib.import_module(f"{package}.entrypoints.cli")
+    assert "serve" in {c.name or c.callback.__name__ for c in cli.app.registered_commands}
+    project = tomllib.loads((DEPLOY.parent / "services" / service / "pyproject.toml").read_text())
+    assert project["project"]["scripts"] == {service: f"{package}.entrypoints.cli:main"}
+    main = (DEPLOY.parent / "services" / service / "src" / package / "__main__.py").read_text()
+    assert f"from {package}.entrypoints.cli import main" in main
 
 
 def test_compose_uses_the_apache_kafka_image_and_postgres() -> None:

@@ -63,7 +63,7 @@ def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
         ),
         ServiceProcess(
             "lead-intake",
-            [sys.executable, "-m", "lead_intake"],
+            [sys.executable, "-m", "lead_intake", "serve"],
             links=_service_links(
                 intake, **{"POST a booking": f"http://127.0.0.1:{intake}/api/v1/bookings"}
             ),
@@ -98,7 +98,7 @@ def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
         ),
         ServiceProcess(
             "notifier",
-            [sys.executable, "-m", "notifier"],
+            [sys.executable, "-m", "notifier", "serve"],
             links=_service_links(notifier),
             env={
                 "NOTIFIER_HTTP_PORT": str(notifier),

@@ -11,19 +11,34 @@ redelivery). Three layers, each on the one below:
   answer); records of types the group does not act on (``only``) skipped; the valid ones
   handled through a :class:`PoisonGuard` as (record, envelope) pairs.
 - :func:`batch_subscriber`: the same, the handler taking the envelopes only.
+
+A service declares its subscriptions at module level on a :class:`Subscribers` (its
+``entrypoints/subscribers.py``), each handler a module function taking the service's
+collaborators first. The broker is built from them when the service starts
+(:meth:`Subscribers.broker`), the AsyncAPI document from the same declarations without
+any broker (:meth:`Subscribers.consumed`). Not FastStream's routers: a consumer group comes
+from the settings and the collaborators exist only once the service runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Any, Literal, TypeAlias
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from osb_contracts import ContractError, Envelope, Topic, decode
 
-from osb_platform.kafka import header, raw_batch, tolerant_batch_parser
+from osb_platform.kafka import (
+    RetryWithBackoff,
+    header,
+    make_broker,
+    raw_batch,
+    tolerant_batch_parser,
+)
 from osb_platform.poison import PoisonGuard
 from osb_platform.producer import DeadLetter, Producer
 
@@ -140,3 +155,101 @@ def batch_subscriber(
         handle=envelopes,
         **options,
     )
+
+
+D = TypeVar("D")  # a service's collaborators, as its handlers take them
+Kind: TypeAlias = Literal["raw", "records", "batch"]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topics: tuple[Topic, ...]
+    group: str  # appended to the service's consumer group
+    kind: Kind
+    handle: Callable[..., Awaitable[None]]
+    refused: Callable[..., Awaitable[None]] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Subscribers(Generic[D]):
+    """One service's subscriptions, declared where its handlers are defined:
+
+    >>> subscribers: Subscribers[Wiring] = Subscribers("lead-manager")
+    >>> @subscribers.batch(LEAD_REQUESTS, group=".requests")
+    ... async def lead_requests(w: Wiring, envelopes: Sequence[Envelope[Any]]) -> None: ...
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.declared: list[Subscription] = []
+
+    def _declare(
+        self, kind: Kind, topics: tuple[Topic, ...], group: str, **options: Any
+    ) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+        refused = options.pop("refused", None)
+
+        def register(handle: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+            self.declared.append(Subscription(topics, group, kind, handle, refused, options))
+            return handle
+
+        return register
+
+    def raw(
+        self, *topics: Topic, group: str = "", **options: Any
+    ) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+        """``handle(deps, records)``, as :func:`raw_batch_subscriber`."""
+        return self._declare("raw", topics, group, **options)
+
+    def records(
+        self, *topics: Topic, group: str = "", **options: Any
+    ) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+        """``handle(deps, [(record, envelope)])``, as :func:`record_subscriber`;
+        ``refused=`` a function ``(deps, [(record, error)])``."""
+        return self._declare("records", topics, group, **options)
+
+    def batch(
+        self, *topics: Topic, group: str = "", **options: Any
+    ) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+        """``handle(deps, envelopes)``, as :func:`batch_subscriber`."""
+        return self._declare("batch", topics, group, **options)
+
+    def consumed(self, group_id: str) -> list[tuple[Topic, str]]:
+        """Each topic with the consumer group that reads it, for the AsyncAPI document."""
+        return [(t, group_id + s.group) for s in self.declared for t in s.topics]
+
+    def broker(
+        self,
+        bootstrap_servers: str,
+        *,
+        group_id: str,
+        deps: D,
+        producer: Producer,
+        max_records: int | None = None,
+    ) -> KafkaBroker:
+        """A broker with every declared subscriber, each handler given ``deps``;
+        ``max_records`` for the batches that do not set their own."""
+        broker = make_broker(
+            bootstrap_servers, client_id=self.service, middlewares=[RetryWithBackoff()]
+        )
+        for s in self.declared:
+            options = dict(s.options)
+            if max_records is not None and not options.get("prompt"):
+                options.setdefault("max_records", max_records)
+            group = group_id + s.group
+            handle = partial(s.handle, deps)
+            if s.kind == "raw":
+                raw_batch_subscriber(broker, *s.topics, group_id=group, handle=handle, **options)
+                continue
+            subscribe = record_subscriber if s.kind == "records" else batch_subscriber
+            if s.refused is not None:
+                options["refused"] = partial(s.refused, deps)
+            subscribe(
+                broker,
+                *s.topics,
+                group_id=group,
+                producer=producer,
+                service=self.service,
+                handle=handle,
+                **options,
+            )
+        return broker

@@ -48,7 +48,7 @@ async def lead_system(
     intake_port, manager_port = free_port(), free_port()
     intake = ServiceProcess(
         "lead-intake",
-        ["lead_intake"],
+        ["lead_intake", "serve"],
         {
             **base,
             "LEAD_INTAKE_DATABASE_URL": database_urls["lead-intake"],
@@ -98,7 +98,7 @@ async def notifier_process(
         "NOTIFIER_SMS_GATEWAY_URL": sms_gateway_url,
         **(extra_env or {}),
     }
-    return ServiceProcess("notifier", ["notifier"], env, port, LOGS / run_id)
+    return ServiceProcess("notifier", ["notifier", "serve"], env, port, LOGS / run_id)
 
 
 async def matching_process(

@@ -1,3 +1,3 @@
-from lead_intake.entrypoints.app import main
+from lead_intake.entrypoints.cli import main
 
 main()

@@ -1,3 +1,3 @@
-from notifier.entrypoints.app import main
+from notifier.entrypoints.cli import main
 
 main()

@@ -15,7 +15,8 @@ import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from notifier.domain.plan import notification_id
-from notifier.entrypoints.app import WANTED, create_app
+from notifier.entrypoints.app import create_app
+from notifier.entrypoints.subscribers import WANTED
 from notifier.settings import DEMO_BRANCHES, Settings
 from osb_contracts import ContractError, Message, Topic, decode, encode
 from osb_contracts.branches import BranchSettingsChanged

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI
 from osb_contracts.topics import LEAD_REQUESTS
@@ -16,8 +16,9 @@ from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from lead_intake import SERVICE
 from lead_intake.adapters.idempotency import IdempotencyStore
-from lead_intake.entrypoints.consumer import build_broker
-from lead_intake.entrypoints.http import HttpDeps, router
+from lead_intake.entrypoints.http import router
+from lead_intake.entrypoints.subscribers import subscribers
+from lead_intake.entrypoints.wiring import Wiring
 from lead_intake.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
@@ -32,16 +33,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with service_runtime(SERVICE, settings, MIGRATIONS, pool_size=5) as run:
-            broker = build_broker(
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+            wiring = Wiring(run.producer, IdempotencyStore(run.engine), branches, clock)
+            broker = subscribers.broker(
+                settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,
+                deps=wiring,
                 producer=run.producer,
-                branches=branches,
-                clock=clock,
                 max_records=settings.max_batch,
             )
             await run.consume(broker)
-            app.state.http = HttpDeps(run.producer, IdempotencyStore(run.engine), branches, clock)
+            app.state.wiring = wiring
             app.state.checks = readiness(run.engine, run.producer, LEAD_REQUESTS.name)
             yield
 
@@ -66,16 +67,9 @@ def main() -> None:
 
 
 def asyncapi(settings: Settings) -> dict[str, Any]:
-    """The AsyncAPI document of this service's broker (nothing is connected)."""
-    broker = build_broker(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
-        producer=cast(Any, None),
-        branches=settings.branch_map(),
-        clock=utc_now,
-    )
+    """The AsyncAPI document of this service's subscriptions and what it produces."""
     return describe(
-        broker,
+        subscribers.consumed(settings.consumer_group),
         servers=settings.kafka_bootstrap_servers,
         service=SERVICE,
         summary="Portal bookings and cancellations in; validated, normalised lead requests out.",

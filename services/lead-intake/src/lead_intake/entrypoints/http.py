@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from osb_contracts.portal import BookingSubmitted
-from osb_platform import Producer
 from osb_platform.http import error_responses, field_errors
 from pydantic import BaseModel
 
-from lead_intake.adapters.idempotency import IdempotencyStore, StoredResponse
-from lead_intake.domain.validation import BookingInvalidError, Branch, lead_id_for
+from lead_intake.adapters.idempotency import StoredResponse
+from lead_intake.domain.validation import BookingInvalidError, lead_id_for
+from lead_intake.entrypoints.wiring import Wiring
 from lead_intake.service.intake import lead_request
 
 router = APIRouter(prefix="/api/v1", tags=["bookings"])
 
 
-@dataclass
-class HttpDeps:
-    producer: Producer
-    store: IdempotencyStore
-    branches: dict[str, Branch]
-    clock: Callable[[], datetime]
+async def _wiring(request: Request) -> Wiring:
+    return cast(Wiring, request.app.state.wiring)
+
+
+Wired = Annotated[Wiring, Depends(_wiring)]
 
 
 class BookingAccepted(BaseModel):
@@ -47,6 +43,7 @@ class BookingAccepted(BaseModel):
 async def submit_booking(
     booking: BookingSubmitted,
     request: Request,
+    deps: Wired,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Validate the booking and queue it as a lead request; 202 with the booking reference.
@@ -55,7 +52,6 @@ async def submit_booking(
     different body is refused with 409. Without one, the same booking id still never makes a
     second lead.
     """
-    deps: HttpDeps = request.app.state.http
     request_hash = hashlib.sha256(await request.body()).hexdigest()
     if idempotency_key:
         stored = await deps.store.get(idempotency_key)

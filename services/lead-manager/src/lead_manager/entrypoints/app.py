@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI
 from osb_contracts.topics import (
@@ -26,7 +26,7 @@ from lead_manager.adapters.queries import LeadQueries
 from lead_manager.adapters.tables import outbox
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.entrypoints import http
-from lead_manager.entrypoints.consumer import build_broker
+from lead_manager.entrypoints.subscribers import Consuming, subscribers
 from lead_manager.entrypoints.web import router as web_router
 from lead_manager.entrypoints.web import static
 from lead_manager.settings import Settings
@@ -51,12 +51,12 @@ def create_app(
                 await uow.branches.publish(await uow.branches.all())
                 await uow.commit()
             run.relay(outbox, lock_key=RELAY_LOCK)
-            broker = build_broker(
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+            engine = run.engine
+            broker = subscribers.broker(
+                settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,
-                engine=run.engine,
+                deps=Consuming(lambda: SqlUnitOfWork(engine, clock), clock),
                 producer=run.producer,
-                clock=clock,
                 max_records=settings.max_batch,
             )
             await run.consume(broker)
@@ -94,16 +94,9 @@ def create_app(
 
 
 def asyncapi(settings: Settings) -> dict[str, Any]:
-    """The AsyncAPI document of this service's broker (nothing is connected)."""
-    broker = build_broker(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
-        engine=cast(Any, None),
-        producer=cast(Any, None),
-        clock=utc_now,
-    )
+    """The AsyncAPI document of this service's subscriptions and what it produces."""
     return describe(
-        broker,
+        [*subscribers.consumed(settings.consumer_group), (MATCHING_REPLIES, None)],
         servers=settings.kafka_bootstrap_servers,
         service=SERVICE,
         summary=(
@@ -112,5 +105,4 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             "customer-matching asked by request/reply (replies read by partition, no group)."
         ),
         produces=[LEAD_EVENTS, NOTIFICATION_COMMANDS, MATCHING_REQUESTS, BRANCH_SETTINGS],
-        also_consumes=[(MATCHING_REPLIES, None)],
     )

@@ -15,13 +15,15 @@ from osb_contracts import one_line
 from osb_contracts.notifications import NotificationFailed, NotificationSent
 from osb_contracts.values import Channel
 from osb_platform.db import insert_many
-from osb_platform.outbox import OutgoingEvent, add_to_outbox
+from osb_platform.outbox import OutgoingEvent, add_to_outbox, first_seen
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier import SOURCE
-from notifier.adapters.tables import notifications, outbox
+from notifier.adapters.tables import inbox, notifications, outbox
 from notifier.domain.notification import Claimed, Draft, SendFailedError, Status
+
+RESEND_CONSUMER = "notifier.commands"  # the inbox's consumer name for resend requests
 
 
 def _draft(row: Any) -> Draft:
@@ -47,10 +49,26 @@ class NotificationStore:
         self._engine = engine
         self._clock = clock
 
-    async def record(self, conn: AsyncConnection, drafts: Sequence[Draft]) -> list[UUID]:
-        """Insert the drafts not recorded before; those known to fail are failed at once."""
+    async def record(self, drafts: Sequence[Draft]) -> list[UUID]:
+        """Insert the drafts not recorded before, in one transaction; those known to fail
+        are failed at once. Returns the ids recorded now."""
         if not drafts:
             return []
+        async with self._engine.begin() as conn:
+            return await self._record(conn, drafts)
+
+    async def resend_requested(self, requests: Sequence[tuple[str, UUID]]) -> int:
+        """(event id, notification id) pairs: each event taken once (inbox), its
+        notification made due again. Returns how many became due."""
+        async with self._engine.begin() as conn:
+            fresh = await first_seen(conn, inbox, RESEND_CONSUMER, [e for e, _ in requests])
+            count = 0
+            for event_id, notification_id in requests:
+                if event_id in fresh:
+                    count += await self._resend(conn, notification_id)
+            return count
+
+    async def _record(self, conn: AsyncConnection, drafts: Sequence[Draft]) -> list[UUID]:
         now = self._clock()
         rows = [
             {
@@ -90,7 +108,7 @@ class NotificationStore:
         await add_to_outbox(conn, outbox, failed_at_once, source=SOURCE)
         return [d.id for d in drafts if d.id in new]
 
-    async def resend(self, conn: AsyncConnection, notification_id: UUID) -> bool:
+    async def _resend(self, conn: AsyncConnection, notification_id: UUID) -> bool:
         """Make a sent or failed notification due again; False when unknown or still pending."""
         n = notifications
         result = await conn.execute(

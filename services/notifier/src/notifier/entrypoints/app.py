@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
-from osb_contracts import Envelope
 from osb_contracts.branches import BranchSettingsChanged
-from osb_contracts.leads import AppointmentCreated, LeadRejected
 from osb_contracts.topics import (
     BRANCH_SETTINGS,
-    LEAD_EVENTS,
-    NOTIFICATION_COMMANDS,
     NOTIFICATION_EVENTS,
 )
-from osb_platform import Producer, RetryWithBackoff, make_broker
 from osb_platform.asyncapi import describe, install_asyncapi
 from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
 from osb_platform.service import readiness, serve, service_runtime, utc_now
-from osb_platform.subscriber import batch_subscriber
 from osb_platform.table import TopicTable
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier import SERVICE
 from notifier.adapters.branches import BranchDirectory
@@ -35,14 +27,12 @@ from notifier.adapters.sms import HttpSmsGateway
 from notifier.adapters.store import NotificationStore
 from notifier.adapters.tables import outbox
 from notifier.domain.notification import RetryPolicy
-from notifier.domain.plan import BranchChannels
+from notifier.entrypoints.subscribers import Consuming, subscribers
 from notifier.service.dispatch import Dispatcher
-from notifier.service.intake import record_notifications, resend_notifications
 from notifier.settings import Settings
 
 RELAY_LOCK = 0x05B0_0A11  # advisory lock id of the notifier's outbox relay
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
-WANTED = {LeadRejected.cloudevents_type(), AppointmentCreated.cloudevents_type()}
 
 
 def create_app(
@@ -103,7 +93,12 @@ def create_app(
             run.relay(outbox, lock_key=RELAY_LOCK)
             run.background(dispatcher.run, "dispatcher")
             await run.consume(
-                build_broker(settings, run.engine, store, dispatcher, branches, run.producer)
+                subscribers.broker(
+                    settings.kafka_bootstrap_servers,
+                    group_id=settings.consumer_group,
+                    deps=Consuming(store, branches, dispatcher.wake),
+                    producer=run.producer,
+                )
             )
             app.state.checks = readiness(run.engine, run.producer, NOTIFICATION_EVENTS.name)
             app.state.store = store
@@ -119,58 +114,15 @@ def create_app(
     return app
 
 
-def build_broker(
-    settings: Settings,
-    engine: AsyncEngine,
-    store: NotificationStore,
-    dispatcher: Dispatcher,
-    branches: Mapping[str, BranchChannels],
-    producer: Producer,
-) -> KafkaBroker:
-    broker = make_broker(
-        settings.kafka_bootstrap_servers, client_id=SERVICE, middlewares=[RetryWithBackoff()]
-    )
-
-    async def record(envelopes: Sequence[Envelope[Any]]) -> None:
-        if await record_notifications(engine, store, envelopes, branches):
-            dispatcher.wake.set()
-
-    async def resend(envelopes: Sequence[Envelope[Any]]) -> None:
-        if await resend_notifications(engine, store, envelopes):
-            dispatcher.wake.set()
-
-    batch_subscriber(  # committed after the notifications are recorded
-        broker,
-        LEAD_EVENTS,
-        group_id=settings.consumer_group,
-        producer=producer,
-        service=SERVICE,
-        handle=record,
-        only=WANTED,  # other lead events are not ours
-    )
-    batch_subscriber(
-        broker,
-        NOTIFICATION_COMMANDS,
-        group_id=settings.consumer_group + ".commands",
-        producer=producer,
-        service=SERVICE,
-        handle=resend,
-        max_records=100,
-    )
-    return broker
-
-
 def main() -> None:
     settings = Settings()
     serve(create_app(settings), host=settings.http_host, port=settings.http_port)
 
 
 def asyncapi(settings: Settings) -> dict[str, Any]:
-    """The AsyncAPI document of this service's broker (nothing is connected)."""
-    none = cast(Any, None)
-    broker = build_broker(settings, none, none, none, settings.branch_channels(), none)
+    """The AsyncAPI document of this service's subscriptions and what it produces."""
     return describe(
-        broker,
+        [*subscribers.consumed(settings.consumer_group), (BRANCH_SETTINGS, None)],
         servers=settings.kafka_bootstrap_servers,
         service=SERVICE,
         summary=(
@@ -178,5 +130,4 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             "each notification recorded before it is sent; outcomes out for the lead's history."
         ),
         produces=[NOTIFICATION_EVENTS],
-        also_consumes=[(BRANCH_SETTINGS, None)],
     )

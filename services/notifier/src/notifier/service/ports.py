@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
+from uuid import UUID
 
-from notifier.domain.notification import Claimed, SendFailedError
+from notifier.domain.notification import Claimed, Draft, SendFailedError
 
 
 class EmailSender(Protocol):
@@ -28,3 +30,16 @@ class NotificationQueue(Protocol):
         self, claimed: Claimed, error: SendFailedError, next_attempt_at: datetime
     ) -> None: ...
     async def failed(self, claimed: Claimed, error: SendFailedError) -> None: ...
+
+
+class NotificationBook(Protocol):
+    """Where notifications are recorded before any is sent."""
+
+    async def record(self, drafts: Sequence[Draft]) -> list[UUID]:
+        """The drafts not recorded before, in one transaction; returns their ids."""
+        ...
+
+    async def resend_requested(self, requests: Sequence[tuple[str, UUID]]) -> int:
+        """(event id, notification id): each event once, its notification due again;
+        returns how many became due."""
+        ...

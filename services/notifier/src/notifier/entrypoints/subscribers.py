@@ -1,0 +1,43 @@
+"""Subscribers: the lead events that ask for a notification, and the operators' resend
+requests; each batch recorded before it is committed, the dispatcher woken after."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from osb_contracts import Envelope
+from osb_contracts.leads import AppointmentCreated, LeadRejected
+from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS
+from osb_platform.subscriber import Subscribers
+
+from notifier import SERVICE
+from notifier.domain.plan import BranchChannels
+from notifier.service.intake import record_notifications, resend_notifications
+from notifier.service.ports import NotificationBook
+
+WANTED = {LeadRejected.cloudevents_type(), AppointmentCreated.cloudevents_type()}
+
+
+@dataclass(frozen=True)
+class Consuming:
+    book: NotificationBook
+    branches: Mapping[str, BranchChannels]
+    wake: asyncio.Event  # the dispatcher's: there is something to send
+
+
+subscribers: Subscribers[Consuming] = Subscribers(SERVICE)
+
+
+@subscribers.batch(LEAD_EVENTS, only=WANTED)  # other lead events are not ours
+async def lead_events(c: Consuming, envelopes: Sequence[Envelope[Any]]) -> None:
+    if await record_notifications(c.book, envelopes, c.branches):
+        c.wake.set()
+
+
+@subscribers.batch(NOTIFICATION_COMMANDS, group=".commands", max_records=100)
+async def resend_requests(c: Consuming, envelopes: Sequence[Envelope[Any]]) -> None:
+    if await resend_notifications(c.book, envelopes):
+        c.wake.set()
