@@ -37,6 +37,10 @@ lint: install ## ruff (lint and format check) and mypy --strict
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 
+.PHONY: packages
+packages: $(UV) ## Each package installed on its own (.local/packages/) and every module imported: an undeclared dependency fails
+	UV=$(UV) bash .ci/packages
+
 .PHONY: format
 format: install ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

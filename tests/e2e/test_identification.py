@@ -538,7 +538,10 @@ async def test_rejected_leads_need_the_permission(system: System) -> None:
     assert r.status_code == 200, r.text
     refused = await system.schedule(request.lead_id, choice="EXISTING", customer_number=number)
     assert refused.status_code == 403
-    assert "Stornierte Terminleads bearbeiten" in refused.json()["error"]
+    assert (refused.json()["code"], refused.json()["params"]) == (
+        "READ_ONLY",
+        {"status": "REJECTED", "permission": "EDIT_CANCELLED"},
+    )
     allowed = await system.schedule(
         request.lead_id, headers=SENIOR, choice="EXISTING", customer_number=number
     )

@@ -656,7 +656,9 @@ async def test_a_new_customer_is_entered_in_the_customer_mask_before_it_is_regis
     await mask.get_by_label("Vorname").fill("Jürgen-Peter")
     await mask.get_by_label("Telefon").fill("040 1234")  # not a number the contracts take
     await mask.get_by_role("button", name="Kunde anlegen und Termin speichern").click()
-    await expect(form.locator(".error")).to_contain_text("phone", timeout=WAIT_MS)
+    await expect(form.locator(".error")).to_have_text(
+        "Bitte prüfen Sie Ihre Eingaben: Telefon.", timeout=WAIT_MS
+    )
     r = await web.http.get(f"/api/v1/leads/{lead.lead_id}", headers=web.auth(seeded.branch))
     assert r.json()["status"] == "NEW"
     await mask.get_by_label("Telefon").fill("+49401234567")
@@ -807,5 +809,36 @@ async def test_a_bad_token_is_refused_with_a_clear_message(web: Web) -> None:
     await page.goto(f"{web.url}/")
     await page.get_by_label("Zugangstoken").fill("not-a-token")
     await page.get_by_role("button", name="Anmelden").click()
-    await expect(page.locator("#signin-error")).to_contain_text("invalid token")
+    await expect(page.locator("#signin-error")).to_have_text(
+        "Der Anmeldelink ist ungültig. Bitte fordern Sie einen neuen an."
+    )
     await context.close()
+
+
+async def test_the_api_s_refusals_are_said_in_german(web: Web) -> None:
+    """The API answers with a code; the page phrases it (issue 15, point 2)."""
+    branch = await web.branch(sms=False)
+    lead = await web.lead(branch)
+    page = await web.open(web.token(branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    await page.get_by_role("button", name="Ablehnen", exact=True).click()
+    dialog = page.locator("#reject-form")
+    text = dialog.get_by_role("textbox", name="Text", exact=True)
+    await text.fill("   ")  # not empty for the browser, no text for the customer
+    await dialog.get_by_role("button", name="Ablehnen und senden").click()
+    await expect(dialog.locator(".error")).to_have_text(
+        "Bitte geben Sie einen Text für den Kunden ein.", timeout=WAIT_MS
+    )
+
+    r = await web.http.post(  # a colleague rejects it meanwhile
+        f"/api/v1/leads/{lead.lead_id}/reject",
+        json={"channel": "EMAIL", "text": "Leider nicht möglich."},
+        headers=web.auth(branch),
+    )
+    assert r.status_code == 200, r.text
+    await text.fill("Leider ist die Werkstatt belegt.")
+    await dialog.get_by_role("button", name="Ablehnen und senden").click()
+    await expect(dialog.locator(".error")).to_have_text(
+        "Der Terminlead wurde inzwischen von jemand anderem geändert. Bitte laden Sie ihn neu.",
+        timeout=WAIT_MS,
+    )

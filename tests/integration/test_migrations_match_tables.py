@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from customer_matching.adapters.tables import metadata as customer_matching_tables
 from customer_matching.entrypoints.app import MIGRATIONS as CUSTOMER_MATCHING
 from lead_intake.adapters.idempotency import metadata as lead_intake_tables
@@ -19,7 +20,8 @@ from lead_manager.entrypoints.app import MIGRATIONS as LEAD_MANAGER
 from notifier.adapters.tables import metadata as notifier_tables
 from notifier.entrypoints.app import MIGRATIONS as NOTIFIER
 from osb_platform.db import make_engine, upgrade
-from sqlalchemy import MetaData
+from osb_platform.outbox import create_outbox_and_inbox, inbox_table, outbox_table
+from sqlalchemy import MetaData, inspect
 from sqlalchemy.engine import Connection
 
 pytestmark = pytest.mark.integration
@@ -52,3 +54,26 @@ async def test_the_migrations_build_what_the_tables_describe(
     finally:
         await engine.dispose()
     assert differences == []
+
+
+def _platform_tables(connection: Connection) -> list[Any]:
+    """What a new service's first migration gets from ``create_outbox_and_inbox``."""
+    context = MigrationContext.configure(connection)
+    create_outbox_and_inbox(Operations(context))
+    described = MetaData()
+    outbox_table(described)
+    inbox_table(described)
+    return _differences(connection, described)
+
+
+async def test_a_new_migration_creates_the_outbox_and_inbox_as_the_platform_describes_them(
+    scratch_database: str,
+) -> None:
+    engine = make_engine(scratch_database, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            differences = await conn.run_sync(_platform_tables)
+            tables = await conn.run_sync(lambda c: sorted(inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+    assert (differences, tables) == ([], ["inbox", "outbox"])

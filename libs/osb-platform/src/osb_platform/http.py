@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +38,9 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     """The one error body of every endpoint (``field_errors``)."""
 
-    error: str
+    error: str = Field(description="What went wrong, in English")
+    code: str = Field(description="Stable: a client phrases the error from it and `params`")
+    params: dict[str, str] = Field(description="The code's values (a status, a permission, ...)")
     errors: list[FieldError]
 
 
@@ -59,12 +61,56 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _MEANINGS[s]} for s in statuses}
 
 
-def field_errors(status: int, errors: list[tuple[str, str]], message: str) -> JSONResponse:
-    """The one error body of every endpoint: what went wrong and, per field, why."""
+# the code of an error nobody gave one, by HTTP status
+_STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "INVALID_REQUEST",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error with a stable ``code`` (and ``params``) that a client phrases itself."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, detail=message, headers=dict(headers or {}))
+        self.code = code
+        self.params = dict(params or {})
+
+
+def field_errors(
+    status: int,
+    errors: list[tuple[str, str]],
+    message: str,
+    *,
+    code: str | None = None,
+    params: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The one error body of every endpoint: what went wrong (English, for people reading
+    the API), a stable ``code`` with its ``params`` (for a client such as the advisor's page
+    to phrase in its own language) and, per field, why."""
     return JSONResponse(
         status_code=status,
         content={
             "error": message,
+            "code": code or _STATUS_CODES.get(status, "ERROR"),
+            "params": dict(params or {}),
             "errors": [{"field": field, "reason": reason} for field, reason in errors],
         },
     )
@@ -85,7 +131,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        response = field_errors(exc.status_code, [], str(exc.detail))
+        response = field_errors(
+            exc.status_code,
+            [],
+            str(exc.detail),
+            code=getattr(exc, "code", None),
+            params=getattr(exc, "params", None),
+        )
         response.headers.update(exc.headers or {})
         return response
 

@@ -1,7 +1,7 @@
 """Transactional outbox and inbox, the same in every service that owns a database.
 
-- ``outbox_table`` / ``inbox_table`` define the tables on a service's metadata (its
-  migrations create them).
+- ``outbox_table`` / ``inbox_table`` define the tables on a service's metadata; a new
+  service's first migration creates them with ``create_outbox_and_inbox``.
 - ``add_to_outbox`` encodes events as CloudEvents records inside the caller's transaction.
 - ``first_seen`` records event ids in the inbox and returns those not processed before.
 - ``OutboxRelay`` publishes committed rows in order, then marks them. One relay per service
@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from osb_contracts import KafkaRecord, Message, encode
 from osb_contracts.topics import key_of, topic_for
@@ -77,6 +78,17 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_id", String(64), primary_key=True),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+def create_outbox_and_inbox(op: Any, *, inbox: bool = True) -> None:
+    """In a new service's first migration (``op`` is Alembic's): the outbox, and the inbox
+    unless ``inbox=False``, exactly as :func:`outbox_table` and :func:`inbox_table`
+    describe them, indexes included, so no service writes them by hand again."""
+    metadata = MetaData()
+    outbox_table(metadata)
+    if inbox:
+        inbox_table(metadata)
+    metadata.create_all(op.get_bind())
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,12 @@ async def test_a_database_error_of_the_request_s_own_stays_a_500_with_its_traceb
     async with client(app_with({"/broken": broken})) as c:
         answer = await c.get("/broken")
     assert answer.status_code == 500
-    assert answer.json() == {"error": "internal error", "errors": []}
+    assert answer.json() == {
+        "error": "internal error",
+        "code": "INTERNAL",
+        "params": {},
+        "errors": [],
+    }
     (record,) = [r for r in caplog.records if r.name == "osb_platform.http"]
     assert record.exc_info is not None
 

@@ -18,6 +18,7 @@ from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.app import create_app
 from lead_manager.entrypoints.auth import issue_token
+from lead_manager.entrypoints.labels import CONFIGURATION_TEXTS
 from lead_manager.settings import Settings
 from osb_contracts import ContractError, Message, Topic, decode, encode
 from osb_contracts.branches import BranchSettingsChanged
@@ -173,7 +174,6 @@ async def test_a_lead_request_becomes_a_new_lead_with_lead_created(
     await harness.request_lead(request)  # delivered twice: still one lead
     detail = await harness.lead(request.lead_id)
     assert detail["status"] == "NEW"
-    assert detail["status_label"] == "Neu"
     assert detail["booking_id"] == request.booking_id
     assert [h["action"] for h in detail["history"]] == ["created"]
     created = await harness.event(request.lead_id, LeadCreated)
@@ -306,7 +306,7 @@ async def test_customer_cancellation_and_a_bad_record(
     event = await harness.event(request.lead_id, LeadCancelledByCustomer)
     assert event.previous_status.value == "NEW"
     detail = await harness.lead(request.lead_id, "CANCELLED_BY_CUSTOMER")
-    assert detail["status_label"] == "Von Kunden storniert"
+    assert detail["status"] == "CANCELLED_BY_CUSTOMER"
 
     key = f"poison-{uuid.uuid4().hex[:6]}".encode()
     await harness.bus.publish(
@@ -369,19 +369,25 @@ async def test_permissions_and_the_edit_cancelled_right(
     await harness.request_lead(request)
     await harness.lead(request.lead_id)
     path = f"/api/v1/leads/{request.lead_id}"
-    assert (await harness.http.get(path)).status_code == 401
-    assert (
-        await harness.http.get(path, headers={"Authorization": "Bearer nope"})
-    ).status_code == 401
+    anonymous = await harness.http.get(path)
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "NOT_SIGNED_IN")
+    garbage = await harness.http.get(path, headers={"Authorization": "Bearer nope"})
+    assert (garbage.status_code, garbage.json()["code"]) == (401, "TOKEN_INVALID")
     other = bearer(Permission.LEAD_MANAGER, branch="M-01")
     r = await harness.http.get(path, headers=other)
     assert r.status_code == 403
-    assert "Servicetermin Leadmanager" in r.json()["error"]
+    assert (r.json()["code"], r.json()["params"]["permission"]) == (
+        "PERMISSION_MISSING",
+        "LEAD_MANAGER",
+    )
     r = await harness.http.put(
         f"/api/v1/branches/{BRANCH}/settings", json={"name": "x"}, headers=ADVISOR
     )
     assert r.status_code == 403
-    assert "Administration Online Service Booking" in r.json()["error"]
+    assert (r.json()["code"], r.json()["params"]["permission"]) == (
+        "PERMISSION_MISSING",
+        "OSB_ADMIN",
+    )
 
     await harness.http.post(
         f"{path}/reject", json={"channel": "EMAIL", "text": "Leider nicht"}, headers=ADVISOR
@@ -399,7 +405,12 @@ async def test_list_search_counter_and_configuration_check(
     branch = f"T-{uuid.uuid4().hex[:6]}"
     token = bearer(*ALL, branch=branch)
     check = await harness.http.get(f"/api/v1/branches/{branch}/configuration-check", headers=token)
-    assert check.json() == {"ok": False, "message": NO_ACTIVE_ACCEPTOR}
+    assert check.json() == {
+        "ok": False,
+        "code": NO_ACTIVE_ACCEPTOR,
+        "message": CONFIGURATION_TEXTS[NO_ACTIVE_ACCEPTOR],
+    }
+    assert "kein aktiver Annehmer" in check.json()["message"]
 
     requests = []
     for i in range(11):

@@ -10,6 +10,7 @@ from lead_manager.domain.branch import (
     BranchSettings,
     open_counter_text,
 )
+from lead_manager.entrypoints.labels import CONFIGURATION_TEXTS
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Channel
 
@@ -18,7 +19,7 @@ def test_a_branch_without_an_active_acceptor_says_so_on_opening() -> None:
     assert BranchSettings("HH-01", "Hamburg").configuration_problem() == NO_ACTIVE_ACCEPTOR
     only_inactive = BranchSettings("HH-01", "Hamburg", acceptors=(Acceptor("a", "A", False),))
     assert only_inactive.configuration_problem() == NO_ACTIVE_ACCEPTOR
-    assert "kein aktiver Annehmer" in NO_ACTIVE_ACCEPTOR
+    assert "kein aktiver Annehmer" in CONFIGURATION_TEXTS[NO_ACTIVE_ACCEPTOR]
     one_active = BranchSettings(
         "HH-01", "Hamburg", acceptors=(Acceptor("a", "A", False), Acceptor("b", "B"))
     )

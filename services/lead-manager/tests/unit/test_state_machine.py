@@ -95,8 +95,9 @@ def test_decide_over_every_pair(status: LeadStatus, trigger: Trigger) -> None:
     target, needs_permission = expected
     assert decide(status, trigger, may_edit_cancelled=True) == target
     if needs_permission:
-        with pytest.raises(PermissionMissingError, match="Stornierte Terminleads bearbeiten"):
+        with pytest.raises(PermissionMissingError, match="EDIT_CANCELLED") as missing:
             decide(status, trigger, may_edit_cancelled=False)
+        assert missing.value.params == {"status": status.value, "permission": "EDIT_CANCELLED"}
     else:
         assert decide(status, trigger, may_edit_cancelled=False) == target
 
@@ -205,7 +206,7 @@ def test_creation_emits_lead_created_and_history() -> None:
 
 def test_users_of_another_branch_may_not_act() -> None:
     lead = lead_in(S.NEW)
-    with pytest.raises(PermissionMissingError, match="Servicetermin Leadmanager"):
+    with pytest.raises(PermissionMissingError, match="LEAD_MANAGER"):
         fire(lead, Trigger.REJECT, OUTSIDER)
     assert lead.status is S.NEW
 
@@ -316,8 +317,9 @@ def test_every_advisor_command_needs_lead_manager_for_the_leads_branch(
 ) -> None:
     lead = lead_in(S.NEW)
     before = lead.copy()
-    with pytest.raises(PermissionMissingError, match=r"Servicetermin Leadmanager.*HH-01"):
+    with pytest.raises(PermissionMissingError, match=r"LEAD_MANAGER.*HH-01") as missing:
         COMMANDS[command](lead, actor)
+    assert missing.value.params == {"permission": "LEAD_MANAGER", "branch": "HH-01"}
     assert lead == before
     assert (lead.events, lead.new_history) == ([], [])
 
@@ -609,14 +611,31 @@ def test_ensure_allowed_refuses_as_the_trigger_would() -> None:
 
 
 def test_a_rule_violation_names_its_field_and_reason() -> None:
-    error = RuleViolationError("text", "the customer needs a text")
-    assert (error.field, error.reason, str(error)) == (
+    error = RuleViolationError("text", "the customer needs a text", code="TEXT_MISSING")
+    assert (error.field, error.reason, str(error), error.code, error.params) == (
         "text",
         "the customer needs a text",
         "text: the customer needs a text",
+        "TEXT_MISSING",
+        {"field": "text"},
     )
     refused = TransitionRefusedError("nope")
-    assert (refused.reason, str(refused)) == ("nope", "nope")
+    assert (refused.reason, str(refused), refused.code) == ("nope", "nope", "TRANSITION_REFUSED")
+
+
+def test_each_refusal_carries_a_code_and_params_for_the_page_to_phrase() -> None:
+    with pytest.raises(TransitionRefusedError) as refused:
+        lead_in(S.REJECTED).ensure_allowed(Trigger.REJECT, ADVISOR)
+    assert (refused.value.code, refused.value.params) == (
+        "TRANSITION_REFUSED",
+        {"status": "REJECTED", "trigger": "REJECT"},
+    )
+    with pytest.raises(PermissionMissingError) as read_only:
+        lead_in(S.REJECTED).ensure_allowed(Trigger.SCHEDULE, ADVISOR)
+    assert (read_only.value.code, read_only.value.params) == (
+        "READ_ONLY",
+        {"status": "REJECTED", "permission": "EDIT_CANCELLED"},
+    )
 
 
 def test_a_new_lead_starts_at_version_1_and_compares_without_its_records() -> None:

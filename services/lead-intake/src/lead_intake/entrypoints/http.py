@@ -71,6 +71,8 @@ async def submit_booking(
             422,
             {
                 "error": "invalid booking",
+                "code": "BOOKING_INVALID",
+                "params": {},
                 "errors": [{"field": e.field, "reason": e.reason} for e in exc.errors],
             },
         )

@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Channel
 
-NO_ACTIVE_ACCEPTOR = (
-    "Für diesen Betrieb ist kein aktiver Annehmer hinterlegt. Bitte wählen Sie in den "
-    "OSB-Einstellungen mindestens einen Annehmer aus."
-)
+NO_ACTIVE_ACCEPTOR = "NO_ACTIVE_ACCEPTOR"  # a configuration problem, phrased by the page
 
 DEFAULT_TEMPLATES = {
     "rejection_email": (
@@ -54,7 +51,7 @@ class BranchSettings:
     version: int = 1
 
     def configuration_problem(self) -> str | None:
-        """The message the lead manager shows on opening, or None when all is set."""
+        """The problem the lead manager shows on opening (a code), or None when all is set."""
         if not any(a.active for a in self.acceptors):
             return NO_ACTIVE_ACCEPTOR
         return None

@@ -32,20 +32,7 @@ from osb_contracts.notifications import (
 )
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 
-from lead_manager.domain.permissions import (
-    PERMISSION_LABELS,
-    SYSTEM_NOTIFIER,
-    Actor,
-    Permission,
-)
-
-STATUS_LABELS = {
-    LeadStatus.NEW: "Neu",
-    LeadStatus.SCHEDULED: "Geplant",
-    LeadStatus.REJECTED: "Abgelehnt",
-    LeadStatus.CANCELLED: "Storniert",
-    LeadStatus.CANCELLED_BY_CUSTOMER: "Von Kunden storniert",
-}
+from lead_manager.domain.permissions import SYSTEM_NOTIFIER, Actor, Permission
 
 
 class Trigger(StrEnum):
@@ -56,7 +43,7 @@ class Trigger(StrEnum):
     CORRECT_DATA = "CORRECT_DATA"
 
 
-TRIGGER_LABELS = {
+_VERBS = {  # for the English reasons; the page phrases the codes in German
     Trigger.SCHEDULE: "schedule",
     Trigger.REJECT: "reject",
     Trigger.APPOINTMENT_DELETED: "cancel for a deleted appointment",
@@ -80,36 +67,57 @@ TRANSITIONS: dict[tuple[LeadStatus, Trigger], tuple[LeadStatus, bool]] = {
 }
 
 
-class TransitionRefusedError(Exception):
-    """The trigger is not allowed in the lead's status; nothing changed."""
+class LeadError(Exception):
+    """A refusal the advisor may see: a stable ``code`` and its ``params`` for the page to
+    phrase (in German, in the web layer), and an English ``reason`` for the API and logs."""
 
-    def __init__(self, reason: str) -> None:
+    code = "REFUSED"
+
+    def __init__(self, reason: str, *, code: str | None = None, **params: str) -> None:
         self.reason = reason
+        self.params = params
+        if code is not None:
+            self.code = code
         super().__init__(reason)
 
 
+class TransitionRefusedError(LeadError):
+    """The trigger is not allowed in the lead's status; nothing changed."""
+
+    code = "TRANSITION_REFUSED"
+
+
 class PermissionMissingError(TransitionRefusedError):
-    """Allowed in principle, but not for this user."""
+    """Allowed in principle, but not for this user (a closed lead without the permission
+    to edit cancelled leads)."""
+
+    code = "READ_ONLY"
 
 
 class AccessDeniedError(PermissionMissingError):
     """The user lacks a permission for the branch, whatever the lead's status."""
 
+    code = "PERMISSION_MISSING"
+
 
 def require(actor: Actor, permission: Permission, branch_id: str) -> None:
     if not actor.may(permission, branch_id):
         raise AccessDeniedError(
-            f"needs the permission '{PERMISSION_LABELS[permission]}' for branch {branch_id}"
+            f"needs the permission {permission} for branch {branch_id}",
+            permission=permission.value,
+            branch=branch_id,
         )
 
 
-class RuleViolationError(ValueError):
+class RuleViolationError(LeadError, ValueError):
     """The request breaks a rule of the branch (SMS not enabled, no text, ...)."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    code = "RULE_VIOLATED"
+
+    def __init__(self, field: str, reason: str, *, code: str, **params: str) -> None:
         self.field = field
+        super().__init__(f"{field}: {reason}", code=code, field=field, **params)
         self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 def decide(status: LeadStatus, trigger: Trigger, *, may_edit_cancelled: bool) -> LeadStatus:
@@ -117,13 +125,17 @@ def decide(status: LeadStatus, trigger: Trigger, *, may_edit_cancelled: bool) ->
     rule = TRANSITIONS.get((status, trigger))
     if rule is None:
         raise TransitionRefusedError(
-            f"cannot {TRIGGER_LABELS[trigger]} a lead in status {status} ({STATUS_LABELS[status]})"
+            f"cannot {_VERBS[trigger]} a lead in status {status}",
+            status=status.value,
+            trigger=trigger.value,
         )
     target, needs_permission = rule
     if needs_permission and not may_edit_cancelled:
         raise PermissionMissingError(
-            f"a lead in status {status} ({STATUS_LABELS[status]}) is read-only without the "
-            f"permission '{PERMISSION_LABELS[Permission.EDIT_CANCELLED]}'"
+            f"a lead in status {status} is read-only without the permission "
+            f"{Permission.EDIT_CANCELLED}",
+            status=status.value,
+            permission=Permission.EDIT_CANCELLED.value,
         )
     return target
 
@@ -229,7 +241,7 @@ class Lead:
         self._require(actor, Permission.LEAD_MANAGER)
         target = self._decide(Trigger.REJECT, actor)
         if not text.strip():
-            raise RuleViolationError("text", "the customer needs a text")
+            raise RuleViolationError("text", "the customer needs a text", code="TEXT_MISSING")
         previous = self._move(target)
         self._record(actor, at, "rejected", previous, details={"channel": channel.value})
         self.events.append(
@@ -251,7 +263,9 @@ class Lead:
         self._require(actor, Permission.LEAD_MANAGER)
         target = self._decide(Trigger.SCHEDULE, actor)
         if appointment.end <= appointment.start:
-            raise RuleViolationError("end", "the appointment ends before it starts")
+            raise RuleViolationError(
+                "end", "the appointment ends before it starts", code="END_BEFORE_START"
+            )
         previous = self._move(target)
         self.appointment_id = appointment.id
         self.acceptor = appointment.acceptor
@@ -293,7 +307,10 @@ class Lead:
         self, *, actor: Actor, appointment_id: UUID, at: datetime, reason: str | None = None
     ) -> None:
         if appointment_id != self.appointment_id:
-            raise TransitionRefusedError("the deleted appointment is not this lead's appointment")
+            raise TransitionRefusedError(
+                "the deleted appointment is not this lead's appointment",
+                code="NOT_THIS_APPOINTMENT",
+            )
         target = self._decide(Trigger.APPOINTMENT_DELETED, actor)
         previous = self._move(target)
         self._record(actor, at, "appointment deleted in the DMS", previous, reason=reason)

@@ -13,13 +13,6 @@ class Permission(StrEnum):
     EDIT_CANCELLED = "EDIT_CANCELLED"  # Stornierte Terminleads bearbeiten
 
 
-PERMISSION_LABELS = {
-    Permission.LEAD_MANAGER: "Servicetermin Leadmanager",
-    Permission.OSB_ADMIN: "Administration Online Service Booking",
-    Permission.EDIT_CANCELLED: "Stornierte Terminleads bearbeiten",
-}
-
-
 @dataclass(frozen=True)
 class Actor:
     """A signed-in user (or a system, for events) and their permissions per branch."""

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from osb_platform.http import ApiError
 
-from lead_manager.domain.permissions import PERMISSION_LABELS, Actor, Permission
+from lead_manager.domain.permissions import Actor, Permission
 
 ISSUER = "osb-lead-manager"
 _bearer = HTTPBearer(auto_error=False)
@@ -43,9 +44,9 @@ def actor_from_token(token: str, secret: str) -> Actor:
             token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "sub"]}
         )
     except jwt.ExpiredSignatureError:
-        raise _unauthorized("the token has expired") from None
+        raise _unauthorized("the token has expired", "TOKEN_EXPIRED") from None
     except jwt.InvalidTokenError as exc:
-        raise _unauthorized(f"invalid token: {exc}") from None
+        raise _unauthorized(f"invalid token: {exc}", "TOKEN_INVALID") from None
     branches: dict[str, frozenset[Permission]] = {}
     for branch, perms in dict(claims.get("branches", {})).items():
         branches[str(branch)] = frozenset(
@@ -54,15 +55,8 @@ def actor_from_token(token: str, secret: str) -> Actor:
     return Actor(str(claims["sub"]), str(claims.get("name", claims["sub"])), branches)
 
 
-def _unauthorized(reason: str) -> HTTPException:
-    return HTTPException(401, detail=reason, headers={"WWW-Authenticate": "Bearer"})
-
-
-def forbidden(permission: Permission, branch_id: str) -> HTTPException:
-    return HTTPException(
-        403,
-        detail=f"needs the permission '{PERMISSION_LABELS[permission]}' for branch {branch_id}",
-    )
+def _unauthorized(reason: str, code: str) -> ApiError:
+    return ApiError(401, reason, code=code, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def current_actor(
@@ -70,7 +64,7 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None:
-        raise _unauthorized("sign in: a bearer token is needed")
+        raise _unauthorized("sign in: a bearer token is needed", "NOT_SIGNED_IN")
     secret: str = request.app.state.jwt_secret
     return actor_from_token(credentials.credentials, secret)
 

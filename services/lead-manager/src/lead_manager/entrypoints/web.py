@@ -16,13 +16,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from osb_contracts.leads import Unusable, VehicleCase
-from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
+from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Channel, LeadStatus
 
 from lead_manager.domain.identification import NOT_OWNED
-from lead_manager.domain.model import STATUS_LABELS
 from lead_manager.domain.permissions import Permission
+from lead_manager.entrypoints import labels
 from lead_manager.entrypoints.auth import CurrentActor
 from lead_manager.entrypoints.http.deps import Matching, Reads, Work
 from lead_manager.entrypoints.http.schemas import settings_view
@@ -34,76 +33,6 @@ WEB = Path(__file__).resolve().parents[1] / "web"
 templates = Jinja2Templates(directory=WEB / "templates")
 static = StaticFiles(directory=WEB / "static")
 router = APIRouter(include_in_schema=False)
-
-BAND_LABELS = {
-    ConfidenceBand.CERTAIN: "sicher",
-    ConfidenceBand.LIKELY: "wahrscheinlich",
-    ConfidenceBand.POSSIBLE: "möglich",
-}
-VEHICLE_CASE_LABELS = {
-    VehicleCase.OWNED_BY_CUSTOMER: "Fahrzeug des Kunden aus dem Fahrzeugstamm",
-    VehicleCase.OWNED_BY_OTHER: "Fahrzeug aus dem Fahrzeugstamm, gehört einem anderen Kunden",
-    VehicleCase.TRANSIT: "Durchlauffahrzeug (Fahrzeug nicht im Fahrzeugstamm)",
-}
-CHANNEL_LABELS = {Channel.EMAIL: "E-Mail", Channel.SMS: "SMS"}
-NOTIFICATION_LABELS = {
-    "SENT": "zugestellt",
-    "FAILED": "fehlgeschlagen",
-    "RESEND_REQUESTED": "erneuter Versand angefordert",
-}
-CRITERION_LABELS = {
-    DuplicateCriterion.ADDRESS: "Name + Adresse",
-    DuplicateCriterion.PHONE: "Name + Telefon",
-    DuplicateCriterion.EMAIL: "Name + E-Mail",
-    DuplicateCriterion.BIRTH_DATE: "Name + Geburtsdatum",
-}
-TEMPLATE_LABELS = {
-    "rejection_email": "Ablehnung per E-Mail",
-    "rejection_sms": "Ablehnung per SMS",
-    "confirmation_email": "Terminbestätigung per E-Mail",
-    "confirmation_sms": "Terminbestätigung per SMS",
-}
-# The history is recorded in the domain's words; the page shows them in German.
-HISTORY_LABELS = {
-    "created": "angelegt",
-    "booked on the portal": "online gebucht",
-    "rejected": "abgelehnt",
-    "scheduled": "als Termin angelegt",
-    "appointment deleted in the DMS": "Termin im DMS gelöscht",
-    "cancelled by the customer": "vom Kunden storniert",
-    "corrected": "Daten korrigiert",
-    "notification sent": "Benachrichtigung zugestellt",
-    "notification failed": "Benachrichtigung fehlgeschlagen",
-    "notification resend requested": "erneuter Versand angefordert",
-}
-FIELD_LABELS = {
-    "name": "Name",
-    "first_name": "Vorname",
-    "last_name": "Nachname",
-    "street": "Straße",
-    "house_number": "Hausnummer",
-    "postcode": "PLZ",
-    "city": "Ort",
-    "address": "Adresse",
-    "email": "E-Mail",
-    "phone": "Telefon",
-    "mobile": "Mobil",
-    "birth_date": "Geburtsdatum",
-    "customer_number": "Kundennummer",
-}
-
-# what the customer typed and the booking could not use (LeadRequested.unusable)
-UNUSABLE_LABELS = {
-    Unusable.EMAIL_INVALID: "E-Mail-Adresse ungültig",
-    Unusable.PHONE_INVALID: "Telefonnummer ungültig",
-    Unusable.DATE_INVALID: "Datum nicht lesbar",
-    Unusable.BIRTH_DATE_IMPLAUSIBLE: "Geburtsdatum unplausibel",
-    Unusable.COUNTRY_UNKNOWN: "Land unbekannt",
-    Unusable.CUSTOMER_NUMBER_INVALID: "Kundennummer ungültig",
-    Unusable.VIN_INVALID: "FIN ungültig",
-    Unusable.LICENCE_PLATE_INVALID: "Kennzeichen ungültig",
-    Unusable.MILEAGE_INVALID: "Kilometerstand ungültig",
-}
 
 
 def local(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
@@ -133,18 +62,10 @@ def field_value(value: str | None, field: str) -> str:
 
 templates.env.filters["local"] = local
 templates.env.filters["field_value"] = field_value
-templates.env.filters["field_label"] = lambda name: FIELD_LABELS.get(name, name)
+templates.env.filters["field_label"] = lambda name: labels.FIELD_LABELS.get(name, name)
 templates.env.globals.update(
-    STATUS_LABELS=STATUS_LABELS,
-    BAND_LABELS=BAND_LABELS,
-    VEHICLE_CASE_LABELS=VEHICLE_CASE_LABELS,
-    CHANNEL_LABELS=CHANNEL_LABELS,
-    NOTIFICATION_LABELS=NOTIFICATION_LABELS,
-    CRITERION_LABELS=CRITERION_LABELS,
-    TEMPLATE_LABELS=TEMPLATE_LABELS,
-    FIELD_LABELS=FIELD_LABELS,
-    HISTORY_LABELS=HISTORY_LABELS,
-    UNUSABLE_LABELS=UNUSABLE_LABELS,
+    {name: value for name, value in vars(labels).items() if name.endswith("_LABELS")},
+    PAGE_TEXTS=labels.page_texts(),
     LeadStatus=LeadStatus,
     NOT_OWNED=NOT_OWNED,
     Channel=Channel,

@@ -85,17 +85,23 @@ def _expect_version(lead: Lead, expected_version: int | None) -> None:
 def recipient_for(lead: Lead, channel: Channel) -> str:
     if channel is Channel.EMAIL:
         if not lead.customer.email:
-            raise RuleViolationError("channel", "the customer gave no e-mail address")
+            raise RuleViolationError(
+                "channel", "the customer gave no e-mail address", code="NO_EMAIL"
+            )
         return str(lead.customer.email)
     number = lead.customer.mobile or lead.customer.phone
     if not number:
-        raise RuleViolationError("channel", "the customer gave no phone number for an SMS")
+        raise RuleViolationError(
+            "channel", "the customer gave no phone number for an SMS", code="NO_PHONE"
+        )
     return number
 
 
 def check_channel(branch: BranchSettings, channel: Channel) -> None:
     if channel not in branch.rejection_channels():
-        raise RuleViolationError("channel", "SMS is not enabled for this branch (Freischaltung)")
+        raise RuleViolationError(
+            "channel", "SMS is not enabled for this branch", code="SMS_NOT_ENABLED"
+        )
 
 
 async def reject_lead(
@@ -144,10 +150,14 @@ async def resolve_customer(
     """The customer the appointment is for, per the advisor's choice (remote calls only)."""
     choice = command.customer_choice
     if command.new_customer is not None and choice is not CustomerChoice.NEW_CUSTOMER:
-        raise RuleViolationError("customer.customer", "only a new customer is entered")
+        raise RuleViolationError(
+            "customer.customer", "only a new customer is entered", code="ONLY_NEW_CUSTOMER"
+        )
     if choice is CustomerChoice.CASH_SALE:
         if not branch.cash_sale_customer_number:
-            raise RuleViolationError("customer", "the branch has no cash-sale customer number")
+            raise RuleViolationError(
+                "customer", "the branch has no cash-sale customer number", code="NO_CASH_SALE"
+            )
         number = branch.cash_sale_customer_number
         return ResolvedCustomer(
             number, lead.customer.model_copy(update={"customer_number": number})
@@ -167,11 +177,18 @@ async def resolve_customer(
         return ResolvedCustomer(number, entered.model_copy(update={"customer_number": number}))
     chosen = command.customer_number or lead.customer.customer_number
     if not chosen:
-        raise RuleViolationError("customer_number", "choose the master customer first")
+        raise RuleViolationError(
+            "customer_number", "choose the master customer first", code="CUSTOMER_NOT_CHOSEN"
+        )
     number = chosen
     master = await matching.customer(number)
     if master is None:
-        raise RuleViolationError("customer_number", f"no customer {number} in the customer master")
+        raise RuleViolationError(
+            "customer_number",
+            f"no customer {number} in the customer master",
+            code="CUSTOMER_UNKNOWN",
+            number=number,
+        )
     if choice is CustomerChoice.MERGE_LEAD_DATA:
         merged, changes = merge_taking_lead_data(lead.customer, master)
         events: tuple[Message, ...] = ()
@@ -218,7 +235,9 @@ async def schedule_lead(
         branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
     lead.ensure_allowed(Trigger.SCHEDULE, actor)
     if not branch.is_active_acceptor(command.acceptor):
-        raise RuleViolationError("acceptor", "not an active acceptor of this branch")
+        raise RuleViolationError(
+            "acceptor", "not an active acceptor of this branch", code="ACCEPTOR_INACTIVE"
+        )
     recipient = None
     if command.confirmation is not ConfirmationChannel.NONE:
         channel = Channel(command.confirmation.value)
@@ -271,7 +290,9 @@ async def request_resend(
     async with uow:
         lead = await load(uow, lead_id, None)
         if not await uow.leads.has_notification(lead.id, notification_id):
-            raise RuleViolationError("notification_id", "no such notification for this lead")
+            raise RuleViolationError(
+                "notification_id", "no such notification for this lead", code="NOTIFICATION_UNKNOWN"
+            )
         lead.request_resend(actor=actor, notification_id=notification_id, at=clock())
         uow.track(lead)
         await uow.commit()

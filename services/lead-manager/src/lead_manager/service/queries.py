@@ -26,13 +26,12 @@ from pydantic import BaseModel, ConfigDict
 from lead_manager.domain.branch import BranchSettings, open_counter_text
 from lead_manager.domain.identification import preselected, seen_by, vehicle_case
 from lead_manager.domain.model import (
-    STATUS_LABELS,
     AccessDeniedError,
     Lead,
     RuleViolationError,
     require,
 )
-from lead_manager.domain.permissions import PERMISSION_LABELS, Actor, Permission
+from lead_manager.domain.permissions import Actor, Permission
 from lead_manager.service.commands import LeadNotFoundError, check_channel, default_branch
 from lead_manager.service.ports import Identification, LeadFilter, LeadReads, UnitOfWork
 from lead_manager.service.texts import rejection_subject, render
@@ -58,7 +57,6 @@ class LeadView(Model):
     booking_id: str
     branch_id: str
     status: LeadStatus
-    status_label: str
     version: int
     received_at: datetime
     requested_start: datetime
@@ -80,7 +78,6 @@ class LeadView(Model):
             booking_id=lead.booking_id,
             branch_id=lead.branch_id,
             status=lead.status,
-            status_label=STATUS_LABELS[lead.status],
             version=lead.version,
             received_at=lead.received_at,
             requested_start=lead.requested_start,
@@ -169,8 +166,10 @@ def _readable(actor: Actor, branch_ids: Sequence[str] | None) -> Sequence[str]:
     """The branches asked for, else all the actor works in; each must be the actor's."""
     branches = branch_ids or actor.branches_with(Permission.LEAD_MANAGER)
     if not branches:
-        label = PERMISSION_LABELS[Permission.LEAD_MANAGER]
-        raise AccessDeniedError(f"needs the permission '{label}' for at least one branch")
+        raise AccessDeniedError(
+            f"needs the permission {Permission.LEAD_MANAGER} for at least one branch",
+            permission=Permission.LEAD_MANAGER.value,
+        )
     for branch_id in branches:
         require(actor, Permission.LEAD_MANAGER, branch_id)
     return branches
@@ -190,7 +189,7 @@ async def lead_page(
     try:
         page = await reads.page(where, limit=limit, cursor=cursor)
     except ValueError as exc:
-        raise RuleViolationError("cursor", str(exc)) from None
+        raise RuleViolationError("cursor", str(exc), code="CURSOR_INVALID") from None
     return LeadPage(items=[LeadView.of(lead) for lead in page.leads], next_cursor=page.next_cursor)
 
 
@@ -236,7 +235,9 @@ async def rejection_draft(
     check_channel(branch, chosen)
     name = template or f"rejection_{chosen.value.lower()}"
     if name not in branch.templates:
-        raise RuleViolationError("template", f"the branch has no template {name!r}")
+        raise RuleViolationError(
+            "template", f"the branch has no template {name!r}", code="TEMPLATE_UNKNOWN", name=name
+        )
     return RejectionDraft(
         channel=chosen,
         channels=channels,

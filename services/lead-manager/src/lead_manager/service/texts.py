@@ -33,7 +33,7 @@ def render(template: str, lead: Lead, branch: BranchSettings) -> str:
     try:
         return templates.render(template, placeholders(lead, branch))
     except templates.TemplateRefusedError as exc:
-        raise RuleViolationError("template", str(exc)) from None
+        raise RuleViolationError("template", str(exc), code="TEMPLATE_INVALID") from None
 
 
 def rejection_subject(branch: BranchSettings) -> str:

@@ -19,6 +19,7 @@ from lead_manager.entrypoints.http.schemas import (
     Me,
     settings_view,
 )
+from lead_manager.entrypoints.labels import CONFIGURATION_TEXTS
 from lead_manager.service import queries
 from lead_manager.service.commands import default_branch, save_settings
 
@@ -47,7 +48,11 @@ async def configuration_check(uow: Work, actor: CurrentActor, branch_id: str) ->
     """What the lead manager checks on opening: at least one active acceptor."""
     require(actor, Permission.LEAD_MANAGER, branch_id)
     problem = (await queries.branch_settings(uow, actor, branch_id)).configuration_problem()
-    return ConfigurationCheck(ok=problem is None, message=problem)
+    return ConfigurationCheck(
+        ok=problem is None,
+        code=problem,
+        message=CONFIGURATION_TEXTS[problem] if problem else None,
+    )
 
 
 @router.get("/branches/{branch_id}/settings", response_model=BranchSettingsView, tags=["branches"])

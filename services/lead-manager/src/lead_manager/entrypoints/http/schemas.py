@@ -111,7 +111,8 @@ class AppointmentView(Model):
 
 class ConfigurationCheck(Model):
     ok: bool
-    message: str | None
+    code: str | None  # the problem, stable
+    message: str | None  # the problem as the lead manager shows it (German)
 
 
 class AcceptorBody(Model):

@@ -9,6 +9,25 @@ const DEFAULT_LOCAL = { refresh: 30, showNewInOverview: false, panelWidth: 480 }
 
 class ApiError extends Error {}
 
+// The API answers errors with a stable code and its parameters; the page says them in
+// German, from the texts lead-manager renders into the page (entrypoints/labels.py).
+const TEXTS = JSON.parse(document.getElementById("texts").textContent);
+
+function fieldLabel(field) {
+  const last = String(field).split(".").pop();
+  return TEXTS.field[last] || last;
+}
+
+function phrase(problem, httpStatus) {
+  const params = { ...(problem.params || {}), http: String(httpStatus) };
+  params.fields = [...new Set((problem.errors || []).map((e) => fieldLabel(e.field)))].join(", ");
+  const template = TEXTS.errors[problem.code] || TEXTS.errors[""];
+  return template.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = params[name] ?? "";
+    return TEXTS[name]?.[value] ?? value;
+  });
+}
+
 async function call(path, { method = "GET", body, fragment = false } = {}) {
   const headers = { Authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -18,18 +37,13 @@ async function call(path, { method = "GET", body, fragment = false } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) {
-    let message = `Fehler ${response.status}`;
+    let message = phrase({}, response.status);
     try {
-      const problem = await response.json();
-      const fields = (problem.errors || []).map((e) => `${e.field}: ${e.reason}`).join("; ");
-      message = fields ? `${problem.error} (${fields})` : problem.error || message;
+      message = phrase(await response.json(), response.status);
     } catch {
-      /* not JSON: keep the status */
+      /* not JSON: the status only */
     }
-    if (response.status === 401) {
-      message = `Anmeldung abgelehnt (${message}). Bitte melden Sie sich neu an.`;
-      signOut(message);
-    }
+    if (response.status === 401) signOut(message);
     throw new ApiError(message);
   }
   if (fragment) return response.text();

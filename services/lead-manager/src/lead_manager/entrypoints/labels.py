@@ -1,0 +1,175 @@
+"""Every word the advisor reads, in German: the page's labels and the API's errors as
+the page phrases them. The domain and the API speak in codes (statuses, permissions,
+error codes); only this module and the templates turn them into German.
+"""
+
+from __future__ import annotations
+
+from osb_contracts.leads import Unusable, VehicleCase
+from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
+from osb_contracts.values import Channel, LeadStatus
+
+from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
+from lead_manager.domain.model import Trigger
+from lead_manager.domain.permissions import Permission
+
+STATUS_LABELS = {
+    LeadStatus.NEW: "Neu",
+    LeadStatus.SCHEDULED: "Geplant",
+    LeadStatus.REJECTED: "Abgelehnt",
+    LeadStatus.CANCELLED: "Storniert",
+    LeadStatus.CANCELLED_BY_CUSTOMER: "Von Kunden storniert",
+}
+PERMISSION_LABELS = {
+    Permission.LEAD_MANAGER: "Servicetermin Leadmanager",
+    Permission.OSB_ADMIN: "Administration Online Service Booking",
+    Permission.EDIT_CANCELLED: "Stornierte Terminleads bearbeiten",
+}
+# what the advisor tried, as the refusal names it ("... kann nicht <verb> werden")
+TRIGGER_LABELS = {
+    Trigger.SCHEDULE: "als Termin angelegt",
+    Trigger.REJECT: "abgelehnt",
+    Trigger.APPOINTMENT_DELETED: "wegen eines gelöschten Termins storniert",
+    Trigger.CUSTOMER_CANCELS: "im Auftrag des Kunden storniert",
+    Trigger.CORRECT_DATA: "korrigiert",
+}
+CONFIGURATION_TEXTS = {
+    NO_ACTIVE_ACCEPTOR: (
+        "Für diesen Betrieb ist kein aktiver Annehmer hinterlegt. Bitte wählen Sie in den "
+        "OSB-Einstellungen mindestens einen Annehmer aus."
+    ),
+}
+BAND_LABELS = {
+    ConfidenceBand.CERTAIN: "sicher",
+    ConfidenceBand.LIKELY: "wahrscheinlich",
+    ConfidenceBand.POSSIBLE: "möglich",
+}
+VEHICLE_CASE_LABELS = {
+    VehicleCase.OWNED_BY_CUSTOMER: "Fahrzeug des Kunden aus dem Fahrzeugstamm",
+    VehicleCase.OWNED_BY_OTHER: "Fahrzeug aus dem Fahrzeugstamm, gehört einem anderen Kunden",
+    VehicleCase.TRANSIT: "Durchlauffahrzeug (Fahrzeug nicht im Fahrzeugstamm)",
+}
+CHANNEL_LABELS = {Channel.EMAIL: "E-Mail", Channel.SMS: "SMS"}
+NOTIFICATION_LABELS = {
+    "SENT": "zugestellt",
+    "FAILED": "fehlgeschlagen",
+    "RESEND_REQUESTED": "erneuter Versand angefordert",
+}
+CRITERION_LABELS = {
+    DuplicateCriterion.ADDRESS: "Name + Adresse",
+    DuplicateCriterion.PHONE: "Name + Telefon",
+    DuplicateCriterion.EMAIL: "Name + E-Mail",
+    DuplicateCriterion.BIRTH_DATE: "Name + Geburtsdatum",
+}
+TEMPLATE_LABELS = {
+    "rejection_email": "Ablehnung per E-Mail",
+    "rejection_sms": "Ablehnung per SMS",
+    "confirmation_email": "Terminbestätigung per E-Mail",
+    "confirmation_sms": "Terminbestätigung per SMS",
+}
+# The history is recorded in the domain's words; the page shows them in German.
+HISTORY_LABELS = {
+    "created": "angelegt",
+    "booked on the portal": "online gebucht",
+    "rejected": "abgelehnt",
+    "scheduled": "als Termin angelegt",
+    "appointment deleted in the DMS": "Termin im DMS gelöscht",
+    "cancelled by the customer": "vom Kunden storniert",
+    "corrected": "Daten korrigiert",
+    "notification sent": "Benachrichtigung zugestellt",
+    "notification failed": "Benachrichtigung fehlgeschlagen",
+    "notification resend requested": "erneuter Versand angefordert",
+}
+FIELD_LABELS = {
+    "name": "Name",
+    "first_name": "Vorname",
+    "last_name": "Nachname",
+    "street": "Straße",
+    "house_number": "Hausnummer",
+    "postcode": "PLZ",
+    "city": "Ort",
+    "address": "Adresse",
+    "email": "E-Mail",
+    "phone": "Telefon",
+    "mobile": "Mobil",
+    "birth_date": "Geburtsdatum",
+    "customer_number": "Kundennummer",
+    "vin": "FIN",
+    "licence_plate": "Kennzeichen",
+    "mileage_km": "Kilometerstand",
+    "text": "Text",
+    "subject": "Betreff",
+    "start": "Beginn",
+    "end": "Ende",
+    "acceptor": "Annehmer",
+    "channel": "Versandweg",
+}
+
+# what the customer typed and the booking could not use (LeadRequested.unusable)
+UNUSABLE_LABELS = {
+    Unusable.EMAIL_INVALID: "E-Mail-Adresse ungültig",
+    Unusable.PHONE_INVALID: "Telefonnummer ungültig",
+    Unusable.DATE_INVALID: "Datum nicht lesbar",
+    Unusable.BIRTH_DATE_IMPLAUSIBLE: "Geburtsdatum unplausibel",
+    Unusable.COUNTRY_UNKNOWN: "Land unbekannt",
+    Unusable.CUSTOMER_NUMBER_INVALID: "Kundennummer ungültig",
+    Unusable.VIN_INVALID: "FIN ungültig",
+    Unusable.LICENCE_PLATE_INVALID: "Kennzeichen ungültig",
+    Unusable.MILEAGE_INVALID: "Kilometerstand ungültig",
+}
+
+
+# The API's error codes as the page says them; {name} is the error's parameter of that name,
+# itself phrased (a status, a permission, a field) where a label exists.
+ERROR_TEXTS = {
+    "NOT_SIGNED_IN": "Bitte melden Sie sich an.",
+    "TOKEN_EXPIRED": "Ihre Anmeldung ist abgelaufen. Bitte melden Sie sich neu an.",
+    "TOKEN_INVALID": "Der Anmeldelink ist ungültig. Bitte fordern Sie einen neuen an.",
+    "UNAUTHORIZED": "Bitte melden Sie sich neu an.",
+    "PERMISSION_MISSING": "Dafür fehlt Ihnen die Berechtigung „{permission}“.",
+    "READ_ONLY": (
+        "Ein Terminlead im Status „{status}“ kann nur mit der Berechtigung „{permission}“ "
+        "bearbeitet werden."
+    ),
+    "TRANSITION_REFUSED": "Ein Terminlead im Status „{status}“ kann nicht {trigger} werden.",
+    "LEAD_NOT_FOUND": "Diesen Terminlead gibt es nicht (mehr).",
+    "CHANGED_MEANWHILE": (
+        "Der Terminlead wurde inzwischen von jemand anderem geändert. Bitte laden Sie ihn neu."
+    ),
+    "REQUEST_REUSED": "Diese Aktion wurde bereits für einen anderen Terminlead gesendet.",
+    "TEXT_MISSING": "Bitte geben Sie einen Text für den Kunden ein.",
+    "END_BEFORE_START": "Das Terminende liegt vor dem Beginn.",
+    "NO_EMAIL": "Der Kunde hat keine E-Mail-Adresse angegeben.",
+    "NO_PHONE": "Der Kunde hat keine Mobilnummer für eine SMS angegeben.",
+    "SMS_NOT_ENABLED": "Der SMS-Versand ist für diesen Betrieb nicht freigeschaltet.",
+    "ONLY_NEW_CUSTOMER": "Nur ein neuer Kunde wird über die Kundenmaske erfasst.",
+    "NO_CASH_SALE": "Für diesen Betrieb ist keine Barverkaufs-Kundennummer hinterlegt.",
+    "CUSTOMER_NOT_CHOSEN": "Bitte wählen Sie zuerst den Kunden aus dem Kundenstamm.",
+    "CUSTOMER_UNKNOWN": "Die Kundennummer {number} gibt es im Kundenstamm nicht.",
+    "ACCEPTOR_INACTIVE": "Bitte wählen Sie einen aktiven Annehmer dieses Betriebs.",
+    "NOTIFICATION_UNKNOWN": "Diese Benachrichtigung gehört nicht zu diesem Terminlead.",
+    "TEMPLATE_UNKNOWN": "Die Vorlage „{name}“ gibt es für diesen Betrieb nicht.",
+    "TEMPLATE_INVALID": "Die Vorlage lässt sich nicht füllen. Bitte prüfen Sie die Platzhalter.",
+    "CURSOR_INVALID": "Die Liste hat sich geändert. Bitte laden Sie sie neu.",
+    "MATCHING_UNAVAILABLE": (
+        "Die Kundensuche antwortet gerade nicht. Bitte versuchen Sie es gleich noch einmal."
+    ),
+    "MATCHING_REFUSED": "Die Kundensuche hat die Anfrage abgelehnt ({reason}).",
+    "UNAVAILABLE": "Der Dienst antwortet gerade nicht. Bitte versuchen Sie es gleich noch einmal.",
+    "INVALID_REQUEST": "Bitte prüfen Sie Ihre Eingaben: {fields}.",
+    "TOO_LARGE": "Die Eingabe ist zu lang.",
+    "NOT_FOUND": "Nicht gefunden.",
+    "INTERNAL": "Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es erneut.",
+}
+UNKNOWN_ERROR = "Die Aktion ist fehlgeschlagen (Fehler {http})."
+
+
+def page_texts() -> dict[str, dict[str, str]]:
+    """What the page's script needs to phrase the API's errors, as one JSON object."""
+    return {
+        "errors": {**ERROR_TEXTS, "": UNKNOWN_ERROR},
+        "status": {s.value: label for s, label in STATUS_LABELS.items()},
+        "permission": {p.value: label for p, label in PERMISSION_LABELS.items()},
+        "trigger": {t.value: label for t, label in TRIGGER_LABELS.items()},
+        "field": dict(FIELD_LABELS),
+    }
