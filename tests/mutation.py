@@ -47,6 +47,9 @@ MODULES: dict[str, str] = {
     "notifier.domain.texts": "services/notifier/tests/unit",
     "customer_matching.domain.normalise": "services/customer-matching/tests/unit",
     "customer_matching.domain.fellegi_sunter": "services/customer-matching/tests/unit",
+    "customer_matching.domain.records": "services/customer-matching/tests/unit",
+    "customer_matching.domain.similarity": "services/customer-matching/tests/unit",
+    "customer_matching.domain.scoring": "services/customer-matching/tests/unit",
     "customer_matching.domain.index": "services/customer-matching/tests/unit",
 }
 

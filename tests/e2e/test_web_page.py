@@ -48,6 +48,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
+ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 SECRET = "web-page-test-secret-of-32-characters!"
 WAIT_MS = 20_000
 MAX_BRANCHES = 30
@@ -109,6 +110,7 @@ class Web:
         number: str | None = None,
         vin: str | None = None,
         address: Address | None = None,
+        mobile: str = "+4915112345678",
     ) -> LeadRequested:
         last = last or "Zq" + letters()
         now = datetime.now(UTC)
@@ -124,8 +126,8 @@ class Web:
                 salutation="Herr",
                 first_name="Juergen",
                 last_name=last,
-                email=f"{last.lower()}@neu.example.de",
-                mobile="+4915112345678",
+                email=f"{last.lower().translate(ASCII)}@neu.example.de",
+                mobile=mobile,
                 address=address or Address(street="Hauptstr.", house_number="5", postcode="20095"),
             ),
             vehicle=Vehicle(vin=vin, licence_plate="HH-NEU 7", make="Skoda", model="Octavia"),
@@ -344,6 +346,32 @@ async def test_ten_open_leads_read_9_plus_and_the_live_search_narrows_the_list(w
     await search.fill("")
     await page.get_by_label("Status").select_option(label="Abgelehnt")
     await expect(page.locator("#rows")).to_contain_text("Keine Terminleads")
+
+
+async def test_the_search_finds_names_without_umlauts_and_phones_typed_nationally(
+    web: Web,
+) -> None:
+    branch = await web.branch()
+    unique = letters()
+    baehr = await web.lead(branch, f"Bähr{unique}")
+    mueller = await web.lead(branch, f"Müller{unique}", mobile="+4915163428001")
+    await web.lead(branch)  # one found by neither
+    page = await web.open(web.token(branch))
+    search, rows = page.get_by_label("Suche"), page.locator("#rows tr[data-lead]")
+    await expect(rows).to_have_count(3)
+    for typed, found in (
+        (f"Baehr{unique}", baehr),
+        (f"Bahr{unique}", baehr),
+        (f"Mueller{unique}", mueller),
+        (f"Muller{unique}", mueller),
+        (f"MÜLLER{unique}", mueller),
+        ("0151 63428001", mueller),  # stored as +4915163428001
+        ("0151/634 280 01", mueller),
+        ("+49 151 63428001", mueller),
+    ):
+        await search.fill(typed)
+        await expect(rows).to_have_count(1)
+        await expect(page.locator("#rows")).to_contain_text(found.booking_id)
 
 
 async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> None:

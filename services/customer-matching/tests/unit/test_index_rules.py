@@ -6,15 +6,10 @@ from datetime import date
 from typing import Any
 
 import pytest
-from customer_matching.domain.index import (
-    CustomerIndex,
-    Normalised,
-    Scored,
-    address_similarity,
-    compare,
-    name_similarity,
-    score,
-)
+from customer_matching.domain.index import CustomerIndex
+from customer_matching.domain.records import Normalised
+from customer_matching.domain.scoring import Scored, score
+from customer_matching.domain.similarity import address_similarity, compare, name_similarity
 from osb_contracts.matching import ConfidenceBand, DuplicateCriterion, FieldComparison
 from osb_contracts.values import Address, Customer
 

@@ -4,8 +4,9 @@ from datetime import date
 
 import pytest
 from customer_matching.domain import normalise as n
-from customer_matching.domain.fellegi_sunter import birth_similarity
-from customer_matching.domain.index import CustomerIndex, Normalised, near_dates
+from customer_matching.domain.index import CustomerIndex
+from customer_matching.domain.records import Normalised, near_dates
+from customer_matching.domain.similarity import birth_similarity
 from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
 from osb_contracts.values import Address, Customer
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-if TYPE_CHECKING:
-    from customer_matching.domain.index import Normalised
+from customer_matching.domain.records import Normalised
+from customer_matching.domain.similarity import birth_similarity
 
 FIELDS = (
     "given", "surname", "swapped", "birth", "street", "house", "postcode", "place", "email",
@@ -37,24 +36,6 @@ NAME_FIELDS = frozenset({"given", "surname", "swapped"})
 GRADED = frozenset(FIELDS) - {"swapped"}
 MISSING = "n"
 Vector = str  # the levels joined by ".", e.g. "0.0.0.n.1.0.0.0.n.n"
-
-
-def birth_similarity(a: date | None, b: date | None) -> float | None:
-    """1.0 the same day; 0.8 for one mistyped or two swapped digits, day and month swapped,
-    or the year off by one (1979 for 1980: two digits, one slip); else 0.0. Only the same
-    day counts as proof."""
-    if a is None or b is None:
-        return None
-    if a == b:
-        return 1.0
-    digits_a, digits_b = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
-    if (
-        OSA.distance(digits_a, digits_b) == 1
-        or (a.year, a.month, a.day) == (b.year, b.day, b.month)
-        or (abs(a.year - b.year) == 1 and (a.month, a.day) == (b.month, b.day))
-    ):
-        return 0.8
-    return 0.0
 
 
 def _band(value: float, cuts: Sequence[float]) -> str:

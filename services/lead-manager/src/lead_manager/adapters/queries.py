@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from types import SimpleNamespace
@@ -147,19 +148,29 @@ class LeadQueries:
         return int(count or 0)
 
 
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_PHONE = re.compile(r"\+?[\d][\d /().-]{5,}")
+
+
+def _words(text: str) -> list[str]:
+    """What to look for: a phone number typed nationally or with spaces as the digits that
+    every way of storing it contains (0151 6342 8001 -> 15163428001, in +4915163428001);
+    else each word."""
+    text = text.strip().lower()
+    if _PHONE.fullmatch(text):
+        digits = re.sub(r"\D", "", text)
+        if text.startswith("+"):
+            return ["+" + digits]
+        return [digits[2:] if digits.startswith("00") else digits.lstrip("0")]
+    return [w for w in text.split() if w][:6]
+
+
 def _search(text: str) -> Any:
     """Every word must occur somewhere in the lead's searchable text (trigram index)."""
-    words = [w for w in text.lower().split() if w]
     clauses = []
-    for word in words[:6]:
+    for word in _words(text):
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        compact = escaped.replace("-", "")
-        clauses.append(
-            or_(
-                leads.c.search_text.like(f"%{escaped}%", escape="\\"),
-                leads.c.search_text.like(f"%{compact}%", escape="\\"),
-            )
-            if compact != escaped
-            else leads.c.search_text.like(f"%{escaped}%", escape="\\")
-        )
+        # as typed, without hyphens (a plate), and umlauts spelt out (Müller as mueller)
+        variants = dict.fromkeys([escaped, escaped.replace("-", ""), escaped.translate(_FOLD)])
+        clauses.append(or_(*(leads.c.search_text.like(f"%{v}%", escape="\\") for v in variants)))
     return and_(*clauses)

@@ -23,13 +23,20 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 metadata = MetaData()
 
 # What the live search looks in: name, e-mail, phones, plate (also without separators), VIN,
-# booking reference. A trigram GIN index over it keeps substring search fast at a million rows.
+# booking reference, and the name spelt without umlauts both ways (Bähr as baehr and bahr,
+# so "Baehr", "Mueller" and "Muller" find them). A trigram GIN index over it keeps
+# substring search fast at a million rows.
+_NAME = "lower(coalesce(first_name, '') || ' ' || coalesce(last_name, ''))"
+_NAME_AE = (
+    f"replace(replace(replace(replace({_NAME}, 'ä', 'ae'), 'ö', 'oe'), 'ü', 'ue'), 'ß', 'ss')"
+)
+_NAME_A = f"translate(replace({_NAME}, 'ß', 'ss'), 'äöü', 'aou')"
 SEARCH_TEXT = (
-    "lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || "
+    f"{_NAME} || ' ' || lower("
     "coalesce(email, '') || ' ' || coalesce(phone, '') || ' ' || coalesce(mobile, '') || ' ' || "
     "coalesce(licence_plate, '') || ' ' || "
     "translate(coalesce(licence_plate, ''), '- ', '') || ' ' || "
-    "coalesce(vin, '') || ' ' || booking_id)"
+    f"coalesce(vin, '') || ' ' || booking_id) || ' ' || {_NAME_AE} || ' ' || {_NAME_A}"
 )
 
 leads = Table(
