@@ -15,9 +15,10 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -110,7 +111,8 @@ class Web:
         number: str | None = None,
         vin: str | None = None,
         address: Address | None = None,
-        mobile: str = "+4915112345678",
+        mobile: str | None = "+4915112345678",
+        birth_date: date | None = None,
     ) -> LeadRequested:
         last = last or "Zq" + letters()
         now = datetime.now(UTC)
@@ -128,6 +130,7 @@ class Web:
                 last_name=last,
                 email=f"{last.lower().translate(ASCII)}@neu.example.de",
                 mobile=mobile,
+                birth_date=birth_date,
                 address=address or Address(street="Hauptstr.", house_number="5", postcode="20095"),
             ),
             vehicle=Vehicle(vin=vin, licence_plate="HH-NEU 7", make="Skoda", model="Octavia"),
@@ -162,12 +165,12 @@ class Web:
     async def vehicle(self, vin: str, owner: str) -> None:
         await publish_vehicle(self.bus, vin, owner)
 
-    async def open(self, token: str, page: Page | None = None) -> Page:
+    async def open(self, token: str, page: Page | None = None, *, locale: str = "de-DE") -> Page:
         """The page signed in with ``token`` (in a new browser unless ``page`` is given)."""
         if page is None:
             context = await self.browser.new_context(
                 viewport={"width": 1366, "height": 768},
-                locale="de-DE",
+                locale=locale,
                 timezone_id="Europe/Berlin",
             )
             page = await context.new_page()
@@ -432,11 +435,31 @@ async def test_reject_goes_straight_to_e_mail_without_sms_and_the_mail_arrives(w
     text = dialog.get_by_role("textbox", name="Text", exact=True)
     await expect(text).to_have_value(re.compile("^Guten Tag Herr Juergen"))
 
-    # Swap the template, then edit the text.
-    await dialog.get_by_label("Textbaustein").select_option("confirmation_email")
-    await expect(
-        page.locator("#reject-form").get_by_role("textbox", name="Text", exact=True)
-    ).to_have_value(re.compile("ist bestätigt"))
+    # Only rejection texts are offered; swapping one is free until the text is edited.
+    options = dialog.get_by_label("Textbaustein").locator("option")
+    await expect(options).to_have_text(["Ablehnung per E-Mail", "Ablehnung per SMS"])
+    await dialog.get_by_label("Textbaustein").select_option("rejection_sms")
+    text = page.locator("#reject-form").get_by_role("textbox", name="Text", exact=True)
+    await expect(text).to_have_value(re.compile("ist leider nicht möglich"))
+    await text.fill("Mein eigener Text")
+    asked: list[str] = []
+
+    async def decline(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.once("dialog", decline)
+    await page.locator("#reject-form").get_by_label("Textbaustein").select_option("rejection_email")
+    await expect(text).to_have_value("Mein eigener Text")  # kept
+    assert asked == ["Ihr geänderter Text geht verloren. Textbaustein trotzdem wechseln?"]
+    await expect(page.locator("#reject-form").get_by_label("Textbaustein")).to_have_value(
+        "rejection_sms"
+    )
+
+    async def accept(dialog: Any) -> None:
+        await dialog.accept()
+
+    page.once("dialog", accept)
     await page.locator("#reject-form").get_by_label("Textbaustein").select_option("rejection_email")
     text = page.locator("#reject-form").get_by_role("textbox", name="Text", exact=True)
     await expect(text).to_have_value(re.compile("leider können wir"))
@@ -532,6 +555,111 @@ async def test_each_choice_of_the_duplicate_dialog(web: Web, seeded: Seeded, cho
         assert customer.customer_number == f"BAR{web.run}"
         assert customer.email == lead.customer.email
     await expect(page.locator("#notice")).to_contain_text(str(customer.customer_number))
+    # the detail says for whom, when and with whom the appointment was made
+    detail = page.locator("#detail")
+    await expect(detail.locator("[data-customer-number]")).to_have_text(
+        str(customer.customer_number)
+    )
+    start = created.start.astimezone(ZoneInfo("Europe/Berlin"))
+    await expect(detail.locator("[data-appointment]")).to_contain_text(
+        start.strftime("%d.%m.%Y %H:%M")
+    )
+    await expect(detail.locator("[data-acceptor]")).to_have_text("Anna Albers")
+
+
+async def test_an_sms_confirmation_goes_to_the_master_s_number_when_the_lead_has_none(
+    web: Web, seeded: Seeded
+) -> None:
+    lead = await web.lead(seeded.branch, seeded.last, mobile=None)
+    page = await web.open(web.token(seeded.branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    await page.get_by_role("button", name="Als Termin anlegen").click()
+    form = page.locator("#schedule-form")
+    candidate = form.locator("table.candidates tbody tr", has_text=seeded.number)
+    await expect(candidate).to_be_visible(timeout=WAIT_MS)
+    await candidate.get_by_role("radio").check()
+    await form.get_by_label("Zusammenführen, Stammdaten übernehmen").check()
+    await form.get_by_label("Bestätigung an den Kunden").select_option("SMS")
+    await submit(page, form, "Termin anlegen", "Termin angelegt")
+    created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
+    assert (created.confirmation.value, created.recipient) == ("SMS", seeded.master.phone)
+
+
+async def test_sms_is_offered_only_where_there_is_a_number_to_send_to(web: Web) -> None:
+    branch = await web.branch(sms=True)
+    lead = await web.lead(branch, mobile=None)
+    page = await web.open(web.token(branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    reject = page.get_by_role("button", name="Ablehnen", exact=True)
+    await expect(reject).not_to_have_attribute("aria-haspopup", "menu")
+    await reject.click()
+    await expect(page.get_by_role("menuitem")).to_have_count(0)
+    dialog = page.locator("#reject-form")
+    await expect(dialog.get_by_role("heading")).to_have_text("Ablehnen mit E-Mail-Bestätigung")
+    await expect(dialog.locator("p").first).to_contain_text(str(lead.customer.email))
+
+
+async def test_focus_returns_to_the_lead_after_a_dialog(web: Web) -> None:
+    branch = await web.branch()
+    lead = await web.lead(branch)
+    page = await web.open(web.token(branch))
+    row = page.locator(f"#rows button[data-open='{lead.lead_id}']")
+    await row.click()
+    reject = page.get_by_role("button", name="Ablehnen", exact=True)
+    await reject.click()
+    await expect(page.locator("#reject-form")).to_be_visible()
+    await page.keyboard.press("Escape")  # closed without a change
+    await expect(row).to_be_focused()
+
+    await reject.click()
+    text = page.locator("#reject-form").get_by_role("textbox", name="Text", exact=True)
+    await text.fill("Leider ist die Werkstatt belegt.")
+    await page.get_by_role("button", name="Ablehnen und senden").click()
+    await expect(page.locator("#notice")).to_contain_text("Lead abgelehnt", timeout=WAIT_MS)
+    await expect(row).to_be_focused()
+
+
+async def test_dates_and_times_are_german_whatever_the_browser_s_locale(
+    web: Web, seeded: Seeded
+) -> None:
+    lead = await web.lead(seeded.branch, seeded.last, birth_date=date(2001, 11, 7))
+    page = await web.open(web.token(seeded.branch), locale="en-US")
+    rows = page.locator("#rows tr[data-lead]")
+    requested = lead.requested_start.astimezone(ZoneInfo("Europe/Berlin"))
+    day = requested.strftime("%d.%m.%Y")
+    await page.get_by_label("Termin von").fill(day)  # the list's filter, typed in German
+    await page.get_by_label("bis", exact=True).fill(day)
+    await expect(page.locator("#rows")).to_contain_text(lead.booking_id)
+    await page.get_by_label("Termin von").fill((requested + timedelta(days=1)).strftime("%d.%m.%Y"))
+    await expect(rows).to_have_count(0)
+    await page.get_by_label("Termin von").fill("")
+    await page.get_by_label("bis", exact=True).fill("")
+
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    await page.get_by_role("button", name="Als Termin anlegen").click()
+    form = page.locator("#schedule-form")
+    start, end = form.get_by_label("Beginn"), form.get_by_label("Ende")
+    await expect(start).to_have_value(requested.strftime("%d.%m.%Y %H:%M"))
+    await form.get_by_label("Neuer Kunde").check()
+    await form.get_by_role("button", name="Termin anlegen").click()
+    await expect(form.get_by_label("Geburtsdatum")).to_have_value("07.11.2001")
+    await form.get_by_role("button", name="Zurück zur Dublettenabfrage").click()
+
+    await form.get_by_label("Barverkaufskunde").check()
+    await start.fill("31.02.2027 09:30")
+    await form.get_by_role("button", name="Termin anlegen").click()
+    await expect(form.locator(".error")).to_have_text(
+        "Bitte geben Sie den Beginn als TT.MM.JJJJ HH:MM ein (z. B. 03.12.2026 09:00)."
+    )
+    await start.fill("02.07.2027 9:30")  # summer: two hours ahead of UTC
+    await end.fill("02.07.2027 10:30")
+    await submit(page, form, "Termin anlegen", "Termin angelegt")
+    created = await web.event(LEAD_EVENTS.name, str(lead.lead_id), AppointmentCreated)
+    assert (created.start, created.end) == (
+        datetime(2027, 7, 2, 7, 30, tzinfo=UTC),
+        datetime(2027, 7, 2, 8, 30, tzinfo=UTC),
+    )
+    await expect(page.locator("#detail [data-appointment]")).to_contain_text("02.07.2027 09:30")
 
 
 SHOWN_CASE = "[data-vehicle-for]:not([hidden]) [data-vehicle-case]"

@@ -16,8 +16,8 @@ from lead_manager.domain.model import AccessDeniedError, Lead, RuleViolationErro
 from lead_manager.domain.permissions import SYSTEM_DMS, Actor, Permission
 from lead_manager.service import queries
 from lead_manager.service.commands import LeadNotFoundError, save_settings
-from lead_manager.service.ports import ConcurrencyError, LeadFilter, Page
-from osb_contracts.leads import LeadRequested
+from lead_manager.service.ports import ConcurrencyError, LeadFilter, Page, Scheduled
+from osb_contracts.leads import LeadRequested, VehicleCase
 from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -40,10 +40,19 @@ def lead() -> Lead:
 
 
 class FakeReads:
-    def __init__(self, *leads: Lead, settings: BranchSettings | None = None) -> None:
+    def __init__(
+        self,
+        *leads: Lead,
+        settings: BranchSettings | None = None,
+        appointments: Sequence[Scheduled] = (),
+    ) -> None:
         self.leads = {lead.id: lead for lead in leads}
         self.settings = settings
+        self.appointments = {a.id: a for a in appointments}
         self.pages: list[LeadFilter] = []
+
+    async def appointment(self, appointment_id: UUID) -> Scheduled | None:
+        return self.appointments.get(appointment_id)
 
     async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None:
         found = self.leads.get(lead_id)
@@ -61,6 +70,32 @@ class FakeReads:
 
     async def open_count(self, branch_ids: Sequence[str]) -> int:
         return 12
+
+
+async def test_a_scheduled_lead_s_detail_says_when_with_whom_and_for_which_customer() -> None:
+    mine, waiting = lead(), lead()
+    mine.appointment_id = uuid.uuid4()
+    start = NOW + timedelta(days=2)
+    made = Scheduled(
+        mine.appointment_id,
+        start,
+        start + timedelta(hours=1),
+        "anna",
+        "K100",
+        VehicleCase.OWNED_BY_CUSTOMER,
+    )
+    reads = FakeReads(mine, waiting, appointments=[made])
+    detail = await queries.lead_detail(reads, ADVISOR, mine.id)
+    assert detail.appointment == queries.ScheduledView(
+        appointment_id=made.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        acceptor="anna",
+        customer_number="K100",
+        vehicle_case=VehicleCase.OWNED_BY_CUSTOMER,
+        deleted_at=None,
+    )
+    assert (await queries.lead_detail(reads, ADVISOR, waiting.id)).appointment is None
 
 
 async def test_a_lead_is_shown_only_to_its_branch_s_advisors() -> None:
@@ -116,6 +151,16 @@ async def test_the_rejection_draft_offers_sms_only_where_it_is_licensed() -> Non
     assert draft.subject is not None
     with pytest.raises(RuleViolationError, match="SMS is not enabled"):
         await queries.rejection_draft(reads, ADVISOR, mine.id, Channel.SMS)
+
+
+async def test_a_rejection_offers_the_branch_s_rejection_texts_only() -> None:
+    mine = lead()
+    reads = FakeReads(mine, settings=BranchSettings(branch_id="HH-01", name="Autohaus Hansa"))
+    draft = await queries.rejection_draft(reads, ADVISOR, mine.id)
+    assert draft.templates == ["rejection_email", "rejection_sms"]
+    with pytest.raises(RuleViolationError) as refused:
+        await queries.rejection_draft(reads, ADVISOR, mine.id, template="confirmation_email")
+    assert refused.value.code == "TEMPLATE_UNKNOWN"
 
 
 async def test_settings_are_saved_by_administrators_through_the_repository_port(

@@ -4,6 +4,7 @@ customer, and that the vehicle case follows the chosen customer."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from osb_contracts.matching import (
     VehicleLookupResult,
     VehicleOwnership,
 )
-from osb_contracts.values import Address, Customer, Vehicle
+from osb_contracts.values import Address, ConfirmationChannel, Customer, Vehicle
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 VIN = "WVWZZZ1JZXW000001"
@@ -228,3 +229,36 @@ async def test_no_appointment_for_a_customer_the_master_does_not_know_or_none_ch
     with pytest.raises(RuleViolationError, match="DMS999999"):
         await schedule(fake_uow, matching, unknown)
     assert fake_uow.published == []  # nothing written for either
+
+
+class MobileMaster(FakeMatching):
+    """The master customer with a mobile number the lead did not give."""
+
+    async def customer(self, customer_number: str) -> Customer | None:
+        found = await super().customer(customer_number)
+        return found and found.model_copy(update={"mobile": "+4915198765432"})
+
+
+async def test_an_sms_confirmation_reaches_the_appointment_s_customer(fake_uow: Any) -> None:
+    lead = await stored_lead(fake_uow)  # no phone on the lead
+    fake_uow.branches.rows["HH-01"] = dataclasses.replace(BRANCH, sms_enabled=True)
+    cmd = command(
+        lead,
+        CustomerChoice.MERGE_MASTER_DATA,
+        customer_number="DMS000478",
+        confirmation=ConfirmationChannel.SMS,
+    )
+    _, appointment = await schedule(fake_uow, MobileMaster(), cmd)
+    assert appointment.recipient == "+4915198765432"
+    assert created(fake_uow).recipient == "+4915198765432"
+
+
+async def test_a_new_customer_without_a_number_is_refused_an_sms_before_registering(
+    fake_uow: Any,
+) -> None:
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    fake_uow.branches.rows["HH-01"] = dataclasses.replace(BRANCH, sms_enabled=True)
+    cmd = command(lead, CustomerChoice.NEW_CUSTOMER, confirmation=ConfirmationChannel.SMS)
+    with pytest.raises(RuleViolationError) as refused:
+        await schedule(fake_uow, matching, cmd)
+    assert (refused.value.code, matching.asked) == ("NO_PHONE", [])

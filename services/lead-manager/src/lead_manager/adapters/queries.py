@@ -11,15 +11,16 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
+from osb_contracts.leads import VehicleCase
 from osb_contracts.values import LeadStatus
 from sqlalchemy import and_, bindparam, func, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.repository import lead_from_row, settings_from_row
-from lead_manager.adapters.tables import branch_settings, lead_history, leads
+from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Lead
-from lead_manager.service.ports import LeadFilter, Page
+from lead_manager.service.ports import LeadFilter, Page, Scheduled
 
 __all__ = ["LeadFilter", "LeadQueries", "Page", "decode_cursor"]
 
@@ -32,6 +33,15 @@ _HISTORY = (
     .where(lead_history.c.lead_id == bindparam("id"))
     .order_by(lead_history.c.id)
 )
+_APPOINTMENT = select(
+    appointments.c.id,
+    appointments.c.start,
+    appointments.c.end,
+    appointments.c.acceptor,
+    appointments.c.customer_number,
+    appointments.c.vehicle_case,
+    appointments.c.deleted_at,
+).where(appointments.c.id == bindparam("id"))
 _SETTINGS_COLUMNS = [c.label(f"settings_{c.name}") for c in branch_settings.c]
 # the lead and its branch's settings in one round trip (the identification's first step)
 _LEAD_WITH_SETTINGS = (
@@ -121,6 +131,21 @@ class LeadQueries:
                 return None
             history = (await conn.execute(_HISTORY, {"id": lead_id})).all()
         return lead_from_row(row), list(history)
+
+    async def appointment(self, appointment_id: UUID) -> Scheduled | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_APPOINTMENT, {"id": appointment_id})).first()
+        if row is None:
+            return None
+        return Scheduled(
+            row.id,
+            row.start,
+            row.end,
+            row.acceptor,
+            row.customer_number,
+            VehicleCase(row.vehicle_case),
+            row.deleted_at,
+        )
 
     async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None:
         """The lead without its history, and its branch's settings (None: never set)."""

@@ -40,12 +40,8 @@ def local(value: datetime | None, fmt: str = "%d.%m.%Y %H:%M") -> str:
 
 
 def _input_value(value: datetime) -> str:
-    return local(value, "%Y-%m-%dT%H:%M")
-
-
-def _offset(value: datetime) -> str:
-    raw = value.astimezone(DISPLAY_ZONE).strftime("%z")
-    return f"{raw[:3]}:{raw[3:]}"
+    """As the advisor types it, whatever the browser's locale: 03.12.2026 09:00."""
+    return local(value, "%d.%m.%Y %H:%M")
 
 
 def field_value(value: str | None, field: str) -> str:
@@ -120,7 +116,13 @@ async def lead_panel(
 ) -> HTMLResponse:
     lead = await queries.lead_detail(reads, actor, lead_id)
     branch = await queries.branch_settings(uow, actor, lead.branch_id)
-    return _fragment(request, "_detail.html", lead=lead, branch=settings_view(branch))
+    return _fragment(
+        request,
+        "_detail.html",
+        lead=lead,
+        branch=settings_view(branch),
+        acceptor_names={a.id: a.name for a in branch.acceptors},
+    )
 
 
 @router.get("/ui/leads/{lead_id}/reject", response_class=HTMLResponse)
@@ -158,7 +160,7 @@ async def schedule_form(
         proposal=proposal,
         start=_input_value(lead.requested_start),
         end=_input_value(end),
-        offset=_offset(lead.requested_start),
+        zone=DISPLAY_ZONE.key,
     )
 
 

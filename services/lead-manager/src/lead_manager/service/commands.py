@@ -82,19 +82,22 @@ def _expect_version(lead: Lead, expected_version: int | None) -> None:
         )
 
 
-def recipient_for(lead: Lead, channel: Channel) -> str:
+def contact(customer: Customer, channel: Channel) -> str | None:
+    """Where ``channel`` reaches the customer: the e-mail, or the mobile (else the phone)."""
     if channel is Channel.EMAIL:
-        if not lead.customer.email:
-            raise RuleViolationError(
-                "channel", "the customer gave no e-mail address", code="NO_EMAIL"
-            )
-        return str(lead.customer.email)
-    number = lead.customer.mobile or lead.customer.phone
-    if not number:
-        raise RuleViolationError(
-            "channel", "the customer gave no phone number for an SMS", code="NO_PHONE"
-        )
-    return number
+        return str(customer.email) if customer.email else None
+    return customer.mobile or customer.phone
+
+
+def recipient_for(customer: Customer, channel: Channel) -> str:
+    found = contact(customer, channel)
+    if found:
+        return found
+    if channel is Channel.EMAIL:
+        raise RuleViolationError("channel", "the customer gave no e-mail address", code="NO_EMAIL")
+    raise RuleViolationError(
+        "channel", "the customer gave no phone number for an SMS", code="NO_PHONE"
+    )
 
 
 def check_channel(branch: BranchSettings, channel: Channel) -> None:
@@ -117,7 +120,7 @@ async def reject_lead(
         lead.reject(
             actor=actor,
             channel=command.channel,
-            recipient=recipient_for(lead, command.channel),
+            recipient=recipient_for(lead.customer, command.channel),
             text=command.text,
             subject=subject,
             at=clock(),
@@ -238,13 +241,27 @@ async def schedule_lead(
         raise RuleViolationError(
             "acceptor", "not an active acceptor of this branch", code="ACCEPTOR_INACTIVE"
         )
-    recipient = None
+    channel = None
     if command.confirmation is not ConfirmationChannel.NONE:
         channel = Channel(command.confirmation.value)
         check_channel(branch, channel)
-        recipient = recipient_for(lead, channel)
+        entered = command.new_customer or lead.customer
+        known_now = command.customer_choice in (
+            CustomerChoice.NEW_CUSTOMER,
+            CustomerChoice.CASH_SALE,
+        )
+        if known_now and not contact(entered, channel):
+            # refused before customer-matching registers anyone
+            recipient_for(lead.customer, channel)  # raises unless the lead has it
     customer = await resolve_customer(
         lead, command, branch, actor=actor, matching=matching, clock=clock
+    )
+    # the confirmation goes where the appointment's customer is reached (the master's
+    # mobile when the advisor took the master data), else where the lead was booked from
+    recipient = (
+        None
+        if channel is None
+        else contact(customer.data, channel) or recipient_for(lead.customer, channel)
     )
     lookup = (
         await matching.vehicle(lead.vehicle.vin, customer_number=customer.number)

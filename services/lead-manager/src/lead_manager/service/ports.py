@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from osb_contracts.leads import VehicleCase
 from osb_contracts.matching import (
     CustomerRegistrationResult,
     DuplicateCriterion,
@@ -59,6 +60,19 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class Scheduled:
+    """An appointment this system created for a lead."""
+
+    id: UUID
+    start: datetime
+    end: datetime
+    acceptor: str  # the acceptor's id
+    customer_number: str
+    vehicle_case: VehicleCase
+    deleted_at: datetime | None = None
+
+
 class LeadReads(Protocol):
     """What the advisor's screens read, outside any unit of work (adapters.queries)."""
 
@@ -69,6 +83,10 @@ class LeadReads(Protocol):
     async def open_count(self, branch_ids: Sequence[str]) -> int: ...
 
     async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None: ...
+    async def appointment(self, appointment_id: UUID) -> Scheduled | None:
+        """The appointment as it was created (``deleted_at`` once the DMS deleted it)."""
+        ...
+
     async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None: ...
 
 

@@ -135,10 +135,23 @@ def notifications_of(history: list[HistoryItem]) -> list[NotificationView]:
     return sorted(latest.values(), key=lambda n: n.at)
 
 
+class ScheduledView(Model):
+    """The appointment created for the lead: when, with whom, for which customer."""
+
+    appointment_id: UUID
+    start: datetime
+    end: datetime
+    acceptor: str
+    customer_number: str
+    vehicle_case: VehicleCase
+    deleted_at: datetime | None
+
+
 class LeadDetail(LeadView):
     history: list[HistoryItem]
     notifications: list[NotificationView]
     read_only: bool
+    appointment: ScheduledView | None = None
 
 
 async def lead_detail(reads: LeadReads, actor: Actor, lead_id: UUID) -> LeadDetail:
@@ -149,11 +162,23 @@ async def lead_detail(reads: LeadReads, actor: Actor, lead_id: UUID) -> LeadDeta
     lead, history = found
     lead.authorise(actor)
     items = [HistoryItem.model_validate(h, from_attributes=True) for h in history]
+    scheduled = await reads.appointment(lead.appointment_id) if lead.appointment_id else None
     return LeadDetail(
         **LeadView.of(lead).model_dump(),
         history=items,
         notifications=notifications_of(items),
         read_only=lead.read_only_for(actor),
+        appointment=None
+        if scheduled is None
+        else ScheduledView(
+            appointment_id=scheduled.id,
+            start=scheduled.start,
+            end=scheduled.end,
+            acceptor=scheduled.acceptor,
+            customer_number=scheduled.customer_number,
+            vehicle_case=scheduled.vehicle_case,
+            deleted_at=scheduled.deleted_at,
+        ),
     )
 
 
@@ -234,7 +259,8 @@ async def rejection_draft(
     chosen = channel or channels[-1]
     check_channel(branch, chosen)
     name = template or f"rejection_{chosen.value.lower()}"
-    if name not in branch.templates:
+    offered = sorted(n for n in branch.templates if n.startswith("rejection"))
+    if name not in offered:
         raise RuleViolationError(
             "template", f"the branch has no template {name!r}", code="TEMPLATE_UNKNOWN", name=name
         )
@@ -243,7 +269,7 @@ async def rejection_draft(
         channels=channels,
         subject=rejection_subject(branch) if chosen is Channel.EMAIL else None,
         text=render(branch.templates[name], lead, branch),
-        templates=sorted(branch.templates),
+        templates=offered,  # a rejection offers rejection texts only
     )
 
 

@@ -4,7 +4,7 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
-const state = { token: null, me: null, branch: null, settings: null, local: null, timer: null };
+const state = { token: null, me: null, branch: null, settings: null, local: null, timer: null, changing: false };
 const DEFAULT_LOCAL = { refresh: 30, showNewInOverview: false, panelWidth: 480 };
 
 class ApiError extends Error {}
@@ -159,6 +159,48 @@ function restartTimer() {
   }, Math.max(2, Number(state.local.refresh)) * 1000);
 }
 
+// -- German dates ----------------------------------------------------------------------------
+// Typed and shown as the advisor reads them (03.12.2026, 09:00) whatever the browser's
+// locale: text fields, not the browser's pickers, which follow the browser's language.
+
+function isoDate(text) {
+  const m = /^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$/.exec(text);
+  if (!m) return null;
+  const [day, month, year] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null;
+  return date.toISOString().slice(0, 10);
+}
+
+function isoLocalTime(text) {
+  const m = /^\s*(\S+)\s+(\d{1,2}):(\d{2})\s*$/.exec(text);
+  const day = m && isoDate(m[1]);
+  if (!day || Number(m[2]) > 23 || Number(m[3]) > 59) return null;
+  return `${day}T${m[2].padStart(2, "0")}:${m[3]}`;
+}
+
+// The zone's offset at that wall-clock time (+01:00 in winter, +02:00 in summer in Berlin).
+function withOffset(isoLocal, zone) {
+  const probe = new Date(`${isoLocal}:00Z`);
+  const name = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "longOffset" })
+    .formatToParts(probe).find((p) => p.type === "timeZoneName").value;
+  return `${isoLocal}:00${name === "GMT" ? "+00:00" : name.slice(3)}`;
+}
+
+function dateField(input, label) {
+  const value = input.value.trim();
+  if (!value) return undefined;
+  const iso = isoDate(value);
+  if (!iso) throw new Error(`Bitte geben Sie ${label} als TT.MM.JJJJ ein (z. B. 07.11.2001).`);
+  return iso;
+}
+
+function dateTimeField(input, label, zone) {
+  const iso = isoLocalTime(input.value);
+  if (!iso) throw new Error(`Bitte geben Sie ${label} als TT.MM.JJJJ HH:MM ein (z. B. 03.12.2026 09:00).`);
+  return withOffset(iso, zone);
+}
+
 // -- list and detail -------------------------------------------------------------------------
 
 function filterQuery(cursor) {
@@ -166,7 +208,12 @@ function filterQuery(cursor) {
   params.append("branch_id", state.branch);
   const form = $("#filters");
   for (const name of ["status", "day_from", "day_to", "acceptor", "q"]) {
-    const value = form.elements[name].value.trim();
+    const input = form.elements[name];
+    let value = input.value.trim();
+    if (input.dataset.date !== undefined && value) {
+      value = isoDate(value) || "";
+      input.setCustomValidity(value ? "" : "TT.MM.JJJJ");
+    }
     if (value) params.append(name, value);
   }
   if (cursor) params.append("cursor", cursor);
@@ -215,6 +262,14 @@ async function refreshDetail() {
 async function afterChange(id, message) {
   notice(message);
   await Promise.all([loadRows({ quiet: true }), refreshCounter(), openLead(id, { focus: false })]);
+  if (state.changing) focusLead(id);
+}
+
+// After a dialog, focus goes back to the lead it acted on: its row in the list (the button
+// that opened it was re-rendered), else the detail.
+function focusLead(id) {
+  state.changing = false;
+  ($(`#rows [data-open="${id}"]`) || $("#detail"))?.focus();
 }
 
 // -- dialogs ---------------------------------------------------------------------------------
@@ -228,7 +283,8 @@ async function openDialog(path) {
   $("input:not([type=hidden]):not([disabled]), select, textarea", dialog)?.focus();
 }
 
-function closeDialog() {
+function closeDialog({ changed = false } = {}) {
+  state.changing = changed; // afterChange puts the focus back once the list shows it
   $("#dialog").close();
   $("#dialog-body").innerHTML = "";
 }
@@ -245,7 +301,7 @@ async function submitReject(form) {
   };
   if (form.elements.subject) body.subject = form.elements.subject.value;
   await call(`/api/v1/leads/${form.dataset.lead}/reject`, { method: "POST", body });
-  closeDialog();
+  closeDialog({ changed: true });
   const how = body.channel === "SMS" ? "SMS" : "E-Mail";
   await afterChange(form.dataset.lead, `Lead abgelehnt, die Bestätigung geht per ${how} an den Kunden.`);
 }
@@ -297,9 +353,10 @@ function enteredCustomer(form) {
     ["street", "house_number", "postcode", "city", "country"].map((f) => [f, value(f)]),
   );
   const person = Object.fromEntries(
-    ["salutation", "title", "first_name", "last_name", "company", "email", "phone", "mobile", "birth_date"]
+    ["salutation", "title", "first_name", "last_name", "company", "email", "phone", "mobile"]
       .map((f) => [f, value(f)]),
   );
+  person.birth_date = dateField(form.elements.m_birth_date, "das Geburtsdatum");
   return { ...person, address };
 }
 
@@ -324,13 +381,13 @@ async function submitSchedule(form) {
   const shown = $$("[data-vehicle-for]", form).find((b) => !b.hidden);
   const warning = shown?.dataset.warning;
   if (warning && !window.confirm(`${warning}\n\nTermin trotzdem anlegen?`)) return;
-  const at = (value) => `${value}:00${form.dataset.offset}`;
+  const zone = form.dataset.zone;
   const customer = { choice, apply_to_master: Boolean(form.elements.apply_to_master?.checked) };
   if (MERGES.includes(choice)) customer.customer_number = candidate.value;
   if (choice === "NEW_CUSTOMER" && mask) customer.customer = enteredCustomer(form);
   const body = {
-    start: at(form.elements.start.value),
-    end: at(form.elements.end.value),
+    start: dateTimeField(form.elements.start, "den Beginn", zone),
+    end: dateTimeField(form.elements.end, "das Ende", zone),
     acceptor: form.elements.acceptor.value,
     confirmation: form.elements.confirmation.value,
     customer,
@@ -338,7 +395,7 @@ async function submitSchedule(form) {
     request_id: form.dataset.requestId,
   };
   const result = await call(`/api/v1/leads/${form.dataset.lead}/schedule`, { method: "POST", body });
-  closeDialog();
+  closeDialog({ changed: true });
   const warnings = result.warnings.map((w) => w.message).join(" ");
   await afterChange(
     form.dataset.lead,
@@ -463,6 +520,13 @@ function wire() {
   filters.addEventListener("submit", (e) => e.preventDefault());
   filters.addEventListener("change", guarded(() => loadRows()));
   $("#search").addEventListener("input", debounce(guarded(() => loadRows()), 250));
+  for (const day of $$("[data-date]", filters)) {
+    // a day applies as soon as it is complete (or emptied), as the search does
+    day.addEventListener("input", debounce(guarded(async () => {
+      const typed = day.value.trim();
+      if (!typed || isoDate(typed)) await loadRows();
+    }), 250));
+  }
 
   $("#rows").addEventListener("click", guarded(async (event) => {
     const open = event.target.closest("[data-open]");
@@ -550,13 +614,25 @@ function wire() {
   dialog.addEventListener("change", guarded(async (event) => {
     const form = event.target.form;
     if (event.target.matches("[data-swap-template]")) {
+      const text = form.elements.text;
+      const edited = text.value !== text.defaultValue;
+      const question = "Ihr geänderter Text geht verloren. Textbaustein trotzdem wechseln?";
+      if (edited && !window.confirm(question)) {
+        // keep the edit and the template it came from
+        event.target.value = [...event.target.options].find((o) => o.defaultSelected).value;
+        return;
+      }
       const params = new URLSearchParams({ channel: form.dataset.channel, template: event.target.value });
       await openDialog(`/ui/leads/${form.dataset.lead}/reject?${params}`);
     }
     if (event.target.name === "candidate" || event.target.name === "choice") showSelection(form);
   }));
   dialog.addEventListener("close", () => {
+    const lead = $("form[data-lead]", dialog)?.dataset.lead;
     $("#dialog-body").innerHTML = "";
+    // closed without a change (Abbrechen, Esc): back to the lead now; after a change
+    // afterChange does it once the list shows the change
+    if (lead && !state.changing) focusLead(lead);
   });
 }
 
