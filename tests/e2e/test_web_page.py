@@ -660,6 +660,32 @@ async def test_dates_and_times_are_german_whatever_the_browser_s_locale(
         datetime(2027, 7, 2, 8, 30, tzinfo=UTC),
     )
     await expect(page.locator("#detail [data-appointment]")).to_contain_text("02.07.2027 09:30")
+    await shot(page, "appointment-detail")
+
+
+async def test_the_appointment_dialog_fits_1366_by_768_without_scrolling(
+    web: Web, seeded: Seeded
+) -> None:
+    lead = await web.lead(seeded.branch, seeded.last)
+    page = await web.open(web.token(seeded.branch))  # 1366x768
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    await page.get_by_role("button", name="Als Termin anlegen").click()
+    form = page.locator("#schedule-form")
+    candidate = form.locator("table.candidates tbody tr", has_text=seeded.number)
+    await expect(candidate).to_be_visible(timeout=WAIT_MS)
+    await candidate.get_by_role("radio").check()  # its comparison shown too
+    await expect(form.locator(f"table.compare[data-compare='{seeded.number}']")).to_be_visible()
+    await shot(page, "appointment-dialog")
+    dialog = page.locator("#dialog")
+    assert await dialog.evaluate("d => d.scrollHeight <= d.clientHeight"), "the dialog scrolls"
+    # the vehicle box sits beside the customer's choice, not above an empty column
+    info = await form.locator("aside.info").bounding_box()
+    choices = await form.locator(".choices").bounding_box()
+    assert info is not None
+    assert choices is not None
+    assert info["x"] >= choices["x"] + choices["width"]
+    assert info["y"] < choices["y"] + choices["height"]
+    await expect(form.get_by_role("button", name="Termin anlegen")).to_be_in_viewport()
 
 
 SHOWN_CASE = "[data-vehicle-for]:not([hidden]) [data-vehicle-case]"
@@ -896,7 +922,12 @@ async def test_rejected_leads_are_read_only_without_the_permission(web: Web) -> 
 
 
 async def test_the_configuration_check_and_the_osb_settings(web: Web) -> None:
-    branch = await web.branch(acceptors=[{"id": "ben", "name": "Ben Brandt", "active": False}])
+    branch = await web.branch(
+        acceptors=[
+            {"id": "ben", "name": "Ben Brandt", "active": False},
+            {"id": "lea", "name": "Lea Lorenz", "active": False},
+        ]
+    )
     page = await web.open(web.token(branch))
     problem = page.locator("#config-problem")
     await expect(problem).to_be_visible()
@@ -905,6 +936,11 @@ async def test_the_configuration_check_and_the_osb_settings(web: Web) -> None:
     await page.get_by_role("button", name="OSB-Einstellungen").click()
     form = page.locator("#settings-form")
     await form.get_by_label("Ben Brandt aktiv").check()
+    await form.get_by_role("button", name="Lea Lorenz entfernen").click()  # not only inactive
+    await expect(form.locator("tr[data-acceptor]")).to_have_count(1)
+    await form.get_by_text("Platzhalter", exact=True).click()  # what {{ name }} stands for
+    await expect(form.locator("dl.placeholders")).to_contain_text("{{ name }}")
+    await expect(form.locator("dl.placeholders")).to_contain_text("Nachname")
     await form.get_by_label("SMS-Versand (Freischaltung)").check()
     await form.get_by_label("Name + Telefon").check()
     await shot(page, "osb-settings")
@@ -932,7 +968,7 @@ async def test_local_settings_are_kept_across_sessions(web: Web) -> None:
     await page.get_by_label("Neue Leads auch im Servicetermin Manager anzeigen").check()
     await page.get_by_role("button", name="Speichern").click()
 
-    # A new tab is a new session (the token lives in the session); the settings stay.
+    # Another tab of the browser: the settings are the same there.
     later = await web.open(web.token(branch), await page.context.new_page())
     await later.get_by_role("button", name="Lokale Einstellungen").click()
     await expect(later.get_by_label("Aktualisierung alle")).to_have_value("45")
@@ -967,6 +1003,31 @@ async def test_a_bad_token_is_refused_with_a_clear_message(web: Web) -> None:
     await page.get_by_role("button", name="Anmelden").click()
     await expect(page.locator("#signin-error")).to_have_text(
         "Der Anmeldelink ist ungültig. Bitte fordern Sie einen neuen an."
+    )
+    await context.close()
+
+
+async def test_a_sign_in_link_into_an_open_tab_and_a_second_tab(web: Web) -> None:
+    branch = await web.branch()
+    context = await web.browser.new_context(viewport={"width": 1366, "height": 768})
+    first = await context.new_page()
+    await first.goto(f"{web.url}/")
+    await expect(first.get_by_label("Zugangstoken")).to_be_visible()
+    await first.evaluate("window.sameDocument = true")
+    await first.goto(f"{web.url}/#token={web.token(branch)}")  # the link pasted into the tab
+    await expect(first.locator("#app")).to_be_visible(timeout=WAIT_MS)
+    assert await first.evaluate("window.sameDocument") is True  # no reload
+    assert "token" not in first.url
+
+    second = await context.new_page()  # another tab of the same browser: not asked again
+    await second.goto(f"{web.url}/")
+    await expect(second.locator("#app")).to_be_visible(timeout=WAIT_MS)
+    await expect(second.get_by_label("Zugangstoken")).to_be_hidden()
+
+    await first.get_by_role("button", name="Abmelden").click()  # and out in both
+    await expect(second.get_by_label("Zugangstoken")).to_be_visible(timeout=WAIT_MS)
+    await expect(second.locator("#signin-error")).to_have_text(
+        "Sie haben sich in einem anderen Tab abgemeldet."
     )
     await context.close()
 

@@ -119,6 +119,19 @@ UNUSABLE_LABELS = {
 }
 
 
+# What each placeholder of a template (Textbaustein) stands for, shown in the settings
+PLACEHOLDER_LABELS = {
+    "name": "Anrede, Titel, Vor- und Nachname (Frau Dr. Erika Mustermann)",
+    "salutation": "Anrede (Frau, Herr)",
+    "first_name": "Vorname",
+    "last_name": "Nachname",
+    "date": "Datum des Termins (03.12.2026)",
+    "time": "Uhrzeit des Termins (09:30)",
+    "branch": "Name des Betriebs",
+    "vehicle": "Fahrzeug: Marke, Modell, Kennzeichen",
+    "booking_reference": "Buchungsnummer der Online-Terminbuchung",
+}
+
 # The API's error codes as the page says them; {name} is the error's parameter of that name,
 # itself phrased (a status, a permission, a field) where a label exists.
 ERROR_TEXTS = {

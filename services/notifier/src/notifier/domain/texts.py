@@ -36,6 +36,7 @@ def placeholders(event: AppointmentCreated, *, branch_name: str, zone: str) -> d
     start = event.start.astimezone(ZoneInfo(zone))
     return {
         "name": " ".join(p for p in (c.salutation, c.title, c.first_name, c.last_name) if p),
+        "salutation": c.salutation or "",  # as the settings' check allows it
         "first_name": c.first_name or "",
         "last_name": c.last_name,
         "date": start.strftime("%d.%m.%Y"),

@@ -4,7 +4,7 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
-const state = { token: null, me: null, branch: null, settings: null, local: null, timer: null, changing: false };
+const state = { token: null, me: null, branch: null, settings: null, local: null, timer: null, changing: false, signingIn: false };
 const DEFAULT_LOCAL = { refresh: 30, showNewInOverview: false, panelWidth: 480 };
 
 class ApiError extends Error {}
@@ -43,7 +43,8 @@ async function call(path, { method = "GET", body, fragment = false } = {}) {
     } catch {
       /* not JSON: the status only */
     }
-    if (response.status === 401) signOut(message);
+    // a token being tried is refused without touching the session already signed in
+    if (response.status === 401 && !state.signingIn) signOut(message);
     throw new ApiError(message);
   }
   if (fragment) return response.text();
@@ -62,15 +63,20 @@ function may(permission, branch = state.branch) {
 // -- sign-in ---------------------------------------------------------------------------------
 
 async function signIn(token) {
+  const before = state.token;
   state.token = token;
+  state.signingIn = true;
   try {
     state.me = await call("/api/v1/me");
   } catch (error) {
-    state.token = null;
-    showSignIn(error.message);
+    state.token = before;
+    if (!before) showSignIn(error.message);
+    else notice(error.message); // still signed in as before
     return;
+  } finally {
+    state.signingIn = false;
   }
-  sessionStorage.setItem("osb.token", token);
+  localStorage.setItem(TOKEN_KEY, token); // every tab of this browser, until it expires
   state.local = { ...DEFAULT_LOCAL, ...JSON.parse(localStorage.getItem(localKey()) || "{}") };
   applyLocal();
   const branches = state.me.branches.filter(
@@ -100,7 +106,7 @@ function showSignIn(message = "") {
 
 function signOut(message = "") {
   clearInterval(state.timer);
-  sessionStorage.removeItem("osb.token");
+  localStorage.removeItem(TOKEN_KEY); // the other tabs sign out too (their "storage" event)
   state.token = null;
   state.me = null;
   showSignIn(message);
@@ -599,6 +605,13 @@ function wire() {
   dialog.addEventListener("click", guarded(async (event) => {
     if (event.target.closest("[data-close]")) closeDialog();
     if (event.target.closest("[data-mask-back]")) showMask(event.target.form, false);
+    if (event.target.closest("[data-remove-acceptor]")) {
+      // gone from the branch when the settings are saved; appointments keep their acceptor
+      const row = event.target.closest("tr[data-acceptor]");
+      const next = row.nextElementSibling || row.previousElementSibling;
+      row.remove();
+      ($("[data-remove-acceptor]", next || dialog) || $("[data-add-acceptor]", dialog)).focus();
+    }
     if (event.target.closest("[data-add-acceptor]")) {
       const body = $("table.acceptors tbody", dialog);
       body.insertAdjacentHTML(
@@ -606,7 +619,8 @@ function wire() {
         `<tr data-acceptor>
           <td><input type="text" name="acceptor_id" maxlength="64" aria-label="Kennung" required></td>
           <td><input type="text" name="acceptor_name" maxlength="200" aria-label="Name" required></td>
-          <td><input type="checkbox" name="acceptor_active" checked aria-label="aktiv"></td></tr>`,
+          <td><input type="checkbox" name="acceptor_active" checked aria-label="aktiv"></td>
+          <td><button type="button" data-remove-acceptor aria-label="Annehmer entfernen">Entfernen</button></td></tr>`,
       );
       $("tr:last-child input", body).focus();
     }
@@ -636,11 +650,41 @@ function wire() {
   });
 }
 
+// The token is kept in localStorage, so a second tab of the browser is signed in too; one
+// that has expired (its "exp") is not used.
+const TOKEN_KEY = "osb.token";
+
+function storedToken() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  try {
+    const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    if (claims.exp * 1000 > Date.now()) return token;
+  } catch {
+    /* none, or not a token */
+  }
+  localStorage.removeItem(TOKEN_KEY);
+  return null;
+}
+
+function tokenFromLink() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (token) history.replaceState(null, "", location.pathname); // not left in the history
+  return token;
+}
+
 async function start() {
   wire();
-  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (fromLink) history.replaceState(null, "", location.pathname);
-  const token = fromLink || sessionStorage.getItem("osb.token");
+  // a sign-in link pasted into a tab that is already open signs in without a reload
+  window.addEventListener("hashchange", guarded(async () => {
+    const token = tokenFromLink();
+    if (token) await signIn(token);
+  }));
+  window.addEventListener("storage", guarded(async (event) => {
+    if (event.key !== TOKEN_KEY) return;
+    if (!event.newValue && state.token) signOut("Sie haben sich in einem anderen Tab abgemeldet.");
+    else if (event.newValue && !state.token) await signIn(event.newValue);
+  }));
+  const token = tokenFromLink() || storedToken();
   if (token) await signIn(token);
   else showSignIn();
 }
