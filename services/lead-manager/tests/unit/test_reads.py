@@ -87,7 +87,7 @@ async def test_a_scheduled_lead_s_detail_says_when_with_whom_and_for_which_custo
     reads = FakeReads(mine, waiting, appointments=[made])
     detail = await queries.lead_detail(reads, ADVISOR, mine.id)
     assert detail.appointment == queries.ScheduledView(
-        appointment_id=made.id,
+        id=made.id,
         start=start,
         end=start + timedelta(hours=1),
         acceptor="anna",

@@ -42,10 +42,10 @@ _APPOINTMENT = select(
     appointments.c.vehicle_case,
     appointments.c.deleted_at,
 ).where(appointments.c.id == bindparam("id"))
-_SETTINGS_COLUMNS = [c.label(f"settings_{c.name}") for c in branch_settings.c]
+_SETTINGS_COLUMNS = {c.name: c.label(f"settings_{c.name}") for c in branch_settings.c}
 # the lead and its branch's settings in one round trip (the identification's first step)
 _LEAD_WITH_SETTINGS = (
-    select(*_LIST_COLUMNS, *_SETTINGS_COLUMNS)
+    select(*_LIST_COLUMNS, *_SETTINGS_COLUMNS.values())
     .select_from(leads.outerjoin(branch_settings, branch_settings.c.branch_id == leads.c.branch_id))
     .where(leads.c.id == bindparam("id"))
 )
@@ -155,10 +155,8 @@ class LeadQueries:
             return None
         if row.settings_branch_id is None:
             return lead_from_row(row), None
-        own = {c.name: row._mapping[c] for c in _SETTINGS_COLUMNS}
-        return lead_from_row(row), settings_from_row(
-            SimpleNamespace(**{k.removeprefix("settings_"): v for k, v in own.items()})
-        )
+        own = {name: row._mapping[label] for name, label in _SETTINGS_COLUMNS.items()}
+        return lead_from_row(row), settings_from_row(SimpleNamespace(**own))
 
     async def open_count(self, branch_ids: Sequence[str]) -> int:
         async with self._engine.connect() as conn:

@@ -112,8 +112,6 @@ def require(actor: Actor, permission: Permission, branch_id: str) -> None:
 class RuleViolationError(LeadError, ValueError):
     """The request breaks a rule of the branch (SMS not enabled, no text, ...)."""
 
-    code = "RULE_VIOLATED"
-
     def __init__(self, field: str, reason: str, *, code: str, **params: str) -> None:
         self.field = field
         super().__init__(f"{field}: {reason}", code=code, field=field, **params)

@@ -167,7 +167,7 @@ ERROR_TEXTS = {
     "MATCHING_UNAVAILABLE": (
         "Die Kundensuche antwortet gerade nicht. Bitte versuchen Sie es gleich noch einmal."
     ),
-    "MATCHING_REFUSED": "Die Kundensuche hat die Anfrage abgelehnt ({reason}).",
+    "MATCHING_REFUSED": "Die Kundensuche hat die Anfrage abgelehnt (Fehlercode {reason}).",
     "UNAVAILABLE": "Der Dienst antwortet gerade nicht. Bitte versuchen Sie es gleich noch einmal.",
     "INVALID_REQUEST": "Bitte prüfen Sie Ihre Eingaben: {fields}.",
     "TOO_LARGE": "Die Eingabe ist zu lang.",

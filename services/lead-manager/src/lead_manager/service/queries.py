@@ -138,7 +138,9 @@ def notifications_of(history: list[HistoryItem]) -> list[NotificationView]:
 class ScheduledView(Model):
     """The appointment created for the lead: when, with whom, for which customer."""
 
-    appointment_id: UUID
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
     start: datetime
     end: datetime
     acceptor: str
@@ -168,17 +170,7 @@ async def lead_detail(reads: LeadReads, actor: Actor, lead_id: UUID) -> LeadDeta
         history=items,
         notifications=notifications_of(items),
         read_only=lead.read_only_for(actor),
-        appointment=None
-        if scheduled is None
-        else ScheduledView(
-            appointment_id=scheduled.id,
-            start=scheduled.start,
-            end=scheduled.end,
-            acceptor=scheduled.acceptor,
-            customer_number=scheduled.customer_number,
-            vehicle_case=scheduled.vehicle_case,
-            deleted_at=scheduled.deleted_at,
-        ),
+        appointment=None if scheduled is None else ScheduledView.model_validate(scheduled),
     )
 
 

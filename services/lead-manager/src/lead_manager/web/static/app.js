@@ -524,7 +524,10 @@ function wire() {
 
   const filters = $("#filters");
   filters.addEventListener("submit", (e) => e.preventDefault());
-  filters.addEventListener("change", guarded(() => loadRows()));
+  // a typed day reloads as it is typed (below), not once more when the field is left
+  filters.addEventListener("change", guarded(async (event) => {
+    if (event.target.dataset.date === undefined) await loadRows();
+  }));
   $("#search").addEventListener("input", debounce(guarded(() => loadRows()), 250));
   for (const day of $$("[data-date]", filters)) {
     // a day applies as soon as it is complete (or emptied), as the search does
