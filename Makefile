@@ -131,6 +131,10 @@ bench-matching: install ## Benchmark: FEBRL4 beside recordlinkage and Splink; th
 bench-identification: install ## Benchmark: GET /identification over HTTP (lead-manager asking customer-matching over Kafka) beside the lead's GET
 	$(RUN) python bench/bench_identification_http.py
 
+.PHONY: bench-live
+bench-live: install browser ## Benchmark: a DMS deletion to 50 open pages showing Storniert, beside the backend's share
+	$(RUN) python bench/bench_live.py
+
 .PHONY: labelled-set
 labelled-set: install ## Write customer-matching's labelled check set (German leads of every failure class)
 	$(RUN) python bench/make_labelled_set.py

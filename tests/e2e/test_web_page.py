@@ -27,10 +27,12 @@ from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
+from osb_contracts.dms import AppointmentDeleted
 from osb_contracts.leads import AppointmentCreated, LeadRequested, VehicleCase
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
+    DMS_APPOINTMENTS,
     LEAD_EVENTS,
     LEAD_REQUESTS,
     PORTAL_BOOKINGS,
@@ -161,6 +163,22 @@ class Web:
                 if any(c["customer_number"] == number for c in r.json()["candidates"]):
                     return number, last, master
                 await asyncio.sleep(0.1)
+
+    async def schedule_cash_sale(self, branch: str, lead: LeadRequested) -> dict[str, Any]:
+        """The lead as an appointment, by another advisor through the API."""
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+        body = {
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "acceptor": "anna",
+            "confirmation": "NONE",
+            "customer": {"choice": "CASH_SALE"},
+        }
+        r = await self.http.post(
+            f"/api/v1/leads/{lead.lead_id}/schedule", json=body, headers=self.auth(branch)
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
 
     async def vehicle(self, vin: str, owner: str) -> None:
         await publish_vehicle(self.bus, vin, owner)
@@ -294,9 +312,7 @@ async def test_a_portal_booking_appears_in_the_list_without_a_reload(web: Web) -
     await expect(page.locator("#counter")).to_have_text("0")
 
     # The refresh interval is a local setting: two seconds here.
-    await page.get_by_role("button", name="Lokale Einstellungen").click()
-    await page.get_by_label("Aktualisierung alle").fill("2")
-    await page.get_by_role("button", name="Speichern").click()
+    await local_refresh(page, 2)
     await page.evaluate("window.loadedOnce = true")
 
     now = datetime.now(UTC)
@@ -319,6 +335,83 @@ async def test_a_portal_booking_appears_in_the_list_without_a_reload(web: Web) -
     await expect(row.locator(".badge")).to_have_text("Neu")
     await expect(page.locator("#counter")).to_have_text("1")
     assert await page.evaluate("window.loadedOnce") is True, "the page was reloaded"
+
+
+async def local_refresh(page: Page, seconds: int) -> None:
+    await page.get_by_role("button", name="Lokale Einstellungen").click()
+    await page.get_by_label("Aktualisierung alle").fill(str(seconds))
+    await page.get_by_role("button", name="Speichern").click()
+
+
+async def test_changes_by_others_and_the_dms_show_at_once_with_a_notice(web: Web) -> None:
+    """Pushed, not polled: the refresh interval is an hour. Another advisor schedules the
+    open lead, then the DMS deletes the appointment; the row, the open detail, the counter
+    and the heading follow together, and the deletion is said in a notice."""
+    branch = await web.branch()
+    lead = await web.lead(branch)
+    name = f"Juergen {lead.customer.last_name}"
+    page = await web.open(web.token(branch))
+    await local_refresh(page, 3600)
+    await expect(page.locator("#live")).to_have_attribute("data-live", "on", timeout=WAIT_MS)
+    await page.get_by_role("button", name=name).click()
+    row = page.locator(f'#rows tr[data-lead="{lead.lead_id}"]')
+    title = page.locator("#detail-title")
+    await expect(title.locator(".badge")).to_have_text("Neu")
+    await expect(page.locator("#counter")).to_have_text("1")
+
+    appointment = await web.schedule_cash_sale(branch, lead)
+    await expect(row.locator(".badge")).to_have_text("Geplant", timeout=5000)
+    await expect(title.locator(".badge")).to_have_text("Geplant")
+    await expect(page.locator("#counter")).to_have_text("0")
+
+    deleted = AppointmentDeleted(
+        appointment_id=appointment["appointment_id"], branch_id=branch, deleted_at=datetime.now(UTC)
+    )
+    await publish(
+        web.bus, deleted, topic=DMS_APPOINTMENTS, key=str(deleted.appointment_id), source="/dms"
+    )
+    await expect(row.locator(".badge")).to_have_text("Storniert", timeout=5000)
+    await expect(title.locator(".badge")).to_have_text("Storniert")
+    await expect(page.locator("#list-status")).to_have_text("(1)")
+    alert = page.locator("#alerts li")
+    await expect(alert).to_have_text(
+        re.compile(f"Termin im DMS gelöscht: Der Lead von {name} ist jetzt storniert.")
+    )
+    await shot(page, "live-notice")
+    await alert.get_by_role("button", name="Lead öffnen").click()
+    await expect(alert).to_have_count(0)
+    await expect(title).to_contain_text(name)
+
+
+async def test_without_the_live_stream_aktualisieren_refreshes_list_detail_and_heading(
+    web: Web,
+) -> None:
+    """The fallback: no stream (refused here), so the page polls and "Aktualisieren" brings
+    the list, the open detail and the heading up to date together."""
+    branch = await web.branch()
+    lead = await web.lead(branch)
+    context = await web.browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    web.pages.append(page)
+    await page.route("**/api/v1/lead-events*", lambda route: route.abort())
+    await web.open(web.token(branch), page)
+    await expect(page.locator("#live")).to_have_attribute("data-live", "off")
+    await local_refresh(page, 3600)
+    await page.locator("#filters [name=status]").select_option("NEW")
+    await expect(page.locator("#list-status")).to_have_text("(1)")
+    await page.get_by_role("button", name=f"Juergen {lead.customer.last_name}").click()
+
+    rejected = await web.http.post(
+        f"/api/v1/leads/{lead.lead_id}/reject",
+        json={"channel": "EMAIL", "text": "Leider ausgebucht.", "subject": "Ihr Termin"},
+        headers=web.auth(branch),
+    )
+    assert rejected.status_code == 200, rejected.text
+    await page.get_by_role("button", name="Aktualisieren").click()
+    await expect(page.locator("#rows")).to_contain_text("Keine Terminleads")
+    await expect(page.locator("#list-status")).to_have_text("(0)")
+    await expect(page.locator("#detail-title .badge")).to_have_text("Abgelehnt")
+    await expect(page.locator("#counter")).to_have_text("0")
 
 
 async def test_ten_open_leads_read_9_plus_and_the_live_search_narrows_the_list(web: Web) -> None:

@@ -64,7 +64,8 @@ def describe(
             title=f"{topic.name}:receive",
             description=f"{topic.description} Key: {topic.key}. Consumer group: {group}.",
         )(_typed_handler(_payload(topic)))
-    dead_letters = sorted({t.name for t, _ in consumed if t.has_dlq})
+    # a reader without a group (replies, tables, live feeds) dead-letters nothing
+    dead_letters = sorted({t.name for t, group in consumed if t.has_dlq and group is not None})
     for topic in sorted(produces, key=lambda t: t.name):
         doc.publisher(
             topic.name,

@@ -22,6 +22,7 @@ from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
 from lead_manager import SERVICE, SOURCE
+from lead_manager.adapters.lead_feed import LeadFeed
 from lead_manager.adapters.queries import LeadQueries
 from lead_manager.adapters.tables import outbox
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
@@ -69,8 +70,17 @@ def create_app(
             await matching.start()
             run.stack.push_async_callback(matching.stop)
 
+            feed = LeadFeed(settings.kafka_bootstrap_servers)
+            await feed.start()
+            run.stack.push_async_callback(feed.stop)
+            assert feed.log is not None
+
             app.state.wiring = http.Wiring(
-                engine=run.engine, clock=clock, reads=LeadQueries(run.engine), matching=matching
+                engine=run.engine,
+                clock=clock,
+                reads=LeadQueries(run.engine),
+                matching=matching,
+                changes=feed.log,
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield
@@ -96,13 +106,19 @@ def create_app(
 def asyncapi(settings: Settings) -> dict[str, Any]:
     """The AsyncAPI document of this service's subscriptions and what it produces."""
     return describe(
-        [*subscribers.consumed(settings.consumer_group), (MATCHING_REPLIES, None)],
+        [
+            *subscribers.consumed(settings.consumer_group),
+            (MATCHING_REPLIES, None),
+            (LEAD_EVENTS, None),
+        ],
         servers=settings.kafka_bootstrap_servers,
         service=SERVICE,
         summary=(
             "The Servicetermin Leadmanager: lead requests, DMS appointment deletions and "
             "notification outcomes in; every change of a lead out through the outbox; "
-            "customer-matching asked by request/reply (replies read by partition, no group)."
+            "customer-matching asked by request/reply (replies read by partition, no group); "
+            "its own lead events read back by partition, no group, for the advisors' live "
+            "pages (GET /api/v1/lead-events)."
         ),
         produces=[LEAD_EVENTS, NOTIFICATION_COMMANDS, MATCHING_REQUESTS, BRANCH_SETTINGS],
     )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from osb_platform.http import ApiError
 
@@ -70,3 +70,18 @@ async def current_actor(
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+async def stream_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    access_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Actor:
+    """The browser's EventSource cannot send a header: for the live stream the token may
+    come in the query string (access logs leave query strings out)."""
+    if credentials is None and access_token:
+        return actor_from_token(access_token, request.app.state.jwt_secret)
+    return await current_actor(request, credentials)
+
+
+StreamActor = Annotated[Actor, Depends(stream_actor)]

@@ -177,6 +177,16 @@ ERROR_TEXTS = {
 UNKNOWN_ERROR = "Die Aktion ist fehlgeschlagen (Fehler {http})."
 
 
+# What the page says when a lead is cancelled from outside while it is open ({name}: the
+# customer as the list shows them); ".unnamed" when the list does not show the lead.
+LIVE_TEXTS = {
+    "LeadCancelled": "Termin im DMS gelöscht: Der Lead von {name} ist jetzt storniert.",
+    "LeadCancelled.unnamed": "Ein Termin wurde im DMS gelöscht, sein Lead ist jetzt storniert.",
+    "LeadCancelledByCustomer": "Vom Kunden storniert: {name} hat die Buchung storniert.",
+    "LeadCancelledByCustomer.unnamed": "Ein Kunde hat seine Buchung storniert.",
+}
+
+
 def page_texts() -> dict[str, dict[str, str]]:
     """What the page's script needs to phrase the API's errors, as one JSON object."""
     return {
@@ -185,4 +195,5 @@ def page_texts() -> dict[str, dict[str, str]]:
         "permission": {p.value: label for p, label in PERMISSION_LABELS.items()},
         "trigger": {t.value: label for t, label in TRIGGER_LABELS.items()},
         "field": dict(FIELD_LABELS),
+        "live": dict(LIVE_TEXTS),
     }

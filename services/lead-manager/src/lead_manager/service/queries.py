@@ -33,6 +33,7 @@ from lead_manager.domain.model import (
 )
 from lead_manager.domain.permissions import Actor, Permission
 from lead_manager.service.commands import LeadNotFoundError, check_channel, default_branch
+from lead_manager.service.live import ChangeLog, Position, Subscription
 from lead_manager.service.ports import Identification, LeadFilter, LeadReads, UnitOfWork
 from lead_manager.service.texts import rejection_subject, render
 
@@ -190,6 +191,14 @@ def _readable(actor: Actor, branch_ids: Sequence[str] | None) -> Sequence[str]:
     for branch_id in branches:
         require(actor, Permission.LEAD_MANAGER, branch_id)
     return branches
+
+
+def watch_changes(
+    changes: ChangeLog, actor: Actor, branch_ids: Sequence[str] | None, since: Position | None
+) -> Subscription:
+    """The live stream of the branches' lead changes (all the actor works in when none are
+    named) after ``since``."""
+    return changes.subscribe(_readable(actor, branch_ids), since)
 
 
 async def lead_page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from lead_manager.entrypoints.http import branches, leads
+from lead_manager.entrypoints.http import branches, leads, live
 from lead_manager.entrypoints.http.deps import Wiring
 from lead_manager.entrypoints.http.errors import install_domain_errors
 
@@ -18,3 +18,4 @@ def install(app: FastAPI) -> None:
     install_domain_errors(app)
     app.include_router(leads.router)
     app.include_router(branches.router)
+    app.include_router(live.router)

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
+from lead_manager.service.live import ChangeLog
 from lead_manager.service.ports import Identification, LeadReads, UnitOfWork
 
 
@@ -27,6 +28,7 @@ class Wiring:
     clock: Callable[[], datetime]
     reads: LeadReads
     matching: Identification
+    changes: ChangeLog
 
 
 async def wiring(request: Request) -> Wiring:
@@ -52,7 +54,12 @@ async def _matching(w: Wired) -> Identification:
     return w.matching
 
 
+async def _changes(w: Wired) -> ChangeLog:
+    return w.changes
+
+
 Work = Annotated[UnitOfWork, Depends(_unit_of_work)]  # a new unit of work per request
 Reads = Annotated[LeadReads, Depends(_reads)]
 Clock = Annotated[Callable[[], datetime], Depends(_clock)]
 Matching = Annotated[Identification, Depends(_matching)]
+Changes = Annotated[ChangeLog, Depends(_changes)]

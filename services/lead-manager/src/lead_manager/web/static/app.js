@@ -4,7 +4,11 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
-const state = { token: null, me: null, branch: null, settings: null, local: null, timer: null, changing: false, signingIn: false };
+const state = {
+  token: null, me: null, branch: null, settings: null, local: null, timer: null,
+  changing: false, signingIn: false,
+  stream: null, live: false, lastEventId: null, // the live changes (see follow())
+};
 const DEFAULT_LOCAL = { refresh: 30, showNewInOverview: false, panelWidth: 480 };
 
 class ApiError extends Error {}
@@ -106,6 +110,7 @@ function showSignIn(message = "") {
 
 function signOut(message = "") {
   clearInterval(state.timer);
+  unfollow();
   localStorage.removeItem(TOKEN_KEY); // the other tabs sign out too (their "storage" event)
   state.token = null;
   state.me = null;
@@ -127,6 +132,7 @@ async function chooseBranch(branch) {
       new Option("Alle", ""),
       ...state.settings.acceptors.map((a) => new Option(a.name, a.id)),
     );
+    follow();
     await openManager();
   } else {
     $("#manager").hidden = true;
@@ -149,20 +155,129 @@ async function refreshCounter() {
   $("#counter").setAttribute("aria-label", `${counter.count} offene Leads`);
 }
 
+// The list, the counter and the open lead, together.
+async function refreshAll() {
+  if (!state.token || !may("LEAD_MANAGER") || $("#manager").hidden) return;
+  await Promise.all([refreshCounter(), loadRows(), refreshDetail()]);
+}
+
+// Polling is the fallback: it runs only while the live changes are not coming in.
 function restartTimer() {
   clearInterval(state.timer);
-  state.timer = setInterval(async () => {
-    if (!state.token || !may("LEAD_MANAGER")) return;
-    try {
-      await refreshCounter();
-      if (!$("#manager").hidden && !$("#dialog").open) {
-        await loadRows({ quiet: true });
-        await refreshDetail();
-      }
-    } catch (error) {
-      notice(error.message);
-    }
-  }, Math.max(2, Number(state.local.refresh)) * 1000);
+  $("#live").dataset.live = state.live ? "on" : "off";
+  const says = state.live
+    ? "Live: Änderungen erscheinen sofort."
+    : `Keine Live-Verbindung: die Liste wird alle ${state.local.refresh} Sekunden neu geladen.`;
+  $("#live").title = says;
+  $("#live").setAttribute("aria-label", says);
+  if (state.live) return;
+  state.timer = setInterval(guarded(async () => {
+    if (!$("#dialog").open && !document.hidden) await refreshAll();
+  }), Math.max(2, Number(state.local.refresh)) * 1000);
+}
+
+// -- live changes ----------------------------------------------------------------------------
+// lead-manager pushes every change of a lead in this branch (Server-Sent Events). After a
+// lost connection the browser reconnects by itself and names the last change it got, so
+// nothing is missed; a tab in the background lets go of its connection and asks for what
+// it missed when it is shown again.
+
+function follow() {
+  unfollow();
+  if (!state.token || !may("LEAD_MANAGER")) return;
+  const params = new URLSearchParams({ access_token: state.token, branch_id: state.branch });
+  const resumed = Boolean(state.lastEventId);
+  if (resumed) params.append("since", state.lastEventId);
+  const stream = new EventSource(`/api/v1/lead-events?${params}`);
+  state.stream = stream;
+  const remember = (event) => {
+    if (event.lastEventId) state.lastEventId = event.lastEventId;
+  };
+  stream.addEventListener("ready", (event) => {
+    remember(event);
+    setLive(true);
+    // a change between the list's load and the stream's start would be missed: once more
+    if (!resumed) refreshSoon();
+  });
+  stream.addEventListener("lead", (event) => {
+    remember(event);
+    const change = JSON.parse(event.data);
+    if (change.branch_id !== state.branch) return;
+    announce(change);
+    showStatus(change);
+    refreshSoon(change.lead_id, { counter: COUNTED.has(change.kind) });
+  });
+  stream.addEventListener("reload", (event) => {
+    remember(event);
+    refreshSoon(null, { everything: true });
+  });
+  stream.addEventListener("error", () => {
+    if (state.stream !== stream) return;
+    setLive(false);
+    // refused (signed out, the token expired): polling finds out why; try again later
+    if (stream.readyState === EventSource.CLOSED) setTimeout(() => state.stream === stream && follow(), 10_000);
+  });
+}
+
+function unfollow() {
+  state.stream?.close();
+  state.stream = null;
+  if (state.live) setLive(false);
+}
+
+function setLive(live) {
+  if (state.live === live) return;
+  state.live = live;
+  restartTimer();
+}
+
+// The changes that can change how many leads are new (the counter): not an edit, not the
+// DMS deleting an appointment (only a scheduled lead has one).
+const COUNTED = new Set(["LeadCreated", "LeadRejected", "AppointmentCreated", "LeadCancelledByCustomer"]);
+
+// Changes often come in bursts (a lead and its notification): one refresh for them.
+const pending = { timer: null, leads: new Set(), everything: false, counter: false };
+function refreshSoon(lead = null, { everything = false, counter = true } = {}) {
+  if (lead) pending.leads.add(lead);
+  pending.everything ||= everything;
+  pending.counter ||= counter || everything;
+  clearTimeout(pending.timer);
+  pending.timer = setTimeout(guarded(async () => {
+    const open = $("#detail-title")?.dataset.lead;
+    const detail = pending.everything || pending.leads.has(open);
+    const counted = pending.counter;
+    Object.assign(pending, { everything: false, counter: false });
+    pending.leads.clear();
+    if (!state.token || $("#manager").hidden) return;
+    await Promise.all([counted ? refreshCounter() : null, loadRows(), detail ? refreshDetail() : null]);
+  }), 100);
+}
+
+// The new status at once where the lead is shown; the refresh that follows brings the rest
+// (the list's order and filter, the counter, the history).
+function showStatus(change) {
+  const label = TEXTS.status[change.status];
+  if (!label) return;
+  const badges = [$(`#rows tr[data-lead="${change.lead_id}"] .badge`)];
+  if ($("#detail-title")?.dataset.lead === change.lead_id) badges.push($("#detail-title .badge"));
+  for (const badge of badges.filter(Boolean)) {
+    badge.textContent = label;
+    badge.className = `badge badge-${change.status.toLowerCase()}`;
+  }
+}
+
+// A lead the DMS or the customer cancelled is said, not only shown by its badge.
+function announce(change) {
+  if (!TEXTS.live[change.kind]) return;
+  const name = $(`#rows tr[data-lead="${change.lead_id}"] [data-open]`)?.textContent.trim()
+    || ($("#detail-title")?.dataset.lead === change.lead_id ? $("#detail-title").dataset.name : "");
+  const item = document.createElement("li");
+  item.dataset.lead = change.lead_id;
+  item.innerHTML = '<span></span> <button type="button" class="link" data-open-alert>Lead öffnen</button> ' +
+    '<button type="button" class="link" data-dismiss aria-label="Hinweis schließen">Schließen</button>';
+  const text = name ? TEXTS.live[change.kind] : TEXTS.live[`${change.kind}.unnamed`];
+  $("span", item).textContent = text.replace("{name}", name);
+  $("#alerts").append(item);
 }
 
 // -- German dates ----------------------------------------------------------------------------
@@ -227,7 +342,7 @@ function filterQuery(cursor) {
 }
 
 let listRequest = 0;
-async function loadRows({ quiet = false, cursor = null } = {}) {
+async function loadRows({ cursor = null } = {}) {
   const ticket = ++listRequest;
   const html = await call(`/ui/leads?${filterQuery(cursor)}`, { fragment: true });
   if (ticket !== listRequest) return; // a newer search has been typed meanwhile
@@ -246,7 +361,7 @@ async function loadRows({ quiet = false, cursor = null } = {}) {
   }
   if (focused) $(`[data-open="${focused}"]`, rows)?.focus();
   const count = $$("tr[data-lead]", rows).length;
-  if (!quiet) $("#list-status").textContent = `(${count}${$(".more-row", rows) ? "+" : ""})`;
+  $("#list-status").textContent = `(${count}${$(".more-row", rows) ? "+" : ""})`;
 }
 
 async function openLead(id, { focus = true } = {}) {
@@ -257,17 +372,24 @@ async function openLead(id, { focus = true } = {}) {
   if (focus) $("#detail").focus();
 }
 
-// The open lead again (new history, delivery status), unless the advisor is working in it.
+// The open lead again (new status, history, delivery status), unless a menu of it is open;
+// the keyboard focus stays where it was (the same button, else the detail).
 async function refreshDetail() {
   const id = $("#detail-title")?.dataset.lead;
-  const busy =
-    document.activeElement?.closest("#detail") || $("#detail [aria-expanded=true]");
-  if (id && !busy) await openLead(id, { focus: false });
+  if (!id || $("#detail [aria-expanded=true]")) return;
+  const focused = document.activeElement?.closest("#detail") ? document.activeElement : null;
+  const action = focused?.dataset.action;
+  const channel = focused?.dataset.channel;
+  await openLead(id, { focus: false });
+  if (!focused) return;
+  const same = action && $$(`#detail [data-action="${action}"]`)
+    .find((b) => (b.dataset.channel || "") === (channel || ""));
+  (same || $("#detail")).focus();
 }
 
 async function afterChange(id, message) {
   notice(message);
-  await Promise.all([loadRows({ quiet: true }), refreshCounter(), openLead(id, { focus: false })]);
+  await Promise.all([loadRows(), refreshCounter(), openLead(id, { focus: false })]);
   if (state.changing) focusLead(id);
 }
 
@@ -512,8 +634,11 @@ function wire() {
   $("#signout").addEventListener("click", () => signOut());
   $("#branch").addEventListener("change", guarded((e) => chooseBranch(e.target.value)));
   $("#open-manager").addEventListener("click", guarded(openManager));
-  $("#refresh").addEventListener("click", guarded(async () => {
-    await Promise.all([refreshCounter(), loadRows()]);
+  $("#refresh").addEventListener("click", guarded(refreshAll));
+  $("#alerts").addEventListener("click", guarded(async (event) => {
+    const item = event.target.closest("li");
+    if (event.target.closest("[data-open-alert]")) await openLead(item.dataset.lead);
+    if (event.target.closest("[data-open-alert], [data-dismiss]")) item.remove();
   }));
   $("#open-settings").addEventListener("click", guarded(() =>
     openDialog(`/ui/branches/${encodeURIComponent(state.branch)}/settings`)));
@@ -677,6 +802,11 @@ function tokenFromLink() {
 
 async function start() {
   wire();
+  document.addEventListener("visibilitychange", () => {
+    if (!state.token || !state.branch) return;
+    if (document.hidden) unfollow();
+    else if (!state.stream) follow();
+  });
   // a sign-in link pasted into a tab that is already open signs in without a reload
   window.addEventListener("hashchange", guarded(async () => {
     const token = tokenFromLink();
