@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -115,6 +115,7 @@ class Web:
         address: Address | None = None,
         mobile: str | None = "+4915112345678",
         birth_date: date | None = None,
+        start: datetime | None = None,
     ) -> LeadRequested:
         last = last or "Zq" + letters()
         now = datetime.now(UTC)
@@ -123,7 +124,7 @@ class Web:
             booking_id=f"WEB-{uuid.uuid4().hex[:8]}",
             branch_id=branch,
             received_at=now,
-            requested_start=now + timedelta(days=3),
+            requested_start=start or now + timedelta(days=3),
             services=("Inspektion",),
             customer=Customer(
                 customer_number=number,
@@ -164,13 +165,19 @@ class Web:
                     return number, last, master
                 await asyncio.sleep(0.1)
 
-    async def schedule_cash_sale(self, branch: str, lead: LeadRequested) -> dict[str, Any]:
+    async def schedule_cash_sale(
+        self,
+        branch: str,
+        lead: LeadRequested,
+        start: datetime | None = None,
+        acceptor: str = "anna",
+    ) -> dict[str, Any]:
         """The lead as an appointment, by another advisor through the API."""
-        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
+        start = start or datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
         body = {
             "start": start.isoformat(),
             "end": (start + timedelta(hours=1)).isoformat(),
-            "acceptor": "anna",
+            "acceptor": acceptor,
             "confirmation": "NONE",
             "customer": {"choice": "CASH_SALE"},
         }
@@ -412,6 +419,79 @@ async def test_without_the_live_stream_aktualisieren_refreshes_list_detail_and_h
     await expect(page.locator("#list-status")).to_have_text("(0)")
     await expect(page.locator("#detail-title .badge")).to_have_text("Abgelehnt")
     await expect(page.locator("#counter")).to_have_text("0")
+
+
+async def test_the_servicetermin_manager_shows_the_day_and_week_per_acceptor(web: Web) -> None:
+    """Appointments per acceptor in a day and a week; new leads as tentative entries only
+    with the local setting; an entry opens its lead beside it, in the panel's width; a DMS
+    deletion takes the appointment off at once."""
+    acceptors = [{"id": "anna", "name": "Anna Albers"}, {"id": "bernd", "name": "Bernd Brandt"}]
+    branch = await web.branch(acceptors=acceptors)
+    berlin = ZoneInfo("Europe/Berlin")
+    day = (datetime.now(berlin) + timedelta(days=8)).date()
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, time(hour, minute), berlin)
+
+    annas, bernds = await web.lead(branch), await web.lead(branch)
+    new = await web.lead(branch, start=at(14))
+    booked = await web.schedule_cash_sale(branch, annas, at(9), "anna")
+    await web.schedule_cash_sale(branch, bernds, at(11, 30), "bernd")
+    page = await web.open(web.token(branch))
+
+    await page.get_by_role("button", name="Servicetermin Manager", exact=True).click()
+    overview = page.locator("#overview")
+    await overview.get_by_label("Datum").fill(day.strftime("%d.%m.%Y"))
+    await overview.get_by_label("Datum").press("Enter")
+    await expect(page.locator("#overview-title")).to_contain_text(day.strftime("%d.%m.%Y"))
+    heads = page.locator("#overview-body .column-head")
+    await expect(heads).to_have_text(["Anna Albers", "Bernd Brandt"])
+    annas_entry = page.locator(f'#overview-body [data-open="{annas.lead_id}"]')
+    await expect(annas_entry).to_contain_text(f"09:00–10:00 Juergen {annas.customer.last_name}")
+    assert "grid-column: 2" in (await annas_entry.get_attribute("style") or "")
+    bernds_entry = page.locator(f'#overview-body [data-open="{bernds.lead_id}"]')
+    await expect(bernds_entry).to_contain_text("11:30–12:30")
+    assert "grid-column: 3" in (await bernds_entry.get_attribute("style") or "")
+    new_entry = page.locator(f'#overview-body [data-open="{new.lead_id}"]')
+    await expect(new_entry).to_have_count(0)  # the local setting is off
+
+    await overview.get_by_label("Neue Leads anzeigen").check()
+    await expect(new_entry).to_contain_text("14:00–15:00")
+    await expect(new_entry).to_contain_text("vorläufig: Neu")
+    await expect(heads.last).to_have_text("Neue Leads")
+    await shot(page, "servicetermin-manager-day")
+
+    await overview.get_by_label("Woche").check()
+    weekday = day.weekday() + 2  # the acceptor's name, then Monday
+    annas_row = page.locator('#overview-body tr[data-acceptor="anna"]')
+    await expect(annas_row.locator(f"td:nth-child({weekday})")).to_contain_text(
+        annas.customer.last_name
+    )
+    await expect(page.locator('#overview-body tr[data-acceptor=""]')).to_contain_text(
+        new.customer.last_name
+    )
+    await shot(page, "servicetermin-manager-week")
+
+    # the panel's width is the local setting, here too
+    await page.get_by_role("button", name="Lokale Einstellungen").click()
+    await page.locator("[name=panelWidth]").evaluate("(input) => { input.value = 640; }")
+    await page.get_by_role("button", name="Speichern").click()
+    await page.locator(f'#overview-body [data-open="{new.lead_id}"]').click()
+    await expect(page.locator("#detail-title")).to_contain_text(new.customer.last_name)
+    await expect(page.locator("#detail [data-action=schedule]")).to_be_visible()
+    box = await page.locator("#detail").bounding_box()
+    assert box is not None
+    assert round(box["width"]) == 640
+
+    await overview.get_by_label("Tag").check()
+    deleted = AppointmentDeleted(
+        appointment_id=booked["appointment_id"], branch_id=branch, deleted_at=datetime.now(UTC)
+    )
+    await publish(
+        web.bus, deleted, topic=DMS_APPOINTMENTS, key=str(deleted.appointment_id), source="/dms"
+    )
+    await expect(annas_entry).to_have_count(0, timeout=5000)
+    await expect(bernds_entry).to_be_visible()
 
 
 async def test_ten_open_leads_read_9_plus_and_the_live_search_narrows_the_list(web: Web) -> None:

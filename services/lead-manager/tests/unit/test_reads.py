@@ -11,12 +11,18 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.model import AccessDeniedError, Lead, RuleViolationError
 from lead_manager.domain.permissions import SYSTEM_DMS, Actor, Permission
 from lead_manager.service import queries
 from lead_manager.service.commands import LeadNotFoundError, save_settings
-from lead_manager.service.ports import ConcurrencyError, LeadFilter, Page, Scheduled
+from lead_manager.service.ports import (
+    CalendarEntry,
+    ConcurrencyError,
+    LeadFilter,
+    Page,
+    Scheduled,
+)
 from osb_contracts.leads import LeadRequested, VehicleCase
 from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
 
@@ -50,6 +56,14 @@ class FakeReads:
         self.settings = settings
         self.appointments = {a.id: a for a in appointments}
         self.pages: list[LeadFilter] = []
+        self.entries: list[CalendarEntry] = []
+        self.asked: list[tuple[str, datetime, datetime, bool]] = []
+
+    async def calendar(
+        self, branch_id: str, start: datetime, end: datetime, *, new_leads: bool
+    ) -> list[CalendarEntry]:
+        self.asked.append((branch_id, start, end, new_leads))
+        return [e for e in self.entries if new_leads or e.appointment_id]
 
     async def appointment(self, appointment_id: UUID) -> Scheduled | None:
         return self.appointments.get(appointment_id)
@@ -179,3 +193,64 @@ async def test_settings_are_saved_by_administrators_through_the_repository_port(
     assert (await queries.branch_settings(uow, ADMIN, "HH-01")).version == 1
     with pytest.raises(AccessDeniedError):
         await queries.branch_settings(uow, STRANGER, "HH-01")
+
+
+async def test_the_servicetermin_manager_s_week_columns_and_tentative_entries(
+    fake_uow: Any,
+) -> None:
+    """A week runs Monday to Sunday on the branch's clock; the columns are the active
+    acceptors, then one no longer active or no longer in the settings that still has an
+    appointment; a new lead without an end is shown for an hour."""
+    acceptors = (
+        Acceptor("anna", "Anna"),
+        Acceptor("gone", "Gerd", active=False),
+        Acceptor("idle", "Ida", active=False),
+    )
+    settings = BranchSettings(branch_id="HH-01", name="Hansa", acceptors=acceptors)
+    await save_settings(fake_uow, settings, actor=ADMIN, expected_version=None)
+    reads = FakeReads()
+    wednesday = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+    def entry(acceptor: str | None, end: datetime | None = None) -> CalendarEntry:
+        return CalendarEntry(
+            lead_id=uuid.uuid4(),
+            status=LeadStatus.SCHEDULED if acceptor else LeadStatus.NEW,
+            start=wednesday,
+            end=end,
+            acceptor=acceptor,
+            first_name="Karla",
+            last_name="Krüger",
+            licence_plate=None,
+            appointment_id=uuid.uuid4() if acceptor else None,
+        )
+
+    reads.entries = [
+        entry("gone", wednesday + timedelta(hours=1)),
+        entry("left-the-branch", wednesday + timedelta(hours=1)),
+        entry(None),
+    ]
+    week = await queries.appointment_overview(
+        reads, fake_uow, ADVISOR, "HH-01", day=wednesday.date(), week=True, new_leads=True
+    )
+    assert (week.first_day.isoformat(), week.days) == ("2026-11-30", 7)
+    _, start, end, _ = reads.asked[-1]
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-11-30T00:00:00+01:00",
+        "2026-12-07T00:00:00+01:00",
+    )
+    assert [(c.id, c.active) for c in week.acceptors] == [
+        ("anna", True),
+        ("gone", False),
+        ("left-the-branch", False),
+    ]
+    tentative = [e for e in week.entries if e.tentative]
+    assert [(e.name, e.end - e.start) for e in tentative] == [("Karla Krüger", timedelta(hours=1))]
+
+    day = await queries.appointment_overview(
+        reads, fake_uow, ADVISOR, "HH-01", day=wednesday.date(), week=False, new_leads=False
+    )
+    assert (day.first_day, day.days, len(day.entries)) == (wednesday.date(), 1, 2)
+    with pytest.raises(AccessDeniedError):
+        await queries.appointment_overview(
+            reads, fake_uow, STRANGER, "HH-01", day=wednesday.date(), week=False, new_leads=False
+        )

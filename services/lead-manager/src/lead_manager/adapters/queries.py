@@ -13,14 +13,14 @@ from uuid import UUID
 
 from osb_contracts.leads import VehicleCase
 from osb_contracts.values import LeadStatus
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_, union_all
+from sqlalchemy import and_, bindparam, func, null, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.repository import lead_from_row, settings_from_row
 from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Lead
-from lead_manager.service.ports import LeadFilter, Page, Scheduled
+from lead_manager.service.ports import CalendarEntry, LeadFilter, Page, Scheduled
 
 __all__ = ["LeadFilter", "LeadQueries", "Page", "decode_cursor"]
 
@@ -146,6 +146,69 @@ class LeadQueries:
             VehicleCase(row.vehicle_case),
             row.deleted_at,
         )
+
+    async def calendar(
+        self, branch_id: str, start: datetime, end: datetime, *, new_leads: bool
+    ) -> list[CalendarEntry]:
+        a = appointments.c
+        booked = (
+            select(
+                a.lead_id,
+                leads.c.status,
+                a.start,
+                a.end,
+                a.acceptor,
+                a.customer["first_name"].astext.label("first_name"),
+                a.customer["last_name"].astext.label("last_name"),
+                a.vehicle["licence_plate"].astext.label("licence_plate"),
+                a.id.label("appointment_id"),
+            )
+            .join(leads, leads.c.id == a.lead_id)
+            .where(
+                a.branch_id == branch_id,
+                a.start < end,
+                a.end > start,
+                a.deleted_at.is_(None),
+                # an appointment the customer cancelled is gone from the DMS too
+                leads.c.status == LeadStatus.SCHEDULED.value,
+            )
+        )
+        parts = [booked]
+        if new_leads:
+            parts.append(
+                select(
+                    leads.c.id,
+                    leads.c.status,
+                    leads.c.requested_start,
+                    leads.c.requested_end,
+                    null(),
+                    leads.c.first_name,
+                    leads.c.last_name,
+                    leads.c.licence_plate,
+                    null(),
+                ).where(
+                    leads.c.branch_id == branch_id,
+                    leads.c.status == LeadStatus.NEW.value,
+                    leads.c.requested_start >= start,
+                    leads.c.requested_start < end,
+                )
+            )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(union_all(*parts).order_by("start"))).all()
+        return [
+            CalendarEntry(
+                lead_id=r.lead_id,
+                status=LeadStatus(r.status),
+                start=r.start,
+                end=r.end,
+                acceptor=r.acceptor,
+                first_name=r.first_name,
+                last_name=r.last_name or "",
+                licence_plate=r.licence_plate,
+                appointment_id=r.appointment_id,
+            )
+            for r in rows
+        ]
 
     async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None:
         """The lead without its history, and its branch's settings (None: never set)."""

@@ -116,6 +116,7 @@ appointments = Table(
     Column("request_fingerprint", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
+    Index("ix_appointments_branch_start", "branch_id", "start"),  # the Servicetermin Manager
 )
 
 branch_settings = Table(

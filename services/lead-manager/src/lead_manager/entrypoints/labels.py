@@ -80,6 +80,9 @@ HISTORY_LABELS = {
     "notification failed": "Benachrichtigung fehlgeschlagen",
     "notification resend requested": "erneuter Versand angefordert",
 }
+WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+WEEKDAYS_SHORT = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+
 FIELD_LABELS = {
     "name": "Name",
     "first_name": "Vorname",

@@ -7,9 +7,10 @@ and sends the advisor's actions to the JSON API.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -62,6 +63,7 @@ templates.env.filters["field_label"] = lambda name: labels.FIELD_LABELS.get(name
 templates.env.globals.update(
     {name: value for name, value in vars(labels).items() if name.endswith("_LABELS")},
     PAGE_TEXTS=labels.page_texts(),
+    ZONE=DISPLAY_ZONE.key,
     LeadStatus=LeadStatus,
     NOT_OWNED=NOT_OWNED,
     Channel=Channel,
@@ -83,6 +85,92 @@ def _day_start(day: date | None, *, end: bool = False) -> datetime | None:
     if day is None:
         return None
     return datetime.combine(day + timedelta(days=1 if end else 0), time(), tzinfo=DISPLAY_ZONE)
+
+
+# -- the Servicetermin Manager -------------------------------------------------------------
+
+SLOT_MINUTES = 15
+DAY_HOURS = (7, 19)  # shown at least; longer when an entry is earlier or later
+
+
+@dataclass(frozen=True)
+class Placed:
+    entry: queries.CalendarItem
+    column: int  # 0: the first acceptor; len(acceptors): the new leads
+    row: int  # the first slot, from the first hour shown
+    span: int
+
+
+def _wall_minutes(at: datetime, day: date) -> int:
+    """Minutes from ``day``'s midnight on the branch's clock, clipped to the day."""
+    local = at.astimezone(DISPLAY_ZONE)
+    if local.date() != day:
+        return 0 if local.date() < day else 24 * 60
+    return local.hour * 60 + local.minute
+
+
+def day_grid(o: queries.AppointmentOverview) -> dict[str, Any]:
+    """The day as a grid: a column per acceptor (then one for new leads), a row per slot."""
+    spans = []
+    for e in o.entries:
+        start = _wall_minutes(e.start, o.first_day)
+        spans.append((e, start, max(_wall_minutes(e.end, o.first_day), start + SLOT_MINUTES)))
+    first = min([DAY_HOURS[0] * 60, *(a for _, a, _ in spans)]) // 60
+    last = min(24, -(-max([DAY_HOURS[1] * 60, *(b for _, _, b in spans)]) // 60))
+    columns = {a.id: n for n, a in enumerate(o.acceptors)}
+    placed = [
+        Placed(
+            e,
+            columns.get(e.acceptor or "", len(o.acceptors)),
+            (a - first * 60) // SLOT_MINUTES,
+            -(-(b - a) // SLOT_MINUTES),
+        )
+        for e, a, b in spans
+    ]
+    slots = (last - first) * 60 // SLOT_MINUTES
+    return {"hours": list(range(first, last)), "slots": slots, "placed": placed}
+
+
+def week_grid(o: queries.AppointmentOverview) -> list[list[list[queries.CalendarItem]]]:
+    """Per acceptor (and the new leads last), per day: the entries starting that day."""
+    columns = {a.id: n for n, a in enumerate(o.acceptors)}
+    cells: list[list[list[queries.CalendarItem]]] = [
+        [[] for _ in range(o.days)] for _ in range(len(o.acceptors) + 1)
+    ]
+    for entry in o.entries:
+        day = (entry.start.astimezone(DISPLAY_ZONE).date() - o.first_day).days
+        if 0 <= day < o.days:
+            cells[columns.get(entry.acceptor or "", len(o.acceptors))][day].append(entry)
+    return cells
+
+
+@router.get("/ui/branches/{branch_id}/overview", response_class=HTMLResponse)
+async def overview_panel(
+    request: Request,
+    reads: Reads,
+    uow: Work,
+    actor: CurrentActor,
+    branch_id: str,
+    day: date,
+    view: Literal["day", "week"] = "day",
+    new_leads: bool = False,
+) -> HTMLResponse:
+    week = view == "week"
+    o = await queries.appointment_overview(
+        reads, uow, actor, branch_id, day=day, week=week, new_leads=new_leads
+    )
+    days = [o.first_day + timedelta(days=n) for n in range(o.days)]
+    return _fragment(
+        request,
+        "_overview.html",
+        o=o,
+        week=week,
+        new_leads=new_leads,
+        days=days,
+        grid=week_grid(o) if week else day_grid(o),
+        WEEKDAYS=labels.WEEKDAYS,
+        WEEKDAYS_SHORT=labels.WEEKDAYS_SHORT,
+    )
 
 
 @router.get("/ui/leads", response_class=HTMLResponse)

@@ -73,6 +73,22 @@ class Scheduled:
     deleted_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class CalendarEntry:
+    """An appointment of the branch, or (no ``appointment_id``, no acceptor) a new lead at
+    the time the customer asked for."""
+
+    lead_id: UUID
+    status: LeadStatus
+    start: datetime
+    end: datetime | None
+    acceptor: str | None
+    first_name: str | None
+    last_name: str
+    licence_plate: str | None
+    appointment_id: UUID | None = None
+
+
 class LeadReads(Protocol):
     """What the advisor's screens read, outside any unit of work (adapters.queries)."""
 
@@ -88,6 +104,12 @@ class LeadReads(Protocol):
         ...
 
     async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None: ...
+    async def calendar(
+        self, branch_id: str, start: datetime, end: datetime, *, new_leads: bool
+    ) -> list[CalendarEntry]:
+        """The branch's appointments (not deleted) overlapping [start, end) and, with
+        ``new_leads``, its new leads asked for in it; by start."""
+        ...
 
 
 class Identification(Protocol):

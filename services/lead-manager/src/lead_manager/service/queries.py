@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Self
 from uuid import UUID
 
@@ -35,7 +35,7 @@ from lead_manager.domain.permissions import Actor, Permission
 from lead_manager.service.commands import LeadNotFoundError, check_channel, default_branch
 from lead_manager.service.live import ChangeLog, Position, Subscription
 from lead_manager.service.ports import Identification, LeadFilter, LeadReads, UnitOfWork
-from lead_manager.service.texts import rejection_subject, render
+from lead_manager.service.texts import DISPLAY_ZONE, rejection_subject, render
 
 
 class Model(BaseModel):
@@ -237,6 +237,92 @@ async def branch_settings(uow: UnitOfWork, actor: Actor, branch_id: str) -> Bran
         require(actor, Permission.OSB_ADMIN, branch_id)
     async with uow:
         return await uow.branches.get(branch_id) or default_branch(branch_id)
+
+
+# An open lead asked for no end: shown for this long in the Servicetermin Manager.
+TENTATIVE_MINUTES = 60
+
+
+class CalendarItem(Model):
+    lead_id: UUID
+    status: LeadStatus
+    start: datetime
+    end: datetime
+    acceptor: str | None  # None: a new lead at its requested time (tentative)
+    name: str
+    licence_plate: str | None
+    appointment_id: UUID | None
+    tentative: bool
+
+
+class AcceptorColumn(Model):
+    id: str
+    name: str
+    active: bool
+
+
+class AppointmentOverview(Model):
+    """The Servicetermin Manager: the branch's appointments from ``first_day`` for ``days``
+    days in the branch's time zone, per acceptor (the branch's acceptors first, then any an
+    appointment names that the settings no longer do)."""
+
+    branch_id: str
+    first_day: date
+    days: int
+    zone: str
+    acceptors: list[AcceptorColumn]
+    entries: list[CalendarItem]
+
+
+async def appointment_overview(
+    reads: LeadReads,
+    uow: UnitOfWork,
+    actor: Actor,
+    branch_id: str,
+    *,
+    day: date,
+    week: bool,
+    new_leads: bool,
+) -> AppointmentOverview:
+    """``day`` alone, or its week (Monday to Sunday)."""
+    require(actor, Permission.LEAD_MANAGER, branch_id)
+    first_day = day - timedelta(days=day.weekday()) if week else day
+    days = 7 if week else 1
+    async with uow:
+        branch = await uow.branches.get(branch_id) or default_branch(branch_id)
+    start = datetime.combine(first_day, time(), DISPLAY_ZONE)
+    end = datetime.combine(first_day + timedelta(days=days), time(), DISPLAY_ZONE)
+    found = await reads.calendar(branch_id, start, end, new_leads=new_leads)
+    booked = {e.acceptor for e in found if e.acceptor}
+    columns = [
+        AcceptorColumn(id=a.id, name=a.name, active=a.active)
+        for a in branch.acceptors
+        if a.active or a.id in booked
+    ]
+    known = {a.id for a in branch.acceptors}
+    columns += [AcceptorColumn(id=a, name=a, active=False) for a in sorted(booked - known)]
+    entries = [
+        CalendarItem(
+            lead_id=e.lead_id,
+            status=e.status,
+            start=e.start,
+            end=e.end or e.start + timedelta(minutes=TENTATIVE_MINUTES),
+            acceptor=e.acceptor,
+            name=" ".join(p for p in (e.first_name, e.last_name) if p),
+            licence_plate=e.licence_plate,
+            appointment_id=e.appointment_id,
+            tentative=e.appointment_id is None,
+        )
+        for e in found
+    ]
+    return AppointmentOverview(
+        branch_id=branch_id,
+        first_day=first_day,
+        days=days,
+        zone=DISPLAY_ZONE.key,
+        acceptors=columns,
+        entries=entries,
+    )
 
 
 class RejectionDraft(Model):

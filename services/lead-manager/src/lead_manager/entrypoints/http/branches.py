@@ -1,7 +1,10 @@
-"""The branch routes: who the user is and where they work, a branch's configuration check
-and OSB settings."""
+"""The branch routes: who the user is and where they work, a branch's configuration check,
+OSB settings and appointments (the Servicetermin Manager)."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Literal
 
 from fastapi import APIRouter
 from osb_platform.http import error_responses
@@ -10,7 +13,7 @@ from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.model import require
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import CurrentActor
-from lead_manager.entrypoints.http.deps import Work
+from lead_manager.entrypoints.http.deps import Reads, Work
 from lead_manager.entrypoints.http.schemas import (
     BranchAccess,
     BranchSettingsUpdate,
@@ -77,3 +80,25 @@ async def write_settings(
     )
     stored = await save_settings(uow, settings, actor=actor, expected_version=body.expected_version)
     return settings_view(stored)
+
+
+@router.get(
+    "/branches/{branch_id}/appointments",
+    response_model=queries.AppointmentOverview,
+    tags=["branches"],
+)
+async def appointments(
+    reads: Reads,
+    uow: Work,
+    actor: CurrentActor,
+    branch_id: str,
+    day: date,
+    view: Literal["day", "week"] = "day",
+    new_leads: bool = False,
+) -> queries.AppointmentOverview:
+    """The Servicetermin Manager: the branch's appointments per acceptor on ``day``, or in
+    its week (Monday to Sunday); with ``new_leads`` the new leads at their requested times
+    as tentative entries."""
+    return await queries.appointment_overview(
+        reads, uow, actor, branch_id, day=day, week=view == "week", new_leads=new_leads
+    )

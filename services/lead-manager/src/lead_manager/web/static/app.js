@@ -8,6 +8,7 @@ const state = {
   token: null, me: null, branch: null, settings: null, local: null, timer: null,
   changing: false, signingIn: false,
   stream: null, live: false, lastEventId: null, // the live changes (see follow())
+  view: "list", day: null, week: false, // the Servicetermin Manager's day, or its week
 };
 const DEFAULT_LOCAL = { refresh: 30, showNewInOverview: false, panelWidth: 480 };
 
@@ -124,6 +125,7 @@ async function chooseBranch(branch) {
   localStorage.setItem(`${localKey()}.branch`, branch);
   $("#open-settings").hidden = !may("OSB_ADMIN");
   $("#open-manager").disabled = !may("LEAD_MANAGER");
+  $("#open-overview").disabled = !may("LEAD_MANAGER");
   $("#detail").innerHTML = '<p class="help">Wählen Sie einen Lead aus der Liste.</p>';
   if (may("LEAD_MANAGER")) {
     state.settings = await call(`/api/v1/branches/${encodeURIComponent(branch)}/settings`);
@@ -142,6 +144,7 @@ async function chooseBranch(branch) {
 }
 
 async function openManager() {
+  showView("list");
   const check = await call(`/api/v1/branches/${encodeURIComponent(state.branch)}/configuration-check`);
   $("#config-problem").hidden = check.ok;
   $("#config-problem").textContent = check.message || "";
@@ -158,7 +161,7 @@ async function refreshCounter() {
 // The list, the counter and the open lead, together.
 async function refreshAll() {
   if (!state.token || !may("LEAD_MANAGER") || $("#manager").hidden) return;
-  await Promise.all([refreshCounter(), loadRows(), refreshDetail()]);
+  await Promise.all([refreshCounter(), loadView(), refreshDetail()]);
 }
 
 // Polling is the fallback: it runs only while the live changes are not coming in.
@@ -249,7 +252,7 @@ function refreshSoon(lead = null, { everything = false, counter = true } = {}) {
     Object.assign(pending, { everything: false, counter: false });
     pending.leads.clear();
     if (!state.token || $("#manager").hidden) return;
-    await Promise.all([counted ? refreshCounter() : null, loadRows(), detail ? refreshDetail() : null]);
+    await Promise.all([counted ? refreshCounter() : null, loadView(), detail ? refreshDetail() : null]);
   }), 100);
 }
 
@@ -278,6 +281,79 @@ function announce(change) {
   const text = name ? TEXTS.live[change.kind] : TEXTS.live[`${change.kind}.unnamed`];
   $("span", item).textContent = text.replace("{name}", name);
   $("#alerts").append(item);
+}
+
+// -- the Servicetermin Manager --------------------------------------------------------------
+// The branch's appointments per acceptor, a day or a week; the new leads at the times the
+// customers asked for as tentative entries when the local setting says so. An entry opens
+// its lead in the same panel as the lead list does.
+
+function showView(view) {
+  state.view = view;
+  $("#filters").hidden = view !== "list";
+  $("#leads").hidden = view !== "list";
+  $("#overview").hidden = view !== "overview";
+  $("#open-manager").setAttribute("aria-pressed", String(view === "list"));
+  $("#open-overview").setAttribute("aria-pressed", String(view === "overview"));
+}
+
+function today() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: $("#manager").dataset.zone }).format(new Date());
+}
+
+function germanDate(iso) {
+  const [year, month, day] = iso.split("-");
+  return `${day}.${month}.${year}`;
+}
+
+async function openOverview() {
+  $("#manager").hidden = false;
+  showView("overview");
+  state.day ||= today();
+  await Promise.all([loadOverview(), refreshCounter()]);
+  $("#overview").focus();
+}
+
+async function loadOverview() {
+  const tools = $("#overview-tools");
+  tools.elements.day.value = germanDate(state.day);
+  tools.elements.day.setCustomValidity("");
+  tools.elements.view.value = state.week ? "week" : "day";
+  tools.elements.new_leads.checked = state.local.showNewInOverview;
+  const params = new URLSearchParams({
+    day: state.day,
+    view: state.week ? "week" : "day",
+    new_leads: String(state.local.showNewInOverview),
+  });
+  const html = await call(`/ui/branches/${encodeURIComponent(state.branch)}/overview?${params}`, { fragment: true });
+  const focused = document.activeElement?.closest("#overview-body [data-open]")?.dataset.open;
+  $("#overview-body").innerHTML = html;
+  markSelected();
+  if (focused) $(`#overview-body [data-open="${focused}"]`)?.focus();
+}
+
+function moveOverview(step) {
+  if (step === 0) {
+    state.day = today();
+  } else {
+    const day = new Date(`${state.day}T12:00:00Z`);
+    day.setUTCDate(day.getUTCDate() + step * (state.week ? 7 : 1));
+    state.day = day.toISOString().slice(0, 10);
+  }
+  return loadOverview();
+}
+
+// Whichever the advisor is looking at: the list or the Servicetermin Manager.
+function loadView() {
+  return state.view === "overview" ? loadOverview() : loadRows();
+}
+
+function markSelected() {
+  const selected = $("#detail-title")?.dataset.lead;
+  for (const item of $$("#rows tr[data-lead], #overview-body [data-open]")) {
+    const id = item.dataset.lead || item.dataset.open;
+    item.classList.toggle("selected", id === selected);
+  }
 }
 
 // -- German dates ----------------------------------------------------------------------------
@@ -366,9 +442,7 @@ async function loadRows({ cursor = null } = {}) {
 
 async function openLead(id, { focus = true } = {}) {
   $("#detail").innerHTML = await call(`/ui/leads/${id}`, { fragment: true });
-  for (const row of $$("#rows tr[data-lead]")) {
-    row.classList.toggle("selected", row.dataset.lead === id);
-  }
+  markSelected();
   if (focus) $("#detail").focus();
 }
 
@@ -389,7 +463,7 @@ async function refreshDetail() {
 
 async function afterChange(id, message) {
   notice(message);
-  await Promise.all([loadRows(), refreshCounter(), openLead(id, { focus: false })]);
+  await Promise.all([loadView(), refreshCounter(), openLead(id, { focus: false })]);
   if (state.changing) focusLead(id);
 }
 
@@ -397,7 +471,8 @@ async function afterChange(id, message) {
 // that opened it was re-rendered), else the detail.
 function focusLead(id) {
   state.changing = false;
-  ($(`#rows [data-open="${id}"]`) || $("#detail"))?.focus();
+  const from = state.view === "overview" ? "#overview-body" : "#rows";
+  ($(`${from} [data-open="${id}"]`) || $("#detail"))?.focus();
 }
 
 // -- dialogs ---------------------------------------------------------------------------------
@@ -595,6 +670,7 @@ function saveLocalSettings() {
   applyLocal();
   restartTimer();
   notice("Lokale Einstellungen gespeichert.");
+  if (state.view === "overview") loadOverview().catch((error) => notice(error.message));
 }
 
 // -- wiring ----------------------------------------------------------------------------------
@@ -634,6 +710,33 @@ function wire() {
   $("#signout").addEventListener("click", () => signOut());
   $("#branch").addEventListener("change", guarded((e) => chooseBranch(e.target.value)));
   $("#open-manager").addEventListener("click", guarded(openManager));
+  $("#open-overview").addEventListener("click", guarded(openOverview));
+  const tools = $("#overview-tools");
+  tools.addEventListener("submit", (e) => e.preventDefault());
+  tools.addEventListener("click", guarded(async (event) => {
+    const move = event.target.closest("[data-move]");
+    if (move) await moveOverview(Number(move.dataset.move));
+  }));
+  tools.addEventListener("change", guarded(async (event) => {
+    const input = event.target;
+    if (input.name === "view") state.week = input.value === "week";
+    if (input.name === "new_leads") {
+      // the same local setting as in "Lokale Einstellungen"
+      state.local.showNewInOverview = input.checked;
+      localStorage.setItem(localKey(), JSON.stringify(state.local));
+    }
+    if (input.name === "day") {
+      const iso = isoDate(input.value);
+      input.setCustomValidity(iso ? "" : "TT.MM.JJJJ");
+      if (!iso) throw new Error("Bitte geben Sie das Datum als TT.MM.JJJJ ein (z. B. 03.12.2026).");
+      state.day = iso;
+    }
+    await loadOverview();
+  }));
+  $("#overview-body").addEventListener("click", guarded(async (event) => {
+    const open = event.target.closest("[data-open]");
+    if (open) await openLead(open.dataset.open);
+  }));
   $("#refresh").addEventListener("click", guarded(refreshAll));
   $("#alerts").addEventListener("click", guarded(async (event) => {
     const item = event.target.closest("li");
