@@ -34,7 +34,11 @@ function phrase(problem, httpStatus) {
 }
 
 async function call(path, { method = "GET", body, fragment = false } = {}) {
-  const headers = { Authorization: `Bearer ${state.token}` };
+  // signed out meanwhile (another tab, an expired token): whatever was still on its way
+  // stops here and does not replace the sign-in form's message
+  const token = state.token;
+  if (!token) throw new ApiError("");
+  const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
     method,
@@ -49,7 +53,7 @@ async function call(path, { method = "GET", body, fragment = false } = {}) {
       /* not JSON: the status only */
     }
     // a token being tried is refused without touching the session already signed in
-    if (response.status === 401 && !state.signingIn) signOut(message);
+    if (response.status === 401 && !state.signingIn && state.token === token) signOut(message);
     throw new ApiError(message);
   }
   if (fragment) return response.text();
@@ -164,7 +168,9 @@ async function refreshAll() {
   await Promise.all([refreshCounter(), loadView(), refreshDetail()]);
 }
 
-// Polling is the fallback: it runs only while the live changes are not coming in.
+// Polling is the fallback while the live changes are not coming in. While they are, only
+// the open lead's detail is fetched at the interval: its e-mail/SMS delivery status comes
+// from the notifier, not as a change of the lead.
 function restartTimer() {
   clearInterval(state.timer);
   $("#live").dataset.live = state.live ? "on" : "off";
@@ -173,9 +179,9 @@ function restartTimer() {
     : `Keine Live-Verbindung: die Liste wird alle ${state.local.refresh} Sekunden neu geladen.`;
   $("#live").title = says;
   $("#live").setAttribute("aria-label", says);
-  if (state.live) return;
   state.timer = setInterval(guarded(async () => {
-    if (!$("#dialog").open && !document.hidden) await refreshAll();
+    if ($("#dialog").open || document.hidden) return;
+    await (state.live ? refreshDetail() : refreshAll());
   }), Math.max(2, Number(state.local.refresh)) * 1000);
 }
 
