@@ -135,6 +135,10 @@ bench-identification: install ## Benchmark: GET /identification over HTTP (lead-
 bench-live: install browser ## Benchmark: a DMS deletion to 50 open pages showing Storniert, beside the backend's share
 	$(RUN) python bench/bench_live.py
 
+.PHONY: chaos
+chaos: install ## Faults on the running pipeline (kills, broker and database outages, SMTP/SMS away); invariants checked; CHAOS_SEED, CHAOS_SECONDS
+	$(RUN) python bench/chaos.py
+
 .PHONY: labelled-set
 labelled-set: install ## Write customer-matching's labelled check set (German leads of every failure class)
 	$(RUN) python bench/make_labelled_set.py

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -37,6 +37,9 @@ SUPPRESSED = Counter(
     "osb_log_lines_suppressed_total",
     "Repeats of a Kafka client's log line held back (broker unreachable: thousands a minute)",
     ["logger"],
+)
+KAFKA_REACHABLE = Gauge(
+    "osb_kafka_reachable", "1 while the Kafka cluster answers metadata requests, else 0"
 )
 CONSUMER_LAG = Gauge(
     "osb_consumer_lag",
@@ -188,3 +191,47 @@ class LagWatch:
                 logging.getLogger(__name__).debug("consumer lag not read", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self._every)
+
+
+class BrokerWatch:
+    """One line when Kafka stops answering and one when it answers again (with how long it
+    was away), and ``osb_kafka_reachable``: the client's own lines repeat thousands of
+    times a minute meanwhile and are held back (:class:`Repeats`).
+
+    ``ask`` is a metadata request that returns whether the cluster answered."""
+
+    def __init__(
+        self,
+        ask: Callable[[], Awaitable[bool]],
+        *,
+        every: float = 2.0,
+        timeout: float = 1.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ask, self._every, self._timeout, self._clock = ask, every, timeout, clock
+        self.lost_at: float | None = None
+        self._log = logging.getLogger("osb_platform.kafka")
+        KAFKA_REACHABLE.set(1)
+
+    async def check(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                answered = await self._ask()
+            problem = None if answered else "no answer to a metadata request"
+        except Exception as exc:  # whatever it is, Kafka is not answering
+            problem = repr(exc)
+        if problem is None and self.lost_at is not None:
+            away = self._clock() - self.lost_at
+            self.lost_at = None
+            KAFKA_REACHABLE.set(1)
+            self._log.info("Kafka reachable again", extra={"away_s": round(away, 1)})
+        elif problem is not None and self.lost_at is None:
+            self.lost_at = self._clock()
+            KAFKA_REACHABLE.set(0)
+            self._log.warning("Kafka unreachable", extra={"problem": problem})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.check()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._every)

@@ -94,6 +94,10 @@ class Producer:
     async def stop(self) -> None:
         await self._producer.stop()
 
+    async def reachable(self) -> bool:
+        """Whether the cluster answers a metadata request."""
+        return bool(await self._producer.client.force_metadata_update())
+
     async def ping(self, topic: str) -> None:
         """Raise unless the cluster answers a metadata request for ``topic``."""
         client = self._producer.client

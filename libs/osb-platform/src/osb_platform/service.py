@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from osb_platform.db import make_engine, upgrade
 from osb_platform.http import Check
-from osb_platform.observability import LagWatch, configure_logging
+from osb_platform.observability import BrokerWatch, LagWatch, configure_logging
 from osb_platform.outbox import OutboxRelay
 from osb_platform.producer import Producer
 
@@ -99,7 +99,9 @@ async def service_runtime(
         producer = Producer(settings.kafka_bootstrap_servers, client_id=service)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        yield Runtime(engine, producer, stack, settings.kafka_bootstrap_servers)
+        runtime = Runtime(engine, producer, stack, settings.kafka_bootstrap_servers)
+        runtime.background(BrokerWatch(producer.reachable).run, "broker-watch")
+        yield runtime
 
 
 def readiness(engine: AsyncEngine, producer: Producer, topic: str) -> dict[str, Check]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
+
+import osb_platform.observability as o
+import pytest
 
 PROBE = """
 import logging
@@ -74,3 +78,33 @@ def test_a_kafka_client_s_repeated_lines_are_held_back_and_counted() -> None:
         ("aiokafka.conn", "Got error NodeNotReadyError", None),
     ]
     assert float(count) == 2999
+
+
+async def test_kafka_away_is_said_once_and_its_return_once_with_how_long(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [100.0]
+    answers: list[bool | Exception] = [True, ConnectionError("refused"), False, False, True, True]
+
+    async def ask() -> bool:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    watch = o.BrokerWatch(ask, clock=lambda: now[0])
+    reachable = []
+    with caplog.at_level(logging.INFO, logger="osb_platform.kafka"):
+        for _ in range(6):
+            await watch.check()
+            reachable.append(o.KAFKA_REACHABLE._value.get())
+            now[0] += 2.0
+    assert reachable == [1, 0, 0, 0, 1, 1]
+    said = [
+        (r.getMessage(), getattr(r, "problem", None), getattr(r, "away_s", None))
+        for r in caplog.records
+    ]
+    assert said == [
+        ("Kafka unreachable", "ConnectionError('refused')", None),
+        ("Kafka reachable again", None, 6.0),
+    ]
