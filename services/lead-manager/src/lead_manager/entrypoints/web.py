@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -24,6 +24,7 @@ from lead_manager.domain.identification import NOT_OWNED
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints import labels
 from lead_manager.entrypoints.auth import CurrentActor
+from lead_manager.entrypoints.http.branches import Overview
 from lead_manager.entrypoints.http.deps import Matching, Reads, Work
 from lead_manager.entrypoints.http.schemas import settings_view
 from lead_manager.service import queries
@@ -145,27 +146,15 @@ def week_grid(o: queries.AppointmentOverview) -> list[list[list[queries.Calendar
 
 
 @router.get("/ui/branches/{branch_id}/overview", response_class=HTMLResponse)
-async def overview_panel(
-    request: Request,
-    reads: Reads,
-    uow: Work,
-    actor: CurrentActor,
-    branch_id: str,
-    day: date,
-    view: Literal["day", "week"] = "day",
-    new_leads: bool = False,
-) -> HTMLResponse:
-    week = view == "week"
-    o = await queries.appointment_overview(
-        reads, uow, actor, branch_id, day=day, week=week, new_leads=new_leads
-    )
+async def overview_panel(request: Request, o: Overview) -> HTMLResponse:
+    week = o.days == 7
     days = [o.first_day + timedelta(days=n) for n in range(o.days)]
     return _fragment(
         request,
         "_overview.html",
         o=o,
         week=week,
-        new_leads=new_leads,
+        new_leads=o.new_leads,
         days=days,
         grid=week_grid(o) if week else day_grid(o),
         WEEKDAYS=labels.WEEKDAYS,

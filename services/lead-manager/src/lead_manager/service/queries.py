@@ -270,6 +270,7 @@ class AppointmentOverview(Model):
     first_day: date
     days: int
     zone: str
+    new_leads: bool
     acceptors: list[AcceptorColumn]
     entries: list[CalendarItem]
 
@@ -320,6 +321,7 @@ async def appointment_overview(
         first_day=first_day,
         days=days,
         zone=DISPLAY_ZONE.key,
+        new_leads=new_leads,
         acceptors=columns,
         entries=entries,
     )

@@ -4,9 +4,9 @@ OSB settings and appointments (the Servicetermin Manager)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from osb_platform.http import error_responses
 
 from lead_manager.domain.branch import Acceptor, BranchSettings
@@ -82,12 +82,7 @@ async def write_settings(
     return settings_view(stored)
 
 
-@router.get(
-    "/branches/{branch_id}/appointments",
-    response_model=queries.AppointmentOverview,
-    tags=["branches"],
-)
-async def appointments(
+async def appointment_overview(
     reads: Reads,
     uow: Work,
     actor: CurrentActor,
@@ -96,9 +91,22 @@ async def appointments(
     view: Literal["day", "week"] = "day",
     new_leads: bool = False,
 ) -> queries.AppointmentOverview:
-    """The Servicetermin Manager: the branch's appointments per acceptor on ``day``, or in
-    its week (Monday to Sunday); with ``new_leads`` the new leads at their requested times
-    as tentative entries."""
+    """The Servicetermin Manager's question, as the API and the page ask it."""
     return await queries.appointment_overview(
         reads, uow, actor, branch_id, day=day, week=view == "week", new_leads=new_leads
     )
+
+
+Overview = Annotated[queries.AppointmentOverview, Depends(appointment_overview)]
+
+
+@router.get(
+    "/branches/{branch_id}/appointments",
+    response_model=queries.AppointmentOverview,
+    tags=["branches"],
+)
+async def appointments(overview: Overview) -> queries.AppointmentOverview:
+    """The Servicetermin Manager: the branch's appointments per acceptor on ``day``, or in
+    its week (Monday to Sunday); with ``new_leads`` the new leads at their requested times
+    as tentative entries."""
+    return overview
