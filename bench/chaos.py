@@ -105,13 +105,14 @@ class Chaos:
         self.stop = asyncio.Event()
         self.processes: dict[str, Any] = {}
         self.planned = schedule(random.Random(SEED), SECONDS * 0.85)
+        self.stack = contextlib.AsyncExitStack()  # everything started, stopped in reverse
 
     # -- the system ---------------------------------------------------------------------
 
     async def start(self) -> None:
         from osb_local_infra.postgres import database_url, ensure_databases
         from osb_platform import make_broker
-        from osb_testing.mail import Smtp
+        from osb_testing.mail import Smtp, serving_sms_sink
         from osb_testing.system import lead_system, matching_process, notifier_process
 
         server = self.infra.database_urls
@@ -125,9 +126,11 @@ class Chaos:
             )
         }
         await ensure_databases(self.urls)
+        # the run's databases go last: nothing else uses them
+        self.stack.push_async_callback(_drop_databases, server["lead-manager"], self.urls)
         self.smtp = Smtp()
-        self.sms_served = _serving_sms()
-        self.sms, sms_url = await self.sms_served.__aenter__()
+        self.stack.callback(lambda: self.smtp.controller and self.smtp.controller.stop())
+        self.sms, sms_url = await self.stack.enter_async_context(serving_sms_sink())
         bootstrap = self.infra.bootstrap_servers
         system = await lead_system(
             self.run_id,
@@ -168,9 +171,12 @@ class Chaos:
             "customer-matching": matching,
             "notifier": notifier,
         }
+        for process in self.processes.values():
+            self.stack.callback(process.stop)
         await asyncio.gather(*(p.start(timeout=120) for p in self.processes.values()))
         self.bus = make_broker(bootstrap, client_id=f"chaos-{self.run_id}")
         await self.bus.start()
+        self.stack.push_async_callback(self.bus.stop)
         from lead_manager.domain.permissions import Permission
         from lead_manager.entrypoints.auth import issue_token
 
@@ -183,6 +189,8 @@ class Chaos:
             timeout=10,
         )
         self.intake = httpx.AsyncClient(base_url=system.intake.url, timeout=10)
+        self.stack.push_async_callback(self.manager.aclose)
+        self.stack.push_async_callback(self.intake.aclose)
         settings = {
             "name": "Autohaus Chaos",
             "acceptors": [{"id": "chaos", "name": "Chaos Advisor"}],
@@ -195,20 +203,7 @@ class Chaos:
         self.offsets = await _end_offsets(bootstrap)
 
     async def close(self) -> None:
-        for client in ("manager", "intake"):
-            if hasattr(self, client):
-                await getattr(self, client).aclose()
-        if hasattr(self, "bus"):
-            with contextlib.suppress(Exception):
-                await self.bus.stop()
-        for process in self.processes.values():
-            process.stop()
-        if getattr(self, "smtp", None) is not None and self.smtp.controller is not None:
-            self.smtp.controller.stop()
-        if hasattr(self, "sms_served"):
-            await self.sms_served.__aexit__(None, None, None)
-        if hasattr(self, "urls"):  # the run's databases: nothing else uses them
-            await _drop_databases(self.infra.database_urls["lead-manager"], self.urls)
+        await self.stack.aclose()
 
     async def all_ready(self, timeout: float = 180) -> float:
         """Seconds until every service answers /health/ready with 200."""
@@ -265,26 +260,26 @@ class Chaos:
                 await asyncio.sleep(0.5)
             await asyncio.sleep(1 / per_second)
 
+    async def send(self, message: Any, topic: Any, key: str, source: str) -> None:
+        """Publish until the broker acknowledges it (the same record again after a timeout:
+        the consumers deduplicate)."""
+        from osb_platform import publish
+
+        while True:
+            try:
+                async with asyncio.timeout(15):
+                    await publish(self.bus, message, topic=topic, key=key, source=source)
+                return
+            except Exception:  # the broker away
+                await asyncio.sleep(0.5)
+
     async def kafka_bookings(self, per_second: float) -> None:
         from osb_contracts.topics import PORTAL_BOOKINGS
-        from osb_platform import publish
 
         while not self.stop.is_set():
             booking = self.booking("K")
-            while True:
-                try:
-                    async with asyncio.timeout(15):
-                        await publish(
-                            self.bus,
-                            booking,
-                            topic=PORTAL_BOOKINGS,
-                            key=booking.booking_id,
-                            source="/chaos/portal",
-                        )
-                    self.ledger.kafka_bookings.add(booking.booking_id)
-                    break
-                except Exception:
-                    await asyncio.sleep(0.5)
+            await self.send(booking, PORTAL_BOOKINGS, booking.booking_id, "/chaos/portal")
+            self.ledger.kafka_bookings.add(booking.booking_id)
             await asyncio.sleep(1 / per_second)
 
     async def advisor(self) -> None:
@@ -365,27 +360,14 @@ class Chaos:
     async def dms_delete(self, lead_id: str, appointment_id: str) -> None:
         from osb_contracts.dms import AppointmentDeleted
         from osb_contracts.topics import DMS_APPOINTMENTS
-        from osb_platform import publish
 
         deleted = AppointmentDeleted(
             appointment_id=uuid.UUID(appointment_id),
             branch_id=self.branch,
             deleted_at=datetime.now(UTC),
         )
-        while True:
-            try:
-                async with asyncio.timeout(15):
-                    await publish(
-                        self.bus,
-                        deleted,
-                        topic=DMS_APPOINTMENTS,
-                        key=appointment_id,
-                        source="/chaos/dms",
-                    )
-                self.ledger.deleted.add(lead_id)
-                return
-            except Exception:
-                await asyncio.sleep(0.5)
+        await self.send(deleted, DMS_APPOINTMENTS, appointment_id, "/chaos/dms")
+        self.ledger.deleted.add(lead_id)
 
     async def masters(self) -> None:
         from osb_testing.dms import master_customer, publish_customer
@@ -556,12 +538,6 @@ class Chaos:
         if duplicate_messages > counts["duplicate_window"]:
             broken.append("messages_duplicated")
         return {"counts": counts, "broken": broken}
-
-
-def _serving_sms() -> Any:
-    from osb_testing.mail import serving_sms_sink
-
-    return serving_sms_sink()
 
 
 def _pid(pid: int | None) -> int:

@@ -674,6 +674,19 @@ async def seeded(web: Web) -> Seeded:
     return Seeded(branch, number, last, master)
 
 
+async def master_chosen(web: Web, seeded: Seeded, lead: LeadRequested) -> tuple[Page, Locator]:
+    """The page with the appointment dialog of ``lead`` open and the seeded master, found
+    by the duplicate search, selected: (page, the dialog's form)."""
+    page = await web.open(web.token(seeded.branch))
+    await page.locator(f"button[data-open='{lead.lead_id}']").click()
+    await page.get_by_role("button", name="Als Termin anlegen").click()
+    form = page.locator("#schedule-form")
+    candidate = form.locator("table.candidates tbody tr", has_text=seeded.number)
+    await expect(candidate).to_be_visible(timeout=WAIT_MS)
+    await candidate.get_by_role("radio").check()
+    return page, form
+
+
 @pytest.mark.parametrize(
     "choice",
     [
@@ -685,14 +698,7 @@ async def seeded(web: Web) -> Seeded:
 )
 async def test_each_choice_of_the_duplicate_dialog(web: Web, seeded: Seeded, choice: str) -> None:
     lead = await web.lead(seeded.branch, seeded.last)
-    page = await web.open(web.token(seeded.branch))
-    await page.locator(f"button[data-open='{lead.lead_id}']").click()
-    await page.get_by_role("button", name="Als Termin anlegen").click()
-
-    form = page.locator("#schedule-form")
-    candidate = form.locator("table.candidates tbody tr", has_text=seeded.number)
-    await expect(candidate).to_be_visible(timeout=WAIT_MS)
-    await candidate.get_by_role("radio").check()
+    page, form = await master_chosen(web, seeded, lead)
     compare = form.locator(f"table.compare[data-compare='{seeded.number}']")
     await expect(compare).to_be_visible()
     # Side by side: the differing e-mail is highlighted, the same address is not.
@@ -750,13 +756,7 @@ async def test_an_sms_confirmation_goes_to_the_master_s_number_when_the_lead_has
     web: Web, seeded: Seeded
 ) -> None:
     lead = await web.lead(seeded.branch, seeded.last, mobile=None)
-    page = await web.open(web.token(seeded.branch))
-    await page.locator(f"button[data-open='{lead.lead_id}']").click()
-    await page.get_by_role("button", name="Als Termin anlegen").click()
-    form = page.locator("#schedule-form")
-    candidate = form.locator("table.candidates tbody tr", has_text=seeded.number)
-    await expect(candidate).to_be_visible(timeout=WAIT_MS)
-    await candidate.get_by_role("radio").check()
+    page, form = await master_chosen(web, seeded, lead)
     await form.get_by_label("Zusammenführen, Stammdaten übernehmen").check()
     await form.get_by_label("Bestätigung an den Kunden").select_option("SMS")
     await submit(page, form, "Termin anlegen", "Termin angelegt")
@@ -840,13 +840,7 @@ async def test_the_appointment_dialog_fits_1366_by_768_without_scrolling(
     web: Web, seeded: Seeded
 ) -> None:
     lead = await web.lead(seeded.branch, seeded.last)
-    page = await web.open(web.token(seeded.branch))  # 1366x768
-    await page.locator(f"button[data-open='{lead.lead_id}']").click()
-    await page.get_by_role("button", name="Als Termin anlegen").click()
-    form = page.locator("#schedule-form")
-    candidate = form.locator("table.candidates tbody tr", has_text=seeded.number)
-    await expect(candidate).to_be_visible(timeout=WAIT_MS)
-    await candidate.get_by_role("radio").check()  # its comparison shown too
+    page, form = await master_chosen(web, seeded, lead)  # 1366x768, its comparison shown
     await expect(form.locator(f"table.compare[data-compare='{seeded.number}']")).to_be_visible()
     await shot(page, "appointment-dialog")
     dialog = page.locator("#dialog")

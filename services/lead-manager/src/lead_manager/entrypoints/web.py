@@ -7,6 +7,7 @@ and sends the advisor's actions to the JSON API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -110,6 +111,12 @@ def _wall_minutes(at: datetime, day: date) -> int:
     return local.hour * 60 + local.minute
 
 
+def _column_of(o: queries.AppointmentOverview) -> Callable[[queries.CalendarItem], int]:
+    """An entry's column: its acceptor's, or after them all the new leads'."""
+    columns = {a.id: n for n, a in enumerate(o.acceptors)}
+    return lambda entry: columns.get(entry.acceptor or "", len(o.acceptors))
+
+
 def day_grid(o: queries.AppointmentOverview) -> dict[str, Any]:
     """The day as a grid: a column per acceptor (then one for new leads), a row per slot."""
     spans = []
@@ -118,11 +125,11 @@ def day_grid(o: queries.AppointmentOverview) -> dict[str, Any]:
         spans.append((e, start, max(_wall_minutes(e.end, o.first_day), start + SLOT_MINUTES)))
     first = min([DAY_HOURS[0] * 60, *(a for _, a, _ in spans)]) // 60
     last = min(24, -(-max([DAY_HOURS[1] * 60, *(b for _, _, b in spans)]) // 60))
-    columns = {a.id: n for n, a in enumerate(o.acceptors)}
+    column = _column_of(o)
     placed = [
         Placed(
             e,
-            columns.get(e.acceptor or "", len(o.acceptors)),
+            column(e),
             (a - first * 60) // SLOT_MINUTES,
             -(-(b - a) // SLOT_MINUTES),
         )
@@ -134,14 +141,14 @@ def day_grid(o: queries.AppointmentOverview) -> dict[str, Any]:
 
 def week_grid(o: queries.AppointmentOverview) -> list[list[list[queries.CalendarItem]]]:
     """Per acceptor (and the new leads last), per day: the entries starting that day."""
-    columns = {a.id: n for n, a in enumerate(o.acceptors)}
+    column = _column_of(o)
     cells: list[list[list[queries.CalendarItem]]] = [
         [[] for _ in range(o.days)] for _ in range(len(o.acceptors) + 1)
     ]
     for entry in o.entries:
         day = (entry.start.astimezone(DISPLAY_ZONE).date() - o.first_day).days
         if 0 <= day < o.days:
-            cells[columns.get(entry.acceptor or "", len(o.acceptors))][day].append(entry)
+            cells[column(entry)][day].append(entry)
     return cells
 
 
@@ -154,7 +161,6 @@ async def overview_panel(request: Request, o: Overview) -> HTMLResponse:
         "_overview.html",
         o=o,
         week=week,
-        new_leads=o.new_leads,
         days=days,
         grid=week_grid(o) if week else day_grid(o),
         WEEKDAYS=labels.WEEKDAYS,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 Position = tuple[int, ...]  # the next offset of each partition
@@ -144,6 +144,3 @@ class ChangeLog:
     @property
     def subscribers(self) -> int:
         return len(self._subscriptions)
-
-    def kept(self) -> Sequence[LeadChange]:
-        return tuple(self._kept)

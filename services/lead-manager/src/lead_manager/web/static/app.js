@@ -437,10 +437,7 @@ async function loadRows({ cursor = null } = {}) {
   } else {
     rows.innerHTML = html;
   }
-  const selected = $("#detail-title")?.dataset.lead;
-  for (const row of $$("tr[data-lead]", rows)) {
-    row.classList.toggle("selected", row.dataset.lead === selected);
-  }
+  markSelected();
   if (focused) $(`[data-open="${focused}"]`, rows)?.focus();
   const count = $$("tr[data-lead]", rows).length;
   $("#list-status").textContent = `(${count}${$(".more-row", rows) ? "+" : ""})`;
