@@ -458,7 +458,9 @@ async function refreshDetail() {
   const action = focused?.dataset.action;
   const channel = focused?.dataset.channel;
   await openLead(id, { focus: false });
-  if (!focused) return;
+  // focus moved on meanwhile (a dialog's change put it on the lead's row): leave it there
+  const moved = document.activeElement && document.activeElement !== document.body;
+  if (!focused || (moved && !document.activeElement.closest("#detail"))) return;
   const same = action && $$(`#detail [data-action="${action}"]`)
     .find((b) => (b.dataset.channel || "") === (channel || ""));
   (same || $("#detail")).focus();
