@@ -26,11 +26,14 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from osb_contracts import Envelope, Message, Topic, decode, encode
 
+from osb_platform.aiokafka_patches import raise_offset_fetch_errors
 from osb_platform.kafka_security import KafkaSecurity
 from osb_platform.observability import CONSUMED, FAILED, HANDLER_SECONDS, handling
 from osb_platform.producer import partition_for
 
 log = logging.getLogger(__name__)
+
+raise_offset_fetch_errors()  # every consumer group of the process; see aiokafka_patches
 
 
 def make_broker(bootstrap_servers: str, *, client_id: str, **options: Any) -> KafkaBroker:

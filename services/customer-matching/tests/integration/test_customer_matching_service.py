@@ -342,7 +342,14 @@ async def test_the_advisor_s_decisions_label_the_candidates_they_were_shown(
     home = Address(street="Hauptstraße", house_number="5", postcode=postcode, city="Hamburg")
     number, neighbour = f"K{uuid.uuid4().hex[:8]}", f"K{uuid.uuid4().hex[:8]}"
     await harness.master(customer(number, name, address=home), revision=1)
-    await harness.master(customer(neighbour, surname(), first_name="Eva", address=home), 1)
+    # a spouse: the same surname and address, a first name and e-mail of her own. A stranger
+    # at the address is shown only while the learned model (fed by every test's searches in
+    # the shared database) weighs the address above the names' disagreement; once it did
+    # not, for 30 s.
+    spouse = customer(
+        neighbour, name, first_name="Eva", email=f"eva.{name.lower()}@example.de", address=home
+    )
+    await harness.master(spouse, 1)
     lead = Customer(first_name="Jürgen", last_name=name, address=home)
     merged, new = uuid.uuid4(), uuid.uuid4()
 
