@@ -41,7 +41,8 @@ def make_broker(bootstrap_servers: str, *, client_id: str, **options: Any) -> Ka
     if "security" not in options:
         options["security"] = KafkaSecurity().faststream()
     return KafkaBroker(
-        bootstrap_servers,
+        # FastStream takes a string for one server: "a:9092,b:9092" would be one host name
+        [server.strip() for server in bootstrap_servers.split(",")],
         client_id=client_id,
         allow_auto_create_topics=False,
         enable_idempotence=True,

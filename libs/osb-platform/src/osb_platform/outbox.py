@@ -5,9 +5,13 @@
 - ``add_to_outbox`` encodes events as CloudEvents records inside the caller's transaction.
 - ``first_seen`` records event ids in the inbox and returns those not processed before.
 - ``OutboxRelay`` publishes committed rows in order, then marks them. One relay per service
-  publishes at a time (a PostgreSQL advisory lock elects it among instances), so records of
-  one key leave in commit order. A crash between the send and the mark publishes those rows
-  again with the same event ids; consumers' inboxes drop them.
+  publishes at a time (a PostgreSQL advisory lock elects it among instances; lost with its
+  connection, it is taken again before anything more is published), so records of one key
+  leave in commit order. When the mark fails (the database went away after Kafka
+  acknowledged), the relay marks those rows first once the database is back, before it
+  claims any: they are not sent again. Only a relay killed between the send and the mark,
+  or losing its lock to another instance meanwhile, publishes rows again, with the same
+  event ids; consumers' inboxes drop them.
 - A transaction that adds rows sends a PostgreSQL notification, delivered at its commit to
   the relay listening on that database, whichever instance committed: the relay publishes
   at once and otherwise polls only now and then (for a notification lost with its
@@ -21,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +162,22 @@ class OutboxRelay:
         self._keep_published_s = keep_published_s
         self.published = 0
         self._wake = asyncio.Event()
+        self._unmarked: list[int] = []  # sent, Kafka acknowledged, the mark not committed
 
     async def run(self, stop: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._elected(stop)
+                failures = 0
+            except Exception:  # the lock's connection could not be had or was lost
+                failures += 1
+                pause = min(30.0, 0.2 * 2**failures)
+                log.warning("outbox relay lost its database connection; again in %.1fs", pause)
+                await _wait(stop, pause)
+
+    async def _elected(self, stop: asyncio.Event) -> None:
+        """Take the lock (waiting while another instance holds it), publish while it is held."""
         async with self._engine.connect() as lock_conn:
             while not stop.is_set():
                 got = (
@@ -178,7 +196,7 @@ class OutboxRelay:
             assert listening is not None
             await listening.add_listener(CHANNEL, self._notified)
             try:
-                await self._loop(stop)
+                await self._loop(stop, held=lambda: not listening.is_closed())
             finally:
                 with contextlib.suppress(Exception):
                     await listening.remove_listener(CHANNEL, self._notified)
@@ -189,10 +207,12 @@ class OutboxRelay:
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
-    async def _loop(self, stop: asyncio.Event) -> None:
+    async def _loop(self, stop: asyncio.Event, held: Callable[[], bool]) -> None:
         failures = 0
         last_cleanup = last_count = 0.0
         while not stop.is_set():
+            if not held():  # the server ended the session, and with it the lock
+                raise ConnectionError("the outbox relay's lock connection was lost")
             try:
                 sent = await self.publish_once()
                 # Housekeeping inside the try: a database away must not end the relay.
@@ -224,6 +244,14 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         t = self._table
+        if self._unmarked:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    update(t)
+                    .where(t.c.id.in_(self._unmarked), t.c.published_at.is_(None))
+                    .values(published_at=func.clock_timestamp())
+                )
+            self._unmarked = []
         async with self._engine.begin() as conn:
             rows = (
                 await conn.execute(
@@ -240,11 +268,13 @@ class OutboxRelay:
                 Outgoing(r.topic, KafkaRecord(key=r.key, value=r.value, headers=r.headers))
                 for r in rows
             )
+            self._unmarked = [r.id for r in rows]
             await conn.execute(
                 update(t)
                 .where(t.c.id.in_([r.id for r in rows]))
                 .values(published_at=func.clock_timestamp())  # when the broker acknowledged
             )
+        self._unmarked = []
         self.published += len(rows)
         return len(rows)
 

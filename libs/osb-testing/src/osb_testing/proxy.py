@@ -5,8 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from osb_testing.processes import free_port
+
+
+def database_proxy(url: str) -> tuple[TcpProxy, str]:
+    """A proxy in front of the PostgreSQL server of ``url`` (Unix socket or TCP), and the
+    same database's URL through it (not up yet)."""
+    real = urlsplit(url)
+    socket_dir = parse_qs(real.query).get("host", [""])[0]
+    port = real.port or 5432
+    # the local server listens on a Unix socket, a configured one on TCP
+    proxy = TcpProxy(f"{socket_dir}/.s.PGSQL.{port}" if socket_dir else (real.hostname or "", port))
+    user = real.username or "postgres"
+    auth = f"{user}:{real.password}" if real.password else user
+    return proxy, urlunsplit(real._replace(netloc=f"{auth}@127.0.0.1:{proxy.port}", query=""))
 
 
 class TcpProxy:

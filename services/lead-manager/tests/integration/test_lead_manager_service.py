@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -50,7 +49,7 @@ from osb_platform import make_broker, publish
 from osb_testing.fuzz import RECORDS, drawn, records, send_then_valid
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.outbox import wait_outbox_drained
-from osb_testing.proxy import TcpProxy
+from osb_testing.proxy import database_proxy
 from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
@@ -664,20 +663,13 @@ async def test_a_database_that_is_down_is_waited_for_and_nothing_is_dead_lettere
     """PostgreSQL unreachable (through a proxy taken down): the requests are tried again and
     again, more often than a record's own failure would be, and none is dead-lettered; the
     advisor's list is a 503 with Retry-After; back up, each becomes a lead."""
-    real = urlsplit(database_urls["lead-manager"])
-    socket_dir = parse_qs(real.query).get("host", [""])[0]
-    port = real.port or 5432
-    # the local server listens on a Unix socket, a configured one on TCP
-    proxy = TcpProxy(f"{socket_dir}/.s.PGSQL.{port}" if socket_dir else (real.hostname or "", port))
-    user = real.username or "postgres"
-    auth = f"{user}:{real.password}" if real.password else user
-    proxied = real._replace(netloc=f"{auth}@127.0.0.1:{proxy.port}", query="")
+    proxy, proxied = database_proxy(database_urls["lead-manager"])
     group = f"lead-manager-down-{uuid.uuid4().hex[:8]}"
     for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
         await move_group_to_end(kafka_bootstrap_servers, f"{group}.{topic}", [topic])
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
-        database_url=urlunsplit(proxied),
+        database_url=proxied,
         jwt_secret=JWT_SECRET,
         consumer_group=group,
     )
