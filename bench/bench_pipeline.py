@@ -6,7 +6,9 @@ Side by side, in one run, on the same broker and on databases created for the ro
   transaction per batch, committing offsets after it;
 - pipeline: lead-intake and lead-manager as processes: validation, the second hop through
   the lead request topic, inbox, lead rows, history, outbox, and the relay publishing
-  LeadCreated. A booking counts when its LeadCreated is on the lead events topic.
+  LeadCreated. A booking counts when its LeadCreated is on the lead events topic;
+- the same pipeline with two instances of each service in the same consumer groups (the
+  partitions shared between them, one outbox relay elected among them).
 
 Latency is the Kafka timestamp of the booking record to that of its LeadCreated (or to the
 baseline's commit), for bookings produced as fast as the producer goes (throughput run)
@@ -30,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from lead_intake.domain.validation import lead_id_for
@@ -37,7 +40,7 @@ from lead_manager.entrypoints.app import MIGRATIONS as LEAD_MANAGER_MIGRATIONS
 from osb_contracts import encode
 from osb_contracts.leads import LeadCreated
 from osb_contracts.portal import BookingSubmitted, PortalAddress, PortalCustomer, PortalVehicle
-from osb_contracts.topics import LEAD_EVENTS, PORTAL_BOOKINGS
+from osb_contracts.topics import LEAD_EVENTS, LEAD_REQUESTS, PORTAL_BOOKINGS
 from osb_local_infra.postgres import database_url, ensure_databases
 from osb_platform.db import make_engine, upgrade
 from osb_testing.infrastructure import TestInfrastructure, provide
@@ -184,12 +187,27 @@ async def baseline(
 
 
 async def pipeline(
-    bootstrap: str, urls: dict[str, str], records: list[Any], rate: float | None, label: str
+    bootstrap: str,
+    urls: dict[str, str],
+    records: list[Any],
+    rate: float | None,
+    label: str,
+    instances: int = 1,
 ) -> dict[str, Any]:
-    system = await lead_system(
-        uuid.uuid4().hex[:8], bootstrap=bootstrap, database_urls=urls, jwt_secret=SECRET
+    run = uuid.uuid4().hex[:8]
+    system = await lead_system(run, bootstrap=bootstrap, database_urls=urls, jwt_secret=SECRET)
+    first = [system.intake, system.manager]
+    processes = first + [p.another(i) for p in first for i in range(2, instances + 1)]
+    await asyncio.gather(*(p.start() for p in processes))
+    # the bookings go out once every instance has its partitions, not during the rebalance
+    await groups_settled(
+        {
+            f"intake-{run}": [p for p in processes if p.name.startswith("lead-intake")],
+            f"manager-{run}.{LEAD_REQUESTS.name}": [
+                p for p in processes if p.name.startswith("lead-manager")
+            ],
+        }
     )
-    await asyncio.gather(system.intake.start(), system.manager.start())
     keys = {str(lead_id_for(k.decode())).encode(): k for k, _, _ in records}
     partitions = await partitions_of(bootstrap, [LEAD_EVENTS.name])
     events = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -203,8 +221,8 @@ async def pipeline(
             # loop). The events are read afterwards; their timestamps are the broker's.
             end = await published(events, start, len(records))
         finally:
-            system.intake.stop()
-            system.manager.stop()
+            for process in processes:
+                process.stop()
         created = await read_between(events, start, end)
     finally:
         await events.stop()
@@ -218,6 +236,17 @@ async def pipeline(
     first = min(sent.values())
     seconds = (max(done_at.values()) - first) / 1000
     return summary(label, len(records), seconds, [done_at[k] - sent[k] for k in done_at])
+
+
+async def groups_settled(groups: dict[str, list[Any]]) -> None:
+    """Wait until every instance has had partitions of its group: each reports the group's
+    lag only for partitions assigned to it, and the one that joined last gets its first
+    ones in the rebalance that includes everybody."""
+    async with httpx.AsyncClient(timeout=5, follow_redirects=True) as http, asyncio.timeout(120):
+        for group, processes in groups.items():
+            for process in processes:
+                while f'group="{group}"' not in (await http.get(f"{process.url}/metrics")).text:
+                    await asyncio.sleep(0.5)
 
 
 async def published(
@@ -285,8 +314,24 @@ async def measure(
             base = await baseline(
                 bootstrap, urls["lead-manager"], big, None, "baseline: aiokafka + asyncpg"
             )
-            pipe = await pipeline(bootstrap, urls, big, None, "pipeline: intake + manager")
-            rounds.append([base, pipe])
+            one = pipeline(bootstrap, urls, big, None, "pipeline: intake + manager")
+            # two instances of each on bookings of their own, the same number; every other
+            # round first, so that neither always finds the fuller tables
+            two = pipeline(
+                bootstrap,
+                urls,
+                bookings(f"BENCH-{run}-{n}-TWO-", args.bookings),
+                None,
+                "pipeline: two instances of each",
+                instances=2,
+            )
+            if n % 2:
+                double = await two
+                single = await one
+            else:
+                single = await one
+                double = await two
+            rounds.append([base, single, double])
         finally:
             await drop_databases(infra, urls)
     urls = await fresh_databases(infra, f"{run}l")
@@ -325,8 +370,9 @@ def main() -> None:
         rounds, steady = uvloop.run(measure(infra, args))
     # Each round compares the two paths under the same conditions; the machine's two cores
     # are shared with the broker and the database, so rounds vary: the median is the figure.
-    ratios = [pipe["per_second"] / base["per_second"] for base, pipe in rounds]
+    ratios = [pipe["per_second"] / base["per_second"] for base, pipe, _ in rounds]
     ratio = statistics.median(ratios)
+    scaling = [two["per_second"] / one["per_second"] for _, one, two in rounds]
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench-pipeline",
@@ -334,6 +380,8 @@ def main() -> None:
         "round_ratios": [round(r, 3) for r in ratios],
         "steady_rate": steady,
         "pipeline_to_baseline": round(ratio, 3),
+        "two_instances_round_ratios": [round(r, 3) for r in scaling],
+        "two_instances_to_one": round(statistics.median(scaling), 3),
     }
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2))
@@ -345,6 +393,8 @@ def main() -> None:
         print(f"{n:5} {r['path']:34} {figures}")
     listed = ", ".join(f"{r:.2f}" for r in ratios)
     print(f"pipeline / baseline throughput per round: {listed}; median {ratio:.2f}")
+    listed = ", ".join(f"{r:.2f}" for r in scaling)
+    print(f"two instances / one per round: {listed}; median {statistics.median(scaling):.2f}")
     print(f"(written to {OUT.relative_to(ROOT)})")
 
 

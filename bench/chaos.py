@@ -8,8 +8,12 @@ rejecting (by e-mail, some by SMS) and scheduling (cash sale, confirmation by e-
 new lead through lead-manager's API (retried with the same request id), the DMS deleting
 some of the appointments, and master changes for customer-matching's replica. Meanwhile a
 fault schedule drawn from ``CHAOS_SEED``: SIGKILL of each service (restarted), the broker
-SIGKILLed and restarted, frozen with SIGSTOP, the PostgreSQL postmaster SIGKILLed and
-restarted, the SMTP server gone and the SMS gateway refusing for a while.
+(the first node of a local cluster, ``OSB_KAFKA_BROKERS=3``, whose last node is also killed
+for good) SIGKILLed and restarted, frozen with SIGSTOP, the PostgreSQL postmaster SIGKILLed and
+restarted, the SMTP server gone and the SMS gateway refusing for a while. With
+``CHAOS_INSTANCES=2`` every service runs twice in the same consumer groups and on the same
+database (the load spread over the instances, a kill hitting the first), and one more fault
+stops the second instance of every service for good: its partitions move to the first.
 
 Then, after the pipeline has settled, the invariants: every accepted booking exactly one
 lead; every lead exactly one ``LeadCreated`` event id (the same id twice on the topic is
@@ -25,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import logging
 import os
 import random
 import secrets
@@ -43,6 +49,7 @@ from typing import Any
 import httpx
 
 SEED = int(os.environ.get("CHAOS_SEED", "1"))
+INSTANCES = int(os.environ.get("CHAOS_INSTANCES", "1"))
 SECONDS = float(os.environ.get("CHAOS_SECONDS", "240"))
 SETTLE_SECONDS = 240.0
 SECRET = secrets.token_urlsafe(32)
@@ -74,9 +81,11 @@ class Ledger:
     masters: int = 0
 
 
-def schedule(rng: random.Random, seconds: float) -> list[Fault]:
+def schedule(rng: random.Random, seconds: float, instances: int, brokers: int) -> list[Fault]:
     """Every kind of fault once, at seeded times, one after another with room between."""
-    kinds = [
+    kinds = [("stop the second instances for good", 0.0)] if instances > 1 else []
+    kinds += [("kill a broker for good", 0.0)] if brokers > 1 else []
+    kinds += [
         ("kill lead-intake", 3.0),
         ("kill lead-manager", 3.0),
         ("kill customer-matching", 3.0),
@@ -103,8 +112,14 @@ class Chaos:
         self.rng = random.Random(SEED)
         self.ledger = Ledger()
         self.stop = asyncio.Event()
-        self.processes: dict[str, Any] = {}
-        self.planned = schedule(random.Random(SEED), SECONDS * 0.85)
+        self.processes: dict[str, list[Any]] = {}  # the instances of each service
+        self.gone: list[Any] = []  # instances stopped for good
+        self.turn = itertools.count()
+        from osb_local_infra.kafka import cluster
+        from osb_local_infra.settings import InfraSettings
+
+        self.brokers = cluster(InfraSettings())
+        self.planned = schedule(random.Random(SEED), SECONDS * 0.85, INSTANCES, len(self.brokers))
         self.stack = contextlib.AsyncExitStack()  # everything started, stopped in reverse
 
     # -- the system ---------------------------------------------------------------------
@@ -165,15 +180,19 @@ class Chaos:
                 ),
             },
         )
-        self.processes = {
+        first = {
             "lead-intake": system.intake,
             "lead-manager": system.manager,
             "customer-matching": matching,
             "notifier": notifier,
         }
-        for process in self.processes.values():
+        self.processes = {
+            service: [process] + [process.another(i) for i in range(2, INSTANCES + 1)]
+            for service, process in first.items()
+        }
+        for process in self.living():
             self.stack.callback(process.stop)
-        await asyncio.gather(*(p.start(timeout=120) for p in self.processes.values()))
+        await asyncio.gather(*(p.start(timeout=120) for p in self.living()))
         self.bus = make_broker(bootstrap, client_id=f"chaos-{self.run_id}")
         await self.bus.start()
         self.stack.push_async_callback(self.bus.stop)
@@ -183,12 +202,8 @@ class Chaos:
         token = issue_token(
             SECRET, user="chaos", name="Chaos Advisor", branches={self.branch: list(Permission)}
         )
-        self.manager = httpx.AsyncClient(
-            base_url=system.manager.url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        self.intake = httpx.AsyncClient(base_url=system.intake.url, timeout=10)
+        self.manager = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        self.intake = httpx.AsyncClient(timeout=10)
         self.stack.push_async_callback(self.manager.aclose)
         self.stack.push_async_callback(self.intake.aclose)
         settings = {
@@ -198,18 +213,29 @@ class Chaos:
             "cash_sale_customer_number": "BAR-CHAOS",
             "sender_email": "service@chaos.example",
         }
-        r = await self.manager.put(f"/api/v1/branches/{self.branch}/settings", json=settings)
+        r = await self.manager.put(
+            self.at("lead-manager", f"/api/v1/branches/{self.branch}/settings"), json=settings
+        )
         assert r.status_code == 200, r.text
         self.offsets = await _end_offsets(bootstrap)
 
     async def close(self) -> None:
         await self.stack.aclose()
 
+    def living(self) -> list[Any]:
+        return [p for ps in self.processes.values() for p in ps if p not in self.gone]
+
+    def at(self, service: str, path: str) -> str:
+        """``path`` on one of the service's instances not stopped for good, each in turn (one
+        killed a moment ago is tried too: its clients retry, as behind a load balancer)."""
+        instances = [p for p in self.processes[service] if p not in self.gone]
+        return instances[next(self.turn) % len(instances)].url + path
+
     async def all_ready(self, timeout: float = 180) -> float:
-        """Seconds until every service answers /health/ready with 200."""
+        """Seconds until every instance answers /health/ready with 200."""
         t0 = time.monotonic()
         async with httpx.AsyncClient(timeout=2) as http, asyncio.timeout(timeout):
-            for process in self.processes.values():
+            for process in self.living():
                 while True:
                     with contextlib.suppress(httpx.HTTPError):
                         if (await http.get(f"{process.url}/health/ready")).status_code == 200:
@@ -246,7 +272,7 @@ class Chaos:
             while True:  # until accepted: what a portal with an Idempotency-Key does
                 try:
                     r = await self.intake.post(
-                        "/api/v1/bookings",
+                        self.at("lead-intake", "/api/v1/bookings"),
                         json=body,
                         headers={"Idempotency-Key": booking.booking_id},
                     )
@@ -288,7 +314,7 @@ class Chaos:
         while not self.stop.is_set():
             try:
                 r = await self.manager.get(
-                    "/api/v1/leads",
+                    self.at("lead-manager", "/api/v1/leads"),
                     params={"branch_id": self.branch, "status": "NEW", "limit": 50},
                 )
                 leads = r.json()["items"] if r.status_code == 200 else []
@@ -315,7 +341,9 @@ class Chaos:
                         "subject": "Ihr Terminwunsch",
                         "expected_version": lead["version"],
                     }
-                    r = await self.manager.post(f"/api/v1/leads/{lead_id}/reject", json=body)
+                    r = await self.manager.post(
+                        self.at("lead-manager", f"/api/v1/leads/{lead_id}/reject"), json=body
+                    )
                     if r.status_code == 200:
                         self.ledger.rejected[lead_id] = channel
                         return
@@ -328,7 +356,9 @@ class Chaos:
                         "customer": {"choice": "CASH_SALE"},
                         "request_id": request_id,
                     }
-                    r = await self.manager.post(f"/api/v1/leads/{lead_id}/schedule", json=body)
+                    r = await self.manager.post(
+                        self.at("lead-manager", f"/api/v1/leads/{lead_id}/schedule"), json=body
+                    )
                     if r.status_code == 200:
                         appointment = r.json()["appointment_id"]
                         self.ledger.scheduled[lead_id] = appointment
@@ -345,7 +375,7 @@ class Chaos:
             await asyncio.sleep(1)
 
     async def decided_meanwhile(self, lead_id: str, pick: int) -> bool:
-        r = await self.manager.get(f"/api/v1/leads/{lead_id}")
+        r = await self.manager.get(self.at("lead-manager", f"/api/v1/leads/{lead_id}"))
         if r.status_code != 200:
             return False
         detail = r.json()
@@ -383,11 +413,10 @@ class Chaos:
     # -- the faults -----------------------------------------------------------------------
 
     async def faults(self, planned: list[Fault], t0: float) -> None:
-        from osb_local_infra.kafka import LocalKafka
         from osb_local_infra.postgres import LocalPostgres
         from osb_local_infra.settings import InfraSettings
 
-        kafka, pg = LocalKafka(InfraSettings()), LocalPostgres(InfraSettings())
+        kafka, pg = self.brokers[0], LocalPostgres(InfraSettings())
         for fault in planned:
             await asyncio.sleep(max(0.0, t0 + fault.at - time.monotonic()))
             fault.started = time.monotonic() - t0
@@ -405,12 +434,15 @@ class Chaos:
         """Cause the fault, hold it, begin undoing it; when the undoing began."""
         name = fault.name
         if name.startswith("kill ") and name[5:] in self.processes:
-            process = self.processes[name[5:]]
+            process = self.processes[name[5:]][0]
             process.kill()
             await asyncio.sleep(fault.hold)
             undone = time.monotonic()
             await process.start(timeout=180)
             return undone
+        elif name.endswith(" for good"):
+            self.for_good(name)
+            return time.monotonic()
         elif name == "kill broker":
             os.kill(_pid(kafka.pid()), signal.SIGKILL)
             await asyncio.sleep(fault.hold)
@@ -432,17 +464,32 @@ class Chaos:
             undone = time.monotonic()
             await _until(lambda: asyncio.to_thread(_start_postgres, pg), "PostgreSQL back", 60)
             return undone
-        elif name == "smtp down":
-            self.smtp.down()
-            await asyncio.sleep(fault.hold)
-            self.smtp.up()
-            return time.monotonic()
-        elif name == "sms gateway refusing":
-            self.sms.fail_with = 503
-            await asyncio.sleep(fault.hold)
-            self.sms.fail_with = None
+        elif name in ("smtp down", "sms gateway refusing"):
+            self.outage(name, on=True)
+            try:
+                await asyncio.sleep(fault.hold)
+            finally:
+                self.outage(name, on=False)
             return time.monotonic()
         raise ValueError(name)
+
+    def for_good(self, name: str) -> None:
+        """SIGKILL, never restarted: the second instance of every service, or the cluster's
+        last broker (the first is the one the broker faults kill and restart)."""
+        if name == "kill a broker for good":
+            os.kill(_pid(self.brokers[-1].pid()), signal.SIGKILL)
+            return
+        for instances in self.processes.values():
+            instances[1].kill()
+            self.gone.append(instances[1])
+
+    def outage(self, name: str, *, on: bool) -> None:
+        if name == "smtp down" and on:
+            self.smtp.down()
+        elif name == "smtp down":
+            self.smtp.up()
+        else:
+            self.sms.fail_with = 503 if on else None
 
     # -- the invariants --------------------------------------------------------------------
 
@@ -664,6 +711,8 @@ async def run(infra: Any) -> dict[str, Any]:
             for f in chaos.planned
         ]
         report["seed"] = SEED
+        report["instances"] = INSTANCES
+        report["brokers"] = len(chaos.brokers)
         report["load_seconds"] = SECONDS
         return report
     finally:
@@ -673,16 +722,24 @@ async def run(infra: Any) -> dict[str, Any]:
 def main() -> None:
     from osb_testing.infrastructure import provide
 
+    # the run's own clients complain about every refused connection while the broker is
+    # away; the services' logs say it once (BrokerWatch)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
     with provide() as infra:
         report = asyncio.run(run(infra))
     out = Path(__file__).resolve().parents[1] / ".bench" / "chaos.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    print(f"\nseed {report['seed']}, {report['load_seconds']:.0f} s of load\n")
-    print(f"{'fault':<24}{'at s':>8}{'held s':>8}{'ready again after s':>22}")
+    print(
+        f"\nseed {report['seed']}, {report['brokers']} broker(s), "
+        f"{report['instances']} instance(s) of each service, "
+        f"{report['load_seconds']:.0f} s of load\n"
+    )
+    print(f"{'fault':<36}{'at s':>8}{'held s':>8}{'ready again after s':>22}")
     for f in report["faults"]:
         recovered = f["recovered_s"] if f["error"] is None else "FAILED"
-        print(f"{f['fault']:<24}{f['at_s']:>8}{f['held_s']:>8}{recovered!s:>22}")
+        print(f"{f['fault']:<36}{f['at_s']:>8}{f['held_s']:>8}{recovered!s:>22}")
     print()
     for name, value in report["counts"].items():
         mark = "  <- broken" if name in report["broken"] else ""

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from osb_local_infra import infra
-from osb_local_infra.kafka import KafkaError, LocalKafka
+from osb_local_infra.kafka import KafkaError, LocalKafka, cluster
 from osb_local_infra.postgres import LocalPostgres, PostgresError
 from osb_local_infra.settings import InfraSettings
 from osb_local_infra.topics import describe_topics
@@ -60,13 +60,14 @@ def down() -> None:
 def status() -> None:
     """Show what runs, the topics with their partition counts, and each service database."""
     settings = InfraSettings()
-    kafka, pg = LocalKafka(settings), LocalPostgres(settings)
+    pg = LocalPostgres(settings)
     ok = True
     if settings.external_kafka:
         console.print(f"Kafka: external {settings.kafka_bootstrap_servers}")
-    else:
+    for kafka in [] if settings.external_kafka else cluster(settings):
         running = "running" if kafka.is_running() else "stopped"
-        console.print(f"Kafka: local, {running} ({kafka.bootstrap_servers})")
+        node = f" node {kafka.node}" if kafka.node else ""
+        console.print(f"Kafka{node}: local, {running} ({kafka.bootstrap_servers})")
     if settings.external_postgres:
         console.print("PostgreSQL: external")
     else:

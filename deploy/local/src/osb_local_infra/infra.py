@@ -8,7 +8,7 @@ from typing import Any
 
 from osb_platform.kafka_security import KafkaSecurity
 
-from osb_local_infra.kafka import LocalKafka
+from osb_local_infra.kafka import cluster, every_local_broker, start_cluster
 from osb_local_infra.postgres import (
     LocalPostgres,
     check_databases,
@@ -39,19 +39,22 @@ def up(settings: InfraSettings | None = None) -> Infra:
     """Start what is local and missing, then create the topics and databases (idempotent)."""
     settings = settings or InfraSettings()
     started = []
-    local_kafka = LocalKafka(settings)
+    brokers = cluster(settings)
     local_pg = LocalPostgres(settings)
     if settings.external_kafka:
         bootstrap = str(settings.kafka_bootstrap_servers)
     else:
-        if local_kafka.start():
+        if start_cluster(brokers):
             started.append("kafka")
-        bootstrap = local_kafka.bootstrap_servers
+        bootstrap = ",".join(b.bootstrap_servers for b in brokers)
     if not settings.external_postgres and local_pg.start():
         started.append("postgres")
     urls = service_database_urls(settings, local_pg)
     infra = Infra(bootstrap, urls, started)
-    infra.topics_created = asyncio.run(ensure_topics(bootstrap, client=client_options(settings)))
+    replicas = 1 if settings.external_kafka else min(3, len(brokers))  # an external one: its own
+    infra.topics_created = asyncio.run(
+        ensure_topics(bootstrap, replication_factor=replicas, client=client_options(settings))
+    )
     infra.databases_created = asyncio.run(ensure_databases(urls))
     return infra
 
@@ -68,7 +71,7 @@ def down(settings: InfraSettings | None = None, *, only: list[str] | None = None
     stopped = []
     # `only=[]` (nothing was started by the caller) stops nothing.
     wanted = {"kafka", "postgres"} if only is None else set(only)
-    if "kafka" in wanted and LocalKafka(settings).stop():
+    if "kafka" in wanted and [b for b in every_local_broker(settings) if b.stop()]:
         stopped.append("kafka")
     if "postgres" in wanted and LocalPostgres(settings).stop():
         stopped.append("postgres")
@@ -78,7 +81,9 @@ def down(settings: InfraSettings | None = None, *, only: list[str] | None = None
 def current(settings: InfraSettings | None = None) -> Infra:
     """The running infrastructure, without starting anything."""
     settings = settings or InfraSettings()
-    bootstrap = settings.kafka_bootstrap_servers or LocalKafka(settings).bootstrap_servers
+    bootstrap = settings.kafka_bootstrap_servers or ",".join(
+        b.bootstrap_servers for b in cluster(settings)
+    )
     return Infra(str(bootstrap), service_database_urls(settings))
 
 

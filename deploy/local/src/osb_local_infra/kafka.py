@@ -1,4 +1,5 @@
-"""The real Apache Kafka broker, single node in KRaft mode, from Maven Central jars."""
+"""The real Apache Kafka broker in KRaft mode, from Maven Central jars: one node, or a cluster
+of ``OSB_KAFKA_BROKERS`` nodes (each broker and controller; replication 3, two in sync)."""
 
 from __future__ import annotations
 
@@ -33,14 +34,33 @@ class KafkaError(RuntimeError):
 @dataclass(frozen=True)
 class LocalKafka:
     settings: InfraSettings
+    node: int = 0  # 0: the single broker; 1..n: a node of the local cluster
 
     @property
     def home(self) -> Path:
+        if self.node:
+            return Path(self.settings.run_dir / "kafka-cluster" / f"node-{self.node}")
         return Path(self.settings.run_dir / "kafka")
 
     @property
     def libs(self) -> Path:
-        return self.home / "libs"
+        return Path(self.settings.run_dir / "kafka" / "libs")
+
+    @property
+    def port(self) -> int:
+        return self.settings.osb_kafka_port + self._shift
+
+    @property
+    def controller_port(self) -> int:
+        return self.settings.osb_kafka_controller_port + self._shift
+
+    @property
+    def sasl_port(self) -> int:
+        return self.settings.osb_kafka_sasl_port + self._shift
+
+    @property
+    def _shift(self) -> int:  # node 1 on the usual ports, node n ten further per node
+        return 10 * max(self.node - 1, 0)
 
     @property
     def data(self) -> Path:
@@ -56,12 +76,12 @@ class LocalKafka:
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"localhost:{self.settings.osb_kafka_port}"
+        return f"localhost:{self.port}"
 
     @property
     def sasl_bootstrap_servers(self) -> str:
         """A second listener with SASL/PLAIN, to try the clients' SASL settings on."""
-        return f"localhost:{self.settings.osb_kafka_sasl_port}"
+        return f"localhost:{self.sasl_port}"
 
     def sasl_credentials(self) -> tuple[str, str]:
         """The local SASL user and its password (made once, kept in the run folder)."""
@@ -120,16 +140,20 @@ class LocalKafka:
         return self.pid() is not None
 
     def _write_config(self) -> Path:
-        port, cport = self.settings.osb_kafka_port, self.settings.osb_kafka_controller_port
-        sport = self.settings.osb_kafka_sasl_port
+        port, cport, sport = self.port, self.controller_port, self.sasl_port
         user, password = self.sasl_credentials()
+        nodes = cluster(self.settings) if self.node else [self]
+        voters = ",".join(f"{n.node or 1}@localhost:{n.controller_port}" for n in nodes)
+        # a cluster keeps three copies of everything and acknowledges a write once two have
+        # it; a single broker keeps one
+        replicas, in_sync = min(3, len(nodes)), 2 if len(nodes) >= 3 else 1
         config = self.home / "server.properties"
         config.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@localhost:{cport}",
+                    f"node.id={self.node or 1}",
+                    f"controller.quorum.voters={voters}",
                     f"listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{cport},"
                     f"SASL_PLAINTEXT://localhost:{sport}",
                     f"advertised.listeners=PLAINTEXT://localhost:{port},"
@@ -147,12 +171,14 @@ class LocalKafka:
                     # Topics come from the registry with their real partition counts.
                     "auto.create.topics.enable=false",
                     "num.partitions=1",
-                    "offsets.topic.replication.factor=1",
+                    f"default.replication.factor={replicas}",
+                    f"min.insync.replicas={in_sync}",
+                    f"offsets.topic.replication.factor={replicas}",
                     "offsets.topic.num.partitions=12",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    f"transaction.state.log.replication.factor={replicas}",
+                    f"transaction.state.log.min.isr={in_sync}",
+                    f"share.coordinator.state.topic.replication.factor={replicas}",
+                    f"share.coordinator.state.topic.min.isr={in_sync}",
                     "group.initial.rebalance.delay.ms=0",
                     "log.retention.hours=168",
                     "",
@@ -182,8 +208,7 @@ class LocalKafka:
         if (self.data / "meta.properties").exists():
             return
         self.data.mkdir(parents=True, exist_ok=True)
-        # Kafka's cluster ids are 16 random bytes, URL-safe base64 without padding.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = self._cluster_id()
         cmd = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -191,22 +216,42 @@ class LocalKafka:
                 f"formatting the Kafka log directory failed:\n{result.stdout}{result.stderr}"
             )
 
+    def _cluster_id(self) -> str:
+        """The nodes of a cluster share one id (kept beside them); a single broker has its own."""
+        kept = self.home.parent / "cluster.id" if self.node else None
+        if kept is not None and kept.exists():
+            return kept.read_text().strip()
+        # Kafka's cluster ids are 16 random bytes, URL-safe base64 without padding.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if kept is not None:
+            kept.write_text(cluster_id)
+        return cluster_id
+
     def start(self, *, timeout: float = 90.0) -> bool:
         """Start the broker unless it runs; wait until it accepts connections. True if started."""
-        if self.is_running():
+        proc = self.launch()
+        if proc is None:
             return False
+        self.wait_ready(proc, timeout=timeout)
+        return True
+
+    def launch(self) -> subprocess.Popen[bytes] | None:
+        """Start the broker's process unless it runs, without waiting for it."""
+        if self.is_running():
+            return None
         self.fetch()
         self.home.mkdir(parents=True, exist_ok=True)
-        if _port_open(self.settings.osb_kafka_port):
+        if _port_open(self.port):
             raise KafkaError(
-                f"port {self.settings.osb_kafka_port} is taken by another process; "
+                f"port {self.port} is taken by another process; "
                 "set OSB_KAFKA_PORT or KAFKA_BOOTSTRAP_SERVERS"
             )
         config = self._write_config()
         self._format(config)
+        heap = self.settings.osb_kafka_cluster_heap if self.node else self.settings.osb_kafka_heap
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
-                self._java("kafka.Kafka", str(config), heap=self.settings.osb_kafka_heap),
+                self._java("kafka.Kafka", str(config), heap=heap),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -215,12 +260,15 @@ class LocalKafka:
             )
         _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(str(proc.pid))
+        return proc
+
+    def wait_ready(self, proc: subprocess.Popen[bytes], *, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise KafkaError(f"the broker exited with {proc.returncode}; see {self.log_file}")
             if _broker_ready(self.bootstrap_servers):
-                return True
+                return
             time.sleep(0.5)
         self.stop()
         raise KafkaError(f"the broker did not become ready in {timeout:.0f} s; see {self.log_file}")
@@ -244,6 +292,28 @@ class LocalKafka:
             child.wait()
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def cluster(settings: InfraSettings) -> list[LocalKafka]:
+    """The local brokers ``OSB_KAFKA_BROKERS`` asks for: the single broker, or the nodes."""
+    if settings.osb_kafka_brokers <= 1:
+        return [LocalKafka(settings)]
+    return [LocalKafka(settings, node) for node in range(1, settings.osb_kafka_brokers + 1)]
+
+
+def start_cluster(brokers: list[LocalKafka], *, timeout: float = 120.0) -> bool:
+    """Start the brokers not running; True if any was started. Every node is launched before
+    any is waited for: a node is ready only once a majority of the controllers runs."""
+    launched = [(b, proc) for b in brokers if (proc := b.launch()) is not None]
+    for broker, proc in launched:
+        broker.wait_ready(proc, timeout=timeout)
+    return bool(launched)
+
+
+def every_local_broker(settings: InfraSettings) -> list[LocalKafka]:
+    """The single broker and every node a cluster ever had here (to stop whatever runs)."""
+    nodes = sorted((settings.run_dir / "kafka-cluster").glob("node-*"))
+    return [LocalKafka(settings)] + [LocalKafka(settings, int(n.name[5:])) for n in nodes]
 
 
 def _alive(pid: int) -> bool:

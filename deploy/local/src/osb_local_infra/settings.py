@@ -34,6 +34,9 @@ class InfraSettings(BaseSettings):
     osb_kafka_controller_port: int = 9093
     osb_kafka_sasl_port: int = 9094
     osb_kafka_heap: str = "768m"
+    # 3: a local cluster of three nodes (replication 3, min.insync.replicas 2) instead of one
+    osb_kafka_brokers: int = Field(default=1, ge=1, le=5)
+    osb_kafka_cluster_heap: str = "512m"
     # make run's HTTP and SMTP ports: the services at +1 to +4, SMTP +25, SMS +26, DMS +27
     osb_run_port_base: int = 8000
 

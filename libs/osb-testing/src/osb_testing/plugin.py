@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from osb_local_infra.kafka import LocalKafka
+from osb_local_infra.kafka import cluster
 from osb_local_infra.postgres import database_url, ensure_databases
 from osb_local_infra.settings import InfraSettings
 
@@ -75,7 +75,7 @@ def kafka_sasl(osb_infra: TestInfrastructure) -> SaslKafka:
             "no SASL listener known: set OSB_TEST_KAFKA_SASL_BOOTSTRAP, _USERNAME and _PASSWORD",
             pytrace=False,
         )
-    kafka = LocalKafka(settings)
+    kafka = cluster(settings)[0]  # the SASL listener of the (first) local broker
     return SaslKafka(kafka.sasl_bootstrap_servers, *kafka.sasl_credentials())
 
 

@@ -74,3 +74,17 @@ class ServiceProcess:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+    def another(self, instance: int) -> ServiceProcess:
+        """One more instance of the same service: the same settings and consumer groups, its
+        own HTTP port and log file."""
+        port = free_port()
+        key = f"{self.args[0].upper()}_HTTP_PORT"  # lead_intake -> LEAD_INTAKE_HTTP_PORT
+        assert key in self.env, f"{self.name}'s port is not set by {key}"
+        return ServiceProcess(
+            f"{self.name.split('.')[0]}.{instance}",
+            self.args,
+            {**self.env, key: str(port)},
+            port,
+            self.logs,
+        )
