@@ -115,12 +115,12 @@ async def test_the_apis_answer_every_request_as_documented(
     matching = await matching_process(
         run_id, bootstrap=kafka_bootstrap_servers, database_url=database_urls["customer-matching"]
     )
-    await matching.start()
-    await system.intake.start()
-    await system.manager.start()
     bus = make_broker(kafka_bootstrap_servers, client_id="fuzz-bus")
-    await bus.start()
-    try:
+    try:  # whatever started is stopped, also when a later one fails to start
+        await matching.start()
+        await system.intake.start()
+        await system.manager.start()
+        await bus.start()
         now = datetime.now(UTC)
         lead = LeadRequested(
             lead_id=uuid.uuid4(),

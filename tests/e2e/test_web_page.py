@@ -1110,6 +1110,17 @@ async def test_the_configuration_check_and_the_osb_settings(web: Web) -> None:
     await expect(form.locator("dl.placeholders")).to_contain_text("Nachname")
     await form.get_by_label("SMS-Versand (Freischaltung)").check()
     await form.get_by_label("Name + Telefon").check()
+    # the response deadline: opening hours as typed, the state's holidays, working hours
+    await expect(form.get_by_label("Montag")).to_have_value("08:00–18:00")
+    await expect(form.get_by_label("Samstag")).to_have_value("")
+    await form.get_by_label("Samstag").fill("8 bis 12")
+    await form.get_by_role("button", name="Speichern").click()
+    await expect(form.locator(".error")).to_contain_text("Öffnungszeiten am Samstag")
+    await form.get_by_label("Samstag").fill("8:00-12:00")
+    await form.get_by_label("Montag").fill("07:30–12:00, 13:00–18:00")
+    await form.get_by_label("Feiertage").select_option(label="Deutschland – Hamburg")
+    await form.get_by_label("Reaktionszeit (Arbeitsstunden)").fill("1,5")
+    await form.get_by_label("Eskalation an (E-Mail)").fill("leitung@hansa.example")
     await shot(page, "osb-settings")
     await form.get_by_role("button", name="Speichern").click()
     await expect(page.locator("#notice")).to_contain_text("gespeichert", timeout=WAIT_MS)
@@ -1121,6 +1132,14 @@ async def test_the_configuration_check_and_the_osb_settings(web: Web) -> None:
     assert stored["acceptors"] == [{"id": "ben", "name": "Ben Brandt", "active": True}]
     assert stored["sms_enabled"] is True
     assert stored["duplicate_criteria"] == ["ADDRESS", "PHONE", "EMAIL"]
+    assert stored["opening_hours"]["mon"] == [
+        {"opens": "07:30", "closes": "12:00"},
+        {"opens": "13:00", "closes": "18:00"},
+    ]
+    assert stored["opening_hours"]["sat"] == [{"opens": "08:00", "closes": "12:00"}]
+    assert stored["opening_hours"]["sun"] == []
+    assert (stored["holiday_region"], stored["response_minutes"]) == ("DE-HH", 90)
+    assert stored["escalation_email"] == "leitung@hansa.example"
 
     # Without the administration permission the settings button is not offered.
     advisor = await web.open(web.token(branch, Permission.LEAD_MANAGER))

@@ -22,7 +22,7 @@ from osb_platform.outbox import OutboxRelay, OutgoingEvent, add_to_outbox, outbo
 from osb_platform.producer import Outgoing
 from osb_testing.kafka import TopicTail, header
 from osb_testing.proxy import database_proxy
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, Table, func, select
 
 pytestmark = pytest.mark.integration
 
@@ -43,17 +43,25 @@ def has_id(event_id: str | None, record: ConsumerRecord[bytes, bytes]) -> bool:
     return header(record, "ce_id") == event_id
 
 
-async def test_a_commit_wakes_the_relay_long_before_its_poll(
-    database_urls: dict[str, str], kafka_bootstrap_servers: str
-) -> None:
+async def empty_outbox(database_urls: dict[str, str]) -> tuple[str, Table]:
+    """A database of the tests' own with an empty outbox table: its URL and the table."""
     url = database_url(database_urls["lead-manager"], "osb_platform_outbox_test")
     await ensure_databases({"test": url})
-    engine = make_engine(url, pool_size=2)
     metadata = MetaData()
     table = outbox_table(metadata)
+    engine = make_engine(url, pool_size=1)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.drop_all)
         await conn.run_sync(metadata.create_all)
+    await engine.dispose()
+    return url, table
+
+
+async def test_a_commit_wakes_the_relay_long_before_its_poll(
+    database_urls: dict[str, str], kafka_bootstrap_servers: str
+) -> None:
+    url, table = await empty_outbox(database_urls)
+    engine = make_engine(url, pool_size=2)
     producer = Producer(kafka_bootstrap_servers, client_id="outbox-relay-test")
     await producer.start()
     # An hour between polls: only the commit's notification can make it publish in time.
@@ -87,16 +95,10 @@ async def test_rows_kafka_acknowledged_before_the_database_went_away_are_not_sen
     """The database cut (behind a proxy) right after Kafka acknowledged a batch: the mark
     fails, and so does the lock's connection; back, the relay takes its lock again and marks
     the batch before it claims anything: every event once on the topic."""
-    url = database_url(database_urls["lead-manager"], "osb_platform_outbox_test")
-    await ensure_databases({"test": url})
+    url, table = await empty_outbox(database_urls)
     proxy, proxied = database_proxy(url)
     await proxy.up()
     direct, engine = make_engine(url, pool_size=1), make_engine(proxied, pool_size=2)
-    metadata = MetaData()
-    table = outbox_table(metadata)
-    async with direct.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-        await conn.run_sync(metadata.create_all)
     producer = Producer(kafka_bootstrap_servers, client_id="outbox-relay-test")
     await producer.start()
     send, cut, back = producer.send_many, asyncio.Event(), []

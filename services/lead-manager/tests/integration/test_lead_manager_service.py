@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,6 +17,7 @@ from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.app import create_app
 from lead_manager.entrypoints.auth import issue_token
+from lead_manager.entrypoints.http.schemas import WEEKDAYS
 from lead_manager.entrypoints.labels import CONFIGURATION_TEXTS
 from lead_manager.settings import Settings
 from osb_contracts import ContractError, Message, Topic, decode, encode
@@ -720,3 +721,85 @@ async def test_a_database_that_is_down_is_waited_for_and_nothing_is_dead_lettere
     finally:
         await bus.stop()
         await proxy.down()
+
+
+async def test_new_leads_get_a_response_deadline_and_the_overdue_come_first(
+    harness: Harness, lead_request: Callable[..., LeadRequested]
+) -> None:
+    branch = f"D-{uuid.uuid4().hex[:6]}"
+    token = bearer(*ALL, branch=branch)
+    every_day = {day: [{"opens": "00:00", "closes": "23:59"}] for day in WEEKDAYS}
+    body = {
+        "name": "Autohaus Frist",
+        "acceptors": [{"id": "anna", "name": "Anna Albers", "active": True}],
+        "opening_hours": every_day,
+        "holiday_region": "DE-HH",
+        "response_minutes": 60,
+        "escalation_email": "leitung@frist.example",
+    }
+    settings_url = f"/api/v1/branches/{branch}/settings"
+    for wrong, field in (
+        ({"opening_hours": {"mon": [{"opens": "10:00", "closes": "09:00"}]}}, "closes"),
+        (
+            {
+                "opening_hours": {
+                    "mon": [
+                        {"opens": "08:00", "closes": "12:00"},
+                        {"opens": "11:00", "closes": "17:00"},
+                    ]
+                }
+            },
+            "opening_hours",
+        ),
+        ({"opening_hours": {}}, "opening_hours"),
+        ({"holiday_region": "DE-XX"}, "holiday_region"),
+        ({"response_minutes": 5}, "response_minutes"),
+    ):
+        r = await harness.http.put(settings_url, json={**body, **wrong}, headers=token)
+        assert r.status_code == 422, (wrong, r.text)
+        assert any(e["field"].endswith(field) for e in r.json()["errors"]), (wrong, r.text)
+    r = await harness.http.put(settings_url, json=body, headers=token)
+    assert r.status_code == 200, r.text
+    stored = (await harness.http.get(settings_url, headers=token)).json()
+    assert stored["opening_hours"]["sun"] == [{"opens": "00:00", "closes": "23:59"}]
+    assert (stored["holiday_region"], stored["response_minutes"]) == ("DE-HH", 60)
+
+    now = datetime.now(UTC)
+    # two received on ordinary Mondays in November (no holiday), long overdue; two now
+    older = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    old = datetime(2026, 11, 9, 9, tzinfo=UTC)
+    received = {"older": older, "old": old, "now": now, "minute ago": now - timedelta(minutes=1)}
+    requests = {
+        name: lead_request(last_name=f"Frist {name}").model_copy(
+            update={"branch_id": branch, "received_at": at}
+        )
+        for name, at in received.items()
+    }
+    for request in requests.values():
+        await harness.request_lead(request)
+    await harness.settled(requests["minute ago"].lead_id)
+    ids = {str(r.lead_id): name for name, r in requests.items()}
+
+    params: dict[str, Any] = {"branch_id": branch, "status": "NEW", "limit": 1}
+    first = (await harness.http.get("/api/v1/leads", params=params, headers=token)).json()
+    assert [ids[i["id"]] for i in first["items"]] == ["older", "old", "now"]
+    assert first["overdue"] == 2
+    deadlines = {ids[i["id"]]: i["deadline"] for i in first["items"]}
+    assert deadlines["older"]["overdue"]
+    assert deadlines["older"]["respond_by"] == "2026-11-02T10:00:00Z"
+    assert deadlines["older"]["minutes"] > deadlines["old"]["minutes"] > 0
+    assert not deadlines["now"]["overdue"]
+    assert 59 <= deadlines["now"]["minutes"] <= 60
+    second = (
+        await harness.http.get(
+            "/api/v1/leads", params={**params, "cursor": first["next_cursor"]}, headers=token
+        )
+    ).json()
+    assert [ids[i["id"]] for i in second["items"]] == ["minute ago"]
+    assert (second["overdue"], second["next_cursor"]) == (0, None)
+
+    rows = await harness.http.get("/ui/leads", params={"branch_id": branch}, headers=token)
+    assert rows.text.count('class="status-new overdue"') == 2
+    panel = await harness.http.get(f"/ui/leads/{requests['old'].lead_id}", headers=token)
+    assert "Antwort bis</dt>" in panel.text
+    assert "09.11.2026 11:00 (überfällig seit" in panel.text

@@ -76,7 +76,9 @@ class FakeReads:
         found = self.leads.get(lead_id)
         return None if found is None else (found, self.settings)
 
-    async def page(self, where: LeadFilter, *, limit: int, cursor: str | None) -> Page:
+    async def page(
+        self, where: LeadFilter, *, limit: int, cursor: str | None, now: datetime
+    ) -> Page:
         if cursor == "forged":
             raise ValueError("not a cursor of this list")
         self.pages.append(where)
@@ -84,6 +86,9 @@ class FakeReads:
 
     async def open_count(self, branch_ids: Sequence[str]) -> int:
         return 12
+
+    async def settings_of(self, branch_ids: Sequence[str]) -> list[BranchSettings]:
+        return [s for s in [self.settings] if s is not None and s.branch_id in branch_ids]
 
 
 async def test_a_scheduled_lead_s_detail_says_when_with_whom_and_for_which_customer() -> None:
@@ -99,7 +104,7 @@ async def test_a_scheduled_lead_s_detail_says_when_with_whom_and_for_which_custo
         VehicleCase.OWNED_BY_CUSTOMER,
     )
     reads = FakeReads(mine, waiting, appointments=[made])
-    detail = await queries.lead_detail(reads, ADVISOR, mine.id)
+    detail = await queries.lead_detail(reads, ADVISOR, mine.id, now=NOW)
     assert detail.appointment == queries.ScheduledView(
         id=made.id,
         start=start,
@@ -109,18 +114,18 @@ async def test_a_scheduled_lead_s_detail_says_when_with_whom_and_for_which_custo
         vehicle_case=VehicleCase.OWNED_BY_CUSTOMER,
         deleted_at=None,
     )
-    assert (await queries.lead_detail(reads, ADVISOR, waiting.id)).appointment is None
+    assert (await queries.lead_detail(reads, ADVISOR, waiting.id, now=NOW)).appointment is None
 
 
 async def test_a_lead_is_shown_only_to_its_branch_s_advisors() -> None:
     mine = lead()
     reads = FakeReads(mine)
-    detail = await queries.lead_detail(reads, ADVISOR, mine.id)
+    detail = await queries.lead_detail(reads, ADVISOR, mine.id, now=NOW)
     assert (detail.id, detail.status, detail.read_only) == (mine.id, LeadStatus.NEW, False)
     with pytest.raises(AccessDeniedError, match="LEAD_MANAGER"):
-        await queries.lead_detail(reads, STRANGER, mine.id)
+        await queries.lead_detail(reads, STRANGER, mine.id, now=NOW)
     with pytest.raises(LeadNotFoundError):
-        await queries.lead_detail(reads, ADVISOR, uuid.uuid4())
+        await queries.lead_detail(reads, ADVISOR, uuid.uuid4(), now=NOW)
     with pytest.raises(AccessDeniedError):
         await queries.rejection_draft(reads, STRANGER, mine.id)
 
@@ -139,21 +144,23 @@ async def test_a_closed_lead_is_read_only_without_the_permission_to_edit_closed_
         "eva", "Eva", {"HH-01": frozenset({Permission.LEAD_MANAGER, Permission.EDIT_CANCELLED})}
     )
     reads = FakeReads(closed)
-    assert (await queries.lead_detail(reads, ADVISOR, closed.id)).read_only
-    assert not (await queries.lead_detail(reads, editor, closed.id)).read_only
+    assert (await queries.lead_detail(reads, ADVISOR, closed.id, now=NOW)).read_only
+    assert not (await queries.lead_detail(reads, editor, closed.id, now=NOW)).read_only
 
 
 async def test_the_list_and_the_counter_cover_the_advisor_s_branches_and_no_other() -> None:
     reads = FakeReads(lead())
-    page = await queries.lead_page(reads, ADVISOR, LeadFilter([]), limit=50, cursor=None)
+    page = await queries.lead_page(reads, ADVISOR, LeadFilter([]), limit=50, cursor=None, now=NOW)
     assert len(page.items) == 1
     assert list(reads.pages[-1].branch_ids) == ["HH-01"]  # none asked for: the advisor's
     with pytest.raises(AccessDeniedError):
-        await queries.lead_page(reads, ADVISOR, LeadFilter(["B-02"]), limit=50, cursor=None)
+        await queries.lead_page(
+            reads, ADVISOR, LeadFilter(["B-02"]), limit=50, cursor=None, now=NOW
+        )
     with pytest.raises(AccessDeniedError, match="at least one branch"):
         await queries.open_count(reads, ADMIN, None)  # an administrator, no advisor
     with pytest.raises(RuleViolationError, match="not a cursor"):
-        await queries.lead_page(reads, ADVISOR, LeadFilter([]), limit=50, cursor="forged")
+        await queries.lead_page(reads, ADVISOR, LeadFilter([]), limit=50, cursor="forged", now=NOW)
     assert (await queries.open_count(reads, ADVISOR, None)).display == "9+"
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from osb_contracts.leads import VehicleCase
 from osb_contracts.values import LeadStatus
-from sqlalchemy import and_, bindparam, func, null, or_, select, tuple_, union_all
+from sqlalchemy import and_, bindparam, func, not_, null, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.repository import lead_from_row, settings_from_row
@@ -50,19 +50,31 @@ _LEAD_WITH_SETTINGS = (
     .where(leads.c.id == bindparam("id"))
 )
 _MAX_MERGED = 24  # (branch, status) ranges merged per page; more falls back to one scan
+_OVERDUE_SHOWN = 200  # overdue leads ahead of the first page at most
 
 
-def _encode_cursor(received_at: datetime, lead_id: UUID) -> str:
-    raw = json.dumps([received_at.isoformat(), str(lead_id)]).encode()
+def _encode_cursor(received_at: datetime, lead_id: UUID, overdue_at: datetime) -> str:
+    raw = json.dumps([received_at.isoformat(), str(lead_id), overdue_at.isoformat()]).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, UUID, datetime]:
+    """Where the page ends, and the instant the first page took the overdue leads out at
+    (the same ones stay out of the later pages)."""
     try:
-        at, lead_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), UUID(lead_id)
+        at, lead_id, overdue_at = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), UUID(lead_id), datetime.fromisoformat(overdue_at)
     except (ValueError, TypeError) as exc:
         raise ValueError("not a cursor of this list") from exc
+
+
+def _overdue(at: datetime) -> Any:
+    # never NULL (a lead without a deadline is not overdue), so NOT of it leaves none out
+    return and_(
+        leads.c.status == LeadStatus.NEW.value,
+        leads.c.respond_by.is_not(None),
+        leads.c.respond_by <= at,
+    )
 
 
 class LeadQueries:
@@ -71,8 +83,11 @@ class LeadQueries:
         # fewer (each statement sees committed data; the history may run one step ahead).
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    async def page(self, where: LeadFilter, *, limit: int, cursor: str | None) -> Page:
-        """Newest first, keyset-paginated, so page 1,000 costs what page 1 costs."""
+    async def page(
+        self, where: LeadFilter, *, limit: int, cursor: str | None, now: datetime
+    ) -> Page:
+        """Newest first, keyset-paginated, so page 1,000 costs what page 1 costs; the new
+        leads past their deadline ahead of the first page, most overdue first."""
         common: list[Any] = []
         if where.start_from:
             common.append(leads.c.requested_start >= where.start_from)
@@ -80,9 +95,14 @@ class LeadQueries:
             common.append(leads.c.requested_start < where.start_to)
         if where.acceptor:
             common.append(leads.c.acceptor == where.acceptor)
+        overdue_at = now
         if cursor:
-            at, lead_id = decode_cursor(cursor)
+            at, lead_id, overdue_at = decode_cursor(cursor)
             common.append(tuple_(leads.c.received_at, leads.c.id) < tuple_(at, lead_id))
+        overdue: list[Lead] = []
+        if cursor is None and (not where.statuses or LeadStatus.NEW in where.statuses):
+            overdue = await self._overdue(where, common, now)
+        common.append(not_(_overdue(overdue_at)))
         order = (leads.c.received_at.desc(), leads.c.id.desc())
         statuses = [s.value for s in where.statuses]
         wanted: list[str | None] = list(statuses) or [None]
@@ -122,7 +142,26 @@ class LeadQueries:
         found = [lead_from_row(r) for r in rows[:limit]]
         more = len(rows) > limit
         last = rows[limit - 1] if more else None
-        return Page(found, _encode_cursor(last.received_at, last.id) if last else None)
+        next_cursor = _encode_cursor(last.received_at, last.id, overdue_at) if last else None
+        return Page(found, next_cursor, overdue)
+
+    async def _overdue(self, where: LeadFilter, common: list[Any], now: datetime) -> list[Lead]:
+        conditions = [leads.c.branch_id.in_(list(where.branch_ids)), *common, _overdue(now)]
+        if where.search:
+            conditions.append(_search(where.search))
+        stmt = (
+            select(*_LIST_COLUMNS)
+            .where(and_(*conditions))
+            .order_by(leads.c.respond_by, leads.c.id)
+            .limit(_OVERDUE_SHOWN)
+        )
+        async with self._engine.connect() as conn:
+            return [lead_from_row(r) for r in (await conn.execute(stmt)).all()]
+
+    async def settings_of(self, branch_ids: Sequence[str]) -> list[BranchSettings]:
+        stmt = select(branch_settings).where(branch_settings.c.branch_id.in_(list(branch_ids)))
+        async with self._engine.connect() as conn:
+            return [settings_from_row(r) for r in (await conn.execute(stmt)).all()]
 
     async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None:
         async with self._engine.connect() as conn:

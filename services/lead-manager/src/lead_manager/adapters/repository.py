@@ -19,7 +19,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lead_manager import SOURCE
-from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads, outbox
+from lead_manager.adapters.tables import (
+    appointments,
+    branch_settings,
+    hours_json,
+    hours_of,
+    lead_history,
+    leads,
+    outbox,
+)
 from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.model import Appointment, Lead
 from lead_manager.service.ports import ConcurrencyError
@@ -57,6 +65,7 @@ def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, A
         "licence_plate": vehicle.licence_plate,
         "vin": vehicle.vin,
         "customer_number": customer.customer_number,
+        "respond_by": lead.respond_by,
         "created_at": now,
         "updated_at": now,
     }
@@ -80,6 +89,7 @@ def lead_from_row(row: Any) -> Lead:
         unusable=tuple(UnusableValue.model_validate(u) for u in row.unusable),
         appointment_id=row.appointment_id,
         acceptor=row.acceptor,
+        respond_by=row.respond_by,
     )
 
 
@@ -192,6 +202,10 @@ def settings_from_row(row: Any) -> BranchSettings:
         cash_sale_customer_number=row.cash_sale_customer_number,
         duplicate_criteria=tuple(DuplicateCriterion(c) for c in row.duplicate_criteria),
         sender_email=row.sender_email,
+        opening_hours=hours_of(row.opening_hours),
+        holiday_region=row.holiday_region,
+        response_minutes=row.response_minutes,
+        escalation_email=row.escalation_email,
         version=row.version,
     )
 
@@ -226,6 +240,10 @@ class SqlBranchRepository:
             "cash_sale_customer_number": settings.cash_sale_customer_number,
             "duplicate_criteria": [c.value for c in settings.duplicate_criteria],
             "sender_email": settings.sender_email,
+            "opening_hours": hours_json(settings.opening_hours),
+            "holiday_region": settings.holiday_region,
+            "response_minutes": settings.response_minutes,
+            "escalation_email": settings.escalation_email,
             "updated_by": updated_by,
             "updated_at": func.now(),
         }

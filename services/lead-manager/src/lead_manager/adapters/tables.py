@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import time
+
 from osb_platform.outbox import inbox_table, outbox_table
 from sqlalchemy import (
     BigInteger,
@@ -20,7 +23,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from lead_manager.domain.branch import DEFAULT_OPENING_HOURS
+
 metadata = MetaData()
+
+
+def hours_json(hours: tuple[tuple[tuple[time, time], ...], ...]) -> list[list[list[str]]]:
+    """Opening hours as stored: per weekday, Monday first, [opens, closes] as "HH:MM"."""
+    return [[[o.strftime("%H:%M"), c.strftime("%H:%M")] for o, c in day] for day in hours]
+
+
+def hours_of(stored: list[list[list[str]]]) -> tuple[tuple[tuple[time, time], ...], ...]:
+    return tuple(
+        tuple((time.fromisoformat(o), time.fromisoformat(c)) for o, c in day) for day in stored
+    )
+
+
+DEFAULT_HOURS_SQL = f"'{json.dumps(hours_json(DEFAULT_OPENING_HOURS))}'::jsonb"
 
 # What the live search looks in: name, e-mail, phones, plate (also without separators), VIN,
 # booking reference, and the name spelt without umlauts both ways (Bähr as baehr and bahr,
@@ -67,12 +86,15 @@ leads = Table(
     Column("licence_plate", String(60)),
     Column("vin", String(17)),
     Column("customer_number", String(20)),
+    # a new lead must be answered by then (the branch's opening time after it was received)
+    Column("respond_by", DateTime(timezone=True)),
     Column("search_text", Text, Computed(SEARCH_TEXT, persisted=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_leads_branch_status_start", "branch_id", "status", "requested_start"),
     Index("ix_leads_branch_received", "branch_id", "received_at", "id"),
     Index("ix_leads_branch_status_received", "branch_id", "status", "received_at", "id"),
+    Index("ix_leads_new_respond_by", "respond_by", postgresql_where=text("status = 'NEW'")),
     Index(
         "ix_leads_search_trgm",
         "search_text",
@@ -130,6 +152,11 @@ branch_settings = Table(
     Column("cash_sale_customer_number", String(20)),
     Column("duplicate_criteria", JSONB, nullable=False),
     Column("sender_email", String(254)),
+    # per weekday (Monday first) a list of [opens, closes] as "HH:MM"
+    Column("opening_hours", JSONB, nullable=False, server_default=text(DEFAULT_HOURS_SQL)),
+    Column("holiday_region", String(10), nullable=False, server_default="DE"),
+    Column("response_minutes", Integer, nullable=False, server_default=text("120")),
+    Column("escalation_email", String(254)),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_by", String(64)),

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Channel
+
+from lead_manager.domain.working_time import (
+    COUNTRY_ZONES,
+    Interval,
+    WorkingCalendar,
+    public_holidays,
+)
 
 NO_ACTIVE_ACCEPTOR = "NO_ACTIVE_ACCEPTOR"  # a configuration problem, phrased by the page
 
@@ -30,6 +39,20 @@ DEFAULT_TEMPLATES = {
 }
 REJECTION_SUBJECT = "Ihr Terminwunsch bei {branch}"
 
+# Per weekday (Monday first) until a branch sets its own: Monday to Friday 08:00-18:00.
+DEFAULT_OPENING_HOURS: tuple[tuple[Interval, ...], ...] = (((time(8), time(18)),),) * 5 + ((), ())
+DEFAULT_RESPONSE_MINUTES = 120  # two working hours to answer a new lead
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """``working``: the opening time left, or since the deadline passed when ``overdue``."""
+
+    respond_by: datetime
+    overdue: bool
+    near: bool
+    working: timedelta
+
 
 @dataclass(frozen=True)
 class Acceptor:
@@ -48,7 +71,35 @@ class BranchSettings:
     cash_sale_customer_number: str | None = None
     duplicate_criteria: tuple[DuplicateCriterion, ...] = (DuplicateCriterion.ADDRESS,)
     sender_email: str | None = None
+    opening_hours: tuple[tuple[Interval, ...], ...] = DEFAULT_OPENING_HOURS
+    holiday_region: str = "DE"  # "DE-HH", "AT-9", "CH-ZH": whose public holidays close it
+    response_minutes: int = DEFAULT_RESPONSE_MINUTES
+    escalation_email: str | None = None
     version: int = 1
+
+    def calendar(self) -> WorkingCalendar:
+        country = self.holiday_region.partition("-")[0]
+        return WorkingCalendar(
+            dict(enumerate(self.opening_hours)),
+            ZoneInfo(COUNTRY_ZONES[country]),
+            public_holidays(self.holiday_region),
+        )
+
+    def respond_by(self, received_at: datetime) -> datetime:
+        """When a lead received then must have been answered: ``response_minutes`` of
+        opening time later."""
+        return self.calendar().add(received_at, timedelta(minutes=self.response_minutes))
+
+    def deadline(self, respond_by: datetime, now: datetime) -> Deadline:
+        """How a new lead's deadline stands at ``now``, counted in opening time."""
+        calendar = self.calendar()
+        if now >= respond_by:
+            past = calendar.between(respond_by, now)
+            return Deadline(respond_by, overdue=True, near=False, working=past)
+        left = calendar.between(now, respond_by)
+        # close: a quarter of the response time left, at least a quarter of an hour
+        close = max(timedelta(minutes=15), timedelta(minutes=self.response_minutes) / 4)
+        return Deadline(respond_by, overdue=False, near=left <= close, working=left)
 
     def configuration_problem(self) -> str | None:
         """The problem the lead manager shows on opening (a code), or None when all is set."""
@@ -62,6 +113,11 @@ class BranchSettings:
 
     def is_active_acceptor(self, acceptor_id: str) -> bool:
         return any(a.id == acceptor_id and a.active for a in self.acceptors)
+
+
+def default_branch(branch_id: str) -> BranchSettings:
+    """A branch nobody has configured yet: its id for a name, every default."""
+    return BranchSettings(branch_id=branch_id, name=branch_id)
 
 
 def open_counter_text(count: int) -> str:

@@ -186,6 +186,8 @@ class Lead:
     unusable: tuple[UnusableValue, ...] = ()
     appointment_id: UUID | None = None
     acceptor: str | None = None
+    # a new lead is to be answered by then: the branch's response time in its opening hours
+    respond_by: datetime | None = None
     version: int = 1
     events: list[Message] = field(default_factory=list, compare=False)
     new_history: list[HistoryEntry] = field(default_factory=list, compare=False)

@@ -12,6 +12,7 @@ from osb_contracts.values import Channel, LeadStatus
 from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
 from lead_manager.domain.model import Trigger
 from lead_manager.domain.permissions import Permission
+from lead_manager.domain.working_time import holiday_regions
 
 STATUS_LABELS = {
     LeadStatus.NEW: "Neu",
@@ -61,6 +62,17 @@ CRITERION_LABELS = {
     DuplicateCriterion.EMAIL: "Name + E-Mail",
     DuplicateCriterion.BIRTH_DATE: "Name + Geburtsdatum",
 }
+WEEKDAY_LABELS = {
+    "mon": "Montag",
+    "tue": "Dienstag",
+    "wed": "Mittwoch",
+    "thu": "Donnerstag",
+    "fri": "Freitag",
+    "sat": "Samstag",
+    "sun": "Sonntag",
+}
+# the public holidays a branch can be closed on: every country, state and canton offered
+HOLIDAY_REGION_LABELS = holiday_regions()
 TEMPLATE_LABELS = {
     "rejection_email": "Ablehnung per E-Mail",
     "rejection_sms": "Ablehnung per SMS",
@@ -106,6 +118,13 @@ FIELD_LABELS = {
     "end": "Ende",
     "acceptor": "Annehmer",
     "channel": "Versandweg",
+    "opening_hours": "Öffnungszeiten",
+    "opens": "Öffnungszeiten",
+    "closes": "Öffnungszeiten",
+    "holiday_region": "Feiertage",
+    "response_minutes": "Reaktionszeit",
+    "escalation_email": "Eskalation an",
+    "sender_email": "Absender",
 }
 
 # what the customer typed and the booking could not use (LeadRequested.unusable)

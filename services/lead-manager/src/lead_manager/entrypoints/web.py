@@ -26,7 +26,7 @@ from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints import labels
 from lead_manager.entrypoints.auth import CurrentActor
 from lead_manager.entrypoints.http.branches import Overview
-from lead_manager.entrypoints.http.deps import Matching, Reads, Work
+from lead_manager.entrypoints.http.deps import Clock, Matching, Reads, Work
 from lead_manager.entrypoints.http.schemas import settings_view
 from lead_manager.service import queries
 from lead_manager.service.ports import LeadFilter
@@ -59,6 +59,27 @@ def field_value(value: str | None, field: str) -> str:
     return value
 
 
+def hours_text(interval: Any) -> str:
+    """An opening interval as the settings show it: 08:00–18:00."""
+    return f"{interval.opens}–{interval.closes}"
+
+
+def hours_of_minutes(minutes: int) -> str:
+    """120 -> "2", 90 -> "1,5": the response time in working hours, German decimals."""
+    return f"{minutes / 60:g}".replace(".", ",")
+
+
+def deadline_text(deadline: Any) -> str:
+    """A new lead's deadline as the list shows it: "noch 1:20 Std.", "überfällig seit 0:35 Std."
+    (opening time)."""
+    hours, minutes = divmod(max(0, deadline.minutes), 60)
+    span = f"{hours}:{minutes:02d} Std."
+    return f"überfällig seit {span}" if deadline.overdue else f"noch {span}"
+
+
+templates.env.filters["deadline_text"] = deadline_text
+templates.env.filters["hours_text"] = hours_text
+templates.env.filters["hours_of_minutes"] = hours_of_minutes
 templates.env.filters["local"] = local
 templates.env.filters["field_value"] = field_value
 templates.env.filters["field_label"] = lambda name: labels.FIELD_LABELS.get(name, name)
@@ -172,6 +193,7 @@ async def overview_panel(request: Request, o: Overview) -> HTMLResponse:
 async def lead_rows(
     request: Request,
     reads: Reads,
+    clock: Clock,
     actor: CurrentActor,
     branch_id: Annotated[list[str] | None, Query(max_length=50)] = None,
     status: Annotated[list[LeadStatus] | None, Query()] = None,
@@ -189,15 +211,15 @@ async def lead_rows(
         acceptor or None,
         q or None,
     )
-    leads = await queries.lead_page(reads, actor, where, limit=50, cursor=cursor)
+    leads = await queries.lead_page(reads, actor, where, limit=50, cursor=cursor, now=clock())
     return _fragment(request, "_rows.html", page=leads)
 
 
 @router.get("/ui/leads/{lead_id}", response_class=HTMLResponse)
 async def lead_panel(
-    request: Request, reads: Reads, uow: Work, actor: CurrentActor, lead_id: UUID
+    request: Request, reads: Reads, uow: Work, clock: Clock, actor: CurrentActor, lead_id: UUID
 ) -> HTMLResponse:
-    lead = await queries.lead_detail(reads, actor, lead_id)
+    lead = await queries.lead_detail(reads, actor, lead_id, now=clock())
     branch = await queries.branch_settings(uow, actor, lead.branch_id)
     return _fragment(
         request,
@@ -212,12 +234,13 @@ async def lead_panel(
 async def reject_form(
     request: Request,
     reads: Reads,
+    clock: Clock,
     actor: CurrentActor,
     lead_id: UUID,
     channel: Channel | None = None,
     template: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    lead = await queries.lead_detail(reads, actor, lead_id)
+    lead = await queries.lead_detail(reads, actor, lead_id, now=clock())
     draft = await queries.rejection_draft(reads, actor, lead_id, channel, template)
     return _fragment(request, "_reject.html", lead=lead, draft=draft, template=template)
 
@@ -226,12 +249,13 @@ async def reject_form(
 async def schedule_form(
     request: Request,
     reads: Reads,
+    clock: Clock,
     uow: Work,
     matching: Matching,
     actor: CurrentActor,
     lead_id: UUID,
 ) -> HTMLResponse:
-    lead = await queries.lead_detail(reads, actor, lead_id)
+    lead = await queries.lead_detail(reads, actor, lead_id, now=clock())
     branch = await queries.branch_settings(uow, actor, lead.branch_id)
     proposal = await queries.identification(reads, matching, actor, lead_id)
     end = lead.requested_end or lead.requested_start + timedelta(hours=1)

@@ -14,7 +14,7 @@ from osb_contracts.customers import CustomerMasterUpdateRequested
 from osb_contracts.leads import CustomerChoice
 from osb_contracts.values import Channel, ConfirmationChannel, Customer
 
-from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.branch import BranchSettings, default_branch
 from lead_manager.domain.identification import merge_taking_lead_data, vehicle_case
 from lead_manager.domain.model import Appointment, Lead, RuleViolationError, Trigger, require
 from lead_manager.domain.permissions import Actor, Permission
@@ -61,10 +61,6 @@ class ScheduleLead:
             fields["new_customer"] = self.new_customer.model_dump(mode="json")
         canonical = json.dumps(fields, default=str, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def default_branch(branch_id: str) -> BranchSettings:
-    return BranchSettings(branch_id=branch_id, name=branch_id)
 
 
 async def load(uow: UnitOfWork, lead_id: UUID, expected_version: int | None) -> Lead:

@@ -18,6 +18,7 @@ from osb_contracts.leads import LeadCancellationRequested, LeadRequested
 from osb_contracts.notifications import NotificationFailed, NotificationSent
 from prometheus_client import Counter
 
+from lead_manager.domain.branch import BranchSettings, default_branch
 from lead_manager.domain.model import Lead, TransitionRefusedError
 from lead_manager.domain.permissions import SYSTEM_DMS, SYSTEM_PORTAL
 from lead_manager.service.ports import UnitOfWork
@@ -44,6 +45,7 @@ async def handle_lead_requests(
         pending: list[tuple[Lead, Envelope[Any]]] = []
 
         async def create_pending() -> None:
+            await _set_deadlines(uow, [lead for lead, _ in pending])
             created = await uow.leads.add_new([lead for lead, _ in pending])
             LEADS_CREATED.inc(len(created))
             for lead, envelope in pending:
@@ -70,6 +72,16 @@ async def handle_lead_requests(
                 await _cancel_by_customer(uow, message, envelope, clock)
         await create_pending()
         await uow.commit()
+
+
+async def _set_deadlines(uow: UnitOfWork, new: Sequence[Lead]) -> None:
+    """Each new lead's response deadline from its branch's settings (as they are now)."""
+    branches: dict[str, BranchSettings] = {}
+    for lead in new:
+        if lead.branch_id not in branches:
+            found = await uow.branches.get(lead.branch_id)
+            branches[lead.branch_id] = found or default_branch(lead.branch_id)
+        lead.respond_by = branches[lead.branch_id].respond_by(lead.received_at)
 
 
 async def _cancel_by_customer(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -58,6 +58,9 @@ class LeadFilter:
 class Page:
     leads: list[Lead]
     next_cursor: str | None
+    # on the first page: the new leads past their deadline, most overdue first (the pages
+    # leave them out)
+    overdue: list[Lead] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,14 @@ class CalendarEntry:
 class LeadReads(Protocol):
     """What the advisor's screens read, outside any unit of work (adapters.queries)."""
 
-    async def page(self, where: LeadFilter, *, limit: int, cursor: str | None) -> Page:
+    async def page(
+        self, where: LeadFilter, *, limit: int, cursor: str | None, now: datetime
+    ) -> Page:
         """Raises ``ValueError`` for a cursor it did not give out."""
+        ...
+
+    async def settings_of(self, branch_ids: Sequence[str]) -> list[BranchSettings]:
+        """The branches' settings (those never set are left out)."""
         ...
 
     async def open_count(self, branch_ids: Sequence[str]) -> int: ...

@@ -23,7 +23,12 @@ from osb_contracts.matching import (
 from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
 from pydantic import BaseModel, ConfigDict
 
-from lead_manager.domain.branch import BranchSettings, open_counter_text
+from lead_manager.domain.branch import (
+    BranchSettings,
+    Deadline,
+    default_branch,
+    open_counter_text,
+)
 from lead_manager.domain.identification import preselected, seen_by, vehicle_case
 from lead_manager.domain.model import (
     AccessDeniedError,
@@ -32,7 +37,7 @@ from lead_manager.domain.model import (
     require,
 )
 from lead_manager.domain.permissions import Actor, Permission
-from lead_manager.service.commands import LeadNotFoundError, check_channel, default_branch
+from lead_manager.service.commands import LeadNotFoundError, check_channel
 from lead_manager.service.live import ChangeLog, Position, Subscription
 from lead_manager.service.ports import Identification, LeadFilter, LeadReads, UnitOfWork
 from lead_manager.service.texts import DISPLAY_ZONE, rejection_subject, render
@@ -53,6 +58,25 @@ class HistoryItem(Model):
     details: dict[str, Any]
 
 
+class DeadlineView(Model):
+    """A new lead's response deadline: the opening time left (or, ``overdue``, past it)."""
+
+    respond_by: datetime
+    overdue: bool
+    near: bool  # a quarter of the response time or less left
+    minutes: int
+
+    @classmethod
+    def of(cls, deadline: Deadline) -> Self:
+        minutes = int(deadline.working.total_seconds() // 60)
+        return cls(
+            respond_by=deadline.respond_by,
+            overdue=deadline.overdue,
+            near=deadline.near,
+            minutes=minutes,
+        )
+
+
 class LeadView(Model):
     id: UUID
     booking_id: str
@@ -71,10 +95,20 @@ class LeadView(Model):
     unusable: list[UnusableValue]
     appointment_id: UUID | None
     acceptor: str | None
+    # while the lead is new: how its response deadline stands
+    deadline: DeadlineView | None = None
 
     @classmethod
-    def of(cls, lead: Lead) -> Self:
+    def of(
+        cls, lead: Lead, settings: BranchSettings | None = None, now: datetime | None = None
+    ) -> Self:
+        running = lead.status is LeadStatus.NEW and lead.respond_by is not None
+        deadline = None
+        if running and settings is not None and now is not None:
+            assert lead.respond_by is not None
+            deadline = DeadlineView.of(settings.deadline(lead.respond_by, now))
         return cls(
+            deadline=deadline,
             id=lead.id,
             booking_id=lead.booking_id,
             branch_id=lead.branch_id,
@@ -157,17 +191,21 @@ class LeadDetail(LeadView):
     appointment: ScheduledView | None = None
 
 
-async def lead_detail(reads: LeadReads, actor: Actor, lead_id: UUID) -> LeadDetail:
-    """A lead with its history (who, when, what, why) and its notifications' status."""
+async def lead_detail(
+    reads: LeadReads, actor: Actor, lead_id: UUID, *, now: datetime
+) -> LeadDetail:
+    """A lead with its history (who, when, what, why), its notifications' status and, while
+    it is new, its response deadline."""
     found = await reads.get(lead_id)
     if found is None:
         raise LeadNotFoundError(str(lead_id))
     lead, history = found
     lead.authorise(actor)
+    settings = await _settings_of(reads, [lead.branch_id])
     items = [HistoryItem.model_validate(h, from_attributes=True) for h in history]
     scheduled = await reads.appointment(lead.appointment_id) if lead.appointment_id else None
     return LeadDetail(
-        **LeadView.of(lead).model_dump(),
+        **LeadView.of(lead, settings[lead.branch_id], now).model_dump(),
         history=items,
         notifications=notifications_of(items),
         read_only=lead.read_only_for(actor),
@@ -178,6 +216,15 @@ async def lead_detail(reads: LeadReads, actor: Actor, lead_id: UUID) -> LeadDeta
 class LeadPage(Model):
     items: list[LeadView]
     next_cursor: str | None
+    # on the first page: how many of the first items are new leads past their deadline
+    # (most overdue first, ahead of the newest; the later pages leave them out)
+    overdue: int = 0
+
+
+async def _settings_of(reads: LeadReads, branch_ids: Sequence[str]) -> dict[str, BranchSettings]:
+    """Each branch's settings, the defaults for one never set."""
+    found = {s.branch_id: s for s in await reads.settings_of(sorted(set(branch_ids)))}
+    return {b: found.get(b) or default_branch(b) for b in branch_ids}
 
 
 def _readable(actor: Actor, branch_ids: Sequence[str] | None) -> Sequence[str]:
@@ -208,15 +255,23 @@ async def lead_page(
     *,
     limit: int,
     cursor: str | None,
+    now: datetime,
 ) -> LeadPage:
-    """The lead list with the selection criteria and the live search, newest first; no
-    branch in ``where``: every branch the actor works in."""
+    """The lead list with the selection criteria and the live search, newest first, the
+    overdue new leads ahead of the first page; no branch in ``where``: every branch the
+    actor works in."""
     where = replace(where, branch_ids=_readable(actor, where.branch_ids))
     try:
-        page = await reads.page(where, limit=limit, cursor=cursor)
+        page = await reads.page(where, limit=limit, cursor=cursor, now=now)
     except ValueError as exc:
         raise RuleViolationError("cursor", str(exc), code="CURSOR_INVALID") from None
-    return LeadPage(items=[LeadView.of(lead) for lead in page.leads], next_cursor=page.next_cursor)
+    leads = page.overdue + page.leads
+    settings = await _settings_of(reads, [lead.branch_id for lead in leads]) if leads else {}
+    return LeadPage(
+        items=[LeadView.of(lead, settings[lead.branch_id], now) for lead in leads],
+        next_cursor=page.next_cursor,
+        overdue=len(page.overdue),
+    )
 
 
 class OpenCount(Model):

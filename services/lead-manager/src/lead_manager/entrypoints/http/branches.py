@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from osb_platform.http import error_responses
 
-from lead_manager.domain.branch import Acceptor, BranchSettings
+from lead_manager.domain.branch import Acceptor, BranchSettings, default_branch
 from lead_manager.domain.model import require
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import CurrentActor
@@ -20,11 +20,12 @@ from lead_manager.entrypoints.http.schemas import (
     BranchSettingsView,
     ConfigurationCheck,
     Me,
+    opening_hours_of,
     settings_view,
 )
 from lead_manager.entrypoints.labels import CONFIGURATION_TEXTS
 from lead_manager.service import queries
-from lead_manager.service.commands import default_branch, save_settings
+from lead_manager.service.commands import save_settings
 
 router = APIRouter(
     prefix="/api/v1", responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503)
@@ -77,6 +78,10 @@ async def write_settings(
         cash_sale_customer_number=body.cash_sale_customer_number,
         duplicate_criteria=tuple(body.duplicate_criteria),
         sender_email=body.sender_email,
+        opening_hours=opening_hours_of(body.opening_hours),
+        holiday_region=body.holiday_region,
+        response_minutes=body.response_minutes,
+        escalation_email=body.escalation_email,
     )
     stored = await save_settings(uow, settings, actor=actor, expected_version=body.expected_version)
     return settings_view(stored)

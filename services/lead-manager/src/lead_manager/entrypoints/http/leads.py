@@ -50,6 +50,7 @@ Branches = Annotated[list[str] | None, Query(max_length=50)]
 @router.get("/leads", response_model=LeadPage)
 async def list_leads(
     reads: Reads,
+    clock: Clock,
     actor: CurrentActor,
     branch_id: Branches = None,
     status: Annotated[list[LeadStatus] | None, Query()] = None,
@@ -62,7 +63,7 @@ async def list_leads(
 ) -> LeadPage:
     """The lead list with the selection criteria and the live search, newest first."""
     where = LeadFilter(branch_id or [], status or (), start_from, start_to, acceptor, q)
-    return await queries.lead_page(reads, actor, where, limit=limit, cursor=cursor)
+    return await queries.lead_page(reads, actor, where, limit=limit, cursor=cursor, now=clock())
 
 
 @router.get("/leads/open-count", response_model=OpenCount)
@@ -72,9 +73,9 @@ async def open_count(reads: Reads, actor: CurrentActor, branch_id: Branches = No
 
 
 @router.get("/leads/{lead_id}", response_model=LeadDetail)
-async def lead_detail(reads: Reads, actor: CurrentActor, lead_id: UUID) -> LeadDetail:
-    """A lead with its history (who, when, what, why)."""
-    return await queries.lead_detail(reads, actor, lead_id)
+async def lead_detail(reads: Reads, clock: Clock, actor: CurrentActor, lead_id: UUID) -> LeadDetail:
+    """A lead with its history (who, when, what, why) and, while new, its deadline."""
+    return await queries.lead_detail(reads, actor, lead_id, now=clock())
 
 
 @router.get("/leads/{lead_id}/rejection-draft", response_model=RejectionDraft)

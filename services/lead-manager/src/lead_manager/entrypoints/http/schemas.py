@@ -4,7 +4,9 @@ settings as the administrator edits them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import itertools
+from datetime import datetime, time
+from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -22,11 +24,12 @@ from osb_contracts.leads import AppointmentWarning, CustomerChoice, VehicleCase
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Channel, ConfirmationChannel, Customer
 from osb_platform import templates as osb_templates
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.branch import DEFAULT_OPENING_HOURS, BranchSettings
 from lead_manager.domain.permissions import Permission
+from lead_manager.domain.working_time import holiday_regions
 from lead_manager.service.queries import LeadView, Model
 
 # What the advisor sends is held to the rules of the contracts that carry it on: the same
@@ -121,6 +124,64 @@ class AcceptorBody(Model):
     active: bool = True
 
 
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+WEEKDAYS = list(Weekday)  # Monday first, as datetime.weekday() counts
+
+
+# a wall-clock time of the branch's day, "08:00" (a JSON Schema "time" would want an offset)
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class OpeningInterval(Model):
+    opens: ClockTime
+    closes: ClockTime
+
+    @field_validator("closes")
+    @classmethod
+    def _after_opening(cls, closes: str, info: ValidationInfo) -> str:
+        opens = info.data.get("opens")
+        if opens is not None and closes <= opens:
+            raise PydanticCustomError("closes_before_opening", "closes before it opens")
+        return closes
+
+
+OpeningHours = dict[Weekday, list[OpeningInterval]]
+
+
+def opening_hours_body(hours: tuple[tuple[tuple[time, time], ...], ...]) -> OpeningHours:
+    return {
+        day: [OpeningInterval(opens=f"{o:%H:%M}", closes=f"{c:%H:%M}") for o, c in hours[n]]
+        for n, day in enumerate(WEEKDAYS)
+    }
+
+
+def opening_hours_of(body: OpeningHours) -> tuple[tuple[tuple[time, time], ...], ...]:
+    return tuple(
+        tuple(
+            (time.fromisoformat(i.opens), time.fromisoformat(i.closes)) for i in body.get(day, [])
+        )
+        for day in WEEKDAYS
+    )
+
+
+def _known_region(region: str) -> str:
+    if region not in holiday_regions():
+        raise PydanticCustomError("holiday_region", "not a region whose holidays are known")
+    return region
+
+
+HolidayRegion = Annotated[str, AfterValidator(_known_region)]
+
+
 class BranchSettingsBody(Model):
     name: Text = Field(min_length=1)
     acceptors: list[AcceptorBody] = Field(default_factory=list, max_length=200)
@@ -132,6 +193,28 @@ class BranchSettingsBody(Model):
         default_factory=lambda: [DuplicateCriterion.ADDRESS], min_length=1, max_length=4
     )
     sender_email: EmailAddress | None = None
+    # the response deadline of a new lead: this much opening time, holidays closed; a
+    # weekday left out is closed
+    opening_hours: OpeningHours = Field(
+        default_factory=lambda: opening_hours_body(DEFAULT_OPENING_HOURS)
+    )
+    holiday_region: HolidayRegion = "DE"
+    response_minutes: int = Field(default=120, ge=15, le=7 * 24 * 60)
+    escalation_email: EmailAddress | None = None
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _some_hours_without_overlap(cls, value: OpeningHours) -> OpeningHours:
+        for intervals in value.values():
+            if len(intervals) > 4:
+                raise PydanticCustomError("opening_hours_too_many", "at most four a day")
+            ordered = sorted(intervals, key=lambda i: i.opens)
+            if any(a.closes > b.opens for a, b in itertools.pairwise(ordered)):
+                raise PydanticCustomError("opening_hours_overlap", "the intervals overlap")
+            intervals[:] = ordered
+        if not any(value.values()):
+            raise PydanticCustomError("no_opening_hours", "open at least once a week")
+        return value
 
     @field_validator("duplicate_criteria")
     @classmethod
@@ -181,5 +264,9 @@ def settings_view(branch: BranchSettings) -> BranchSettingsView:
         cash_sale_customer_number=branch.cash_sale_customer_number,
         duplicate_criteria=list(branch.duplicate_criteria),
         sender_email=branch.sender_email,
+        opening_hours=opening_hours_body(branch.opening_hours),
+        holiday_region=branch.holiday_region,
+        response_minutes=branch.response_minutes,
+        escalation_email=branch.escalation_email,
         rejection_channels=list(branch.rejection_channels()),
     )

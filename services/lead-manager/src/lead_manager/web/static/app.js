@@ -611,6 +611,21 @@ async function submitSchedule(form) {
   );
 }
 
+// "08:00–12:00, 13:00–17:00" (any dash, "8:00" too) as the API takes it; empty: closed.
+function openingIntervals(input) {
+  const text = input.value.trim();
+  if (!text) return [];
+  return text.split(/\s*[,;]\s*/).map((part) => {
+    const m = /^(\d{1,2}):(\d{2})\s*[-–—]\s*(\d{1,2}):(\d{2})$/.exec(part);
+    if (!m || Number(m[1]) > 23 || Number(m[3]) > 23 || Number(m[2]) > 59 || Number(m[4]) > 59) {
+      const day = input.closest("label").firstChild.textContent.trim();
+      throw new Error(`Bitte geben Sie die Öffnungszeiten am ${day} als 08:00–18:00 an (mit Pause: 08:00–12:00, 13:00–17:00).`);
+    }
+    const at = (h, min) => `${h.padStart(2, "0")}:${min}`;
+    return { opens: at(m[1], m[2]), closes: at(m[3], m[4]) };
+  });
+}
+
 async function submitSettings(form) {
   const acceptors = $$("tr[data-acceptor]", form).map((row) => ({
     id: $("[name=acceptor_id]", row).value.trim(),
@@ -621,6 +636,11 @@ async function submitSettings(form) {
     $$("textarea[data-template]", form).map((t) => [t.dataset.template, t.value]),
   );
   const criteria = $$("[name=duplicate_criteria]:checked", form).map((c) => c.value);
+  const openingHours = Object.fromEntries(
+    $$("[data-weekday]", form).map((input) => [input.dataset.weekday, openingIntervals(input)]),
+  );
+  const hours = Number(form.elements.response_hours.value.trim().replace(",", "."));
+  if (!(hours > 0)) throw new Error("Bitte geben Sie die Reaktionszeit in Arbeitsstunden an (z. B. 2 oder 1,5).");
   const body = {
     name: form.elements.name.value,
     acceptors: acceptors.filter((a) => a.id && a.name),
@@ -629,6 +649,10 @@ async function submitSettings(form) {
     cash_sale_customer_number: form.elements.cash_sale_customer_number.value.trim() || null,
     duplicate_criteria: criteria,
     sender_email: form.elements.sender_email.value.trim() || null,
+    opening_hours: openingHours,
+    holiday_region: form.elements.holiday_region.value,
+    response_minutes: Math.round(hours * 60),
+    escalation_email: form.elements.escalation_email.value.trim() || null,
     expected_version: Number(form.dataset.version),
   };
   await call(`/api/v1/branches/${encodeURIComponent(form.dataset.branch)}/settings`, {
