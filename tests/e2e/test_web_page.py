@@ -28,7 +28,7 @@ from lead_manager.entrypoints.auth import issue_token
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
 from osb_contracts.dms import AppointmentDeleted
-from osb_contracts.leads import AppointmentCreated, LeadRequested, VehicleCase
+from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRequested, VehicleCase
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
@@ -85,6 +85,7 @@ class Web:
         sms: bool = False,
         acceptors: list[dict[str, Any]] | None = None,
         branch_id: str | None = None,
+        escalation: str | None = None,
     ) -> str:
         """OSB settings for a new branch of this run (or ``branch_id``); its id."""
         self.branches += 1
@@ -98,6 +99,7 @@ class Web:
             "sms_enabled": sms,
             "cash_sale_customer_number": f"BAR{self.run}",
             "duplicate_criteria": ["ADDRESS", "EMAIL"],
+            "escalation_email": escalation,
         }
         r = await self.http.put(
             f"/api/v1/branches/{branch}/settings", json=settings, headers=self.auth(branch)
@@ -116,6 +118,7 @@ class Web:
         mobile: str | None = "+4915112345678",
         birth_date: date | None = None,
         start: datetime | None = None,
+        received: datetime | None = None,
     ) -> LeadRequested:
         last = last or "Zq" + letters()
         now = datetime.now(UTC)
@@ -123,7 +126,7 @@ class Web:
             lead_id=uuid.uuid4(),
             booking_id=f"WEB-{uuid.uuid4().hex[:8]}",
             branch_id=branch,
-            received_at=now,
+            received_at=received or now,
             requested_start=start or now + timedelta(days=3),
             services=("Inspektion",),
             customer=Customer(
@@ -258,7 +261,10 @@ async def web(kafka_bootstrap_servers: str, database_urls: dict[str, str]) -> As
             bootstrap=kafka_bootstrap_servers,
             database_urls=database_urls,
             jwt_secret=SECRET,
-            extra_env={"LEAD_INTAKE_BRANCHES": json.dumps({portal_branch: {"country": "DE"}})},
+            extra_env={
+                "LEAD_INTAKE_BRANCHES": json.dumps({portal_branch: {"country": "DE"}}),
+                "LEAD_MANAGER_OVERDUE_SCAN_S": "1",  # overdue leads reported within a second
+            },
         )
         matching = await matching_process(
             run.lower(),
@@ -1245,3 +1251,41 @@ async def test_the_api_s_refusals_are_said_in_german(web: Web) -> None:
         "Der Terminlead wurde inzwischen von jemand anderem geändert. Bitte laden Sie ihn neu.",
         timeout=WAIT_MS,
     )
+
+
+async def test_an_overdue_lead_is_escalated_once_and_said_on_the_page(web: Web) -> None:
+    """A new lead nobody answered by its deadline: one LeadOverdue, one e-mail to the
+    branch's escalation address, a notice and a red mark on the advisor's page."""
+    escalation = f"leitung-{web.run.lower()}@w.example"
+    branch = await web.branch(escalation=escalation)
+    page = await web.open(web.token(branch))
+    received = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday: due at 11:00 that day
+    lead = await web.lead(branch, received=received)
+    row = page.locator(f"#rows tr[data-lead='{lead.lead_id}']")
+    await expect(page.locator(f"#alerts li[data-lead='{lead.lead_id}']")).to_contain_text(
+        "Frist überschritten", timeout=WAIT_MS
+    )
+    await expect(row).to_have_class(re.compile(r"\boverdue\b"))
+    await expect(row.locator(".deadline")).to_contain_text("überfällig seit")
+
+    overdue = await web.event(LEAD_EVENTS.name, str(lead.lead_id), LeadOverdue)
+    assert overdue.respond_by == received + timedelta(hours=2)
+    await web.until(lambda: any(m["To"] == escalation for m in web.mail.messages), "the e-mail")
+    # the service looks for overdue leads every second: by the time the detail is open it
+    # has looked again several times
+    detail = page.locator("#detail")
+    await row.locator("[data-open]").click()
+    await expect(detail).to_contain_text("Frist überschritten", timeout=WAIT_MS)
+    await web.tail.caught_up()
+    reported = web.tail.matching(
+        lambda r: (
+            r.key == str(lead.lead_id).encode()
+            and header(r, "ce_type") == LeadOverdue.cloudevents_type()
+        )
+    )
+    assert len(reported) == 1
+    (mail,) = [m for m in web.mail.messages if m["To"] == escalation]
+    assert mail["Subject"] == f"Frist überschritten: Terminlead {lead.booking_id}"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    assert "eingegangen am 02.11.2026 um 10:00 Uhr" in body.get_content()

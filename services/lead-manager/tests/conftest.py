@@ -12,7 +12,7 @@ from lead_manager.entrypoints.app import MIGRATIONS
 from lead_manager.service.ports import ConcurrencyError
 from osb_contracts import Message
 from osb_contracts.leads import LeadRequested
-from osb_contracts.values import Customer, Vehicle
+from osb_contracts.values import Customer, LeadStatus, Vehicle
 from osb_platform.db import make_engine, upgrade
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -89,6 +89,17 @@ class FakeLeadRepository:
                 self.rows[lead.id] = lead.copy()
                 created.add(lead.id)
         return created
+
+    async def overdue(self, now: datetime, *, limit: int) -> list[Lead]:
+        due = [
+            lead.copy()
+            for lead in self.rows.values()
+            if lead.status is LeadStatus.NEW
+            and lead.respond_by is not None
+            and lead.respond_by <= now
+            and lead.escalated_at is None
+        ]
+        return sorted(due, key=lambda lead: lead.respond_by or now)[:limit]
 
     async def save(self, lead: Lead) -> None:
         stored = self.rows[lead.id]

@@ -18,6 +18,7 @@ from osb_contracts._base import (
     ShortText,
     Text,
 )
+from osb_contracts.branches import EmailAddress
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 
 
@@ -184,6 +185,22 @@ class LeadCancelled(Message):
     reason: Text | None = None
 
 
+class LeadOverdue(Message):
+    """A new lead was not answered by its deadline (the branch's response time in its
+    opening hours): once per lead. ``escalation_email``: where the branch wants to hear of
+    it (None: it set no address)."""
+
+    message_type = "osb.lead.LeadOverdue"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    received_at: AwareDatetime
+    respond_by: AwareDatetime
+    overdue_at: AwareDatetime
+    escalation_email: EmailAddress | None = None
+
+
 class LeadCancelledByCustomer(Message):
     """The customer cancelled; carries the appointment, if any, so the DMS removes it."""
 
@@ -205,6 +222,7 @@ __all__ = [
     "LeadCancelled",
     "LeadCancelledByCustomer",
     "LeadCreated",
+    "LeadOverdue",
     "LeadRejected",
     "LeadRequested",
     "LeadUpdated",

@@ -17,6 +17,7 @@ from osb_contracts.leads import (
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadOverdue,
     LeadRejected,
     LeadRequested,
     LeadUpdated,
@@ -87,6 +88,7 @@ LEAD_EVENTS = Topic(
         AppointmentCreated,
         LeadCancelled,
         LeadCancelledByCustomer,
+        LeadOverdue,
     ),
     description="Every change of a lead, published by lead-manager through its outbox.",
 )

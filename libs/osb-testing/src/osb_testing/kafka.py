@@ -12,11 +12,23 @@ from aiokafka.admin import AIOKafkaAdminClient
 from osb_platform.kafka import header
 
 
-async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+async def partitions_of(
+    bootstrap: str, topics: Sequence[str], *, timeout: float = 30.0
+) -> list[TopicPartition]:
+    """Every partition of ``topics``; a topic created a moment ago is waited for until the
+    broker describes it with its partitions (right after creation it may not yet)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
+    described: list[Any] = []
     try:
-        described = await admin.describe_topics(list(topics))
+        async with asyncio.timeout(timeout):
+            while True:
+                described = await admin.describe_topics(list(topics))
+                if all(d.get("error_code", 0) == 0 and d["partitions"] for d in described):
+                    break
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"topics not described with partitions: {described}") from None
     finally:
         await admin.close()
     return [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]

@@ -27,3 +27,5 @@ class Settings(ServiceSettings):
     max_body_bytes: int = 64 * 1024
     # How long the advisor's screen waits for customer-matching before a clear 503.
     matching_timeout_s: float = 3.0
+    # How often the new leads past their deadline are looked for (reported within this).
+    overdue_scan_s: float = Field(default=20.0, gt=0, le=60)

@@ -13,12 +13,14 @@ import asyncpg
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker
+from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.app import create_app
 from lead_manager.entrypoints.auth import issue_token
 from lead_manager.entrypoints.http.schemas import WEEKDAYS
 from lead_manager.entrypoints.labels import CONFIGURATION_TEXTS
+from lead_manager.service.deadlines import report_all_overdue
 from lead_manager.settings import Settings
 from osb_contracts import ContractError, Message, Topic, decode, encode
 from osb_contracts.branches import BranchSettingsChanged
@@ -27,6 +29,7 @@ from osb_contracts.leads import (
     LeadCancellationRequested,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadOverdue,
     LeadRejected,
     LeadRequested,
     Unusable,
@@ -47,6 +50,8 @@ from osb_contracts.topics import (
 )
 from osb_contracts.values import Channel
 from osb_platform import make_broker, publish
+from osb_platform.db import make_engine
+from osb_platform.service import utc_now
 from osb_testing.fuzz import RECORDS, drawn, records, send_then_valid
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.outbox import wait_outbox_drained
@@ -803,3 +808,29 @@ async def test_new_leads_get_a_response_deadline_and_the_overdue_come_first(
     panel = await harness.http.get(f"/ui/leads/{requests['old'].lead_id}", headers=token)
     assert "Antwort bis</dt>" in panel.text
     assert "09.11.2026 11:00 (überfällig seit" in panel.text
+
+    # reported once: whoever runs first (this call or the service's own round), the other
+    # finds nothing left for these leads
+    engine = make_engine(harness.database_url, pool_size=1)
+    try:
+        await report_all_overdue(lambda: SqlUnitOfWork(engine, utc_now), datetime.now(UTC))
+        await report_all_overdue(lambda: SqlUnitOfWork(engine, utc_now), datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    for name in ("older", "old"):
+        overdue = await harness.event(requests[name].lead_id, LeadOverdue)
+        assert overdue.escalation_email == "leitung@frist.example"
+        assert overdue.respond_by == received[name] + timedelta(hours=1)
+    await harness.settled(requests["old"].lead_id)
+    reported = harness.tail.matching(
+        lambda r: (
+            header(r, "ce_type") == LeadOverdue.cloudevents_type()
+            and r.key in {str(requests[n].lead_id).encode() for n in requests}
+        )
+    )
+    assert sorted(ids[r.key.decode()] for r in reported) == ["old", "older"]
+    detail = (
+        await harness.http.get(f"/api/v1/leads/{requests['old'].lead_id}", headers=token)
+    ).json()
+    assert [h["action"] for h in detail["history"]] == ["created", "deadline passed"]
+    assert detail["status"] == "NEW"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import email
 import email.policy
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from notifier.domain.texts import TemplateFailedError, as_html, placeholders, re
 from notifier.service.mail import build_message
 from osb_contracts import Envelope, Message
 from osb_contracts.branches import BranchSettingsChanged
+from osb_contracts.leads import LeadOverdue
 from osb_contracts.values import Channel, ConfirmationChannel, Vehicle
 from osb_testing.factories import appointment, rejection
 
@@ -242,3 +244,23 @@ def test_a_branch_template_overrides_the_default() -> None:
     (draft,) = plan(env(appointment(ConfirmationChannel.EMAIL)), own)
     assert draft.subject == "Termin 03.12.2026"
     assert draft.text.startswith("Guten Tag")  # an empty template falls back to the default
+
+
+def test_an_overdue_lead_is_reported_to_the_branch_s_escalation_address_only() -> None:
+    received = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)  # 16:00 in Hamburg
+    overdue = LeadOverdue(
+        lead_id=uuid.uuid4(),
+        booking_id="B-4711",
+        branch_id="HH-01",
+        received_at=received,
+        respond_by=received + timedelta(hours=2),
+        overdue_at=received + timedelta(hours=2, seconds=20),
+        escalation_email="leitung@hansa.example",
+    )
+    (draft,) = plan(env(overdue), BRANCHES)
+    assert (draft.channel, draft.recipient) == (Channel.EMAIL, "leitung@hansa.example")
+    assert draft.subject == "Frist überschritten: Terminlead B-4711"
+    assert "eingegangen am 04.12.2026 um 16:00 Uhr" in draft.text
+    assert "bis 04.12.2026 18:00 Uhr zu beantworten" in draft.text
+    assert draft.failure is None
+    assert plan(env(overdue.model_copy(update={"escalation_email": None})), BRANCHES) == []

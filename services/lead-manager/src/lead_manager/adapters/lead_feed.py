@@ -13,6 +13,7 @@ from osb_contracts.leads import (
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadOverdue,
     LeadRejected,
     LeadUpdated,
 )
@@ -29,6 +30,7 @@ _STATUS_OF: dict[type[Message], LeadStatus] = {
     AppointmentCreated: LeadStatus.SCHEDULED,
     LeadCancelled: LeadStatus.CANCELLED,
     LeadCancelledByCustomer: LeadStatus.CANCELLED_BY_CUSTOMER,
+    LeadOverdue: LeadStatus.NEW,  # still new, now past its deadline
 }
 
 

@@ -66,6 +66,7 @@ def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, A
         "vin": vehicle.vin,
         "customer_number": customer.customer_number,
         "respond_by": lead.respond_by,
+        "escalated_at": lead.escalated_at,
         "created_at": now,
         "updated_at": now,
     }
@@ -90,6 +91,7 @@ def lead_from_row(row: Any) -> Lead:
         appointment_id=row.appointment_id,
         acceptor=row.acceptor,
         respond_by=row.respond_by,
+        escalated_at=row.escalated_at,
     )
 
 
@@ -114,6 +116,22 @@ class SqlLeadRepository:
         )
         row = (await self._conn.execute(stmt)).first()
         return None if row is None else lead_from_row(row)
+
+    async def overdue(self, now: datetime, *, limit: int) -> list[Lead]:
+        """New leads past their deadline not yet reported, locked; those another instance
+        holds are skipped (it reports them)."""
+        stmt = (
+            select(*_LEAD_COLUMNS)
+            .where(
+                leads.c.status == LeadStatus.NEW.value,
+                leads.c.respond_by <= now,
+                leads.c.escalated_at.is_(None),
+            )
+            .order_by(leads.c.respond_by)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [lead_from_row(r) for r in (await self._conn.execute(stmt)).all()]
 
     async def add_new(self, new: Sequence[Lead]) -> set[UUID]:
         """Insert the leads that do not exist yet (by id or booking); return their ids."""

@@ -19,6 +19,7 @@ from osb_contracts.leads import (
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadOverdue,
     LeadRejected,
     LeadRequested,
     LeadUpdated,
@@ -32,7 +33,7 @@ from osb_contracts.notifications import (
 )
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 
-from lead_manager.domain.permissions import SYSTEM_NOTIFIER, Actor, Permission
+from lead_manager.domain.permissions import SYSTEM_DEADLINE, SYSTEM_NOTIFIER, Actor, Permission
 
 
 class Trigger(StrEnum):
@@ -188,6 +189,7 @@ class Lead:
     acceptor: str | None = None
     # a new lead is to be answered by then: the branch's response time in its opening hours
     respond_by: datetime | None = None
+    escalated_at: datetime | None = None  # when it was reported overdue (once)
     version: int = 1
     events: list[Message] = field(default_factory=list, compare=False)
     new_history: list[HistoryEntry] = field(default_factory=list, compare=False)
@@ -321,6 +323,28 @@ class Lead:
                 branch_id=self.branch_id,
                 cancelled_at=at,
                 reason=reason,
+            )
+        )
+
+    def escalate(self, *, at: datetime, escalation_email: str | None) -> None:
+        """Report the lead overdue: a new lead past its deadline, once."""
+        if self.status is not LeadStatus.NEW or self.respond_by is None:
+            raise RuleViolationError("status", "only a new lead has a deadline", code="NOT_NEW")
+        if self.respond_by > at or self.escalated_at is not None:
+            raise RuleViolationError(
+                "respond_by", "not overdue, or reported already", code="NOT_OVERDUE"
+            )
+        self.escalated_at = at
+        self._record(SYSTEM_DEADLINE, at, "deadline passed", None)
+        self.events.append(
+            LeadOverdue(
+                lead_id=self.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                received_at=self.received_at,
+                respond_by=self.respond_by,
+                overdue_at=at,
+                escalation_email=escalation_email,
             )
         )
 

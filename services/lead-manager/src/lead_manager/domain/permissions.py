@@ -31,3 +31,4 @@ class Actor:
 SYSTEM_PORTAL = Actor("portal", "Online-Terminbuchung")
 SYSTEM_DMS = Actor("dms", "DMS")
 SYSTEM_NOTIFIER = Actor("notifier", "Benachrichtigung")
+SYSTEM_DEADLINE = Actor("deadline", "Fristüberwachung")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from lead_manager.entrypoints import http
 from lead_manager.entrypoints.subscribers import Consuming, subscribers
 from lead_manager.entrypoints.web import router as web_router
 from lead_manager.entrypoints.web import static
+from lead_manager.service.deadlines import watch_deadlines
 from lead_manager.settings import Settings
 
 RELAY_LOCK = 0x05B0_07B0  # advisory lock id of lead-manager's outbox relay
@@ -53,6 +55,15 @@ def create_app(
                 await uow.commit()
             run.relay(outbox, lock_key=RELAY_LOCK)
             engine = run.engine
+            run.background(
+                partial(
+                    watch_deadlines,
+                    lambda: SqlUnitOfWork(engine, clock),
+                    clock,
+                    every=settings.overdue_scan_s,
+                ),
+                "deadlines",
+            )
             broker = subscribers.broker(
                 settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,

@@ -91,6 +91,7 @@ HISTORY_LABELS = {
     "notification sent": "Benachrichtigung zugestellt",
     "notification failed": "Benachrichtigung fehlgeschlagen",
     "notification resend requested": "erneuter Versand angefordert",
+    "deadline passed": "Frist überschritten",
 }
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 WEEKDAYS_SHORT = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
@@ -206,6 +207,8 @@ LIVE_TEXTS = {
     "LeadCancelled.unnamed": "Ein Termin wurde im DMS gelöscht, sein Lead ist jetzt storniert.",
     "LeadCancelledByCustomer": "Vom Kunden storniert: {name} hat die Buchung storniert.",
     "LeadCancelledByCustomer.unnamed": "Ein Kunde hat seine Buchung storniert.",
+    "LeadOverdue": "Frist überschritten: Der Lead von {name} ist noch nicht beantwortet.",
+    "LeadOverdue.unnamed": "Frist überschritten: Ein neuer Lead ist noch nicht beantwortet.",
 }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from osb_contracts import Envelope
-from osb_contracts.leads import AppointmentCreated, LeadRejected
+from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected
 from osb_contracts.values import Channel, ConfirmationChannel
 
 from notifier.domain.notification import Draft, SendFailedError
@@ -16,6 +16,7 @@ from notifier.domain.texts import (
     DEFAULT_TEMPLATES,
     TemplateFailedError,
     as_html,
+    escalation,
     placeholders,
     render,
 )
@@ -62,6 +63,23 @@ def plan(envelope: Envelope[Any], branches: Mapping[str, BranchChannels]) -> lis
                 recipient,
                 subject,
                 message.text,
+                branch,
+            )
+        ]
+    if isinstance(message, LeadOverdue):  # to the branch, not the customer
+        if not message.escalation_email:
+            return []
+        branch = _branch(branches, message.branch_id)
+        subject, text = escalation(message, branch_name=branch.name, zone=branch.timezone)
+        return [
+            _draft(
+                envelope,
+                message.lead_id,
+                message.branch_id,
+                Channel.EMAIL,
+                message.escalation_email,
+                subject,
+                text,
                 branch,
             )
         ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osb_contracts import Envelope
-from osb_contracts.leads import AppointmentCreated, LeadRejected
+from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected
 from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS
 from osb_platform.subscriber import Subscribers
 
@@ -18,7 +18,11 @@ from notifier.domain.plan import BranchChannels
 from notifier.service.intake import record_notifications, resend_notifications
 from notifier.service.ports import NotificationBook
 
-WANTED = {LeadRejected.cloudevents_type(), AppointmentCreated.cloudevents_type()}
+WANTED = {
+    LeadRejected.cloudevents_type(),
+    AppointmentCreated.cloudevents_type(),
+    LeadOverdue.cloudevents_type(),  # the branch's escalation e-mail
+}
 
 
 @dataclass(frozen=True)

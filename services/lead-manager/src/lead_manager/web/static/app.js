@@ -322,8 +322,11 @@ async function openOverview() {
 
 async function loadOverview() {
   const tools = $("#overview-tools");
-  tools.elements.day.value = germanDate(state.day);
-  tools.elements.day.setCustomValidity("");
+  // a refresh (a live change) while the advisor types a date leaves the typing alone
+  if (document.activeElement !== tools.elements.day) {
+    tools.elements.day.value = germanDate(state.day);
+    tools.elements.day.setCustomValidity("");
+  }
   tools.elements.view.value = state.week ? "week" : "day";
   tools.elements.new_leads.checked = state.local.showNewInOverview;
   const params = new URLSearchParams({

@@ -38,6 +38,7 @@ def upgrade() -> None:
     )
     op.add_column("branch_settings", sa.Column("escalation_email", sa.String(length=254)))
     op.add_column("leads", sa.Column("respond_by", sa.DateTime(timezone=True)))
+    op.add_column("leads", sa.Column("escalated_at", sa.DateTime(timezone=True)))
     op.create_index(
         "ix_leads_new_respond_by",
         "leads",
@@ -48,6 +49,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_leads_new_respond_by", "leads")
+    op.drop_column("leads", "escalated_at")
     op.drop_column("leads", "respond_by")
     for column in ("escalation_email", "response_minutes", "holiday_region", "opening_hours"):
         op.drop_column("branch_settings", column)
