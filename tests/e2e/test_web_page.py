@@ -1271,11 +1271,21 @@ async def test_an_overdue_lead_is_escalated_once_and_said_on_the_page(web: Web) 
     overdue = await web.event(LEAD_EVENTS.name, str(lead.lead_id), LeadOverdue)
     assert overdue.respond_by == received + timedelta(hours=2)
     await web.until(lambda: any(m["To"] == escalation for m in web.mail.messages), "the e-mail")
+    # its delivery recorded on the lead (the page fetches a delivery status at its interval,
+    # not live): then the detail opened shows it
+    async with asyncio.timeout(30):
+        url = f"/api/v1/leads/{lead.lead_id}"
+        while not (await web.http.get(url, headers=web.auth(branch))).json()["notifications"]:
+            await asyncio.sleep(0.1)
     # the service looks for overdue leads every second: by the time the detail is open it
     # has looked again several times
     detail = page.locator("#detail")
     await row.locator("[data-open]").click()
     await expect(detail).to_contain_text("Frist überschritten", timeout=WAIT_MS)
+    # the escalation's delivery is shown as such, not as a message to the customer
+    await expect(detail.locator("table.notifications")).to_contain_text(
+        "E-Mail (Eskalation an die Leitung)", timeout=WAIT_MS
+    )
     await web.tail.caught_up()
     reported = web.tail.matching(
         lambda r: (

@@ -74,3 +74,23 @@ def test_a_resend_request_keeps_the_channel_and_shows_as_requested() -> None:
         8,
         None,
     )
+
+
+def test_an_escalation_is_told_apart_from_the_customer_s_messages() -> None:
+    customer, escalation = str(uuid.uuid4()), str(uuid.uuid4())
+    history = [
+        item(1, "notification sent", notification_id=customer, channel="EMAIL", attempts="1"),
+        item(
+            2,
+            "notification sent",
+            notification_id=escalation,
+            channel="EMAIL",
+            attempts="1",
+            purpose="escalation",
+        ),
+        item(3, "notification resend requested", notification_id=escalation),
+    ]
+    found = {str(n.notification_id): n for n in notifications_of(history)}
+    assert not found[customer].escalation
+    assert found[escalation].escalation  # also after a resend was asked for
+    assert found[escalation].status == "RESEND_REQUESTED"

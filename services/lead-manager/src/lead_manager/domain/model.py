@@ -399,6 +399,8 @@ class Lead:
             "channel": outcome.channel.value,
             "attempts": str(outcome.attempts),
         }
+        if outcome.source_event_type == LeadOverdue.cloudevents_type():
+            details["purpose"] = "escalation"  # to the branch's address, not the customer
         if isinstance(outcome, NotificationSent):
             self._record(
                 SYSTEM_NOTIFIER, outcome.sent_at, "notification sent", self.status, details=details

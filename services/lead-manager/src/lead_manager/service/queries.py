@@ -137,6 +137,7 @@ class NotificationView(Model):
     at: datetime
     attempts: int | None
     reason: str | None
+    escalation: bool = False  # to the branch's escalation address (an overdue lead)
 
 
 _NOTIFICATION_STATUS = {
@@ -166,6 +167,8 @@ def notifications_of(history: list[HistoryItem]) -> list[NotificationView]:
             at=item.at,
             attempts=int(attempts) if attempts else (before.attempts if before else None),
             reason=item.reason,
+            escalation=item.details.get("purpose") == "escalation"
+            or (before.escalation if before else False),
         )
     return sorted(latest.values(), key=lambda n: n.at)
 
