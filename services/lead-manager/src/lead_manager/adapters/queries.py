@@ -68,7 +68,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID, datetime]:
         raise ValueError("not a cursor of this list") from exc
 
 
-def _overdue(at: datetime) -> Any:
+def _past_deadline(at: datetime) -> Any:
     # never NULL (a lead without a deadline is not overdue), so NOT of it leaves none out
     return and_(
         leads.c.status == LeadStatus.NEW.value,
@@ -102,7 +102,7 @@ class LeadQueries:
         overdue: list[Lead] = []
         if cursor is None and (not where.statuses or LeadStatus.NEW in where.statuses):
             overdue = await self._overdue(where, common, now)
-        common.append(not_(_overdue(overdue_at)))
+        common.append(not_(_past_deadline(overdue_at)))
         order = (leads.c.received_at.desc(), leads.c.id.desc())
         statuses = [s.value for s in where.statuses]
         wanted: list[str | None] = list(statuses) or [None]
@@ -146,7 +146,7 @@ class LeadQueries:
         return Page(found, next_cursor, overdue)
 
     async def _overdue(self, where: LeadFilter, common: list[Any], now: datetime) -> list[Lead]:
-        conditions = [leads.c.branch_id.in_(list(where.branch_ids)), *common, _overdue(now)]
+        conditions = [leads.c.branch_id.in_(list(where.branch_ids)), *common, _past_deadline(now)]
         if where.search:
             conditions.append(_search(where.search))
         stmt = (

@@ -62,15 +62,6 @@ CRITERION_LABELS = {
     DuplicateCriterion.EMAIL: "Name + E-Mail",
     DuplicateCriterion.BIRTH_DATE: "Name + Geburtsdatum",
 }
-WEEKDAY_LABELS = {
-    "mon": "Montag",
-    "tue": "Dienstag",
-    "wed": "Mittwoch",
-    "thu": "Donnerstag",
-    "fri": "Freitag",
-    "sat": "Samstag",
-    "sun": "Sonntag",
-}
 # the public holidays a branch can be closed on: every country, state and canton offered
 HOLIDAY_REGION_LABELS = holiday_regions()
 TEMPLATE_LABELS = {
@@ -95,6 +86,8 @@ HISTORY_LABELS = {
 }
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 WEEKDAYS_SHORT = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
+# the settings' opening hours per weekday, keyed as the API keys them ("mon": "Montag")
+WEEKDAY_LABELS = dict(zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), WEEKDAYS, strict=True))
 
 FIELD_LABELS = {
     "name": "Name",

@@ -77,6 +77,12 @@ def deadline_text(deadline: Any) -> str:
     return f"überfällig seit {span}" if deadline.overdue else f"noch {span}"
 
 
+def deadline_state(deadline: Any) -> str:
+    """The mark in the list and the detail: overdue, near (its last quarter) or running."""
+    return "overdue" if deadline.overdue else "near" if deadline.near else "running"
+
+
+templates.env.filters["deadline_state"] = deadline_state
 templates.env.filters["deadline_text"] = deadline_text
 templates.env.filters["hours_text"] = hours_text
 templates.env.filters["hours_of_minutes"] = hours_of_minutes

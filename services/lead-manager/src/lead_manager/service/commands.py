@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from uuid import UUID, uuid5
@@ -61,6 +61,11 @@ class ScheduleLead:
             fields["new_customer"] = self.new_customer.model_dump(mode="json")
         canonical = json.dumps(fields, default=str, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def settings_of(uow: UnitOfWork, branch_ids: Iterable[str]) -> dict[str, BranchSettings]:
+    """Each branch's settings (the defaults for one never set), each read once."""
+    return {b: await uow.branches.get(b) or default_branch(b) for b in dict.fromkeys(branch_ids)}
 
 
 async def load(uow: UnitOfWork, lead_id: UUID, expected_version: int | None) -> Lead:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
-from lead_manager.domain.branch import BranchSettings, default_branch
+from lead_manager.service.commands import settings_of
 from lead_manager.service.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -27,11 +27,8 @@ async def report_overdue(uow: UnitOfWork, now: datetime) -> int:
     instances running this at once skip each other's locked leads. How many were reported."""
     async with uow:
         due = await uow.leads.overdue(now, limit=BATCH)
-        branches: dict[str, BranchSettings] = {}
+        branches = await settings_of(uow, [lead.branch_id for lead in due])
         for lead in due:
-            if lead.branch_id not in branches:
-                found = await uow.branches.get(lead.branch_id)
-                branches[lead.branch_id] = found or default_branch(lead.branch_id)
             lead.escalate(at=now, escalation_email=branches[lead.branch_id].escalation_email)
             await uow.leads.save(lead)
             uow.track(lead)

@@ -18,9 +18,9 @@ from osb_contracts.leads import LeadCancellationRequested, LeadRequested
 from osb_contracts.notifications import NotificationFailed, NotificationSent
 from prometheus_client import Counter
 
-from lead_manager.domain.branch import BranchSettings, default_branch
 from lead_manager.domain.model import Lead, TransitionRefusedError
 from lead_manager.domain.permissions import SYSTEM_DMS, SYSTEM_PORTAL
+from lead_manager.service.commands import settings_of
 from lead_manager.service.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,8 @@ async def handle_lead_requests(
 
 async def _set_deadlines(uow: UnitOfWork, new: Sequence[Lead]) -> None:
     """Each new lead's response deadline from its branch's settings (as they are now)."""
-    branches: dict[str, BranchSettings] = {}
+    branches = await settings_of(uow, [lead.branch_id for lead in new])
     for lead in new:
-        if lead.branch_id not in branches:
-            found = await uow.branches.get(lead.branch_id)
-            branches[lead.branch_id] = found or default_branch(lead.branch_id)
         lead.respond_by = branches[lead.branch_id].respond_by(lead.received_at)
 
 

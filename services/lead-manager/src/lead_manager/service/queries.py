@@ -58,6 +58,11 @@ class HistoryItem(Model):
     details: dict[str, Any]
 
 
+def _running(lead: Lead) -> bool:
+    """Whether the lead's response deadline runs: only a new lead's does."""
+    return lead.status is LeadStatus.NEW and lead.respond_by is not None
+
+
 class DeadlineView(Model):
     """A new lead's response deadline: the opening time left (or, ``overdue``, past it)."""
 
@@ -102,10 +107,8 @@ class LeadView(Model):
     def of(
         cls, lead: Lead, settings: BranchSettings | None = None, now: datetime | None = None
     ) -> Self:
-        running = lead.status is LeadStatus.NEW and lead.respond_by is not None
         deadline = None
-        if running and settings is not None and now is not None:
-            assert lead.respond_by is not None
+        if _running(lead) and lead.respond_by and settings and now:
             deadline = DeadlineView.of(settings.deadline(lead.respond_by, now))
         return cls(
             deadline=deadline,
@@ -204,11 +207,11 @@ async def lead_detail(
         raise LeadNotFoundError(str(lead_id))
     lead, history = found
     lead.authorise(actor)
-    settings = await _settings_of(reads, [lead.branch_id])
+    settings = await _settings_of(reads, [lead.branch_id] if _running(lead) else [])
     items = [HistoryItem.model_validate(h, from_attributes=True) for h in history]
     scheduled = await reads.appointment(lead.appointment_id) if lead.appointment_id else None
     return LeadDetail(
-        **LeadView.of(lead, settings[lead.branch_id], now).model_dump(),
+        **LeadView.of(lead, settings.get(lead.branch_id), now).model_dump(),
         history=items,
         notifications=notifications_of(items),
         read_only=lead.read_only_for(actor),
@@ -225,7 +228,9 @@ class LeadPage(Model):
 
 
 async def _settings_of(reads: LeadReads, branch_ids: Sequence[str]) -> dict[str, BranchSettings]:
-    """Each branch's settings, the defaults for one never set."""
+    """Each branch's settings, the defaults for one never set (no read for none)."""
+    if not branch_ids:
+        return {}
     found = {s.branch_id: s for s in await reads.settings_of(sorted(set(branch_ids)))}
     return {b: found.get(b) or default_branch(b) for b in branch_ids}
 
@@ -269,9 +274,9 @@ async def lead_page(
     except ValueError as exc:
         raise RuleViolationError("cursor", str(exc), code="CURSOR_INVALID") from None
     leads = page.overdue + page.leads
-    settings = await _settings_of(reads, [lead.branch_id for lead in leads]) if leads else {}
+    settings = await _settings_of(reads, [lead.branch_id for lead in leads if _running(lead)])
     return LeadPage(
-        items=[LeadView.of(lead, settings[lead.branch_id], now) for lead in leads],
+        items=[LeadView.of(lead, settings.get(lead.branch_id), now) for lead in leads],
         next_cursor=page.next_cursor,
         overdue=len(page.overdue),
     )

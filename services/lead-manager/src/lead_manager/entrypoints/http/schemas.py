@@ -27,7 +27,11 @@ from osb_platform import templates as osb_templates
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from lead_manager.domain.branch import DEFAULT_OPENING_HOURS, BranchSettings
+from lead_manager.domain.branch import (
+    DEFAULT_OPENING_HOURS,
+    DEFAULT_RESPONSE_MINUTES,
+    BranchSettings,
+)
 from lead_manager.domain.permissions import Permission
 from lead_manager.domain.working_time import holiday_regions
 from lead_manager.service.queries import LeadView, Model
@@ -199,7 +203,7 @@ class BranchSettingsBody(Model):
         default_factory=lambda: opening_hours_body(DEFAULT_OPENING_HOURS)
     )
     holiday_region: HolidayRegion = "DE"
-    response_minutes: int = Field(default=120, ge=15, le=7 * 24 * 60)
+    response_minutes: int = Field(default=DEFAULT_RESPONSE_MINUTES, ge=15, le=7 * 24 * 60)
     escalation_email: EmailAddress | None = None
 
     @field_validator("opening_hours")
