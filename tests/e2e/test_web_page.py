@@ -28,7 +28,13 @@ from lead_manager.entrypoints.auth import issue_token
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
 from osb_contracts.dms import AppointmentDeleted
-from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRequested, VehicleCase
+from osb_contracts.leads import (
+    AppointmentCreated,
+    LeadOverdue,
+    LeadRejected,
+    LeadRequested,
+    VehicleCase,
+)
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
@@ -43,6 +49,7 @@ from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
 from osb_testing.browser import chromium
 from osb_testing.dms import a_vin, letters, master_customer, publish_customer, publish_vehicle
+from osb_testing.insight import publish_history, seeded_history, wait_projected
 from osb_testing.kafka import TopicTail, header
 from osb_testing.mail import Smtp, serving_sms_sink
 from osb_testing.processes import ServiceProcess
@@ -651,8 +658,14 @@ async def test_reject_goes_straight_to_e_mail_without_sms_and_the_mail_arrives(w
     await shot(page, "reject-email")
     final = f"Guten Tag, leider ist die Werkstatt belegt. Ihre Buchung {lead.booking_id}."
     await text.fill(final)
+    # the reason, from the branch's list, for the branch's figures (not for the customer)
+    reason = page.locator("#reject-form").get_by_label("Ablehnungsgrund")
+    await expect(reason.locator("option")).to_have_count(6)  # "ohne Angabe" and five
+    await reason.select_option("Kein freier Termin")
     await page.get_by_role("button", name="Ablehnen und senden").click()
     await expect(page.locator("#notice")).to_contain_text("per E-Mail", timeout=WAIT_MS)
+    rejected = await web.event(LEAD_EVENTS.name, str(lead.lead_id), LeadRejected)
+    assert rejected.reason == "Kein freier Termin"
 
     def arrived() -> list[Any]:
         return [m for m in web.mail.messages if m["To"] == lead.customer.email]
@@ -1299,3 +1312,68 @@ async def test_an_overdue_lead_is_escalated_once_and_said_on_the_page(web: Web) 
     body = mail.get_body(("plain",))
     assert body is not None
     assert "eingegangen am 02.11.2026 um 10:00 Uhr" in body.get_content()
+
+
+async def test_the_auswertung_shows_a_seeded_history_as_counted_by_hand(
+    web: Web, kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> None:
+    """The branch manager's figures in Chromium, against the hand count of
+    ``osb_testing.insight`` (its docstring has the table): tiles, the bars per day, the
+    shares, the reasons, the duplicate dialog's choices and the CSV export."""
+    branch = await web.branch()
+    await publish_history(web.bus, seeded_history(branch))
+    await wait_projected(kafka_bootstrap_servers, database_urls["lead-manager"])
+    page = await web.open(web.token(branch, Permission.LEAD_MANAGER))
+    await page.get_by_role("button", name="Auswertung").click()
+    form = page.locator("#insight-form")
+    await form.get_by_label("Eingang von").fill("02.11.2026")
+    await form.get_by_label("bis").fill("04.11.2026")
+    await form.get_by_role("button", name="Anzeigen").click()
+    figures = page.locator(".insight")
+    await expect(figures.locator("[data-figure=received]")).to_have_text("6", timeout=WAIT_MS)
+    # 240 and 516 minutes of opening time
+    await expect(figures.locator("[data-figure=decision_median]")).to_have_text("4,0 Std.")
+    await expect(figures.locator("[data-figure=decision_p90]")).to_have_text("8,6 Std.")
+    await expect(figures.locator("[data-figure=overdue]")).to_have_text("2")
+    await expect(figures.locator("[data-figure=failed_notifications]")).to_have_text("2")
+    # one bar segment per outcome and day: Monday three, Tuesday two, Wednesday one
+    await expect(figures.locator("svg.days rect")).to_have_count(6)
+    await expect(figures.locator("svg.days rect.bar-rejected")).to_have_count(2)
+    shares = {
+        "scheduled": "17 % (1)",
+        "rejected": "33 % (2)",
+        "cancelled_by_customer": "17 % (1)",
+        "cancelled": "17 % (1)",
+        "new": "17 % (1)",
+    }
+    for key, text in shares.items():
+        await expect(
+            figures.locator(f"[data-chart=outcomes] [data-key={key}] .value")
+        ).to_have_text(text)
+    reasons = figures.locator("[data-chart=reasons] li")
+    await expect(reasons).to_have_count(2)
+    await expect(reasons.filter(has_text="Kein freier Termin")).to_contain_text("50 % (1)")
+    await expect(reasons.filter(has_text="ohne Angabe")).to_contain_text("50 % (1)")
+    choices = figures.locator("[data-chart=choices]")
+    await expect(choices.locator("[data-key=EXISTING] .value")).to_have_text("50 % (1)")
+    await expect(choices.locator("[data-key=NEW_CUSTOMER] .value")).to_have_text("50 % (1)")
+    await expect(choices.locator("[data-key=CASH_SALE] .value")).to_have_text("0 % (0)")
+    await shot(page, "auswertung")
+
+    async with page.expect_download() as downloading:
+        await form.get_by_role("button", name="Als CSV exportieren").click()
+    download = await downloading.value
+    assert download.suggested_filename == f"auswertung-{branch}-2026-11-02-2026-11-04.csv"
+    saved = Path(await download.path())
+    text = await asyncio.to_thread(saved.read_text, encoding="utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0].startswith("Tag;Eingegangen;Geplant;Abgelehnt")
+    assert lines[1].startswith("02.11.2026;3;1;1;0;1;0;0;1;1,50;")
+    assert lines[-1].startswith("Summe;6;1;2;1;1;1;2;2;4,00;8,60")
+
+    # a period that ends before it begins is said in German
+    await form.get_by_label("Eingang von").fill("05.11.2026")
+    await form.get_by_role("button", name="Anzeigen").click()
+    await expect(page.locator("#insight-form .error")).to_have_text(
+        "Der Zeitraum endet vor seinem Beginn."
+    )

@@ -127,6 +127,8 @@ class LeadRejected(Message):
     subject: Text | None = None
     text: LongText = Field(min_length=1)
     customer: Customer
+    # the reason the advisor chose from the branch's list (for the branch's figures)
+    reason: ShortText | None = None
 
 
 class VehicleCase(StrEnum):
@@ -201,6 +203,29 @@ class LeadOverdue(Message):
     escalation_email: EmailAddress | None = None
 
 
+class NotificationPurpose(StrEnum):
+    CUSTOMER = "CUSTOMER"  # a confirmation or rejection to the customer
+    ESCALATION = "ESCALATION"  # a new lead past its deadline, to the branch's address
+
+
+class LeadNotificationOutcome(Message):
+    """The notifier's outcome of an e-mail or SMS about the lead, as lead-manager recorded
+    it on the lead: the live pages show the delivery, the branch's figures count the
+    failures. No recipient, no text."""
+
+    message_type = "osb.lead.LeadNotificationOutcome"
+
+    lead_id: UUID
+    branch_id: BranchId
+    status: LeadStatus  # the lead's, unchanged by the outcome
+    notification_id: UUID
+    channel: Channel
+    purpose: NotificationPurpose
+    delivered: bool
+    error_code: ShortText | None = None
+    at: AwareDatetime
+
+
 class LeadCancelledByCustomer(Message):
     """The customer cancelled; carries the appointment, if any, so the DMS removes it."""
 
@@ -222,9 +247,11 @@ __all__ = [
     "LeadCancelled",
     "LeadCancelledByCustomer",
     "LeadCreated",
+    "LeadNotificationOutcome",
     "LeadOverdue",
     "LeadRejected",
     "LeadRequested",
     "LeadUpdated",
+    "NotificationPurpose",
     "VehicleCase",
 ]

@@ -17,6 +17,7 @@ from osb_contracts.leads import (
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
     LeadRequested,
@@ -89,8 +90,14 @@ LEAD_EVENTS = Topic(
         LeadCancelled,
         LeadCancelledByCustomer,
         LeadOverdue,
+        LeadNotificationOutcome,
     ),
-    description="Every change of a lead, published by lead-manager through its outbox.",
+    description=(
+        "Every change of a lead, published by lead-manager through its outbox. Kept for "
+        "ever: the branches' figures (Auswertung) are a read model rebuilt from its "
+        "beginning."
+    ),
+    config={"retention.ms": "-1"},
 )
 DMS_APPOINTMENTS = Topic(
     name="osb.dms.appointments.v1",

@@ -29,9 +29,11 @@ from osb_contracts.leads import (
     LeadCancellationRequested,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
     LeadRequested,
+    NotificationPurpose,
     Unusable,
     UnusableValue,
 )
@@ -48,7 +50,7 @@ from osb_contracts.topics import (
     NOTIFICATION_COMMANDS,
     NOTIFICATION_EVENTS,
 )
-from osb_contracts.values import Channel
+from osb_contracts.values import Channel, LeadStatus
 from osb_platform import make_broker, publish
 from osb_platform.db import make_engine
 from osb_platform.service import utc_now
@@ -222,18 +224,27 @@ async def test_reject_by_sms_and_by_email(
     assert "Autohaus Hansa Hamburg" in draft.json()["text"]
 
     edited = draft.json()["text"] + " Bis bald!"
+    body = {"channel": "SMS", "text": edited, "expected_version": 1}
+    # a reason not in the branch's list is refused, nothing changes
     r = await harness.http.post(
         f"/api/v1/leads/{request.lead_id}/reject",
-        json={"channel": "SMS", "text": edited, "expected_version": 1},
+        json={**body, "reason": "Keine Lust"},
+        headers=ADVISOR,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "REASON_UNKNOWN")
+    r = await harness.http.post(
+        f"/api/v1/leads/{request.lead_id}/reject",
+        json={**body, "reason": "Doppelte Buchung"},
         headers=ADVISOR,
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "REJECTED"
     rejected = await harness.event(request.lead_id, LeadRejected)
-    assert (rejected.text, rejected.channel.value, rejected.recipient) == (
+    assert (rejected.text, rejected.channel.value, rejected.recipient, rejected.reason) == (
         edited,
         "SMS",
         "+491701234567",
+        "Doppelte Buchung",
     )
     # Rejected twice: refused with the reason, nothing changes.
     again = await harness.http.post(
@@ -544,6 +555,14 @@ async def test_notification_outcomes_reach_the_history_and_a_resend_can_be_asked
     assert entry["details"]["error_code"] == "SMTP_UNAVAILABLE"
     assert entry["reason"] == "connection refused"
     assert entry["actor_name"] == "Benachrichtigung"
+    # told to every page and to the figures as a lead event (no recipient, no text)
+    outcome = await harness.event(request.lead_id, LeadNotificationOutcome)
+    assert (outcome.notification_id, outcome.delivered, outcome.error_code) == (
+        notification,
+        False,
+        "SMTP_UNAVAILABLE",
+    )
+    assert (outcome.purpose, outcome.status) == (NotificationPurpose.CUSTOMER, LeadStatus.NEW)
 
     path = f"/api/v1/leads/{request.lead_id}/notifications"
     unknown = await harness.http.post(f"{path}/{uuid.uuid4()}/resend", headers=ADVISOR)

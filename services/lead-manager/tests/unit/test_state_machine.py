@@ -32,6 +32,7 @@ from osb_contracts.leads import (
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNotificationOutcome,
     LeadRejected,
     LeadRequested,
     LeadUpdated,
@@ -507,7 +508,7 @@ def test_correcting_keeps_the_new_data_on_the_lead_and_in_the_event() -> None:
     assert (entry.action, entry.details["fields"]) == ("corrected", ", ".join(changed))
 
 
-def test_notification_outcomes_go_into_the_history_only() -> None:
+def test_notification_outcomes_go_into_the_history_and_out_as_lead_events() -> None:
     lead = lead_in(S.REJECTED)
     nid = uuid.UUID(int=3)
     lead.note_notification(
@@ -552,8 +553,19 @@ def test_notification_outcomes_go_into_the_history_only() -> None:
         "error_code": "SMS_400",
         "permanent": "True",
     }
-    assert (lead.status, lead.events) == (S.REJECTED, [])
+    assert lead.status is S.REJECTED
     assert (sent.from_status, sent.to_status) == (S.REJECTED, S.REJECTED)
+    # each outcome a lead event for the pages and the figures: no recipient, no text
+    told = [
+        (e.notification_id, e.channel, e.delivered, e.error_code, e.status)
+        for e in lead.events
+        if isinstance(e, LeadNotificationOutcome)
+    ]
+    assert len(told) == len(lead.events)
+    assert told == [
+        (nid, Channel.EMAIL, True, None, S.REJECTED),
+        (nid, Channel.SMS, False, "SMS_400", S.REJECTED),
+    ]
 
 
 def test_a_resend_request_is_an_event_and_a_history_entry() -> None:

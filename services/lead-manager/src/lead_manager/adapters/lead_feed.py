@@ -13,6 +13,7 @@ from osb_contracts.leads import (
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
     LeadUpdated,
@@ -40,7 +41,7 @@ def lead_change(record: ConsumerRecord[bytes, bytes]) -> LeadChange | None:
         message = decode(record.headers, record.value or b"").message
     except ContractError:
         return None  # not ours to judge: lead-manager wrote it; the page reloads anyway
-    if isinstance(message, LeadCreated | LeadUpdated):
+    if isinstance(message, LeadCreated | LeadUpdated | LeadNotificationOutcome):
         status = message.status
     elif type(message) in _STATUS_OF:
         status = _STATUS_OF[type(message)]

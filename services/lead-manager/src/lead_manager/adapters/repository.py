@@ -224,6 +224,7 @@ def settings_from_row(row: Any) -> BranchSettings:
         holiday_region=row.holiday_region,
         response_minutes=row.response_minutes,
         escalation_email=row.escalation_email,
+        rejection_reasons=tuple(row.rejection_reasons),
         version=row.version,
     )
 
@@ -262,6 +263,7 @@ class SqlBranchRepository:
             "holiday_region": settings.holiday_region,
             "response_minutes": settings.response_minutes,
             "escalation_email": settings.escalation_email,
+            "rejection_reasons": list(settings.rejection_reasons),
             "updated_by": updated_by,
             "updated_at": func.now(),
         }

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Computed,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -18,10 +19,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from lead_manager.domain.branch import DEFAULT_OPENING_HOURS
 
@@ -158,9 +160,37 @@ branch_settings = Table(
     Column("holiday_region", String(10), nullable=False, server_default="DE"),
     Column("response_minutes", Integer, nullable=False, server_default=text("120")),
     Column("escalation_email", String(254)),
+    Column("rejection_reasons", JSONB, nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_by", String(64)),
+)
+
+# The figures' read model (Auswertung): one row per lead, fed from osb.lead.events.v1
+# (service/insight.py); emptied, it is rebuilt from the topic's beginning.
+insight_leads = Table(
+    "insight_leads",
+    metadata,
+    Column("lead_id", UUID(as_uuid=True), primary_key=True),
+    Column("branch_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("decision", String(32)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_minutes", Integer),
+    Column("reason", String(60)),
+    Column("customer_choice", String(32)),
+    Column("overdue", Boolean, nullable=False, server_default=false()),
+    Column("failed_notifications", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Index("ix_insight_leads_branch_day", "branch_id", "day"),
+)
+# the next offset of each partition of osb.lead.events.v1 the read model holds
+insight_positions = Table(
+    "insight_positions",
+    metadata,
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -42,6 +42,14 @@ REJECTION_SUBJECT = "Ihr Terminwunsch bei {branch}"
 # Per weekday (Monday first) until a branch sets its own: Monday to Friday 08:00-18:00.
 DEFAULT_OPENING_HOURS: tuple[tuple[Interval, ...], ...] = (((time(8), time(18)),),) * 5 + ((), ())
 DEFAULT_RESPONSE_MINUTES = 120  # two working hours to answer a new lead
+# what an advisor chooses from when rejecting, for the branch's figures (Auswertung)
+DEFAULT_REJECTION_REASONS = (
+    "Kein freier Termin",
+    "Leistung wird nicht angeboten",
+    "Fahrzeug wird nicht betreut",
+    "Doppelte Buchung",
+    "Sonstiges",
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class BranchSettings:
     holiday_region: str = "DE"  # "DE-HH", "AT-9", "CH-ZH": whose public holidays close it
     response_minutes: int = DEFAULT_RESPONSE_MINUTES
     escalation_email: str | None = None
+    rejection_reasons: tuple[str, ...] = DEFAULT_REJECTION_REASONS
     version: int = 1
 
     def calendar(self) -> WorkingCalendar:

@@ -19,10 +19,12 @@ from osb_contracts.leads import (
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
     LeadRequested,
     LeadUpdated,
+    NotificationPurpose,
     UnusableValue,
     VehicleCase,
 )
@@ -239,13 +241,15 @@ class Lead:
         text: str,
         subject: str | None,
         at: datetime,
+        reason: str | None = None,
     ) -> None:
         self._require(actor, Permission.LEAD_MANAGER)
         target = self._decide(Trigger.REJECT, actor)
         if not text.strip():
             raise RuleViolationError("text", "the customer needs a text", code="TEXT_MISSING")
         previous = self._move(target)
-        self._record(actor, at, "rejected", previous, details={"channel": channel.value})
+        details = {"channel": channel.value}
+        self._record(actor, at, "rejected", previous, reason=reason, details=details)
         self.events.append(
             LeadRejected(
                 lead_id=self.id,
@@ -258,6 +262,7 @@ class Lead:
                 subject=subject,
                 text=text,
                 customer=self.customer,
+                reason=reason,
             )
         )
 
@@ -399,22 +404,38 @@ class Lead:
             "channel": outcome.channel.value,
             "attempts": str(outcome.attempts),
         }
+        purpose = NotificationPurpose.CUSTOMER
         if outcome.source_event_type == LeadOverdue.cloudevents_type():
-            details["purpose"] = "escalation"  # to the branch's address, not the customer
+            purpose = NotificationPurpose.ESCALATION  # to the branch's address
+            details["purpose"] = "escalation"
+        error_code = None
         if isinstance(outcome, NotificationSent):
-            self._record(
-                SYSTEM_NOTIFIER, outcome.sent_at, "notification sent", self.status, details=details
-            )
+            at = outcome.sent_at
+            self._record(SYSTEM_NOTIFIER, at, "notification sent", self.status, details=details)
         else:
+            at, error_code = outcome.failed_at, outcome.error_code
             details |= {"error_code": outcome.error_code, "permanent": str(outcome.permanent)}
             self._record(
                 SYSTEM_NOTIFIER,
-                outcome.failed_at,
+                at,
                 "notification failed",
                 self.status,
                 reason=outcome.reason,
                 details=details,
             )
+        self.events.append(
+            LeadNotificationOutcome(
+                lead_id=self.id,
+                branch_id=self.branch_id,
+                status=self.status,
+                notification_id=outcome.notification_id,
+                channel=outcome.channel,
+                purpose=purpose,
+                delivered=error_code is None,
+                error_code=error_code,
+                at=at,
+            )
+        )
 
     def request_resend(self, *, actor: Actor, notification_id: UUID, at: datetime) -> None:
         self._require(actor, Permission.LEAD_MANAGER)

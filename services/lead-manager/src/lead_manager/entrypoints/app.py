@@ -23,6 +23,7 @@ from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
 from lead_manager import SERVICE, SOURCE
+from lead_manager.adapters.insight import InsightFeed, InsightQueries
 from lead_manager.adapters.lead_feed import LeadFeed
 from lead_manager.adapters.queries import LeadQueries
 from lead_manager.adapters.tables import outbox
@@ -85,6 +86,10 @@ def create_app(
             await feed.start()
             run.stack.push_async_callback(feed.stop)
             assert feed.log is not None
+            figures = InsightFeed(run.engine, settings.kafka_bootstrap_servers)
+            await figures.start()
+            run.stack.push_async_callback(figures.stop)
+            app.state.insight_feed = figures
 
             app.state.wiring = http.Wiring(
                 engine=run.engine,
@@ -92,6 +97,7 @@ def create_app(
                 reads=LeadQueries(run.engine),
                 matching=matching,
                 changes=feed.log,
+                insight=InsightQueries(run.engine),
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield
@@ -129,7 +135,8 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
             "notification outcomes in; every change of a lead out through the outbox; "
             "customer-matching asked by request/reply (replies read by partition, no group); "
             "its own lead events read back by partition, no group, for the advisors' live "
-            "pages (GET /api/v1/lead-events)."
+            "pages (GET /api/v1/lead-events) and for the branches' figures (a read model "
+            "rebuilt from the topic's beginning, GET /api/v1/branches/{id}/insight)."
         ),
         produces=[LEAD_EVENTS, NOTIFICATION_COMMANDS, MATCHING_REQUESTS, BRANCH_SETTINGS],
     )

@@ -1,4 +1,5 @@
-"""``lead-manager``: serve, issue a local token, load the demo branch settings."""
+"""``lead-manager``: serve, issue a local token, load the demo branch settings, rebuild
+the figures' read model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from osb_platform.db import make_engine, upgrade
 from osb_platform.service import serve as run_server
 from osb_platform.service import utc_now
 
+from lead_manager.adapters.insight import rebuild
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.permissions import Permission
@@ -89,6 +91,21 @@ def seed_demo() -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+@app.command()
+def rebuild_insight() -> None:
+    """Empty the figures' read model (Auswertung): every running instance fills it again
+    from the beginning of osb.lead.events.v1."""
+
+    async def run() -> None:
+        engine = make_engine(Settings().database_url, pool_size=1)
+        await upgrade(engine, MIGRATIONS)
+        await rebuild(engine)
+        await engine.dispose()
+
+    asyncio.run(run())
+    print("emptied; the running lead-manager instances fill it again from the topic")
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ error codes); only this module and the templates turn them into German.
 
 from __future__ import annotations
 
-from osb_contracts.leads import Unusable, VehicleCase
+from osb_contracts.leads import CustomerChoice, Unusable, VehicleCase
 from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
 from osb_contracts.values import Channel, LeadStatus
 
@@ -119,6 +119,8 @@ FIELD_LABELS = {
     "response_minutes": "Reaktionszeit",
     "escalation_email": "Eskalation an",
     "sender_email": "Absender",
+    "reason": "Ablehnungsgrund",
+    "rejection_reasons": "Ablehnungsgründe",
 }
 
 # what the customer typed and the booking could not use (LeadRequested.unusable)
@@ -134,6 +136,27 @@ UNUSABLE_LABELS = {
     Unusable.MILEAGE_INVALID: "Kilometerstand ungültig",
 }
 
+
+# The Auswertung's columns per day (the CSV's headings) and the duplicate dialog's choices
+INSIGHT_COLUMNS = (
+    ("received", "Eingegangen"),
+    ("scheduled", "Geplant"),
+    ("rejected", "Abgelehnt"),
+    ("cancelled_by_customer", "Von Kunden storniert"),
+    ("cancelled", "Im DMS gelöscht"),
+    ("new", "Noch offen"),
+    ("overdue", "Frist überschritten"),
+    ("failed_notifications", "Zustellung fehlgeschlagen"),
+    ("decision_median", "Entscheidung nach, Median (Std.)"),
+    ("decision_p90", "Entscheidung nach, 90 % (Std.)"),
+)
+CHOICE_LABELS = {
+    CustomerChoice.EXISTING: "Bestehender Kunde",
+    CustomerChoice.MERGE_LEAD_DATA: "Zusammengeführt (Leaddaten übernommen)",
+    CustomerChoice.MERGE_MASTER_DATA: "Zusammengeführt (Stammdaten behalten)",
+    CustomerChoice.NEW_CUSTOMER: "Neuer Kunde",
+    CustomerChoice.CASH_SALE: "Barverkauf",
+}
 
 # What each placeholder of a template (Textbaustein) stands for, shown in the settings
 PLACEHOLDER_LABELS = {
@@ -167,6 +190,9 @@ ERROR_TEXTS = {
     ),
     "REQUEST_REUSED": "Diese Aktion wurde bereits für einen anderen Terminlead gesendet.",
     "TEXT_MISSING": "Bitte geben Sie einen Text für den Kunden ein.",
+    "PERIOD_INVALID": "Der Zeitraum endet vor seinem Beginn.",
+    "PERIOD_TOO_LONG": "Bitte wählen Sie höchstens ein Jahr.",
+    "REASON_UNKNOWN": "Bitte wählen Sie einen Ablehnungsgrund aus der Liste des Betriebs.",
     "END_BEFORE_START": "Das Terminende liegt vor dem Beginn.",
     "NO_EMAIL": "Der Kunde hat keine E-Mail-Adresse angegeben.",
     "NO_PHONE": "Der Kunde hat keine Mobilnummer für eine SMS angegeben.",

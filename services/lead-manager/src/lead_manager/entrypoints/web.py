@@ -27,6 +27,7 @@ from lead_manager.entrypoints import labels
 from lead_manager.entrypoints.auth import CurrentActor
 from lead_manager.entrypoints.http.branches import Overview
 from lead_manager.entrypoints.http.deps import Clock, Matching, Reads, Work
+from lead_manager.entrypoints.http.insight import BranchFigures
 from lead_manager.entrypoints.http.schemas import settings_view
 from lead_manager.service import queries
 from lead_manager.service.ports import LeadFilter
@@ -77,12 +78,34 @@ def deadline_text(deadline: Any) -> str:
     return f"überfällig seit {span}" if deadline.overdue else f"noch {span}"
 
 
+def work_hours(minutes: float | None) -> str:
+    """Minutes of opening time as the Auswertung shows them: "1,5 Std." ("–" for none)."""
+    if minutes is None:
+        return "–"
+    return f"{minutes / 60:.1f} Std.".replace(".", ",", 1)
+
+
+def percent_of(count: int, whole: int) -> int:
+    return round(100 * count / whole) if whole else 0
+
+
+def figure(value: float | int | None) -> str:
+    """A cell of the table per day: a count, or minutes of opening time in hours."""
+    if isinstance(value, float) or value is None:
+        return work_hours(value).removesuffix(" Std.")
+    return str(value)
+
+
 def deadline_state(deadline: Any) -> str:
     """The mark in the list and the detail: overdue, near (its last quarter) or running."""
     return "overdue" if deadline.overdue else "near" if deadline.near else "running"
 
 
 templates.env.filters["deadline_state"] = deadline_state
+templates.env.filters["work_hours"] = work_hours
+templates.env.filters["percent_of"] = percent_of
+templates.env.filters["figure"] = figure
+templates.env.filters["day"] = lambda d: d.strftime("%d.%m.%Y")
 templates.env.filters["deadline_text"] = deadline_text
 templates.env.filters["hours_text"] = hours_text
 templates.env.filters["hours_of_minutes"] = hours_of_minutes
@@ -93,6 +116,7 @@ templates.env.globals.update(
     {name: value for name, value in vars(labels).items() if name.endswith("_LABELS")},
     PAGE_TEXTS=labels.page_texts(),
     ZONE=DISPLAY_ZONE.key,
+    INSIGHT_COLUMNS=labels.INSIGHT_COLUMNS,
     LeadStatus=LeadStatus,
     NOT_OWNED=NOT_OWNED,
     Channel=Channel,
@@ -240,6 +264,7 @@ async def lead_panel(
 async def reject_form(
     request: Request,
     reads: Reads,
+    uow: Work,
     clock: Clock,
     actor: CurrentActor,
     lead_id: UUID,
@@ -248,7 +273,15 @@ async def reject_form(
 ) -> HTMLResponse:
     lead = await queries.lead_detail(reads, actor, lead_id, now=clock())
     draft = await queries.rejection_draft(reads, actor, lead_id, channel, template)
-    return _fragment(request, "_reject.html", lead=lead, draft=draft, template=template)
+    branch = await queries.branch_settings(uow, actor, lead.branch_id)
+    return _fragment(
+        request,
+        "_reject.html",
+        lead=lead,
+        draft=draft,
+        template=template,
+        reasons=branch.rejection_reasons,
+    )
 
 
 @router.get("/ui/leads/{lead_id}/schedule", response_class=HTMLResponse)
@@ -284,3 +317,11 @@ async def settings_form(
     branch = await queries.branch_settings(uow, actor, branch_id)
     editable = actor.may(Permission.OSB_ADMIN, branch_id)
     return _fragment(request, "_settings.html", branch=settings_view(branch), editable=editable)
+
+
+@router.get("/ui/branches/{branch_id}/insight", response_class=HTMLResponse)
+async def insight_panel(
+    request: Request, uow: Work, actor: CurrentActor, f: BranchFigures
+) -> HTMLResponse:
+    branch = await queries.branch_settings(uow, actor, f.branch_id)
+    return _fragment(request, "_insight.html", f=f, branch_name=branch.name)

@@ -37,6 +37,7 @@ class RejectLead:
     text: str
     subject: str | None = None
     expected_version: int | None = None
+    reason: str | None = None  # one of the branch's rejection reasons
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,10 @@ async def reject_lead(
         lead = await load(uow, command.lead_id, command.expected_version)
         branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
         check_channel(branch, command.channel)
+        if command.reason is not None and command.reason not in branch.rejection_reasons:
+            raise RuleViolationError(
+                "reason", "not one of the branch's rejection reasons", code="REASON_UNKNOWN"
+            )
         subject = command.subject or (
             rejection_subject(branch) if command.channel is Channel.EMAIL else None
         )
@@ -125,6 +130,7 @@ async def reject_lead(
             text=command.text,
             subject=subject,
             at=clock(),
+            reason=command.reason,
         )
         await uow.leads.save(lead)
         uow.track(lead)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from lead_manager.entrypoints.http import branches, leads, live
+from lead_manager.entrypoints.http import branches, insight, leads, live
 from lead_manager.entrypoints.http.deps import Wiring
 from lead_manager.entrypoints.http.errors import install_domain_errors
 
@@ -19,3 +19,4 @@ def install(app: FastAPI) -> None:
     app.include_router(leads.router)
     app.include_router(branches.router)
     app.include_router(live.router)
+    app.include_router(insight.router)

@@ -82,6 +82,7 @@ async def write_settings(
         holiday_region=body.holiday_region,
         response_minutes=body.response_minutes,
         escalation_email=body.escalation_email,
+        rejection_reasons=tuple(body.rejection_reasons),
     )
     stored = await save_settings(uow, settings, actor=actor, expected_version=body.expected_version)
     return settings_view(stored)

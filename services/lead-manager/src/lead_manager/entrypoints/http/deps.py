@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
+from lead_manager.service.insight import InsightReads
 from lead_manager.service.live import ChangeLog
 from lead_manager.service.ports import Identification, LeadReads, UnitOfWork
 
@@ -29,6 +30,7 @@ class Wiring:
     reads: LeadReads
     matching: Identification
     changes: ChangeLog
+    insight: InsightReads
 
 
 async def wiring(request: Request) -> Wiring:
@@ -58,8 +60,13 @@ async def _changes(w: Wired) -> ChangeLog:
     return w.changes
 
 
+async def _insight(w: Wired) -> InsightReads:
+    return w.insight
+
+
 Work = Annotated[UnitOfWork, Depends(_unit_of_work)]  # a new unit of work per request
 Reads = Annotated[LeadReads, Depends(_reads)]
 Clock = Annotated[Callable[[], datetime], Depends(_clock)]
 Matching = Annotated[Identification, Depends(_matching)]
 Changes = Annotated[ChangeLog, Depends(_changes)]
+Insight = Annotated[InsightReads, Depends(_insight)]

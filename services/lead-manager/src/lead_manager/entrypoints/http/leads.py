@@ -95,7 +95,9 @@ async def reject(
     uow: Work, clock: Clock, actor: CurrentActor, lead_id: UUID, body: RejectBody
 ) -> LeadView:
     """Ablehnen: REJECTED, and LeadRejected with the final text for the notifier."""
-    command = RejectLead(lead_id, body.channel, body.text, body.subject, body.expected_version)
+    command = RejectLead(
+        lead_id, body.channel, body.text, body.subject, body.expected_version, body.reason
+    )
     return LeadView.of(await reject_lead(uow, command, actor=actor, clock=clock))
 
 

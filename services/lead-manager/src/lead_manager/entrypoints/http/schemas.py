@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from lead_manager.domain.branch import (
     DEFAULT_OPENING_HOURS,
+    DEFAULT_REJECTION_REASONS,
     DEFAULT_RESPONSE_MINUTES,
     BranchSettings,
 )
@@ -76,6 +77,9 @@ class RejectBody(Model):
     text: LongText = Field(min_length=1)
     subject: Text | None = None
     expected_version: ExpectedVersion | None = None
+    reason: ShortText | None = Field(
+        default=None, description="one of the branch's rejection_reasons"
+    )
 
 
 class CustomerChoiceBody(Model):
@@ -205,6 +209,17 @@ class BranchSettingsBody(Model):
     holiday_region: HolidayRegion = "DE"
     response_minutes: int = Field(default=DEFAULT_RESPONSE_MINUTES, ge=15, le=7 * 24 * 60)
     escalation_email: EmailAddress | None = None
+    # what an advisor chooses from when rejecting (the Auswertung counts them)
+    rejection_reasons: list[Annotated[ShortText, Field(min_length=1)]] = Field(
+        default_factory=lambda: list(DEFAULT_REJECTION_REASONS), max_length=12
+    )
+
+    @field_validator("rejection_reasons")
+    @classmethod
+    def _reasons_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_reason", "each reason at most once")
+        return value
 
     @field_validator("opening_hours")
     @classmethod
@@ -272,5 +287,6 @@ def settings_view(branch: BranchSettings) -> BranchSettingsView:
         holiday_region=branch.holiday_region,
         response_minutes=branch.response_minutes,
         escalation_email=branch.escalation_email,
+        rejection_reasons=list(branch.rejection_reasons),
         rejection_channels=list(branch.rejection_channels()),
     )

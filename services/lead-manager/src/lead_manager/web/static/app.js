@@ -130,6 +130,7 @@ async function chooseBranch(branch) {
   $("#open-settings").hidden = !may("OSB_ADMIN");
   $("#open-manager").disabled = !may("LEAD_MANAGER");
   $("#open-overview").disabled = !may("LEAD_MANAGER");
+  $("#open-insight").hidden = !may("LEAD_MANAGER") && !may("OSB_ADMIN");
   $("#detail").innerHTML = '<p class="help">Wählen Sie einen Lead aus der Liste.</p>';
   if (may("LEAD_MANAGER")) {
     state.settings = await call(`/api/v1/branches/${encodeURIComponent(branch)}/settings`);
@@ -214,7 +215,7 @@ function follow() {
     if (change.branch_id !== state.branch) return;
     announce(change);
     showStatus(change);
-    refreshSoon(change.lead_id, { counter: COUNTED.has(change.kind) });
+    refreshSoon(change.lead_id, { counter: COUNTED.has(change.kind), list: !DETAIL_ONLY.has(change.kind) });
   });
   stream.addEventListener("reload", (event) => {
     remember(event);
@@ -244,21 +245,25 @@ function setLive(live) {
 // DMS deleting an appointment (only a scheduled lead has one).
 const COUNTED = new Set(["LeadCreated", "LeadRejected", "AppointmentCreated", "LeadCancelledByCustomer"]);
 
+// A delivery's outcome shows only in the lead's detail: the list stays as it is.
+const DETAIL_ONLY = new Set(["LeadNotificationOutcome"]);
+
 // Changes often come in bursts (a lead and its notification): one refresh for them.
-const pending = { timer: null, leads: new Set(), everything: false, counter: false };
-function refreshSoon(lead = null, { everything = false, counter = true } = {}) {
+const pending = { timer: null, leads: new Set(), everything: false, counter: false, list: false };
+function refreshSoon(lead = null, { everything = false, counter = true, list = true } = {}) {
   if (lead) pending.leads.add(lead);
   pending.everything ||= everything;
   pending.counter ||= counter || everything;
+  pending.list ||= list || everything;
   clearTimeout(pending.timer);
   pending.timer = setTimeout(guarded(async () => {
     const open = $("#detail-title")?.dataset.lead;
     const detail = pending.everything || pending.leads.has(open);
-    const counted = pending.counter;
-    Object.assign(pending, { everything: false, counter: false });
+    const [counted, listed] = [pending.counter, pending.list];
+    Object.assign(pending, { everything: false, counter: false, list: false });
     pending.leads.clear();
     if (!state.token || $("#manager").hidden) return;
-    await Promise.all([counted ? refreshCounter() : null, loadView(), detail ? refreshDetail() : null]);
+    await Promise.all([counted ? refreshCounter() : null, listed ? loadView() : null, detail ? refreshDetail() : null]);
   }), 100);
 }
 
@@ -511,6 +516,7 @@ async function submitReject(form) {
     expected_version: Number(form.dataset.version),
   };
   if (form.elements.subject) body.subject = form.elements.subject.value;
+  if (form.elements.reason?.value) body.reason = form.elements.reason.value;
   await call(`/api/v1/leads/${form.dataset.lead}/reject`, { method: "POST", body });
   closeDialog({ changed: true });
   const how = body.channel === "SMS" ? "SMS" : "E-Mail";
@@ -656,6 +662,7 @@ async function submitSettings(form) {
     holiday_region: form.elements.holiday_region.value,
     response_minutes: Math.round(hours * 60),
     escalation_email: form.elements.escalation_email.value.trim() || null,
+    rejection_reasons: form.elements.rejection_reasons.value.split("\n").map((r) => r.trim()).filter(Boolean),
     expected_version: Number(form.dataset.version),
   };
   await call(`/api/v1/branches/${encodeURIComponent(form.dataset.branch)}/settings`, {
@@ -667,7 +674,30 @@ async function submitSettings(form) {
   await chooseBranch(state.branch);
 }
 
+// -- the Auswertung: the branch's figures for a period --------------------------------------
+
+function insightQuery(form) {
+  const [from, to] = [form.elements.day_from.value, form.elements.day_to.value].map(isoDate);
+  if (!from || !to) throw new Error("Bitte geben Sie den Zeitraum als TT.MM.JJJJ ein.");
+  return `${encodeURIComponent(form.dataset.branch)}/insight?${new URLSearchParams({ day_from: from, day_to: to })}`;
+}
+
+async function submitInsight(form) {
+  await openDialog(`/ui/branches/${insightQuery(form)}`);
+}
+
+async function exportInsight(form) {
+  const query = insightQuery(form).replace("/insight?", "/insight.csv?");
+  const csv = await call(`/api/v1/branches/${query}`, { fragment: true });
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+  link.download = `auswertung-${form.dataset.branch}-${isoDate(form.elements.day_from.value)}-${isoDate(form.elements.day_to.value)}.csv`;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
 const SUBMITS = {
+  "insight-form": submitInsight,
   "reject-form": submitReject,
   "schedule-form": submitSchedule,
   "settings-form": submitSettings,
@@ -777,6 +807,8 @@ function wire() {
   }));
   $("#open-settings").addEventListener("click", guarded(() =>
     openDialog(`/ui/branches/${encodeURIComponent(state.branch)}/settings`)));
+  $("#open-insight").addEventListener("click", guarded(() =>
+    openDialog(`/ui/branches/${encodeURIComponent(state.branch)}/insight`)));
   $("#open-local").addEventListener("click", openLocalSettings);
   $("#local-settings").addEventListener("close", () => {
     if ($("#local-settings").returnValue === "save") saveLocalSettings();
@@ -867,6 +899,15 @@ function wire() {
   });
   dialog.addEventListener("click", guarded(async (event) => {
     if (event.target.closest("[data-close]")) closeDialog();
+    if (event.target.closest("[data-export]")) {
+      const form = event.target.form;
+      $(".error", form).textContent = "";
+      try {
+        await exportInsight(form);
+      } catch (error) {
+        formError(form, error);
+      }
+    }
     if (event.target.closest("[data-mask-back]")) showMask(event.target.form, false);
     if (event.target.closest("[data-remove-acceptor]")) {
       // gone from the branch when the settings are saved; appointments keep their acceptor
