@@ -135,6 +135,10 @@ bench-identification: install ## Benchmark: GET /identification over HTTP (lead-
 bench-live: install browser ## Benchmark: a DMS deletion to 50 open pages showing Storniert, beside the backend's share
 	$(RUN) python bench/bench_live.py
 
+.PHONY: bench-insight
+bench-insight: install ## Benchmark: the Auswertung's read model rebuilt from 1,000,000 lead events beside reading the topic alone; a year's page
+	$(RUN) python bench/bench_insight.py
+
 .PHONY: chaos
 chaos: install ## Faults on the running pipeline (kills, broker and database outages, SMTP/SMS away); invariants checked; CHAOS_SEED, CHAOS_SECONDS
 	$(RUN) python bench/chaos.py

@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from osb_contracts import all_topic_specs
 from osb_local_infra.infra import client_options
 from osb_local_infra.settings import SERVICE_DATABASES, InfraSettings
@@ -53,3 +54,29 @@ async def test_topics_are_created_on_a_cluster_that_requires_sasl(
     assert len(described["partitions"]) == 2
     # The local broker's own listener stays plaintext.
     assert client_options(InfraSettings(kafka_bootstrap_servers=None)) == {}
+
+
+async def topic_config(bootstrap: str, name: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
+    finally:
+        await admin.close()
+    [(_, _, _, _, entries)] = response.resources
+    return {e[0]: e[1] for e in entries}
+
+
+async def test_an_existing_topic_gets_the_registry_s_config_and_keeps_its_own(
+    kafka_bootstrap_servers: str,
+) -> None:
+    # created before the registry kept it for ever, with a setting of an operator's own
+    name = f"test.config.{uuid.uuid4().hex[:8]}"
+    before = {"retention.ms": "3600000", "max.message.bytes": "2000000"}
+    assert await ensure_topics(kafka_bootstrap_servers, [(name, 1, before)]) == [name]
+    assert await ensure_topics(kafka_bootstrap_servers, [(name, 1, {"retention.ms": "-1"})]) == []
+    after = await topic_config(kafka_bootstrap_servers, name)
+    assert (after["retention.ms"], after["max.message.bytes"]) == ("-1", "2000000")
+    # as wanted already: nothing to change, nothing changed
+    assert await ensure_topics(kafka_bootstrap_servers, [(name, 1, {"retention.ms": "-1"})]) == []
+    assert await topic_config(kafka_bootstrap_servers, name) == after

@@ -149,6 +149,7 @@ class FakeUnitOfWork:
         self.published: list[Message] = []
         self.history: list[HistoryEntry] = []
         self._tracked: list[Lead] = []
+        self.traceparents: dict[uuid.UUID, str | None] = {}  # what each lead's events carry
         self.commits = 0
 
     async def __aenter__(self) -> FakeUnitOfWork:
@@ -159,10 +160,16 @@ class FakeUnitOfWork:
         self._tracked = []
 
     def track(
-        self, lead: Lead, *, correlation_id: str | None = None, causation_id: str | None = None
+        self,
+        lead: Lead,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
     ) -> None:
         if all(t is not lead for t in self._tracked):
             self._tracked.append(lead)
+            self.traceparents[lead.id] = traceparent
 
     async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
         fresh = {i for i in event_ids if (consumer, i) not in self.inbox}

@@ -1,4 +1,6 @@
-"""Create the registry's topics (and their dead-letter topics) with their partition counts."""
+"""Create the registry's topics (and their dead-letter topics) with their partition counts,
+and bring an existing topic's configuration to the registry's (``retention.ms`` of
+``osb.lead.events.v1`` became "for ever" after installations had created it with 7 days)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 from osb_contracts.topics import all_topic_specs
 
@@ -26,7 +29,9 @@ async def ensure_topics(
     replication_factor: int = 1,
     client: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create the missing topics; return the names created. Existing topics are left as they are.
+    """Create the missing topics; return the names created. An existing topic whose
+    configuration differs from the registry's gets the registry's values (its other
+    settings stay as they are); the partitions of an existing topic are left alone.
 
     ``client``: the admin client's security options (a secured cluster's SASL/TLS settings).
     """
@@ -51,9 +56,35 @@ async def ensure_topics(
             # Another instance may create them at the same moment.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        await _reconcile(admin, [(n, c) for n, _, c in specs if n in existing and c])
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+_DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs' config_source of a value set on the topic
+
+
+async def _reconcile(admin: AIOKafkaAdminClient, wanted: list[tuple[str, dict[str, str]]]) -> None:
+    """Set the registry's values where an existing topic has others. AlterConfigs replaces
+    a topic's whole set of values, so the ones set on it before are sent along."""
+    if not wanted:
+        return
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name, _ in wanted]
+    described = {}
+    for response in await admin.describe_configs(resources):
+        for _error, _message, _type, name, entries in response.resources:
+            described[name] = entries
+    changes = []
+    for name, config in wanted:
+        entries = described.get(name, [])
+        now = {e[0]: e[1] for e in entries}
+        if all(now.get(k) == v for k, v in config.items()):
+            continue
+        kept = {e[0]: e[1] for e in entries if e[3] == _DYNAMIC_TOPIC_CONFIG}
+        changes.append(ConfigResource(ConfigResourceType.TOPIC, name, configs={**kept, **config}))
+    if changes:
+        await admin.alter_configs(changes)
 
 
 async def describe_topics(

@@ -23,6 +23,7 @@ from osb_contracts.topics import UnknownMessageTypeError, message_type_by_name
 CONTENT_TYPE = "application/json"
 CORRELATION_ID = "correlationid"
 CAUSATION_ID = "causationid"
+TRACEPARENT = "traceparent"  # the CloudEvents distributed-tracing extension (W3C)
 SPECVERSION = "1.0"
 _REQUIRED = ("id", "source", "type", "specversion")
 
@@ -62,6 +63,7 @@ class Envelope(Generic[M]):
     causation_id: str | None
     key: str | None
     message: M
+    traceparent: str | None = None  # of the span that sent it, or (handed on) received it
 
 
 def encode(
@@ -73,6 +75,7 @@ def encode(
     time: datetime | None = None,
     correlation_id: str | None = None,
     causation_id: str | None = None,
+    traceparent: str | None = None,
 ) -> KafkaRecord:
     event_id = event_id or str(uuid.uuid4())
     headers = {
@@ -86,6 +89,8 @@ def encode(
     }
     if causation_id:
         headers["ce_" + CAUSATION_ID] = causation_id
+    if traceparent:
+        headers["ce_" + TRACEPARENT] = traceparent
     return KafkaRecord(key=key.encode(), value=message.model_dump_json().encode(), headers=headers)
 
 
@@ -174,4 +179,5 @@ def decode(
         causation_id=attributes.get(CAUSATION_ID),
         key=(key.decode(errors="replace") if isinstance(key, bytes) else key),
         message=message,
+        traceparent=attributes.get(TRACEPARENT),
     )

@@ -288,6 +288,14 @@ def _consumed(task: asyncio.Future[Any]) -> None:
         task.exception()  # retrieved: no "exception was never retrieved" at exit
 
 
+def install_tracing(app: FastAPI) -> None:
+    """A server span per request, the child of the caller's ``traceparent`` when it sends
+    one (osb_platform.tracing; health, metrics and documents left out)."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/metrics,/asyncapi,/static")
+
+
 def install_metrics(app: FastAPI) -> None:
     """Prometheus metrics of the process at ``/metrics`` (no personal data in any label)."""
     from prometheus_client import make_asgi_app

@@ -30,6 +30,7 @@ from osb_platform.aiokafka_patches import raise_offset_fetch_errors
 from osb_platform.kafka_security import KafkaSecurity
 from osb_platform.observability import CONSUMED, FAILED, HANDLER_SECONDS, handling
 from osb_platform.producer import partition_for
+from osb_platform.tracing import traceparent_here
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ async def publish(
         time=time,
         correlation_id=correlation_id,
         causation_id=causation_id,
+        traceparent=traceparent_here(f"publish {message.cloudevents_type()}"),
     )
     await broker.publish(record.value, topic.name, key=record.key, headers=record.headers)
 

@@ -33,6 +33,7 @@ from osb_contracts.values import Customer
 
 from osb_platform.kafka import groupless_reader, stop_reader
 from osb_platform.producer import Outgoing, Producer
+from osb_platform.tracing import traceparent_here
 
 log = logging.getLogger(__name__)
 REPLY_TO = "osb_reply_to"
@@ -103,7 +104,13 @@ class MatchingClient:
         correlation = str(uuid.uuid4())
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[correlation] = future
-        record = encode(request, key=key, source=self._source, correlation_id=correlation)
+        record = encode(
+            request,
+            key=key,
+            source=self._source,
+            correlation_id=correlation,
+            traceparent=traceparent_here(f"ask {request.cloudevents_type()}"),
+        )
         record.headers[REPLY_TO] = MATCHING_REPLIES.name
         try:
             await self._producer.send_many([Outgoing(MATCHING_REQUESTS.name, record)])

@@ -20,6 +20,8 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from osb_platform.tracing import add_trace_ids
+
 CONSUMED = Counter("osb_messages_consumed_total", "Records handled successfully", ["topic"])
 FAILED = Counter("osb_messages_failed_total", "Handler failures (the batch is retried)", ["topic"])
 DEAD_LETTERED = Counter(
@@ -59,6 +61,7 @@ def configure_logging(service: str, *, level: int = logging.INFO) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),  # FastStream's topic, group and message id
         _add_service(service),
+        add_trace_ids,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

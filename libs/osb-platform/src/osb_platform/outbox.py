@@ -52,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from osb_platform.db import copy_many, insert_many
 from osb_platform.observability import OUTBOX_BACKLOG
 from osb_platform.producer import Outgoing, Producer
+from osb_platform.tracing import traceparent_here
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class OutgoingEvent:
     correlation_id: str | None = None
     causation_id: str | None = None
     event_id: str | None = None
+    traceparent: str | None = None  # None: the current span's
 
 
 async def add_to_outbox(
@@ -117,6 +119,8 @@ async def add_to_outbox(
             event_id=event_id,
             correlation_id=event.correlation_id,
             causation_id=event.causation_id,
+            traceparent=event.traceparent
+            or traceparent_here(f"publish {event.message.cloudevents_type()}"),
         )
         rows.append(
             {

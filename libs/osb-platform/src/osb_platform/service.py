@@ -24,6 +24,7 @@ from osb_platform.http import Check
 from osb_platform.observability import BrokerWatch, LagWatch, configure_logging
 from osb_platform.outbox import OutboxRelay
 from osb_platform.producer import Producer
+from osb_platform.tracing import flush_traces, setup_tracing
 
 
 def utc_now() -> datetime:
@@ -92,7 +93,9 @@ async def service_runtime(
     service: str, settings: RuntimeSettings, migrations: Path, *, pool_size: int = 10
 ) -> AsyncIterator[Runtime]:
     """The service's database (migrated to head) and its producer, for one lifespan."""
+    setup_tracing(service)
     async with AsyncExitStack() as stack:
+        stack.callback(flush_traces)
         engine = make_engine(settings.database_url, pool_size=pool_size)
         stack.push_async_callback(engine.dispose)
         await upgrade(engine, migrations)

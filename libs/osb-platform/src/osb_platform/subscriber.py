@@ -23,7 +23,7 @@ from the settings and the collaborators exist only once the service runs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
@@ -41,6 +41,7 @@ from osb_platform.kafka import (
 )
 from osb_platform.poison import PoisonGuard
 from osb_platform.producer import DeadLetter, Producer
+from osb_platform.tracing import hop, step
 
 Record: TypeAlias = ConsumerRecord[Any, Any]
 Received: TypeAlias = tuple[Record, Envelope[Any]]
@@ -108,7 +109,12 @@ def record_subscriber(
     guard = PoisonGuard(producer, service=service)
 
     async def process(items: Sequence[Received]) -> None:
-        await handle(items)
+        # a batch of one continues its record's trace (its log lines carry the trace id);
+        # a larger one is a trace of its own, linked to its records'
+        parents = [envelope.traceparent for _, envelope in items]
+        one = parents[0] if len(parents) == 1 else None
+        with step(f"handle {topics[0].name}", one, links=() if one else parents):
+            await handle(items)
 
     async def on_records(records: Sequence[Record]) -> None:
         valid: list[tuple[Record, Received]] = []
@@ -121,7 +127,15 @@ def record_subscriber(
             except ContractError as exc:
                 bad.append((record, exc))
             else:
-                valid.append((record, (record, envelope)))
+                traced = replace(
+                    envelope,
+                    traceparent=hop(
+                        f"receive {envelope.type}",
+                        envelope.traceparent,
+                        {"messaging.destination.name": record.topic},
+                    ),
+                )
+                valid.append((record, (record, traced)))
         await producer.dead_letter(
             [DeadLetter.of(r, exc.reason, exc.errors) for r, exc in bad], service=service
         )

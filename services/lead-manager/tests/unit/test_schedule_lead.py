@@ -24,6 +24,7 @@ from osb_contracts.matching import (
     VehicleOwnership,
 )
 from osb_contracts.values import Address, ConfirmationChannel, Customer, Vehicle
+from prometheus_client import REGISTRY
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 VIN = "WVWZZZ1JZXW000001"
@@ -262,3 +263,31 @@ async def test_a_new_customer_without_a_number_is_refused_an_sms_before_register
     with pytest.raises(RuleViolationError) as refused:
         await schedule(fake_uow, matching, cmd)
     assert (refused.value.code, matching.asked) == ("NO_PHONE", [])
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_decision_is_counted_with_its_opening_time_once(fake_uow: Any) -> None:
+    decisions = (
+        "osb_lead_manager_decisions_total",
+        {"branch_id": "HH-01", "decision": "SCHEDULED"},
+    )
+    timed = ("osb_lead_manager_decision_working_seconds_count", {"branch_id": "HH-01"})
+    total = ("osb_lead_manager_decision_working_seconds_sum", {"branch_id": "HH-01"})
+    before = [sample(n, **labels) for n, labels in (decisions, timed, total)]
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    decided = NOW + timedelta(hours=3)
+    await schedule_lead(
+        fake_uow,
+        command(lead, CustomerChoice.CASH_SALE),
+        actor=ADVISOR,
+        clock=lambda: decided,
+        new_id=uuid.uuid4,
+        matching=matching,
+    )
+    after = [sample(n, **labels) for n, labels in (decisions, timed, total)]
+    waited = BRANCH.calendar().between(NOW, decided).total_seconds()
+    assert waited > 0
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, waited]

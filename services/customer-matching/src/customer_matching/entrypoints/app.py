@@ -17,7 +17,13 @@ from osb_contracts.topics import (
     MATCHING_REPLIES,
 )
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
+from osb_platform.http import (
+    BodySizeLimit,
+    install_error_handlers,
+    install_health,
+    install_metrics,
+    install_tracing,
+)
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from customer_matching import SERVICE
@@ -107,6 +113,7 @@ def create_app(
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_tracing(app)
     install_asyncapi(app, asyncapi(settings))
 
     @app.get("/index", tags=["operations"])

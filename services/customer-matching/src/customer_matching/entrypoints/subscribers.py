@@ -23,6 +23,7 @@ from osb_platform import Outgoing, Producer
 from osb_platform.kafka import header
 from osb_platform.matching import REPLY_TO
 from osb_platform.subscriber import Received, Record, Subscribers
+from osb_platform.tracing import traceparent_here
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_matching import SERVICE, SOURCE
@@ -119,6 +120,7 @@ def _reply(record: Any, reply: Message, *, causation: str | None) -> list[Outgoi
                 source=SOURCE,
                 correlation_id=correlation,
                 causation_id=causation,
+                traceparent=traceparent_here(f"reply {reply.cloudevents_type()}"),
             ),
         )
     ]

@@ -11,7 +11,13 @@ from typing import Any
 from fastapi import FastAPI
 from osb_contracts.topics import LEAD_REQUESTS
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
+from osb_platform.http import (
+    BodySizeLimit,
+    install_error_handlers,
+    install_health,
+    install_metrics,
+    install_tracing,
+)
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from lead_intake import SERVICE
@@ -56,6 +62,7 @@ def create_app(
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_tracing(app)
     install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
     return app

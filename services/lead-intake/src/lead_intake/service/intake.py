@@ -13,6 +13,7 @@ from osb_contracts.leads import LeadCancellationRequested, LeadRequested
 from osb_contracts.portal import BookingCancelled, BookingSubmitted
 from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
 from osb_platform.producer import DeadLetter, Outgoing
+from osb_platform.tracing import hop, traceparent_here
 
 from lead_intake import SOURCE
 from lead_intake.domain.validation import (
@@ -57,11 +58,13 @@ def lead_request(
     correlation_id: str | None,
     now: datetime,
     branches: Mapping[str, Branch],
+    traceparent: str | None = None,
 ) -> Outgoing:
     """The one use case of both entrypoints: validate a portal booking or cancellation and
     make it a lead request. ``cause`` names what brought it (the portal event's id, or the
     HTTP booking's); the lead request's event id derives from it, so the same cause makes
-    the same event. Raises ``BookingInvalidError`` naming every bad field."""
+    the same event. ``traceparent``: the trace it continues (else the current span's).
+    Raises ``BookingInvalidError`` naming every bad field."""
     result: LeadRequested | LeadCancellationRequested
     if isinstance(message, BookingSubmitted):
         result = validate_booking(message, now=now, branches=branches)
@@ -74,6 +77,7 @@ def lead_request(
         event_id=str(uuid.uuid5(_EVENT_NAMESPACE, cause)),
         correlation_id=correlation_id,
         causation_id=cause,
+        traceparent=traceparent or traceparent_here(f"publish {result.cloudevents_type()}"),
     )
     return Outgoing(LEAD_REQUESTS.name, record)
 
@@ -94,6 +98,11 @@ def process_batch(
                     correlation_id=envelope.correlation_id,
                     now=clock(),
                     branches=branches,
+                    traceparent=hop(
+                        f"receive {envelope.type}",
+                        envelope.traceparent,
+                        {"messaging.destination.name": record.topic},
+                    ),
                 )
             )
         except ContractError as exc:

@@ -32,7 +32,7 @@ from osb_contracts.leads import (
     LeadOverdue,
     LeadRejected,
 )
-from osb_contracts.topics import LEAD_EVENTS
+from osb_contracts.topics import LEAD_EVENTS, Topic
 from osb_contracts.values import LeadStatus
 from osb_platform.kafka import groupless_reader, stop_reader
 from prometheus_client import Counter
@@ -260,17 +260,25 @@ async def rebuild(engine: AsyncEngine) -> None:
 class InsightFeed:
     """Keeps ``insight_leads`` current from the topic (see the module's docstring)."""
 
-    def __init__(self, engine: AsyncEngine, bootstrap_servers: str, *, batch: int = 2000) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bootstrap_servers: str,
+        *,
+        batch: int = 2000,
+        topic: Topic = LEAD_EVENTS,  # another only for the benchmark
+    ) -> None:
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self._batch = batch
+        self._topic = topic
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._next: dict[int, int] = {}  # what this reader reads next, per partition
         self.caught_up = asyncio.Event()  # for tests and the benchmark
 
     async def start(self) -> None:
-        self._consumer = await groupless_reader(self._bootstrap, LEAD_EVENTS)
+        self._consumer = await groupless_reader(self._bootstrap, self._topic)
         async with self._engine.connect() as conn:
             await self._seek(await stored_positions(conn))
         self._task = asyncio.create_task(self._follow(), name="insight-feed")
@@ -281,7 +289,8 @@ class InsightFeed:
     async def _seek(self, positions: dict[int, int]) -> None:
         """Read on from ``positions`` (the topic's beginning where there is none)."""
         assert self._consumer is not None
-        partitions = [TopicPartition(LEAD_EVENTS.name, p) for p in range(LEAD_EVENTS.partitions)]
+        topic = self._topic
+        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
         first = await self._consumer.beginning_offsets(partitions)
         for tp in partitions:
             # never before the first record kept: the reader would jump to the end

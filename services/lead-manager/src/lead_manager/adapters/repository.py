@@ -66,6 +66,7 @@ def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, A
         "vin": vehicle.vin,
         "customer_number": customer.customer_number,
         "respond_by": lead.respond_by,
+        "trace_parent": lead.trace_parent,
         "escalated_at": lead.escalated_at,
         "created_at": now,
         "updated_at": now,
@@ -92,6 +93,7 @@ def lead_from_row(row: Any) -> Lead:
         acceptor=row.acceptor,
         respond_by=row.respond_by,
         escalated_at=row.escalated_at,
+        trace_parent=row.trace_parent,
     )
 
 

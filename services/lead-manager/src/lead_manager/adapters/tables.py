@@ -91,6 +91,7 @@ leads = Table(
     # a new lead must be answered by then (the branch's opening time after it was received)
     Column("respond_by", DateTime(timezone=True)),
     Column("escalated_at", DateTime(timezone=True)),  # reported overdue (LeadOverdue)
+    Column("trace_parent", String(55)),  # the booking's W3C traceparent
     Column("search_text", Text, Computed(SEARCH_TEXT, persisted=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

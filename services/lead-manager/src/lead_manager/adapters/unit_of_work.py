@@ -32,7 +32,7 @@ class SqlUnitOfWork:
         self._clock = clock
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
-        self._tracked: list[tuple[Lead, str | None, str | None]] = []
+        self._tracked: list[tuple[Lead, str | None, str | None, str | None]] = []
         self._tracked_ids: set[int] = set()
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -64,13 +64,18 @@ class SqlUnitOfWork:
         return self._conn
 
     def track(
-        self, lead: Lead, *, correlation_id: str | None = None, causation_id: str | None = None
+        self,
+        lead: Lead,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
     ) -> None:
         # By object: a lead created and then changed in one batch is two objects, each
         # holding its own new events.
         if id(lead) not in self._tracked_ids:
             self._tracked_ids.add(id(lead))
-            self._tracked.append((lead, correlation_id, causation_id))
+            self._tracked.append((lead, correlation_id, causation_id, traceparent))
 
     async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
         """Record the event ids in the inbox; return those not processed before."""
@@ -79,7 +84,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         history: list[dict[str, Any]] = []
         events: list[OutgoingEvent] = []
-        for lead, correlation_id, causation_id in self._tracked:
+        for lead, correlation_id, causation_id, traceparent in self._tracked:
             history += [
                 {
                     "lead_id": lead.id,
@@ -94,12 +99,15 @@ class SqlUnitOfWork:
                 }
                 for h in lead.new_history
             ]
-            events += [OutgoingEvent(e, None, correlation_id, causation_id) for e in lead.events]
+            events += [
+                OutgoingEvent(e, None, correlation_id, causation_id, traceparent=traceparent)
+                for e in lead.events
+            ]
         await copy_many(self.connection, lead_history, history)
         await add_to_outbox(self.connection, outbox, events, source=SOURCE)
         assert self._tx is not None
         await self._tx.commit()
-        for lead, _, _ in self._tracked:
+        for lead, *_ in self._tracked:
             lead.events.clear()
             lead.new_history.clear()
         self._tracked = []

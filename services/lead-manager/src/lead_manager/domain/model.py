@@ -192,6 +192,7 @@ class Lead:
     # a new lead is to be answered by then: the branch's response time in its opening hours
     respond_by: datetime | None = None
     escalated_at: datetime | None = None  # when it was reported overdue (once)
+    trace_parent: str | None = None  # the booking's trace context (W3C traceparent)
     version: int = 1
     events: list[Message] = field(default_factory=list, compare=False)
     new_history: list[HistoryEntry] = field(default_factory=list, compare=False)

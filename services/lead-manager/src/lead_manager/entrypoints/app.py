@@ -18,7 +18,13 @@ from osb_contracts.topics import (
     NOTIFICATION_COMMANDS,
 )
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
+from osb_platform.http import (
+    BodySizeLimit,
+    install_error_handlers,
+    install_health,
+    install_metrics,
+    install_tracing,
+)
 from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
@@ -113,6 +119,7 @@ def create_app(
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_tracing(app)
     install_asyncapi(app, asyncapi(settings))
     http.install(app)
     app.include_router(web_router)

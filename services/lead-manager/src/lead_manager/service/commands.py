@@ -12,7 +12,9 @@ from uuid import UUID, uuid5
 from osb_contracts import Message
 from osb_contracts.customers import CustomerMasterUpdateRequested
 from osb_contracts.leads import CustomerChoice
-from osb_contracts.values import Channel, ConfirmationChannel, Customer
+from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus
+from osb_platform.tracing import step
+from prometheus_client import Counter, Histogram
 
 from lead_manager.domain.branch import BranchSettings, default_branch
 from lead_manager.domain.identification import merge_taking_lead_data, vehicle_case
@@ -62,6 +64,27 @@ class ScheduleLead:
             fields["new_customer"] = self.new_customer.model_dump(mode="json")
         canonical = json.dumps(fields, default=str, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+DECISIONS = Counter(
+    "osb_lead_manager_decisions_total",
+    "Leads an advisor scheduled or rejected, by branch and decision",
+    ["branch_id", "decision"],
+)
+DECISION_TIME = Histogram(
+    "osb_lead_manager_decision_working_seconds",
+    "Opening time from a lead's arrival to its first decision, by branch",
+    ["branch_id"],
+    buckets=(300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 115200, 230400),
+)
+
+
+def count_decision(lead: Lead, branch: BranchSettings, *, first: bool, at: datetime) -> None:
+    """The decision's metrics (after its commit); the time only for a lead's first one."""
+    DECISIONS.labels(lead.branch_id, lead.status.value).inc()
+    if first:
+        waited = branch.calendar().between(lead.received_at, at)
+        DECISION_TIME.labels(lead.branch_id).observe(waited.total_seconds())
 
 
 async def settings_of(uow: UnitOfWork, branch_ids: Iterable[str]) -> dict[str, BranchSettings]:
@@ -123,18 +146,21 @@ async def reject_lead(
         subject = command.subject or (
             rejection_subject(branch) if command.channel is Channel.EMAIL else None
         )
-        lead.reject(
-            actor=actor,
-            channel=command.channel,
-            recipient=recipient_for(lead.customer, command.channel),
-            text=command.text,
-            subject=subject,
-            at=clock(),
-            reason=command.reason,
-        )
-        await uow.leads.save(lead)
-        uow.track(lead)
-        await uow.commit()
+        first, at = lead.status is LeadStatus.NEW, clock()
+        with step("reject lead", lead.trace_parent, link_current=True) as traceparent:
+            lead.reject(
+                actor=actor,
+                channel=command.channel,
+                recipient=recipient_for(lead.customer, command.channel),
+                text=command.text,
+                subject=subject,
+                at=at,
+                reason=command.reason,
+            )
+            await uow.leads.save(lead)
+            uow.track(lead, traceparent=traceparent)
+            await uow.commit()
+    count_decision(lead, branch, first=first, at=at)
     return lead
 
 
@@ -294,12 +320,15 @@ async def schedule_lead(
     )
     async with uow:
         current = await load(uow, command.lead_id, lead.version)
-        current.schedule(actor=actor, appointment=appointment, at=clock())
-        current.events.extend(customer.extra_events)
-        await uow.leads.save(current)
-        await uow.leads.add_appointment(current, appointment)
-        uow.track(current)
-        await uow.commit()
+        first, at = current.status is LeadStatus.NEW, clock()
+        with step("schedule lead", current.trace_parent, link_current=True) as traceparent:
+            current.schedule(actor=actor, appointment=appointment, at=at)
+            current.events.extend(customer.extra_events)
+            await uow.leads.save(current)
+            await uow.leads.add_appointment(current, appointment)
+            uow.track(current, traceparent=traceparent)
+            await uow.commit()
+    count_decision(current, branch, first=first, at=at)
     return current, appointment
 
 
@@ -317,9 +346,10 @@ async def request_resend(
             raise RuleViolationError(
                 "notification_id", "no such notification for this lead", code="NOTIFICATION_UNKNOWN"
             )
-        lead.request_resend(actor=actor, notification_id=notification_id, at=clock())
-        uow.track(lead)
-        await uow.commit()
+        with step("request resend", lead.trace_parent, link_current=True) as traceparent:
+            lead.request_resend(actor=actor, notification_id=notification_id, at=clock())
+            uow.track(lead, traceparent=traceparent)
+            await uow.commit()
     return lead
 
 

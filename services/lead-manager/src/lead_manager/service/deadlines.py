@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from osb_platform.tracing import hop
 from prometheus_client import Counter
 
 from lead_manager.service.commands import settings_of
@@ -16,7 +17,9 @@ from lead_manager.service.ports import UnitOfWork
 log = logging.getLogger(__name__)
 
 LEADS_OVERDUE = Counter(
-    "osb_lead_manager_leads_overdue_total", "New leads reported past their response deadline"
+    "osb_lead_manager_leads_overdue_total",
+    "New leads reported past their response deadline, by branch",
+    ["branch_id"],
 )
 BATCH = 100
 
@@ -31,9 +34,10 @@ async def report_overdue(uow: UnitOfWork, now: datetime) -> int:
         for lead in due:
             lead.escalate(at=now, escalation_email=branches[lead.branch_id].escalation_email)
             await uow.leads.save(lead)
-            uow.track(lead)
+            uow.track(lead, traceparent=hop("deadline passed", lead.trace_parent))
         await uow.commit()
-    LEADS_OVERDUE.inc(len(due))
+    for lead in due:
+        LEADS_OVERDUE.labels(lead.branch_id).inc()
     return len(due)
 
 

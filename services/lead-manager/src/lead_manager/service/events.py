@@ -52,9 +52,7 @@ async def handle_lead_requests(
                 # The same booking twice in one batch: the first one created the lead.
                 if lead.id in created:
                     created.discard(lead.id)
-                    uow.track(
-                        lead, correlation_id=envelope.correlation_id, causation_id=envelope.id
-                    )
+                    _track(uow, lead, envelope)
                 else:
                     EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "lead exists").inc()
             pending.clear()
@@ -66,7 +64,9 @@ async def handle_lead_requests(
             fresh.discard(envelope.id)  # a record published twice can sit in one batch
             message = envelope.message
             if isinstance(message, LeadRequested):
-                pending.append((Lead.create(message, actor=SYSTEM_PORTAL, at=clock()), envelope))
+                lead = Lead.create(message, actor=SYSTEM_PORTAL, at=clock())
+                lead.trace_parent = envelope.traceparent  # the booking's trace, kept
+                pending.append((lead, envelope))
             elif isinstance(message, LeadCancellationRequested):
                 await create_pending()  # the lead may be in this very batch
                 await _cancel_by_customer(uow, message, envelope, clock)
@@ -99,7 +99,17 @@ async def _cancel_by_customer(
         EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "transition refused").inc()
         return
     await uow.leads.save(lead)
-    uow.track(lead, correlation_id=envelope.correlation_id, causation_id=envelope.id)
+    _track(uow, lead, envelope)
+
+
+def _track(uow: UnitOfWork, lead: Lead, envelope: Envelope[Any]) -> None:
+    """The lead's events as caused by ``envelope``, in its trace."""
+    uow.track(
+        lead,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.id,
+        traceparent=envelope.traceparent,
+    )
 
 
 async def handle_dms_appointments(
@@ -131,7 +141,7 @@ async def handle_dms_appointments(
                 continue
             await uow.leads.save(lead)
             await uow.leads.mark_appointment_deleted(message.appointment_id, message.deleted_at)
-            uow.track(lead, correlation_id=envelope.correlation_id, causation_id=envelope.id)
+            _track(uow, lead, envelope)
         await uow.commit()
 
 
@@ -156,5 +166,5 @@ async def handle_notification_outcomes(
                 EVENTS_IGNORED.labels(NOTIFICATIONS_CONSUMER, "unknown lead").inc()
                 continue
             lead.note_notification(message)
-            uow.track(lead, correlation_id=envelope.correlation_id, causation_id=envelope.id)
+            _track(uow, lead, envelope)
         await uow.commit()

@@ -162,7 +162,12 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
     def track(
-        self, lead: Lead, *, correlation_id: str | None = None, causation_id: str | None = None
+        self,
+        lead: Lead,
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,  # of the span the events come from (else the current)
     ) -> None: ...
     async def first_seen(self, consumer: str, event_ids: Iterable[str]) -> set[str]: ...
     async def commit(self) -> None: ...

@@ -41,6 +41,7 @@ def _draft(row: Any) -> Draft:
         sender=row.sender,
         reply_to=row.reply_to,
         message_id=row.message_id,
+        trace_parent=row.trace_parent,
     )
 
 
@@ -85,6 +86,7 @@ class NotificationStore:
                 "sender": d.sender,
                 "reply_to": d.reply_to,
                 "message_id": d.message_id,
+                "trace_parent": d.trace_parent,
                 "status": (Status.FAILED if d.failure else Status.PENDING).value,
                 "attempts": 0,
                 "next_attempt_at": now,

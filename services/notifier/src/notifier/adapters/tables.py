@@ -36,6 +36,7 @@ notifications = Table(
     Column("sender", String(254)),
     Column("reply_to", String(254)),
     Column("message_id", String(300)),
+    Column("trace_parent", String(55)),  # of the event that asked for it (W3C)
     Column("status", String(8), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),

@@ -45,6 +45,7 @@ class Draft:
     reply_to: str | None
     message_id: str | None
     failure: SendFailedError | None = None  # known before any attempt (SMS not enabled)
+    trace_parent: str | None = None  # of the event that asked for it: sending continues it
 
 
 @dataclass(frozen=True)

@@ -155,4 +155,5 @@ def _draft(
         reply_to=branch.reply_to,
         message_id=f"<{nid}@{domain}>" if channel is Channel.EMAIL else None,
         failure=failure,
+        trace_parent=envelope.traceparent,
     )

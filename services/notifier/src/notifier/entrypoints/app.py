@@ -16,7 +16,13 @@ from osb_contracts.topics import (
     NOTIFICATION_EVENTS,
 )
 from osb_platform.asyncapi import describe, install_asyncapi
-from osb_platform.http import BodySizeLimit, install_error_handlers, install_health, install_metrics
+from osb_platform.http import (
+    BodySizeLimit,
+    install_error_handlers,
+    install_health,
+    install_metrics,
+    install_tracing,
+)
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from osb_platform.table import TopicTable
 
@@ -110,6 +116,7 @@ def create_app(
     install_error_handlers(app)
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
+    install_tracing(app)
     install_asyncapi(app, asyncapi(settings))
     return app
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from osb_contracts.values import Channel
+from osb_platform.tracing import step
 from prometheus_client import Counter
 
 from notifier.domain.notification import Claimed, RetryPolicy, SendFailedError
@@ -96,6 +97,14 @@ class Dispatcher:
             waiter.cancel()
 
     async def _deliver(self, claimed: Claimed) -> None:
+        draft = claimed.draft
+        name = f"send {draft.channel.value.lower()}"
+        attributes = {"osb.notification_id": str(claimed.id), "osb.attempt": claimed.attempts + 1}
+        # the outcome's event goes out in the same trace, from this span
+        with step(name, draft.trace_parent, attributes=attributes):
+            await self._deliver_traced(claimed)
+
+    async def _deliver_traced(self, claimed: Claimed) -> None:
         draft = claimed.draft
         try:
             if draft.channel is Channel.EMAIL:
