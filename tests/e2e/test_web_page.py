@@ -623,6 +623,7 @@ async def test_reject_goes_straight_to_e_mail_without_sms_and_the_mail_arrives(w
     branch = await web.branch(sms=False)
     lead = await web.lead(branch)
     page = await web.open(web.token(branch))
+    await local_refresh(page, 3600)
     dialog = await reject_straight_by_e_mail(page, lead)
     text = dialog.get_by_role("textbox", name="Text", exact=True)
     await expect(text).to_have_value(re.compile("^Guten Tag Herr Juergen"))
@@ -666,6 +667,10 @@ async def test_reject_goes_straight_to_e_mail_without_sms_and_the_mail_arrives(w
     await expect(page.locator("#notice")).to_contain_text("per E-Mail", timeout=WAIT_MS)
     rejected = await web.event(LEAD_EVENTS.name, str(lead.lead_id), LeadRejected)
     assert rejected.reason == "Kein freier Termin"
+    # the delivery reaches the open detail live (the page's own refresh is an hour away)
+    await expect(page.locator("#detail table.notifications")).to_contain_text(
+        "zugestellt", timeout=WAIT_MS
+    )
 
     def arrived() -> list[Any]:
         return [m for m in web.mail.messages if m["To"] == lead.customer.email]
@@ -1284,8 +1289,7 @@ async def test_an_overdue_lead_is_escalated_once_and_said_on_the_page(web: Web) 
     overdue = await web.event(LEAD_EVENTS.name, str(lead.lead_id), LeadOverdue)
     assert overdue.respond_by == received + timedelta(hours=2)
     await web.until(lambda: any(m["To"] == escalation for m in web.mail.messages), "the e-mail")
-    # its delivery recorded on the lead (the page fetches a delivery status at its interval,
-    # not live): then the detail opened shows it
+    # its delivery recorded on the lead: then the detail opened shows it
     async with asyncio.timeout(30):
         url = f"/api/v1/leads/{lead.lead_id}"
         while not (await web.http.get(url, headers=web.auth(branch))).json()["notifications"]:

@@ -2,21 +2,48 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
+import httpx
 import pytest
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Appointment, HistoryEntry, Lead
-from lead_manager.entrypoints.app import MIGRATIONS
+from lead_manager.entrypoints.app import MIGRATIONS, create_app
 from lead_manager.service.ports import ConcurrencyError
+from lead_manager.settings import Settings
 from osb_contracts import Message
 from osb_contracts.leads import LeadRequested
+from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, NOTIFICATION_EVENTS
 from osb_contracts.values import Customer, LeadStatus, Vehicle
 from osb_platform.db import make_engine, upgrade
+from osb_testing.kafka import move_group_to_end
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 JWT_SECRET = "test-secret-of-at-least-32-characters!"
+
+
+@asynccontextmanager
+async def _lead_manager_client(
+    bootstrap: str, database_url: str, group: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """lead-manager in-process on the real broker and database, its consumer groups at
+    the topics' ends; a client for its HTTP API."""
+    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
+        await move_group_to_end(bootstrap, f"{group}.{topic}", [topic])
+    settings = Settings(
+        kafka_bootstrap_servers=bootstrap,
+        database_url=database_url,
+        jwt_secret=JWT_SECRET,
+        consumer_group=group,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lead-manager") as c:
+            yield c
 
 
 @pytest.fixture(scope="session")
@@ -186,3 +213,15 @@ class FakeUnitOfWork:
 @pytest.fixture
 def fake_uow() -> FakeUnitOfWork:
     return FakeUnitOfWork()
+
+
+LeadManagerClient = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def lead_manager_client(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> LeadManagerClient:
+    """``async with lead_manager_client(group) as http``: lead-manager running in-process in
+    consumer groups named after ``group``."""
+    return partial(_lead_manager_client, kafka_bootstrap_servers, database_urls["lead-manager"])

@@ -14,10 +14,7 @@ import httpx
 import pytest
 from lead_manager.adapters.insight import rebuild
 from lead_manager.domain.permissions import Permission
-from lead_manager.entrypoints.app import create_app
 from lead_manager.entrypoints.auth import issue_token
-from lead_manager.settings import Settings
-from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, NOTIFICATION_EVENTS
 from osb_platform import make_broker
 from osb_platform.db import make_engine
 from osb_testing.insight import (
@@ -32,7 +29,6 @@ from osb_testing.insight import (
     seeded_history,
     wait_projected,
 )
-from osb_testing.kafka import move_group_to_end
 from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
@@ -47,23 +43,9 @@ def bearer(branch: str, *permissions: Permission) -> dict[str, str]:
 
 
 @pytest.fixture
-async def http(
-    kafka_bootstrap_servers: str, database_urls: dict[str, str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    group = f"lead-manager-insight-{uuid.uuid4().hex[:8]}"
-    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
-        await move_group_to_end(kafka_bootstrap_servers, f"{group}.{topic}", [topic])
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
-        database_url=database_urls["lead-manager"],
-        jwt_secret=JWT_SECRET,
-        consumer_group=group,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://lead-manager") as c:
-            yield c
+async def http(lead_manager_client: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with lead_manager_client(f"lead-manager-insight-{uuid.uuid4().hex[:8]}") as client:
+        yield client
 
 
 def _without_zeros(day: dict[str, Any]) -> dict[str, Any]:

@@ -125,51 +125,38 @@ class Harness:
 
 @pytest.fixture
 async def harness(
-    kafka_bootstrap_servers: str, database_urls: dict[str, str]
+    kafka_bootstrap_servers: str, database_urls: dict[str, str], lead_manager_client: Any
 ) -> AsyncIterator[Harness]:
     group = f"lead-manager-test-{uuid.uuid4().hex[:8]}"
-    for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
-        await move_group_to_end(kafka_bootstrap_servers, f"{group}.{topic}", [topic])
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap_servers,
-        database_url=database_urls["lead-manager"],
-        jwt_secret=JWT_SECRET,
-        consumer_group=group,
-    )
-    app = create_app(settings)
     bus = make_broker(kafka_bootstrap_servers, client_id="test-bus")
     await bus.start()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            httpx.AsyncClient(transport=transport, base_url="http://lead-manager") as http,
-            TopicTail(
-                kafka_bootstrap_servers,
-                LEAD_EVENTS.name,
-                DMS_APPOINTMENTS.dlq,
-                LEAD_REQUESTS.dlq,
-                NOTIFICATION_EVENTS.dlq,
-                NOTIFICATION_COMMANDS.name,
-                BRANCH_SETTINGS.name,
-            ) as tail,
-        ):
-            settings_body = {
-                "name": "Autohaus Hansa Hamburg",
-                "acceptors": [{"id": "anna", "name": "Anna Albers", "active": True}],
-                "sms_enabled": True,
-            }
-            r = await http.put(
-                f"/api/v1/branches/{BRANCH}/settings", json=settings_body, headers=ADMIN
-            )
-            assert r.status_code == 200, r.text
-            yield Harness(
-                http,
-                bus,
-                tail,
-                bootstrap=kafka_bootstrap_servers,
-                group=group,
-                database_url=database_urls["lead-manager"],
-            )
+    async with (
+        lead_manager_client(group) as http,
+        TopicTail(
+            kafka_bootstrap_servers,
+            LEAD_EVENTS.name,
+            DMS_APPOINTMENTS.dlq,
+            LEAD_REQUESTS.dlq,
+            NOTIFICATION_EVENTS.dlq,
+            NOTIFICATION_COMMANDS.name,
+            BRANCH_SETTINGS.name,
+        ) as tail,
+    ):
+        settings_body = {
+            "name": "Autohaus Hansa Hamburg",
+            "acceptors": [{"id": "anna", "name": "Anna Albers", "active": True}],
+            "sms_enabled": True,
+        }
+        r = await http.put(f"/api/v1/branches/{BRANCH}/settings", json=settings_body, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        yield Harness(
+            http,
+            bus,
+            tail,
+            bootstrap=kafka_bootstrap_servers,
+            group=group,
+            database_url=database_urls["lead-manager"],
+        )
     await bus.stop()
 
 

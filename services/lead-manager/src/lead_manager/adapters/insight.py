@@ -3,10 +3,11 @@
 
 Every lead-manager instance reads the topic by partition (no group) and applies each batch
 in one transaction together with the next offset of its partitions (``insight_positions``),
-so a record counts once however often it is read. The rows lock the positions: when another
-instance got further, or the model was emptied to be rebuilt (``lead-manager
-rebuild-insight``), the positions in the table differ from this reader's and it goes on
-from there (the topic's beginning after a rebuild) instead of applying the batch.
+so a record counts once however often it is read. The batches of all instances and a
+rebuild take turns (a transaction-level advisory lock); when another instance got further,
+or the model was emptied to be rebuilt (``lead-manager rebuild-insight``), the positions in
+the table differ from this reader's and it goes on from there (the topic's beginning after
+a rebuild) instead of applying the batch.
 
 Time to decision is counted in the branch's opening time as its settings are when the
 decision is applied (a rebuild counts with the settings of the day).
@@ -243,16 +244,25 @@ class InsightProjection:
             await self._conn.execute(_UPSERT, _upsert_params(rows[i] for i in changed))
 
 
-async def stored_positions(conn: AsyncConnection, *, lock: bool = False) -> dict[int, int]:
+INSIGHT_LOCK = 0x05B0_1A51  # transaction-level advisory lock: one writer of the model
+
+
+async def _writing(conn: AsyncConnection) -> None:
+    """Wait for any other instance's batch (or a rebuild) to commit first: each then sees
+    the positions the other left."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INSIGHT_LOCK})
+
+
+async def stored_positions(conn: AsyncConnection) -> dict[int, int]:
     stmt = select(insight_positions.c.partition, insight_positions.c.next_offset)
-    rows = await conn.execute(stmt.with_for_update() if lock else stmt)
-    return {r.partition: r.next_offset for r in rows}
+    return {r.partition: r.next_offset for r in await conn.execute(stmt)}
 
 
 async def rebuild(engine: AsyncEngine) -> None:
     """Empty the read model: every instance's reader starts again from the topic's
     beginning and fills it anew."""
     async with engine.begin() as conn:
+        await _writing(conn)
         await conn.execute(delete(insight_leads))
         await conn.execute(delete(insight_positions))
 
@@ -339,7 +349,8 @@ class InsightFeed:
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> None:
         async with self._engine.begin() as conn:
-            stored = await stored_positions(conn, lock=True)
+            await _writing(conn)
+            stored = await stored_positions(conn)
             if any(stored.get(p, 0) != n for p, n in self._next.items()):
                 await self._seek(stored)  # rebuilt, or another instance got further
                 self.caught_up.clear()
