@@ -208,6 +208,9 @@ async def pipeline(
             ],
         }
     )
+    # a fresh database's Auswertung reads the lead events' whole history first: before the
+    # load, so what is measured is the pipeline with the read model kept current
+    await insight_caught_up([p for p in processes if p.name.startswith("lead-manager")])
     keys = {str(lead_id_for(k.decode())).encode(): k for k, _, _ in records}
     partitions = await partitions_of(bootstrap, [LEAD_EVENTS.name])
     events = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -247,6 +250,16 @@ async def groups_settled(groups: dict[str, list[Any]]) -> None:
             for process in processes:
                 while f'group="{group}"' not in (await http.get(f"{process.url}/metrics")).text:
                     await asyncio.sleep(0.5)
+
+
+async def insight_caught_up(managers: list[Any]) -> None:
+    async with httpx.AsyncClient(timeout=5, follow_redirects=True) as http, asyncio.timeout(900):
+        for process in managers:
+            while (
+                "\nosb_lead_manager_insight_lag 0.0"
+                not in (await http.get(f"{process.url}/metrics")).text
+            ):
+                await asyncio.sleep(1)
 
 
 async def published(

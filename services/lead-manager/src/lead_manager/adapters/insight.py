@@ -36,7 +36,7 @@ from osb_contracts.leads import (
 from osb_contracts.topics import LEAD_EVENTS, Topic
 from osb_contracts.values import LeadStatus
 from osb_platform.kafka import groupless_reader, stop_reader
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import ARRAY, Uuid, any_, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -53,6 +53,10 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 APPLIED = Counter(
     "osb_lead_manager_insight_events_total", "Lead events applied to the figures' read model"
+)
+LAG = Gauge(
+    "osb_lead_manager_insight_lag",
+    "Lead events on the topic not yet in the figures' read model (a rebuild's progress)",
 )
 
 
@@ -285,7 +289,6 @@ class InsightFeed:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._next: dict[int, int] = {}  # what this reader reads next, per partition
-        self.caught_up = asyncio.Event()  # for tests and the benchmark
 
     async def start(self) -> None:
         self._consumer = await groupless_reader(self._bootstrap, self._topic)
@@ -302,11 +305,13 @@ class InsightFeed:
         topic = self._topic
         partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
         first = await self._consumer.beginning_offsets(partitions)
+        end = await self._consumer.end_offsets(partitions)
         for tp in partitions:
             # never before the first record kept: the reader would jump to the end
             offset = max(positions.get(tp.partition, 0), first[tp])
             self._consumer.seek(tp, offset)
             self._next[tp.partition] = positions.get(tp.partition, 0)
+        LAG.set(sum(end[tp] - max(positions.get(tp.partition, 0), first[tp]) for tp in partitions))
 
     async def _follow(self) -> None:
         assert self._consumer is not None
@@ -333,17 +338,8 @@ class InsightFeed:
             stored = await stored_positions(conn)
         if any(stored.get(p, 0) != n for p, n in self._next.items()):
             await self._seek(stored)
-            self.caught_up.clear()
         else:
-            await self._note_caught_up()
-
-    async def _note_caught_up(self) -> None:
-        assert self._consumer is not None
-        partitions = list(self._consumer.assignment())
-        end = await self._consumer.end_offsets(partitions)
-        positions = [await self._consumer.position(tp) for tp in partitions]
-        if all(p >= end[tp] for p, tp in zip(positions, partitions, strict=True)):
-            self.caught_up.set()
+            self._note_lag()
 
     async def _apply(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -353,7 +349,6 @@ class InsightFeed:
             stored = await stored_positions(conn)
             if any(stored.get(p, 0) != n for p, n in self._next.items()):
                 await self._seek(stored)  # rebuilt, or another instance got further
-                self.caught_up.clear()
                 return
             events = [e for records in batches.values() for e in _events(records)]
             await InsightProjection(conn).apply(events)
@@ -370,6 +365,13 @@ class InsightFeed:
         for tp, records in batches.items():
             self._next[tp.partition] = records[-1].offset + 1
         APPLIED.inc(len(events))
+        self._note_lag()
+
+    def _note_lag(self) -> None:
+        """From the ends the last fetches reported (no request of its own)."""
+        assert self._consumer is not None
+        ends = {tp.partition: self._consumer.highwater(tp) for tp in self._consumer.assignment()}
+        LAG.set(sum(max(0, end - self._next.get(p, 0)) for p, end in ends.items() if end))
 
 
 def _events(records: Iterable[Record]) -> list[_View]:
