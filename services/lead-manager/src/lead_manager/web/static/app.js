@@ -9,6 +9,7 @@ const state = {
   changing: false, signingIn: false,
   stream: null, live: false, lastEventId: null, // the live changes (see follow())
   view: "list", day: null, week: false, // the Servicetermin Manager's day, or its week
+  detail: { lead: null, loads: 0 }, // the lead shown or being fetched for the detail
 };
 const DEFAULT_LOCAL = { refresh: 30, showNewInOverview: false, panelWidth: 480 };
 
@@ -131,6 +132,7 @@ async function chooseBranch(branch) {
   $("#open-manager").disabled = !may("LEAD_MANAGER");
   $("#open-overview").disabled = !may("LEAD_MANAGER");
   $("#open-insight").hidden = !may("LEAD_MANAGER") && !may("OSB_ADMIN");
+  state.detail = { lead: null, loads: state.detail.loads + 1 }; // a load still coming is dropped
   $("#detail").innerHTML = '<p class="help">Wählen Sie einen Lead aus der Liste.</p>';
   if (may("LEAD_MANAGER")) {
     state.settings = await call(`/api/v1/branches/${encodeURIComponent(branch)}/settings`);
@@ -257,8 +259,7 @@ function refreshSoon(lead = null, { everything = false, counter = true, list = t
   pending.list ||= list || everything;
   clearTimeout(pending.timer);
   pending.timer = setTimeout(guarded(async () => {
-    const open = $("#detail-title")?.dataset.lead;
-    const detail = pending.everything || pending.leads.has(open);
+    const detail = pending.everything || pending.leads.has(state.detail.lead);
     const [counted, listed] = [pending.counter, pending.list];
     Object.assign(pending, { everything: false, counter: false, list: false });
     pending.leads.clear();
@@ -451,8 +452,14 @@ async function loadRows({ cursor = null } = {}) {
   $("#list-status").textContent = `(${count}${$(".more-row", rows) ? "+" : ""})`;
 }
 
+// Only the last of overlapping loads is shown (a refresh while the lead is still being
+// opened, two clicks): an earlier answer may be older and may come later.
 async function openLead(id, { focus = true } = {}) {
-  $("#detail").innerHTML = await call(`/ui/leads/${id}`, { fragment: true });
+  const load = ++state.detail.loads;
+  state.detail.lead = id;
+  const html = await call(`/ui/leads/${id}`, { fragment: true });
+  if (load !== state.detail.loads) return;
+  $("#detail").innerHTML = html;
   markSelected();
   if (focus) $("#detail").focus();
 }
@@ -460,7 +467,7 @@ async function openLead(id, { focus = true } = {}) {
 // The open lead again (new status, history, delivery status), unless a menu of it is open;
 // the keyboard focus stays where it was (the same button, else the detail).
 async function refreshDetail() {
-  const id = $("#detail-title")?.dataset.lead;
+  const id = state.detail.lead;
   if (!id || $("#detail [aria-expanded=true]")) return;
   const focused = document.activeElement?.closest("#detail") ? document.activeElement : null;
   const action = focused?.dataset.action;
