@@ -41,7 +41,7 @@ from osb_platform.kafka import (
 )
 from osb_platform.poison import PoisonGuard
 from osb_platform.producer import DeadLetter, Producer
-from osb_platform.tracing import hop, step
+from osb_platform.tracing import MAX_LINKS, hop, step
 
 Record: TypeAlias = ConsumerRecord[Any, Any]
 Received: TypeAlias = tuple[Record, Envelope[Any]]
@@ -110,10 +110,11 @@ def record_subscriber(
 
     async def process(items: Sequence[Received]) -> None:
         # a batch of one continues its record's trace (its log lines carry the trace id);
-        # a larger one is a trace of its own, linked to its records'
+        # a larger one is a trace of its own, linked to its records' (as many as a span keeps)
         parents = [envelope.traceparent for _, envelope in items]
         one = parents[0] if len(parents) == 1 else None
-        with step(f"handle {topics[0].name}", one, links=() if one else parents):
+        links = () if one else parents[:MAX_LINKS]
+        with step(f"handle {topics[0].name}", one, links=links):
             await handle(items)
 
     async def on_records(records: Sequence[Record]) -> None:
@@ -127,15 +128,21 @@ def record_subscriber(
             except ContractError as exc:
                 bad.append((record, exc))
             else:
-                traced = replace(
-                    envelope,
-                    traceparent=hop(
-                        f"receive {envelope.type}",
-                        envelope.traceparent,
-                        {"messaging.destination.name": record.topic},
-                    ),
-                )
-                valid.append((record, (record, traced)))
+                valid.append((record, (record, envelope)))
+        if len(valid) == 1:
+            # a record of its own gets a span marking its arrival; in a larger batch what
+            # each record causes continues its sender's span: no span per record on the
+            # busy path (the batch's span links them)
+            record, (_, envelope) = valid[0]
+            traced = replace(
+                envelope,
+                traceparent=hop(
+                    f"receive {envelope.type}",
+                    envelope.traceparent,
+                    {"messaging.destination.name": record.topic},
+                ),
+            )
+            valid[0] = (record, (record, traced))
         await producer.dead_letter(
             [DeadLetter.of(r, exc.reason, exc.errors) for r, exc in bad], service=service
         )

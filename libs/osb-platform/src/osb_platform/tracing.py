@@ -6,7 +6,8 @@ exported over OTLP/HTTP only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
 settings itself. An event carries the context of the span that produced it as the
 CloudEvents distributed-tracing extension's ``traceparent`` (``ce_traceparent`` on Kafka):
 the outbox takes the current span's when the event is written; a consumer starts a span
-per record as the child of the record's and hands its context on (``Envelope.traceparent``);
+for a record received alone as the child of the record's and hands its context on
+(``Envelope.traceparent``; in a larger batch each record's own context goes on);
 a lead keeps its booking's context, so an advisor's decision and the messages it sends
 continue the booking's trace (the HTTP request that made it is linked).
 """
@@ -21,13 +22,15 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _tracer = trace.get_tracer("osb")
+# the links a span keeps (OTEL_SPAN_LINK_COUNT_LIMIT, 128 by default): more are not parsed
+MAX_LINKS = SpanLimits().max_links or 128
 
 
 def setup_tracing(service: str) -> None:

@@ -29,3 +29,9 @@ class Settings(ServiceSettings):
     matching_timeout_s: float = 3.0
     # How often the new leads past their deadline are looked for (reported within this).
     overdue_scan_s: float = Field(default=20.0, gt=0, le=60)
+    # Whether this instance keeps the Auswertung's read model current (at least one must;
+    # every instance that does reads the whole lead-events topic).
+    insight_feed: bool = True
+    # The read model applies the lead events at most this often unless a batch is full:
+    # the figures may be this late, the pipeline's database is spared.
+    insight_interval_s: float = Field(default=1.0, ge=0, le=60)

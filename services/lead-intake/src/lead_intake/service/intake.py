@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from osb_contracts import ContractError, Envelope, decode, encode
 from osb_contracts.leads import LeadCancellationRequested, LeadRequested
@@ -86,6 +86,7 @@ def process_batch(
     records: Sequence[Record], *, clock: Callable[[], datetime], branches: Mapping[str, Branch]
 ) -> BatchResult:
     result = BatchResult()
+    alone = len(records) == 1
     for record in records:
         try:
             envelope: Envelope[BookingSubmitted | BookingCancelled] = decode(
@@ -98,11 +99,7 @@ def process_batch(
                     correlation_id=envelope.correlation_id,
                     now=clock(),
                     branches=branches,
-                    traceparent=hop(
-                        f"receive {envelope.type}",
-                        envelope.traceparent,
-                        {"messaging.destination.name": record.topic},
-                    ),
+                    traceparent=_arrival(envelope, record, alone),
                 )
             )
         except ContractError as exc:
@@ -111,3 +108,17 @@ def process_batch(
             errors = [(e.field, e.reason) for e in exc.errors]
             result.dead_letters.append(DeadLetter.of(record, "invalid booking", errors))
     return result
+
+
+def _arrival(envelope: Envelope[Any], record: Record, alone: bool) -> str | None:
+    """The trace the booking's lead request continues: a span marking the booking's
+    arrival (the root of a new trace when the portal sent none); in a larger batch a
+    booking that comes with a trace continues its sender's span without one of its own
+    (as every subscriber does, ``osb_platform.subscriber``)."""
+    if envelope.traceparent and not alone:
+        return envelope.traceparent
+    return hop(
+        f"receive {envelope.type}",
+        envelope.traceparent,
+        {"messaging.destination.name": record.topic},
+    )

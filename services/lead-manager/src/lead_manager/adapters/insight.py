@@ -280,11 +280,13 @@ class InsightFeed:
         bootstrap_servers: str,
         *,
         batch: int = 2000,
+        interval: float = 1.0,
         topic: Topic = LEAD_EVENTS,  # another only for the benchmark
     ) -> None:
         self._engine = engine
         self._bootstrap = bootstrap_servers
         self._batch = batch
+        self._interval = interval
         self._topic = topic
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -321,6 +323,9 @@ class InsightFeed:
             try:
                 if batches:
                     await self._apply(batches)
+                    # under load, fewer and larger transactions beside the pipeline's
+                    if sum(map(len, batches.values())) < self._batch:
+                        await asyncio.sleep(self._interval)
                 else:  # idle: emptied for a rebuild meanwhile?
                     await self._follow_stored()
                 if failing:

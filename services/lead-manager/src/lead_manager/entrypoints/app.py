@@ -92,10 +92,14 @@ def create_app(
             await feed.start()
             run.stack.push_async_callback(feed.stop)
             assert feed.log is not None
-            figures = InsightFeed(run.engine, settings.kafka_bootstrap_servers)
-            await figures.start()
-            run.stack.push_async_callback(figures.stop)
-            app.state.insight_feed = figures
+            if settings.insight_feed:
+                figures = InsightFeed(
+                    run.engine,
+                    settings.kafka_bootstrap_servers,
+                    interval=settings.insight_interval_s,
+                )
+                await figures.start()
+                run.stack.push_async_callback(figures.stop)
 
             app.state.wiring = http.Wiring(
                 engine=run.engine,
