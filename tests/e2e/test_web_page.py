@@ -27,7 +27,7 @@ from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
-from osb_contracts.dms import AppointmentDeleted
+from osb_contracts.dms import AppointmentDeleted, CustomerArrived
 from osb_contracts.leads import (
     AppointmentCreated,
     LeadOverdue,
@@ -1372,8 +1372,8 @@ async def test_the_auswertung_shows_a_seeded_history_as_counted_by_hand(
     text = await asyncio.to_thread(saved.read_text, encoding="utf-8-sig")
     lines = text.splitlines()
     assert lines[0].startswith("Tag;Eingegangen;Geplant;Abgelehnt")
-    assert lines[1].startswith("02.11.2026;3;1;1;0;1;0;0;1;1,50;")
-    assert lines[-1].startswith("Summe;6;1;2;1;1;1;2;2;4,00;8,60")
+    assert lines[1].startswith("02.11.2026;3;1;1;0;1;0;0;0;1;1,50;")
+    assert lines[-1].startswith("Summe;6;1;2;1;1;0;1;2;2;4,00;8,60")
 
     # a period that ends before it begins is said in German
     await form.get_by_label("Eingang von").fill("05.11.2026")
@@ -1381,3 +1381,78 @@ async def test_the_auswertung_shows_a_seeded_history_as_counted_by_hand(
     await expect(page.locator("#insight-form .error")).to_have_text(
         "Der Zeitraum endet vor seinem Beginn."
     )
+
+
+async def test_a_customer_the_dms_checks_in_came_the_other_is_a_no_show_after_the_grace(
+    web: Web, kafka_bootstrap_servers: str, database_urls: dict[str, str]
+) -> None:
+    """Two appointments that began an hour ago. With the branch's grace at two hours the
+    DMS checks one customer in (CustomerArrived); shortened to 30 minutes, lead-manager's
+    own time rule marks the other a no-show: live on the open page with a notice, in the
+    status filter, in the detail and its history, and in the Auswertung's show rate."""
+    branch = await web.branch()
+    url = f"/api/v1/branches/{branch}/settings"
+    settings = (await web.http.get(url, headers=web.auth(branch))).json()
+
+    async def grace(minutes: int) -> None:
+        body = {k: v for k, v in settings.items() if k not in ("branch_id", "version")}
+        body.pop("rejection_channels")
+        r = await web.http.put(
+            url, json={**body, "no_show_grace_minutes": minutes}, headers=web.auth(branch)
+        )
+        assert r.status_code == 200, r.text
+
+    await grace(120)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    came, missed = await web.lead(branch), await web.lead(branch)
+    booked = await web.schedule_cash_sale(branch, came, start)
+    await web.schedule_cash_sale(branch, missed, start)
+    arrived = CustomerArrived(
+        appointment_id=booked["appointment_id"],
+        branch_id=branch,
+        arrived_at=start - timedelta(minutes=5),
+    )
+    await publish(
+        web.bus, arrived, topic=DMS_APPOINTMENTS, key=str(arrived.appointment_id), source="/dms"
+    )
+
+    async def detail(lead: LeadRequested) -> dict[str, Any]:
+        r = await web.http.get(f"/api/v1/leads/{lead.lead_id}", headers=web.auth(branch))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    async def came_in() -> bool:
+        return (await detail(came))["arrived_at"] is not None
+
+    async with asyncio.timeout(30):
+        while not await came_in():
+            await asyncio.sleep(0.2)
+    page = await web.open(web.token(branch))
+    name = f"Juergen {missed.customer.last_name}"
+    row = page.locator(f'#rows tr[data-lead="{missed.lead_id}"]')
+    await expect(row.locator(".badge")).to_have_text("Geplant")
+
+    await grace(30)
+    await expect(row.locator(".badge")).to_have_text("Nicht erschienen", timeout=WAIT_MS)
+    await expect(page.locator("#alerts li")).to_contain_text(
+        f"Nicht erschienen: {name} ist nicht zum Termin gekommen."
+    )
+    await page.locator("#filters [name=status]").select_option("NO_SHOW")
+    await expect(page.locator("#list-status")).to_have_text("(1)")
+    await page.get_by_role("button", name=name).click()
+    await expect(page.locator("#detail-title .badge")).to_have_text("Nicht erschienen")
+    await expect(page.locator("#detail [data-arrived]")).to_have_text("Kunde nicht erschienen")
+    await expect(page.locator("#detail")).to_contain_text("Kunde nicht erschienen")
+    missed_now, came_now = await detail(missed), await detail(came)
+    assert [h["action"] for h in missed_now["history"]][-1] == "no-show"
+    assert (came_now["status"], came_now["arrived_at"]) == (
+        "SCHEDULED",
+        arrived.arrived_at.isoformat().replace("+00:00", "Z"),
+    )
+    assert "no-show" not in [h["action"] for h in came_now["history"]]
+
+    await wait_projected(kafka_bootstrap_servers, database_urls["lead-manager"])
+    await page.get_by_role("button", name="Auswertung").click()
+    week = page.locator("[data-chart=shows] li")
+    await expect(week).to_have_count(1, timeout=WAIT_MS)
+    await expect(week.locator(".value")).to_have_text("50 % (1 von 2)")

@@ -9,7 +9,7 @@ from functools import partial
 
 import httpx
 import pytest
-from lead_manager.domain.branch import BranchSettings
+from lead_manager.domain.branch import NO_SHOW_GRACE, BranchSettings
 from lead_manager.domain.model import Appointment, HistoryEntry, Lead
 from lead_manager.entrypoints.app import MIGRATIONS, create_app
 from lead_manager.service.ports import ConcurrencyError
@@ -94,9 +94,11 @@ def lead_request() -> LeadRequestFactory:
 
 
 class FakeLeadRepository:
-    def __init__(self) -> None:
+    def __init__(self, branches: FakeBranchRepository) -> None:
         self.rows: dict[uuid.UUID, Lead] = {}
         self.requests: dict[uuid.UUID, str | None] = {}
+        self.starts: dict[uuid.UUID, datetime] = {}  # each appointment's start
+        self._branches = branches
 
     async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> Lead | None:
         lead = self.rows.get(lead_id)
@@ -128,6 +130,21 @@ class FakeLeadRepository:
         ]
         return sorted(due, key=lambda lead: lead.respond_by or now)[:limit]
 
+    async def no_shows(self, now: datetime, *, limit: int) -> list[tuple[Lead, datetime]]:
+        def grace(branch_id: str) -> timedelta:
+            found = self._branches.rows.get(branch_id)
+            return timedelta(minutes=found.no_show_grace_minutes if found else NO_SHOW_GRACE)
+
+        due = [
+            (lead.copy(), self.starts[lead.appointment_id])
+            for lead in self.rows.values()
+            if lead.status is LeadStatus.SCHEDULED
+            and lead.appointment_id is not None
+            and lead.arrived_at is None
+            and self.starts[lead.appointment_id] + grace(lead.branch_id) <= now
+        ]
+        return sorted(due, key=lambda found: found[1])[:limit]
+
     async def save(self, lead: Lead) -> None:
         stored = self.rows[lead.id]
         if stored.version != lead.version:
@@ -136,6 +153,7 @@ class FakeLeadRepository:
         self.rows[lead.id] = lead.copy()
 
     async def add_appointment(self, lead: Lead, appointment: Appointment) -> None:
+        self.starts[appointment.id] = appointment.start
         if appointment.request_id:
             self.requests[appointment.request_id] = appointment.request_fingerprint
 
@@ -170,8 +188,8 @@ class FakeUnitOfWork:
     """In memory; what a commit would write to the outbox lands in ``published``."""
 
     def __init__(self) -> None:
-        self.leads = FakeLeadRepository()
         self.branches = FakeBranchRepository()
+        self.leads = FakeLeadRepository(self.branches)
         self.inbox: set[tuple[str, str]] = set()
         self.published: list[Message] = []
         self.history: list[HistoryEntry] = []

@@ -1,4 +1,5 @@
-"""What the dealer management system (DMS) publishes: appointment deletions and master changes."""
+"""What the dealer management system (DMS) publishes: appointment deletions, customers'
+arrivals and master changes."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ class AppointmentDeleted(Message):
     deleted_at: AwareDatetime
     deleted_by: Identifier | None = None
     reason: Text | None = None
+
+
+class CustomerArrived(Message):
+    """The customer of an appointment arrived at the workshop (checked in in the DMS); an
+    appointment without it by its start and the branch's grace becomes a no-show."""
+
+    message_type = "osb.dms.CustomerArrived"
+
+    appointment_id: UUID
+    branch_id: BranchId
+    arrived_at: AwareDatetime
+    recorded_by: Identifier | None = None
 
 
 class MasterChange(StrEnum):

@@ -226,6 +226,32 @@ class LeadNotificationOutcome(Message):
     at: AwareDatetime
 
 
+class LeadArrived(Message):
+    """The DMS reported the customer's arrival for the lead's appointment (a lead marked a
+    no-show before is SCHEDULED again: the customer came late)."""
+
+    message_type = "osb.lead.LeadArrived"
+
+    lead_id: UUID
+    branch_id: BranchId
+    appointment_id: UUID
+    arrived_at: AwareDatetime
+    status: LeadStatus
+
+
+class LeadNoShow(Message):
+    """No arrival reported by the appointment's start and the branch's grace."""
+
+    message_type = "osb.lead.LeadNoShow"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    appointment_id: UUID
+    appointment_start: AwareDatetime
+    noted_at: AwareDatetime
+
+
 class LeadCancelledByCustomer(Message):
     """The customer cancelled; carries the appointment, if any, so the DMS removes it."""
 
@@ -243,10 +269,12 @@ __all__ = [
     "AppointmentCreated",
     "AppointmentWarning",
     "CustomerChoice",
+    "LeadArrived",
     "LeadCancellationRequested",
     "LeadCancelled",
     "LeadCancelledByCustomer",
     "LeadCreated",
+    "LeadNoShow",
     "LeadNotificationOutcome",
     "LeadOverdue",
     "LeadRejected",

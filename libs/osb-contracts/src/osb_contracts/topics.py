@@ -10,13 +10,20 @@ from dataclasses import dataclass, field
 from osb_contracts._base import Message
 from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
-from osb_contracts.dms import AppointmentDeleted, CustomerMasterChanged, VehicleMasterChanged
+from osb_contracts.dms import (
+    AppointmentDeleted,
+    CustomerArrived,
+    CustomerMasterChanged,
+    VehicleMasterChanged,
+)
 from osb_contracts.leads import (
     AppointmentCreated,
+    LeadArrived,
     LeadCancellationRequested,
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNoShow,
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
@@ -91,6 +98,8 @@ LEAD_EVENTS = Topic(
         LeadCancelledByCustomer,
         LeadOverdue,
         LeadNotificationOutcome,
+        LeadArrived,
+        LeadNoShow,
     ),
     description=(
         "Every change of a lead, published by lead-manager through its outbox. Kept for "
@@ -103,8 +112,8 @@ DMS_APPOINTMENTS = Topic(
     name="osb.dms.appointments.v1",
     key="appointment_id",
     partitions=3,
-    messages=(AppointmentDeleted,),
-    description="Appointment changes from the DMS.",
+    messages=(AppointmentDeleted, CustomerArrived),
+    description="Appointment changes from the DMS: deletions, customers' arrivals.",
 )
 DMS_CUSTOMERS = Topic(
     name="osb.dms.customers.v1",

@@ -43,6 +43,7 @@ class LeadStatus(StrEnum):
     REJECTED = "REJECTED"
     CANCELLED = "CANCELLED"
     CANCELLED_BY_CUSTOMER = "CANCELLED_BY_CUSTOMER"
+    NO_SHOW = "NO_SHOW"  # the customer did not come to the appointment
 
 
 class Address(Contract):

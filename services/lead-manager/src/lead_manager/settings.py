@@ -27,7 +27,8 @@ class Settings(ServiceSettings):
     max_body_bytes: int = 64 * 1024
     # How long the advisor's screen waits for customer-matching before a clear 503.
     matching_timeout_s: float = 3.0
-    # How often the new leads past their deadline are looked for (reported within this).
+    # How often the new leads past their deadline and the no-shows are looked for (each
+    # reported within this).
     overdue_scan_s: float = Field(default=20.0, gt=0, le=60)
     # Whether this instance keeps the Auswertung's read model current (at least one must;
     # every instance that does reads the whole lead-events topic).

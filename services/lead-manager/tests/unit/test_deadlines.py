@@ -1,8 +1,10 @@
 """New leads past their deadline are reported once, with the branch's escalation address;
-a lead still in time or already decided is not."""
+a lead still in time or already decided is not. Scheduled leads whose customer did not
+arrive become no-shows after the branch's grace, once."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,11 +13,11 @@ import pytest
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import RuleViolationError
 from lead_manager.domain.permissions import Actor, Permission
-from lead_manager.service.deadlines import report_all_overdue
+from lead_manager.service.deadlines import mark_all_no_shows, report_all_overdue
 from lead_manager.service.events import handle_lead_requests
 from osb_contracts import Envelope
-from osb_contracts.leads import LeadOverdue, LeadRequested
-from osb_contracts.values import Channel
+from osb_contracts.leads import LeadNoShow, LeadOverdue, LeadRequested
+from osb_contracts.values import Channel, LeadStatus
 
 MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 09:00 in Hamburg, open 08:00-18:00
 ANNA = Actor("anna", "Anna", {"HH-01": frozenset({Permission.LEAD_MANAGER})})
@@ -73,3 +75,36 @@ def test_only_a_new_lead_past_its_deadline_can_be_reported(
     lead.escalate(at=MONDAY + timedelta(hours=2), escalation_email=None)
     with pytest.raises(RuleViolationError, match="reported already"):
         lead.escalate(at=MONDAY + timedelta(hours=3), escalation_email=None)
+
+
+async def test_no_shows_after_the_branch_s_grace_once_and_never_for_an_arrived_customer(
+    fake_uow: Any, lead_request: Callable[..., LeadRequested]
+) -> None:
+    """The clock is an argument: minutes before and after each branch's grace."""
+    fake_uow.branches.rows["HH-01"] = BranchSettings("HH-01", "Hansa", no_show_grace_minutes=15)
+    start = MONDAY + timedelta(days=1)
+    hansa, arrives, elsewhere = (
+        lead_request().model_copy(update={"branch_id": branch})
+        for branch in ("HH-01", "HH-01", "M-01")  # M-01 unconfigured: 30 minutes
+    )
+    for n, request in enumerate((hansa, arrives, elsewhere), start=1):
+        await handle_lead_requests(fake_uow, [envelope(request)], clock=lambda: MONDAY)
+        lead = fake_uow.leads.rows[request.lead_id]
+        lead.status, lead.appointment_id = LeadStatus.SCHEDULED, uuid.UUID(int=n)
+        fake_uow.leads.starts[lead.appointment_id] = start
+    fake_uow.leads.rows[arrives.lead_id].arrived_at = start + timedelta(minutes=5)
+    fake_uow.published.clear()
+
+    def make() -> Any:
+        return fake_uow
+
+    assert await mark_all_no_shows(make, start + timedelta(minutes=14, seconds=59)) == 0
+    assert await mark_all_no_shows(make, start + timedelta(minutes=15)) == 1
+    assert await mark_all_no_shows(make, start + timedelta(minutes=29)) == 0  # never twice
+    assert await mark_all_no_shows(make, start + timedelta(minutes=30)) == 1
+    assert [(type(e), e.lead_id) for e in fake_uow.published] == [
+        (LeadNoShow, hansa.lead_id),
+        (LeadNoShow, elsewhere.lead_id),
+    ]
+    statuses = {i: fake_uow.leads.rows[i].status for i in (hansa.lead_id, arrives.lead_id)}
+    assert statuses == {hansa.lead_id: LeadStatus.NO_SHOW, arrives.lead_id: LeadStatus.SCHEDULED}

@@ -37,6 +37,7 @@ RAW = RawFigures(
     days={date(2026, 11, 3): {"day": date(2026, 11, 3), **TOTAL}},
     reasons={None: 1},
     choices={"CASH_SALE": 2},
+    weeks={date(2026, 11, 9): (0, 0), date(2026, 11, 2): (3, 1)},
 )
 ADVISOR = Actor("anna", "Anna", {"HH": frozenset({Permission.LEAD_MANAGER})})
 
@@ -51,6 +52,17 @@ async def test_every_day_of_the_period_is_there_and_reasons_without_one_are_empt
     assert f.total.received == 3
     assert f.reasons == {"": 1}
     assert f.choices == {"CASH_SALE": 2}
+    # by week, a week without a known outcome without a rate
+    assert [(w.week, w.rate) for w in f.weeks] == [
+        (date(2026, 11, 2), 0.75),
+        (date(2026, 11, 9), None),
+    ]
+    assert f.model_dump(mode="json")["weeks"][0] == {
+        "week": "2026-11-02",
+        "shown": 3,
+        "no_show": 1,
+        "rate": 0.75,
+    }
 
 
 async def test_other_branches_and_wrong_periods_are_refused() -> None:
@@ -70,9 +82,9 @@ async def test_the_csv_has_german_headings_days_and_hours_with_decimal_commas() 
     f = await branch_figures(Reads(RAW), ADVISOR, "HH", date(2026, 11, 2), date(2026, 11, 3))
     lines = figures_csv(f, INSIGHT_COLUMNS).removeprefix("\ufeff").split("\r\n")
     assert lines[0].split(";")[:3] == ["Tag", "Eingegangen", "Geplant"]
-    assert lines[1] == "02.11.2026;0;0;0;0;0;0;0;0;;"
-    assert lines[2] == "03.11.2026;3;2;1;0;0;0;0;0;1,50;2,25"
-    assert lines[3] == "Summe;3;2;1;0;0;0;0;0;1,50;2,25"
+    assert lines[1] == "02.11.2026;0;0;0;0;0;0;0;0;0;;"
+    assert lines[2] == "03.11.2026;3;2;1;0;0;0;0;0;0;1,50;2,25"
+    assert lines[3] == "Summe;3;2;1;0;0;0;0;0;0;1,50;2,25"
 
 
 def test_the_page_s_numbers() -> None:

@@ -29,9 +29,11 @@ from osb_contracts.leads import (
     AppointmentCreated,
     AppointmentWarning,
     CustomerChoice,
+    LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNoShow,
     LeadNotificationOutcome,
     LeadRejected,
     LeadRequested,
@@ -72,6 +74,13 @@ ALLOWED = {
     (S.REJECTED, Trigger.SCHEDULE): (S.SCHEDULED, True),
     (S.CANCELLED_BY_CUSTOMER, Trigger.SCHEDULE): (S.SCHEDULED, True),
     (S.CANCELLED, Trigger.SCHEDULE): (S.SCHEDULED, True),
+    # issue 17: the DMS checks the customer in; nobody by the start and the grace: no-show
+    (S.SCHEDULED, Trigger.ARRIVE): (S.SCHEDULED, False),
+    (S.SCHEDULED, Trigger.NO_SHOW): (S.NO_SHOW, False),
+    (S.NO_SHOW, Trigger.ARRIVE): (S.SCHEDULED, False),
+    (S.NO_SHOW, Trigger.APPOINTMENT_DELETED): (S.CANCELLED, False),
+    (S.NO_SHOW, Trigger.CORRECT_DATA): (S.NO_SHOW, True),
+    (S.NO_SHOW, Trigger.SCHEDULE): (S.SCHEDULED, True),
 }
 PAIRS = list(itertools.product(LeadStatus, Trigger))
 
@@ -119,7 +128,7 @@ def new_lead() -> Lead:
 def lead_in(status: LeadStatus) -> Lead:
     lead = new_lead()
     lead.status = status
-    if status in (S.SCHEDULED, S.CANCELLED):
+    if status in (S.SCHEDULED, S.CANCELLED, S.NO_SHOW):
         lead.appointment_id = uuid.UUID(int=7)
     return lead.copy()
 
@@ -156,6 +165,10 @@ def fire(lead: Lead, trigger: Trigger, actor: Actor) -> None:
         )
     elif trigger is Trigger.CUSTOMER_CANCELS:
         lead.cancel_by_customer(actor=SYSTEM_PORTAL, at=NOW, reason=None)
+    elif trigger is Trigger.ARRIVE:
+        lead.arrive(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=NOW)
+    elif trigger is Trigger.NO_SHOW:
+        lead.mark_no_show(appointment_start=NOW - timedelta(hours=1), at=NOW)
     else:
         lead.correct(
             actor=actor,
@@ -171,6 +184,8 @@ EVENT_OF = {
     Trigger.APPOINTMENT_DELETED: LeadCancelled,
     Trigger.CUSTOMER_CANCELS: LeadCancelledByCustomer,
     Trigger.CORRECT_DATA: LeadUpdated,
+    Trigger.ARRIVE: LeadArrived,
+    Trigger.NO_SHOW: LeadNoShow,
 }
 
 
@@ -655,3 +670,35 @@ def test_a_new_lead_starts_at_version_1_and_compares_without_its_records() -> No
     assert lead.version == 1
     assert lead.events  # LeadCreated, and a history entry
     assert lead.copy() == lead  # what was recorded is not part of the lead's state
+
+
+def test_an_arrival_counts_once_for_the_lead_s_appointment_and_a_late_one_undoes_the_no_show() -> (
+    None
+):
+    lead = lead_in(S.SCHEDULED)
+    with pytest.raises(TransitionRefusedError) as other:
+        lead.arrive(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=99), at=NOW)
+    assert other.value.code == "NOT_THIS_APPOINTMENT"
+    lead.mark_no_show(appointment_start=NOW - timedelta(minutes=31), at=NOW)
+    (no_show,) = lead.events
+    assert isinstance(no_show, LeadNoShow)
+    assert (no_show.appointment_id, no_show.appointment_start) == (
+        uuid.UUID(int=7),
+        NOW - timedelta(minutes=31),
+    )
+    late = NOW + timedelta(minutes=10)
+    lead.arrive(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=late)
+    assert (lead.status, lead.arrived_at) == (S.SCHEDULED, late)
+    assert [h.action for h in lead.new_history] == ["no-show", "arrived late"]
+    arrived = lead.events[-1]
+    assert isinstance(arrived, LeadArrived)
+    assert (arrived.arrived_at, arrived.status) == (late, S.SCHEDULED)
+    with pytest.raises(TransitionRefusedError) as twice:
+        lead.arrive(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=late)
+    assert twice.value.code == "ARRIVED_ALREADY"
+    with pytest.raises(RuleViolationError):  # arrived: never a no-show after
+        lead.mark_no_show(appointment_start=NOW, at=late)
+    # the DMS deleted the appointment afterwards; a new one waits for its customer again
+    lead.cancel_for_deleted_appointment(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=late)
+    lead.schedule(actor=SENIOR, appointment=appointment(), at=late)
+    assert lead.arrived_at is None

@@ -15,7 +15,7 @@ import typer
 from customer_matching.entrypoints.cli import import_master
 from lead_manager.entrypoints.cli import token
 from osb_contracts import Message
-from osb_contracts.dms import AppointmentDeleted
+from osb_contracts.dms import AppointmentDeleted, CustomerArrived
 from osb_contracts.portal import BookingSubmitted
 from osb_contracts.topics import DMS_APPOINTMENTS, PORTAL_BOOKINGS, TOPICS, Topic, key_of
 from osb_platform import make_broker, publish
@@ -234,6 +234,23 @@ def delete_appointment(
     )
     event_id = _publish(message, DMS_APPOINTMENTS, "/osb-cli/dms", bootstrap or _bootstrap())
     console.print(f"published AppointmentDeleted for {appointment_id} ({event_id})")
+
+
+@app.command("customer-arrived")
+def customer_arrived(
+    appointment_id: Annotated[uuid.UUID, typer.Argument(help="the appointment's id")],
+    branch: Annotated[str, typer.Option(help="the branch (Betrieb)")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Check an appointment's customer in as the DMS would (CustomerArrived, now)."""
+    message = CustomerArrived(
+        appointment_id=appointment_id,
+        branch_id=branch,
+        arrived_at=datetime.now(UTC),
+        recorded_by="osb-cli",
+    )
+    event_id = _publish(message, DMS_APPOINTMENTS, "/osb-cli/dms", bootstrap or _bootstrap())
+    console.print(f"published CustomerArrived for {appointment_id} ({event_id})")
 
 
 @simulate.command("portal")

@@ -5,7 +5,9 @@
   something to show), now and then one is cancelled, and now and then one is invalid.
 - The DMS takes the appointments this system creates, adds new customers and transit
   vehicles to its masters (and says so on the master-data topics), applies "In Stammdaten
-  übernehmen", and deletes an appointment when asked over HTTP.
+  übernehmen", checks most customers in when their appointment starts (CustomerArrived;
+  about one in seven stays away and becomes a no-show), and deletes an appointment or
+  checks its customer in when asked over HTTP.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from osb_contracts import ContractError, Message, decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
 from osb_contracts.dms import (
     AppointmentDeleted,
+    CustomerArrived,
     CustomerMasterChanged,
     MasterChange,
     VehicleMasterChanged,
@@ -245,15 +248,39 @@ class DmsAppointment(BaseModel):
     customer_number: str
     vehicle_case: VehicleCase
     deleted: bool = False
+    checked: bool = False  # its start has come: checked in, or known not to come
 
 
 @dataclass
 class Dms:
-    """The DMS's side: appointments it holds and the master records it knows."""
+    """The DMS's side: appointments it holds and the master records it knows. When an
+    appointment's start comes, most customers are checked in (CustomerArrived, a few
+    minutes before it); about one in ``absent_every`` does not come (no event at all)."""
 
     appointments: dict[uuid.UUID, DmsAppointment] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
     revision: Callable[[], int] = lambda: time.time_ns() // 1000
+    absent_every: int = 7
+
+    def arrivals(self, now: datetime) -> list[CustomerArrived]:
+        """The check-ins of the appointments whose start has come since the last call."""
+        due = [a for a in self.appointments.values() if a.start <= now and not a.checked]
+        out = []
+        for appointment in due:
+            appointment.checked = True
+            # the same appointment always comes out the same way (its id decides)
+            if appointment.deleted or appointment.appointment_id.int % self.absent_every == 0:
+                continue
+            minutes = 1 + appointment.appointment_id.int % 10
+            out.append(
+                CustomerArrived(
+                    appointment_id=appointment.appointment_id,
+                    branch_id=appointment.branch_id,
+                    arrived_at=appointment.start - timedelta(minutes=minutes),
+                    recorded_by="dms-simulator",
+                )
+            )
+        return out
 
     def on(self, message: Message, now: datetime) -> list[Message]:
         """What the DMS publishes in answer to one of this system's events."""
@@ -340,6 +367,23 @@ def dms_app(dms: Dms, send: Callable[[Message], Any]) -> FastAPI:
     async def appointments() -> list[DmsAppointment]:
         return sorted(dms.appointments.values(), key=lambda a: a.start)
 
+    @app.post("/appointments/{appointment_id}/arrive", status_code=202)
+    async def arrive(appointment_id: uuid.UUID) -> dict[str, str]:
+        found = dms.appointments.get(appointment_id)
+        if found is None or found.deleted:
+            raise HTTPException(404, f"no open appointment {appointment_id}")
+        found.checked = True
+        now = datetime.now(UTC)
+        await send(
+            CustomerArrived(
+                appointment_id=appointment_id,
+                branch_id=found.branch_id,
+                arrived_at=now,
+                recorded_by="dms-simulator",
+            )
+        )
+        return {"arrived": str(appointment_id)}
+
     @app.post("/appointments/{appointment_id}/delete", status_code=202)
     async def delete(appointment_id: uuid.UUID) -> dict[str, str]:
         try:
@@ -385,6 +429,8 @@ async def run_dms(
                         continue  # not for the DMS to judge
                     for answer in dms.on(message, datetime.now(UTC)):
                         await send_to(broker, answer)
+            for arrival in dms.arrivals(datetime.now(UTC)):
+                await send_to(broker, arrival)
             if batch:
                 await consumer.commit()  # after the answers are on the broker
     finally:

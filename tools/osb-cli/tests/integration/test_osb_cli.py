@@ -76,14 +76,21 @@ def test_an_invalid_booking_file_is_refused_field_by_field(
     assert "customer: Field required" in result.output
 
 
-def test_delete_an_appointment_as_the_dms_would(kafka_bootstrap_servers: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "event"),
+    [("delete-appointment", "AppointmentDeleted"), ("customer-arrived", "CustomerArrived")],
+)
+def test_delete_an_appointment_or_check_its_customer_in_as_the_dms_would(
+    kafka_bootstrap_servers: str, command: str, event: str
+) -> None:
     appointment = uuid.uuid4()
-    out = osb(kafka_bootstrap_servers, "delete-appointment", str(appointment), "--branch", "HH-01")
-    assert f"AppointmentDeleted for {appointment}" in out
+    out = osb(kafka_bootstrap_servers, command, str(appointment), "--branch", "HH-01")
+    assert f"{event} for {appointment}" in out
     shown = osb(
         kafka_bootstrap_servers, "tail", DMS_APPOINTMENTS.name, "--last", "3", "--no-follow"
     )
     assert f'"appointment_id": "{appointment}"' in shown
+    assert f"ce_type: osb.dms.{event}.v1" in shown
 
 
 async def _dead_letter(bootstrap: str, value: bytes) -> None:

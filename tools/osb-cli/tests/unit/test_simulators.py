@@ -10,7 +10,12 @@ from lead_intake.domain.validation import BookingInvalidError, Branch, validate_
 from lead_intake.settings import DEMO_BRANCHES
 from osb_cli.simulators import Dms, Portal
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered, FieldChange
-from osb_contracts.dms import AppointmentDeleted, CustomerMasterChanged, VehicleMasterChanged
+from osb_contracts.dms import (
+    AppointmentDeleted,
+    CustomerArrived,
+    CustomerMasterChanged,
+    VehicleMasterChanged,
+)
 from osb_contracts.leads import AppointmentCreated, CustomerChoice, VehicleCase
 from osb_contracts.portal import BookingCancelled, BookingSubmitted
 from osb_contracts.values import Address, Customer, Vehicle
@@ -94,6 +99,26 @@ def test_the_dms_adds_a_transit_vehicle_to_its_master_and_keeps_the_appointment(
         dms.delete(created.appointment_id, NOW)
     with pytest.raises(KeyError):
         dms.delete(uuid.uuid4(), NOW)
+
+
+def test_the_dms_checks_most_customers_in_when_their_appointment_starts() -> None:
+    dms = Dms()
+    made = [appointment(VehicleCase.OWNED_BY_CUSTOMER) for _ in range(70)]
+    for created in made:
+        dms.on(created, NOW)
+    deleted = made[0].appointment_id
+    dms.delete(deleted, NOW)
+    start = NOW + timedelta(days=2)
+    assert dms.arrivals(start - timedelta(seconds=1)) == []  # not yet
+    arrived = dms.arrivals(start)
+    assert dms.arrivals(start + timedelta(hours=1)) == []  # each once
+    ids = {a.appointment_id for a in arrived}
+    absent = {c.appointment_id for c in made} - ids
+    assert deleted in absent
+    # about one in seven stays away (decided by the appointment's id), the others come
+    assert 3 <= len(absent) <= 25
+    assert all(isinstance(a, CustomerArrived) for a in arrived)
+    assert all(start - timedelta(minutes=10) <= a.arrived_at < start for a in arrived)
 
 
 def test_the_dms_creates_registered_customers_and_applies_requested_updates() -> None:

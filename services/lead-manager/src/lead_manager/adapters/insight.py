@@ -26,9 +26,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from osb_contracts import Message
 from osb_contracts.leads import (
     AppointmentCreated,
+    LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNoShow,
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
@@ -38,7 +40,7 @@ from osb_contracts.values import LeadStatus
 from osb_platform.kafka import groupless_reader, stop_reader
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import ARRAY, Uuid, any_, bindparam, delete, func, select, text
+from sqlalchemy import ARRAY, Date, Uuid, any_, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -108,6 +110,8 @@ class _Created(_View):
             "customer_choice": None,
             "overdue": False,
             "failed_notifications": [],
+            "appointment_day": None,
+            "arrived": False,
         }
 
     def change(self, row: dict[str, Any], calendar: WorkingCalendar) -> None:
@@ -117,10 +121,25 @@ class _Created(_View):
 class _Scheduled(_View):
     created_at: datetime
     customer_choice: str
+    start: datetime
 
     def change(self, row: dict[str, Any], calendar: WorkingCalendar) -> None:
         choice = self.customer_choice
         _decide(row, LeadStatus.SCHEDULED, self.created_at, calendar, customer_choice=choice)
+        # the show rate counts a lead's last appointment
+        row |= {"appointment_day": self.start.astimezone(calendar.zone).date(), "arrived": False}
+
+
+class _Arrived(_View):
+    status: LeadStatus
+
+    def change(self, row: dict[str, Any], calendar: WorkingCalendar) -> None:
+        row |= {"status": self.status.value, "arrived": True}
+
+
+class _NoShow(_View):
+    def change(self, row: dict[str, Any], calendar: WorkingCalendar) -> None:
+        row["status"] = LeadStatus.NO_SHOW.value
 
 
 class _Rejected(_View):
@@ -167,6 +186,8 @@ VIEWS: dict[str, tuple[type[Message], type[_View]]] = {
         (LeadCancelledByCustomer, _CancelledByCustomer),
         (LeadOverdue, _Overdue),
         (LeadNotificationOutcome, _Outcome),
+        (LeadArrived, _Arrived),
+        (LeadNoShow, _NoShow),
     )
 }
 
@@ -176,27 +197,31 @@ VIEWS: dict[str, tuple[type[Message], type[_View]]] = {
 _UPSERT = text(
     """
     INSERT INTO insight_leads (lead_id, branch_id, created_at, day, status, decision,
-        decided_at, decision_minutes, reason, customer_choice, overdue, failed_notifications)
+        decided_at, decision_minutes, reason, customer_choice, overdue, appointment_day,
+        arrived, failed_notifications)
     SELECT lead_id, branch_id, created_at, day, status, decision, decided_at,
-        decision_minutes, reason, customer_choice, overdue,
+        decision_minutes, reason, customer_choice, overdue, appointment_day, arrived,
         coalesce(string_to_array(failed, ',')::uuid[], '{}')
     FROM unnest(CAST(:lead_id AS uuid[]), CAST(:branch_id AS text[]),
         CAST(:created_at AS timestamptz[]), CAST(:day AS date[]), CAST(:status AS text[]),
         CAST(:decision AS text[]), CAST(:decided_at AS timestamptz[]),
         CAST(:decision_minutes AS int[]), CAST(:reason AS text[]),
-        CAST(:customer_choice AS text[]), CAST(:overdue AS boolean[]), CAST(:failed AS text[]))
+        CAST(:customer_choice AS text[]), CAST(:overdue AS boolean[]),
+        CAST(:appointment_day AS date[]), CAST(:arrived AS boolean[]), CAST(:failed AS text[]))
         AS t(lead_id, branch_id, created_at, day, status, decision, decided_at,
-             decision_minutes, reason, customer_choice, overdue, failed)
+             decision_minutes, reason, customer_choice, overdue, appointment_day, arrived,
+             failed)
     ON CONFLICT (lead_id) DO UPDATE SET status = excluded.status,
         decision = excluded.decision, decided_at = excluded.decided_at,
         decision_minutes = excluded.decision_minutes, reason = excluded.reason,
         customer_choice = excluded.customer_choice, overdue = excluded.overdue,
+        appointment_day = excluded.appointment_day, arrived = excluded.arrived,
         failed_notifications = excluded.failed_notifications
     """
 )
 _COLUMNS = (
     *("lead_id", "branch_id", "created_at", "day", "status", "decision", "decided_at"),
-    *("decision_minutes", "reason", "customer_choice", "overdue"),
+    *("decision_minutes", "reason", "customer_choice", "overdue", "appointment_day", "arrived"),
 )
 
 
@@ -436,9 +461,26 @@ class InsightQueries:
                 .where(*where, _S.customer_choice.is_not(None))
                 .group_by(_S.customer_choice)
             )
+            # the show rate by the appointments' weeks (Monday first) in the period
+            week = func.date_trunc("week", _S.appointment_day).cast(Date).label("week")
+            weeks = await conn.execute(
+                select(
+                    week,
+                    func.count().filter(_S.arrived).label("shown"),
+                    func.count().filter(_S.status == LeadStatus.NO_SHOW.value).label("no_show"),
+                )
+                .where(
+                    _S.branch_id == branch_id,
+                    _S.appointment_day >= first,
+                    _S.appointment_day <= last,
+                )
+                .group_by(week)
+                .order_by(week)
+            )
             return RawFigures(
                 total=total._asdict(),
                 days={r.day: r._asdict() for r in days},
                 reasons={r[0]: r[1] for r in reasons},
                 choices={r[0]: r[1] for r in choices},
+                weeks={r.week: (r.shown, r.no_show) for r in weeks},
             )

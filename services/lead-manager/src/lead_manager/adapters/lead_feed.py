@@ -10,9 +10,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from osb_contracts import ContractError, Message, decode
 from osb_contracts.leads import (
     AppointmentCreated,
+    LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNoShow,
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
@@ -32,6 +34,7 @@ _STATUS_OF: dict[type[Message], LeadStatus] = {
     LeadCancelled: LeadStatus.CANCELLED,
     LeadCancelledByCustomer: LeadStatus.CANCELLED_BY_CUSTOMER,
     LeadOverdue: LeadStatus.NEW,  # still new, now past its deadline
+    LeadNoShow: LeadStatus.NO_SHOW,
 }
 
 
@@ -41,7 +44,7 @@ def lead_change(record: ConsumerRecord[bytes, bytes]) -> LeadChange | None:
         message = decode(record.headers, record.value or b"").message
     except ContractError:
         return None  # not ours to judge: lead-manager wrote it; the page reloads anyway
-    if isinstance(message, LeadCreated | LeadUpdated | LeadNotificationOutcome):
+    if isinstance(message, LeadCreated | LeadUpdated | LeadNotificationOutcome | LeadArrived):
         status = message.status
     elif type(message) in _STATUS_OF:
         status = _STATUS_OF[type(message)]

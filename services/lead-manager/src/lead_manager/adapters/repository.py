@@ -28,7 +28,7 @@ from lead_manager.adapters.tables import (
     leads,
     outbox,
 )
-from lead_manager.domain.branch import Acceptor, BranchSettings
+from lead_manager.domain.branch import NO_SHOW_GRACE, Acceptor, BranchSettings
 from lead_manager.domain.model import Appointment, Lead
 from lead_manager.service.ports import ConcurrencyError
 
@@ -68,6 +68,7 @@ def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, A
         "respond_by": lead.respond_by,
         "trace_parent": lead.trace_parent,
         "escalated_at": lead.escalated_at,
+        "arrived_at": lead.arrived_at,
         "created_at": now,
         "updated_at": now,
     }
@@ -93,6 +94,7 @@ def lead_from_row(row: Any) -> Lead:
         acceptor=row.acceptor,
         respond_by=row.respond_by,
         escalated_at=row.escalated_at,
+        arrived_at=row.arrived_at,
         trace_parent=row.trace_parent,
     )
 
@@ -134,6 +136,31 @@ class SqlLeadRepository:
             .with_for_update(skip_locked=True)
         )
         return [lead_from_row(r) for r in (await self._conn.execute(stmt)).all()]
+
+    async def no_shows(self, now: datetime, *, limit: int) -> list[tuple[Lead, datetime]]:
+        """Scheduled leads whose customer has not arrived by the appointment's start and
+        the branch's grace, with that start; locked, those another instance holds skipped."""
+        grace = func.make_interval(
+            0, 0, 0, 0, 0, func.coalesce(branch_settings.c.no_show_grace_minutes, NO_SHOW_GRACE)
+        )
+        stmt = (
+            select(*_LEAD_COLUMNS, appointments.c.start.label("appointment_start"))
+            .select_from(
+                leads.join(appointments, appointments.c.id == leads.c.appointment_id).outerjoin(
+                    branch_settings, branch_settings.c.branch_id == leads.c.branch_id
+                )
+            )
+            .where(
+                leads.c.status == LeadStatus.SCHEDULED.value,
+                leads.c.arrived_at.is_(None),
+                appointments.c.start + grace <= now,
+            )
+            .order_by(appointments.c.start)
+            .limit(limit)
+            .with_for_update(of=leads, skip_locked=True)
+        )
+        rows = (await self._conn.execute(stmt)).all()
+        return [(lead_from_row(r), r.appointment_start) for r in rows]
 
     async def add_new(self, new: Sequence[Lead]) -> set[UUID]:
         """Insert the leads that do not exist yet (by id or booking); return their ids."""
@@ -227,6 +254,7 @@ def settings_from_row(row: Any) -> BranchSettings:
         response_minutes=row.response_minutes,
         escalation_email=row.escalation_email,
         rejection_reasons=tuple(row.rejection_reasons),
+        no_show_grace_minutes=row.no_show_grace_minutes,
         version=row.version,
     )
 
@@ -266,6 +294,7 @@ class SqlBranchRepository:
             "response_minutes": settings.response_minutes,
             "escalation_email": settings.escalation_email,
             "rejection_reasons": list(settings.rejection_reasons),
+            "no_show_grace_minutes": settings.no_show_grace_minutes,
             "updated_by": updated_by,
             "updated_at": func.now(),
         }

@@ -92,12 +92,19 @@ leads = Table(
     Column("respond_by", DateTime(timezone=True)),
     Column("escalated_at", DateTime(timezone=True)),  # reported overdue (LeadOverdue)
     Column("trace_parent", String(55)),  # the booking's W3C traceparent
+    Column("arrived_at", DateTime(timezone=True)),  # the customer checked in (the DMS)
     Column("search_text", Text, Computed(SEARCH_TEXT, persisted=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_leads_branch_status_start", "branch_id", "status", "requested_start"),
     Index("ix_leads_branch_received", "branch_id", "received_at", "id"),
     Index("ix_leads_branch_status_received", "branch_id", "status", "received_at", "id"),
+    # the no-show watch's: scheduled leads nobody has checked in
+    Index(
+        "ix_leads_awaited",
+        "appointment_id",
+        postgresql_where=text("status = 'SCHEDULED' AND arrived_at IS NULL"),
+    ),
     Index("ix_leads_new_respond_by", "respond_by", postgresql_where=text("status = 'NEW'")),
     Index(
         "ix_leads_search_trgm",
@@ -162,6 +169,7 @@ branch_settings = Table(
     Column("response_minutes", Integer, nullable=False, server_default=text("120")),
     Column("escalation_email", String(254)),
     Column("rejection_reasons", JSONB, nullable=False),
+    Column("no_show_grace_minutes", Integer, nullable=False, server_default=text("30")),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_by", String(64)),
@@ -184,6 +192,8 @@ insight_leads = Table(
     Column("customer_choice", String(32)),
     Column("overdue", Boolean, nullable=False, server_default=false()),
     Column("failed_notifications", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("appointment_day", Date),  # the day of its (last) appointment, the branch's zone
+    Column("arrived", Boolean, nullable=False, server_default=false()),
     Index("ix_insight_leads_branch_day", "branch_id", "day"),
 )
 # the next offset of each partition of osb.lead.events.v1 the read model holds

@@ -42,6 +42,7 @@ REJECTION_SUBJECT = "Ihr Terminwunsch bei {branch}"
 # Per weekday (Monday first) until a branch sets its own: Monday to Friday 08:00-18:00.
 DEFAULT_OPENING_HOURS: tuple[tuple[Interval, ...], ...] = (((time(8), time(18)),),) * 5 + ((), ())
 DEFAULT_RESPONSE_MINUTES = 120  # two working hours to answer a new lead
+NO_SHOW_GRACE = 30  # minutes after an appointment's start without the customer: a no-show
 # what an advisor chooses from when rejecting, for the branch's figures (Auswertung)
 DEFAULT_REJECTION_REASONS = (
     "Kein freier Termin",
@@ -84,6 +85,8 @@ class BranchSettings:
     response_minutes: int = DEFAULT_RESPONSE_MINUTES
     escalation_email: str | None = None
     rejection_reasons: tuple[str, ...] = DEFAULT_REJECTION_REASONS
+    # an appointment's customer not checked in this long after its start: a no-show
+    no_show_grace_minutes: int = NO_SHOW_GRACE
     version: int = 1
 
     def calendar(self) -> WorkingCalendar:

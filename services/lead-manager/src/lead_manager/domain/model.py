@@ -16,9 +16,11 @@ from osb_contracts.leads import (
     AppointmentCreated,
     AppointmentWarning,
     CustomerChoice,
+    LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadCreated,
+    LeadNoShow,
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
@@ -35,7 +37,13 @@ from osb_contracts.notifications import (
 )
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
 
-from lead_manager.domain.permissions import SYSTEM_DEADLINE, SYSTEM_NOTIFIER, Actor, Permission
+from lead_manager.domain.permissions import (
+    SYSTEM_APPOINTMENTS,
+    SYSTEM_DEADLINE,
+    SYSTEM_NOTIFIER,
+    Actor,
+    Permission,
+)
 
 
 class Trigger(StrEnum):
@@ -44,6 +52,8 @@ class Trigger(StrEnum):
     APPOINTMENT_DELETED = "APPOINTMENT_DELETED"
     CUSTOMER_CANCELS = "CUSTOMER_CANCELS"
     CORRECT_DATA = "CORRECT_DATA"
+    ARRIVE = "ARRIVE"
+    NO_SHOW = "NO_SHOW"
 
 
 _VERBS = {  # for the English reasons; the page phrases the codes in German
@@ -52,10 +62,12 @@ _VERBS = {  # for the English reasons; the page phrases the codes in German
     Trigger.APPOINTMENT_DELETED: "cancel for a deleted appointment",
     Trigger.CUSTOMER_CANCELS: "cancel on the customer's behalf",
     Trigger.CORRECT_DATA: "correct",
+    Trigger.ARRIVE: "mark arrived",
+    Trigger.NO_SHOW: "mark a no-show",
 }
 
 _S = LeadStatus
-_CLOSED = (_S.REJECTED, _S.CANCELLED_BY_CUSTOMER, _S.CANCELLED)
+_CLOSED = (_S.REJECTED, _S.CANCELLED_BY_CUSTOMER, _S.CANCELLED, _S.NO_SHOW)
 # (from, trigger) -> (to, needs "Stornierte Terminleads bearbeiten"). DOMAIN.md treats CANCELLED
 # leads (appointment deleted in the DMS) like REJECTED ones.
 TRANSITIONS: dict[tuple[LeadStatus, Trigger], tuple[LeadStatus, bool]] = {
@@ -65,6 +77,11 @@ TRANSITIONS: dict[tuple[LeadStatus, Trigger], tuple[LeadStatus, bool]] = {
     (_S.NEW, Trigger.CUSTOMER_CANCELS): (_S.CANCELLED_BY_CUSTOMER, False),
     (_S.SCHEDULED, Trigger.CUSTOMER_CANCELS): (_S.CANCELLED_BY_CUSTOMER, False),
     (_S.NEW, Trigger.CORRECT_DATA): (_S.NEW, False),
+    # the customer did not come by the start and the grace; arriving later makes it good
+    (_S.SCHEDULED, Trigger.NO_SHOW): (_S.NO_SHOW, False),
+    (_S.SCHEDULED, Trigger.ARRIVE): (_S.SCHEDULED, False),
+    (_S.NO_SHOW, Trigger.ARRIVE): (_S.SCHEDULED, False),
+    (_S.NO_SHOW, Trigger.APPOINTMENT_DELETED): (_S.CANCELLED, False),
     **{(s, Trigger.CORRECT_DATA): (s, True) for s in _CLOSED},
     **{(s, Trigger.SCHEDULE): (_S.SCHEDULED, True) for s in _CLOSED},
 }
@@ -192,6 +209,7 @@ class Lead:
     # a new lead is to be answered by then: the branch's response time in its opening hours
     respond_by: datetime | None = None
     escalated_at: datetime | None = None  # when it was reported overdue (once)
+    arrived_at: datetime | None = None  # the customer's arrival for the appointment (DMS)
     trace_parent: str | None = None  # the booking's trace context (W3C traceparent)
     version: int = 1
     events: list[Message] = field(default_factory=list, compare=False)
@@ -277,6 +295,7 @@ class Lead:
         previous = self._move(target)
         self.appointment_id = appointment.id
         self.acceptor = appointment.acceptor
+        self.arrived_at = None  # a new appointment: its customer has not come yet
         self._record(
             actor,
             at,
@@ -351,6 +370,51 @@ class Lead:
                 respond_by=self.respond_by,
                 overdue_at=at,
                 escalation_email=escalation_email,
+            )
+        )
+
+    def arrive(self, *, actor: Actor, appointment_id: UUID, at: datetime) -> None:
+        """The DMS checked the customer in for the lead's appointment (once); a lead marked
+        a no-show is scheduled again: the customer came late."""
+        if appointment_id != self.appointment_id:
+            raise TransitionRefusedError(
+                "the arrival is for another appointment than this lead's",
+                code="NOT_THIS_APPOINTMENT",
+            )
+        if self.arrived_at is not None:
+            raise TransitionRefusedError("the arrival is known already", code="ARRIVED_ALREADY")
+        target = self._decide(Trigger.ARRIVE, actor)
+        previous = self._move(target)
+        self.arrived_at = at
+        late = previous is LeadStatus.NO_SHOW
+        self._record(actor, at, "arrived late" if late else "arrived", previous)
+        self.events.append(
+            LeadArrived(
+                lead_id=self.id,
+                branch_id=self.branch_id,
+                appointment_id=appointment_id,
+                arrived_at=at,
+                status=self.status,
+            )
+        )
+
+    def mark_no_show(self, *, appointment_start: datetime, at: datetime) -> None:
+        """No arrival by the appointment's start and the branch's grace (the caller's
+        judgement of ``at``): NO_SHOW, once."""
+        if self.arrived_at is not None:
+            raise RuleViolationError("arrived_at", "the customer arrived", code="ARRIVED")
+        target = self._decide(Trigger.NO_SHOW, SYSTEM_APPOINTMENTS)
+        assert self.appointment_id is not None  # a scheduled lead has one
+        previous = self._move(target)
+        self._record(SYSTEM_APPOINTMENTS, at, "no-show", previous)
+        self.events.append(
+            LeadNoShow(
+                lead_id=self.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                appointment_id=self.appointment_id,
+                appointment_start=appointment_start,
+                noted_at=at,
             )
         )
 

@@ -38,7 +38,7 @@ from lead_manager.entrypoints import http
 from lead_manager.entrypoints.subscribers import Consuming, subscribers
 from lead_manager.entrypoints.web import router as web_router
 from lead_manager.entrypoints.web import static
-from lead_manager.service.deadlines import watch_deadlines
+from lead_manager.service.deadlines import watch_time
 from lead_manager.settings import Settings
 
 RELAY_LOCK = 0x05B0_07B0  # advisory lock id of lead-manager's outbox relay
@@ -64,12 +64,12 @@ def create_app(
             engine = run.engine
             run.background(
                 partial(
-                    watch_deadlines,
+                    watch_time,
                     lambda: SqlUnitOfWork(engine, clock),
                     clock,
                     every=settings.overdue_scan_s,
                 ),
-                "deadlines",
+                "time rules",
             )
             broker = subscribers.broker(
                 settings.kafka_bootstrap_servers,

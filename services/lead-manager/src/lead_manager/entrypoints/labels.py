@@ -20,6 +20,7 @@ STATUS_LABELS = {
     LeadStatus.REJECTED: "Abgelehnt",
     LeadStatus.CANCELLED: "Storniert",
     LeadStatus.CANCELLED_BY_CUSTOMER: "Von Kunden storniert",
+    LeadStatus.NO_SHOW: "Nicht erschienen",
 }
 PERMISSION_LABELS = {
     Permission.LEAD_MANAGER: "Servicetermin Leadmanager",
@@ -33,6 +34,8 @@ TRIGGER_LABELS = {
     Trigger.APPOINTMENT_DELETED: "wegen eines gelöschten Termins storniert",
     Trigger.CUSTOMER_CANCELS: "im Auftrag des Kunden storniert",
     Trigger.CORRECT_DATA: "korrigiert",
+    Trigger.ARRIVE: "als erschienen vermerkt",
+    Trigger.NO_SHOW: "als nicht erschienen vermerkt",
 }
 CONFIGURATION_TEXTS = {
     NO_ACTIVE_ACCEPTOR: (
@@ -83,6 +86,9 @@ HISTORY_LABELS = {
     "notification failed": "Benachrichtigung fehlgeschlagen",
     "notification resend requested": "erneuter Versand angefordert",
     "deadline passed": "Frist überschritten",
+    "arrived": "Kunde erschienen (DMS)",
+    "arrived late": "Kunde verspätet erschienen (DMS)",
+    "no-show": "Kunde nicht erschienen",
 }
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 WEEKDAYS_SHORT = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
@@ -117,6 +123,7 @@ FIELD_LABELS = {
     "closes": "Öffnungszeiten",
     "holiday_region": "Feiertage",
     "response_minutes": "Reaktionszeit",
+    "no_show_grace_minutes": "Karenzzeit bis „Nicht erschienen“",
     "escalation_email": "Eskalation an",
     "sender_email": "Absender",
     "reason": "Ablehnungsgrund",
@@ -144,6 +151,7 @@ INSIGHT_COLUMNS = (
     ("rejected", "Abgelehnt"),
     ("cancelled_by_customer", "Von Kunden storniert"),
     ("cancelled", "Im DMS gelöscht"),
+    ("no_show", "Nicht erschienen"),
     ("new", "Noch offen"),
     ("overdue", "Frist überschritten"),
     ("failed_notifications", "Zustellung fehlgeschlagen"),
@@ -228,6 +236,8 @@ LIVE_TEXTS = {
     "LeadCancelledByCustomer.unnamed": "Ein Kunde hat seine Buchung storniert.",
     "LeadOverdue": "Frist überschritten: Der Lead von {name} ist noch nicht beantwortet.",
     "LeadOverdue.unnamed": "Frist überschritten: Ein neuer Lead ist noch nicht beantwortet.",
+    "LeadNoShow": "Nicht erschienen: {name} ist nicht zum Termin gekommen.",
+    "LeadNoShow.unnamed": "Ein Kunde ist nicht zu seinem Termin gekommen.",
 }
 
 

@@ -1,11 +1,14 @@
-"""Reporting the new leads nobody answered by their deadline (issue 18)."""
+"""The rules time drives, looked at every few seconds by every instance: new leads nobody
+answered by their deadline are reported (issue 18); scheduled leads whose customer has not
+arrived by the appointment's start and the branch's grace become no-shows (issue 17). Each
+takes the time as an argument (tests give it; the service its clock)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from osb_platform.tracing import hop
@@ -19,6 +22,11 @@ log = logging.getLogger(__name__)
 LEADS_OVERDUE = Counter(
     "osb_lead_manager_leads_overdue_total",
     "New leads reported past their response deadline, by branch",
+    ["branch_id"],
+)
+NO_SHOWS = Counter(
+    "osb_lead_manager_no_shows_total",
+    "Scheduled leads whose customer did not arrive by the start and the grace, by branch",
     ["branch_id"],
 )
 BATCH = 100
@@ -49,25 +57,53 @@ async def report_all_overdue(make_uow: Callable[[], UnitOfWork], now: datetime) 
     return total
 
 
-async def watch_deadlines(
+async def mark_no_shows(uow: UnitOfWork, now: datetime) -> int:
+    """Each scheduled lead past its appointment's start and its branch's grace without the
+    customer's arrival becomes NO_SHOW (``LeadNoShow`` through the outbox), once; instances
+    running this at once skip each other's locked leads. How many were marked."""
+    async with uow:
+        due = await uow.leads.no_shows(now, limit=BATCH)
+        for lead, start in due:
+            lead.mark_no_show(appointment_start=start, at=now)
+            await uow.leads.save(lead)
+            uow.track(lead, traceparent=hop("no-show", lead.trace_parent))
+        await uow.commit()
+    for lead, _ in due:
+        NO_SHOWS.labels(lead.branch_id).inc()
+    return len(due)
+
+
+async def mark_all_no_shows(make_uow: Callable[[], UnitOfWork], now: datetime) -> int:
+    total = 0
+    while marked := await mark_no_shows(make_uow(), now):
+        total += marked
+    return total
+
+
+Rule = Callable[[Callable[[], UnitOfWork], datetime], Awaitable[int]]
+RULES: dict[str, Rule] = {"overdue leads": report_all_overdue, "no-shows": mark_all_no_shows}
+
+
+async def watch_time(
     make_uow: Callable[[], UnitOfWork],
     clock: Callable[[], datetime],
     stop: asyncio.Event,
     *,
     every: float,
 ) -> None:
-    """Every ``every`` seconds until ``stop``: report what has become overdue. A database
-    away is tried again at the next round (one line when it fails, one when it works)."""
-    failing = False
+    """Every ``every`` seconds until ``stop``: apply each of ``RULES``. A database away is
+    tried again at the next round (one line when a rule fails, one when it works again)."""
+    failing: set[str] = set()
     while not stop.is_set():
-        try:
-            await report_all_overdue(make_uow, clock())
-            if failing:
-                log.info("overdue leads reported again")
-            failing = False
-        except Exception as exc:  # the next round tries again
-            if not failing:
-                log.warning("overdue leads could not be reported: %s", type(exc).__name__)
-            failing = True
+        for name, rule in RULES.items():
+            try:
+                await rule(make_uow, clock())
+                if name in failing:
+                    log.info("%s looked for again", name)
+                failing.discard(name)
+            except Exception as exc:  # the next round tries again
+                if name not in failing:
+                    log.warning("%s could not be looked for: %s", name, type(exc).__name__)
+                failing.add(name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from osb_contracts import Envelope
-from osb_contracts.dms import AppointmentDeleted
+from osb_contracts.dms import AppointmentDeleted, CustomerArrived
 from osb_contracts.leads import LeadCancellationRequested, LeadRequested
 from osb_contracts.notifications import NotificationFailed, NotificationSent
 from prometheus_client import Counter
@@ -115,32 +115,41 @@ def _track(uow: UnitOfWork, lead: Lead, envelope: Envelope[Any]) -> None:
 async def handle_dms_appointments(
     uow: UnitOfWork, envelopes: Sequence[Envelope[Any]], *, clock: Callable[[], datetime]
 ) -> None:
-    """AppointmentDeleted makes the SCHEDULED lead of that appointment CANCELLED."""
+    """AppointmentDeleted makes the lead of that appointment CANCELLED; CustomerArrived
+    records the customer's arrival (a no-show SCHEDULED again)."""
     async with uow:
         fresh = await uow.first_seen(DMS_CONSUMER, [e.id for e in envelopes])
         for envelope in envelopes:
             message = envelope.message
-            if envelope.id not in fresh or not isinstance(message, AppointmentDeleted):
+            if envelope.id not in fresh:
                 continue
             fresh.discard(envelope.id)  # a record published twice can sit in one batch
             lead = await uow.leads.by_appointment(message.appointment_id)
             if lead is None:
-                log.warning("AppointmentDeleted for unknown appointment %s", message.appointment_id)
+                log.warning("%s for unknown appointment %s", envelope.type, message.appointment_id)
                 EVENTS_IGNORED.labels(DMS_CONSUMER, "unknown appointment").inc()
                 continue
             try:
-                lead.cancel_for_deleted_appointment(
-                    actor=SYSTEM_DMS,
-                    appointment_id=message.appointment_id,
-                    at=clock(),
-                    reason=message.reason,
-                )
+                if isinstance(message, AppointmentDeleted):
+                    lead.cancel_for_deleted_appointment(
+                        actor=SYSTEM_DMS,
+                        appointment_id=message.appointment_id,
+                        at=clock(),
+                        reason=message.reason,
+                    )
+                elif isinstance(message, CustomerArrived):
+                    lead.arrive(
+                        actor=SYSTEM_DMS,
+                        appointment_id=message.appointment_id,
+                        at=message.arrived_at,
+                    )
             except TransitionRefusedError as refused:
-                log.warning("appointment deletion for lead %s refused: %s", lead.id, refused.reason)
+                log.warning("%s for lead %s refused: %s", envelope.type, lead.id, refused.reason)
                 EVENTS_IGNORED.labels(DMS_CONSUMER, "transition refused").inc()
                 continue
             await uow.leads.save(lead)
-            await uow.leads.mark_appointment_deleted(message.appointment_id, message.deleted_at)
+            if isinstance(message, AppointmentDeleted):
+                await uow.leads.mark_appointment_deleted(message.appointment_id, message.deleted_at)
             _track(uow, lead, envelope)
         await uow.commit()
 

@@ -2,7 +2,8 @@
 
 Read from the read model that lead events keep (adapters/insight.py): bookings per day,
 what became of them, time to the first decision in opening time, overdue leads, rejection
-reasons, failed notifications and the duplicate dialog's choices. No personal data.
+reasons, failed notifications, the duplicate dialog's choices, and the show rate of the
+appointments per week. No personal data.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from osb_contracts.leads import CustomerChoice
 from osb_contracts.values import LeadStatus
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from lead_manager.domain.model import RuleViolationError, require
 from lead_manager.domain.permissions import Actor, Permission
@@ -34,6 +35,8 @@ class RawFigures:
     days: Mapping[date, Mapping[str, Any]]
     reasons: Mapping[str | None, int]
     choices: Mapping[str, int]
+    # per week (its Monday) of appointments in the period: customers arrived, no-shows
+    weeks: Mapping[date, tuple[int, int]]
 
 
 class InsightReads(Protocol):
@@ -52,11 +55,26 @@ class DayFigures(_Model):
     rejected: int = 0
     cancelled_by_customer: int = 0
     cancelled: int = 0  # the appointment deleted in the DMS
+    no_show: int = 0  # the customer did not come to the appointment
     overdue: int = 0
     failed_notifications: int = 0
     # time to the first decision in the branch's opening time, of those decided
     decision_median: float | None = None
     decision_p90: float | None = None
+
+
+class WeekShows(_Model):
+    """The appointments of a week whose outcome is known: the customer came or did not."""
+
+    week: date  # its Monday
+    shown: int
+    no_show: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def rate(self) -> float | None:
+        known = self.shown + self.no_show
+        return self.shown / known if known else None
 
 
 class Figures(_Model):
@@ -67,6 +85,8 @@ class Figures(_Model):
     days: list[DayFigures]  # every day of the period, those without leads too
     reasons: dict[str, int]  # "" for a rejection without a reason
     choices: dict[CustomerChoice, int]
+    # the show rate of the appointments in the period, per week
+    weeks: list[WeekShows]
 
     def share(self, status: LeadStatus) -> float:
         """The part of the period's leads now in ``status`` (0 without leads)."""
@@ -101,6 +121,7 @@ async def branch_figures(
         days=[_day(d, raw.days.get(d)) for d in days],
         reasons={reason or "": count for reason, count in raw.reasons.items()},
         choices={CustomerChoice(c): n for c, n in raw.choices.items()},
+        weeks=[WeekShows(week=w, shown=s, no_show=n) for w, (s, n) in sorted(raw.weeks.items())],
     )
 
 

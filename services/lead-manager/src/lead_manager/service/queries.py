@@ -102,6 +102,7 @@ class LeadView(Model):
     acceptor: str | None
     # while the lead is new: how its response deadline stands
     deadline: DeadlineView | None = None
+    arrived_at: datetime | None = None  # the customer checked in for the appointment (DMS)
 
     @classmethod
     def of(
@@ -128,6 +129,7 @@ class LeadView(Model):
             unusable=list(lead.unusable),
             appointment_id=lead.appointment_id,
             acceptor=lead.acceptor,
+            arrived_at=lead.arrived_at,
         )
 
 

@@ -83,6 +83,7 @@ async def write_settings(
         response_minutes=body.response_minutes,
         escalation_email=body.escalation_email,
         rejection_reasons=tuple(body.rejection_reasons),
+        no_show_grace_minutes=body.no_show_grace_minutes,
     )
     stored = await save_settings(uow, settings, actor=actor, expected_version=body.expected_version)
     return settings_view(stored)

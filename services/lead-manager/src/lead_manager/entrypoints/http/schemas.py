@@ -31,6 +31,7 @@ from lead_manager.domain.branch import (
     DEFAULT_OPENING_HOURS,
     DEFAULT_REJECTION_REASONS,
     DEFAULT_RESPONSE_MINUTES,
+    NO_SHOW_GRACE,
     BranchSettings,
 )
 from lead_manager.domain.permissions import Permission
@@ -213,6 +214,8 @@ class BranchSettingsBody(Model):
     rejection_reasons: list[Annotated[ShortText, Field(min_length=1)]] = Field(
         default_factory=lambda: list(DEFAULT_REJECTION_REASONS), max_length=12
     )
+    # minutes after an appointment's start without the customer's arrival: a no-show
+    no_show_grace_minutes: int = Field(default=NO_SHOW_GRACE, ge=0, le=24 * 60)
 
     @field_validator("rejection_reasons")
     @classmethod
@@ -288,5 +291,6 @@ def settings_view(branch: BranchSettings) -> BranchSettingsView:
         response_minutes=branch.response_minutes,
         escalation_email=branch.escalation_email,
         rejection_reasons=list(branch.rejection_reasons),
+        no_show_grace_minutes=branch.no_show_grace_minutes,
         rejection_channels=list(branch.rejection_channels()),
     )

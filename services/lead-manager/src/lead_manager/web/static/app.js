@@ -657,6 +657,8 @@ async function submitSettings(form) {
   );
   const hours = Number(form.elements.response_hours.value.trim().replace(",", "."));
   if (!(hours > 0)) throw new Error("Bitte geben Sie die Reaktionszeit in Arbeitsstunden an (z. B. 2 oder 1,5).");
+  const grace = form.elements.no_show_grace_minutes.value.trim();
+  if (!/^\d{1,4}$/.test(grace)) throw new Error("Bitte geben Sie die Minuten bis „Nicht erschienen“ als ganze Zahl an (z. B. 30).");
   const body = {
     name: form.elements.name.value,
     acceptors: acceptors.filter((a) => a.id && a.name),
@@ -670,6 +672,7 @@ async function submitSettings(form) {
     response_minutes: Math.round(hours * 60),
     escalation_email: form.elements.escalation_email.value.trim() || null,
     rejection_reasons: form.elements.rejection_reasons.value.split("\n").map((r) => r.trim()).filter(Boolean),
+    no_show_grace_minutes: Number(grace),
     expected_version: Number(form.dataset.version),
   };
   await call(`/api/v1/branches/${encodeURIComponent(form.dataset.branch)}/settings`, {
