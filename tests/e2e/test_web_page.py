@@ -23,8 +23,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker
+from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
+from lead_manager.service.deadlines import send_all_reminders
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
 from osb_contracts.dms import AppointmentDeleted, CustomerArrived
@@ -47,6 +49,8 @@ from osb_contracts.values import Address, Customer, Vehicle
 from osb_local_infra.mailsink import MailSink
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
+from osb_platform.db import make_engine
+from osb_platform.service import utc_now
 from osb_testing.browser import chromium
 from osb_testing.dms import a_vin, letters, master_customer, publish_customer, publish_vehicle
 from osb_testing.insight import publish_history, seeded_history, wait_projected
@@ -55,6 +59,7 @@ from osb_testing.mail import Smtp, serving_sms_sink
 from osb_testing.processes import ServiceProcess
 from osb_testing.system import lead_system, matching_process, notifier_process
 from playwright.async_api import Browser, Locator, Page, expect
+from sqlalchemy import text as sql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -181,6 +186,7 @@ class Web:
         lead: LeadRequested,
         start: datetime | None = None,
         acceptor: str = "anna",
+        confirmation: str = "NONE",
     ) -> dict[str, Any]:
         """The lead as an appointment, by another advisor through the API."""
         start = start or datetime.now(UTC).replace(microsecond=0) + timedelta(days=5)
@@ -188,7 +194,7 @@ class Web:
             "start": start.isoformat(),
             "end": (start + timedelta(hours=1)).isoformat(),
             "acceptor": acceptor,
-            "confirmation": "NONE",
+            "confirmation": confirmation,
             "customer": {"choice": "CASH_SALE"},
         }
         r = await self.http.post(
@@ -1145,6 +1151,13 @@ async def test_the_configuration_check_and_the_osb_settings(web: Web) -> None:
     await form.get_by_label("Feiertage").select_option(label="Deutschland – Hamburg")
     await form.get_by_label("Reaktionszeit (Arbeitsstunden)").fill("1,5")
     await form.get_by_label("Eskalation an (E-Mail)").fill("leitung@hansa.example")
+    reminders = form.get_by_label(re.compile("Terminerinnerungen, Stunden vor dem Termin"))
+    await expect(reminders).to_have_value("24; 2")  # the defaults, as hours
+    await reminders.fill("48; 1,5")
+    await form.get_by_label(re.compile("Fällt eine Erinnerung in die Nachtruhe")).select_option(
+        "SKIP"
+    )
+    await form.get_by_label(re.compile("Nicht erschienen, wenn")).fill("20")
     await shot(page, "osb-settings")
     await form.get_by_role("button", name="Speichern").click()
     await expect(page.locator("#notice")).to_contain_text("gespeichert", timeout=WAIT_MS)
@@ -1164,6 +1177,8 @@ async def test_the_configuration_check_and_the_osb_settings(web: Web) -> None:
     assert stored["opening_hours"]["sun"] == []
     assert (stored["holiday_region"], stored["response_minutes"]) == ("DE-HH", 90)
     assert stored["escalation_email"] == "leitung@hansa.example"
+    assert (stored["reminder_offsets"], stored["reminder_quiet"]) == ([2880, 90], "SKIP")
+    assert stored["no_show_grace_minutes"] == 20
 
     # Without the administration permission the settings button is not offered.
     advisor = await web.open(web.token(branch, Permission.LEAD_MANAGER))
@@ -1456,3 +1471,68 @@ async def test_a_customer_the_dms_checks_in_came_the_other_is_a_no_show_after_th
     week = page.locator("[data-chart=shows] li")
     await expect(week).to_have_count(1, timeout=WAIT_MS)
     await expect(week.locator(".value")).to_have_text("50 % (1 von 2)")
+
+
+async def test_an_appointment_confirmed_by_e_mail_is_reminded_by_e_mail_once_when_due(
+    web: Web, database_urls: dict[str, str]
+) -> None:
+    """The whole path of a reminder: planned with the appointment (24 h and 2 h before),
+    due at the time the rule is run at (an injected clock: the day before), handed to the
+    notifier once, the e-mail in the SMTP server from the branch's template, its delivery on
+    the lead as a reminder."""
+    branch = await web.branch()
+    berlin = ZoneInfo("Europe/Berlin")
+    day = (datetime.now(berlin) + timedelta(days=2)).date()
+    start = datetime.combine(day, time(14, 0), berlin)
+    lead = await web.lead(branch)
+    await web.schedule_cash_sale(branch, lead, start, confirmation="EMAIL")
+    recipient = lead.customer.email
+    confirmed = f"Ihr Werkstatttermin am {day:%d.%m.%Y} bei"
+    await web.until(
+        lambda: any(
+            confirmed in (m["Subject"] or "") and m["To"] == recipient for m in web.mail.messages
+        ),
+        "the confirmation",
+    )
+
+    engine = make_engine(database_urls["lead-manager"], pool_size=1)
+    try:
+        due = start - timedelta(hours=24)
+        await send_all_reminders(lambda: SqlUnitOfWork(engine, utc_now), due + timedelta(seconds=1))
+        await send_all_reminders(lambda: SqlUnitOfWork(engine, utc_now), due + timedelta(minutes=1))
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sql("SELECT offset_minutes, state FROM reminders WHERE lead_id = :id"),
+                    {"id": lead.lead_id},
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert sorted(map(tuple, rows)) == [(120, "PENDING"), (1440, "SENT")]
+
+    subject = f"Erinnerung: Ihr Werkstatttermin am {day:%d.%m.%Y} bei Autohaus Test"
+    await web.until(
+        lambda: any(
+            subject in (m["Subject"] or "") for m in web.mail.messages if m["To"] == recipient
+        ),
+        "the reminder",
+    )
+    url = f"/api/v1/leads/{lead.lead_id}"
+    async with asyncio.timeout(30):
+        while not any(
+            n["reminder"]
+            for n in (await web.http.get(url, headers=web.auth(branch))).json()["notifications"]
+        ):
+            await asyncio.sleep(0.1)
+    detail = (await web.http.get(url, headers=web.auth(branch))).json()
+    (reminded,) = [n for n in detail["notifications"] if n["reminder"]]
+    assert (reminded["channel"], reminded["status"]) == ("EMAIL", "SENT")
+    assert "reminder due" in [h["action"] for h in detail["history"]]
+    reminders = [
+        m for m in web.mail.messages if m["To"] == recipient and subject in (m["Subject"] or "")
+    ]
+    assert len(reminders) == 1
+    body = reminders[0].get_body(("plain",))
+    assert body is not None
+    assert f"am {day:%d.%m.%Y} um 14:00 Uhr" in body.get_content()

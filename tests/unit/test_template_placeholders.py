@@ -14,3 +14,12 @@ def test_the_notifier_fills_every_placeholder_the_settings_accept() -> None:
         appointment(ConfirmationChannel.EMAIL), branch_name="Autohaus Hansa", zone="Europe/Berlin"
     )
     assert set(filled) == set(_SAMPLE)
+
+
+def test_both_services_default_to_the_same_confirmation_and_reminder_texts() -> None:
+    """A branch that never edited them: the settings dialog shows what the notifier sends."""
+    from lead_manager.domain.branch import DEFAULT_TEMPLATES as SHOWN
+    from notifier.domain.texts import DEFAULT_TEMPLATES as SENT
+
+    for name in ("confirmation_email", "confirmation_sms", "reminder_email", "reminder_sms"):
+        assert SHOWN[name] == SENT[name], name

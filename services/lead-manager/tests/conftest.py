@@ -10,14 +10,15 @@ from functools import partial
 import httpx
 import pytest
 from lead_manager.domain.branch import NO_SHOW_GRACE, BranchSettings
-from lead_manager.domain.model import Appointment, HistoryEntry, Lead
+from lead_manager.domain.model import Appointment, HistoryEntry, Lead, Reminder
+from lead_manager.domain.reminders import PlannedReminder
 from lead_manager.entrypoints.app import MIGRATIONS, create_app
-from lead_manager.service.ports import ConcurrencyError
+from lead_manager.service.ports import ConcurrencyError, DueReminder
 from lead_manager.settings import Settings
 from osb_contracts import Message
 from osb_contracts.leads import LeadRequested
 from osb_contracts.topics import DMS_APPOINTMENTS, LEAD_REQUESTS, NOTIFICATION_EVENTS
-from osb_contracts.values import Customer, LeadStatus, Vehicle
+from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
 from osb_platform.db import make_engine, upgrade
 from osb_testing.kafka import move_group_to_end
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -98,6 +99,7 @@ class FakeLeadRepository:
         self.rows: dict[uuid.UUID, Lead] = {}
         self.requests: dict[uuid.UUID, str | None] = {}
         self.starts: dict[uuid.UUID, datetime] = {}  # each appointment's start
+        self.appointments: dict[uuid.UUID, Appointment] = {}
         self._branches = branches
 
     async def get(self, lead_id: uuid.UUID, *, for_update: bool = False) -> Lead | None:
@@ -154,6 +156,7 @@ class FakeLeadRepository:
 
     async def add_appointment(self, lead: Lead, appointment: Appointment) -> None:
         self.starts[appointment.id] = appointment.start
+        self.appointments[appointment.id] = appointment
         if appointment.request_id:
             self.requests[appointment.request_id] = appointment.request_fingerprint
 
@@ -165,6 +168,59 @@ class FakeLeadRepository:
 
     async def request_fingerprint(self, request_id: uuid.UUID) -> str | None:
         return self.requests.get(request_id)
+
+
+class FakeReminderRepository:
+    """Reminders by id: (lead id, state, the reminder as it would be read when due)."""
+
+    def __init__(self, leads: FakeLeadRepository) -> None:
+        self.rows: dict[uuid.UUID, tuple[uuid.UUID, str, Reminder]] = {}
+        self._leads = leads
+
+    async def replace(
+        self,
+        lead_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        channel: Channel,
+        recipient: str,
+        planned: Sequence[PlannedReminder],
+    ) -> None:
+        for rid, (of, state, reminder) in list(self.rows.items()):
+            if of == lead_id and state == "PENDING":
+                self.rows[rid] = (of, "CANCELLED", reminder)
+        lead = self._leads.rows[lead_id]
+        appointment = self._leads.appointments[appointment_id]
+        for r in planned:
+            reminder = Reminder(
+                id=uuid.uuid4(),
+                appointment_id=appointment_id,
+                offset_minutes=r.offset_minutes,
+                due_at=r.due_at,
+                channel=channel,
+                recipient=recipient,
+                start=appointment.start,
+                end=appointment.end,
+                customer=appointment.customer,
+                vehicle=lead.vehicle,
+            )
+            self.rows[reminder.id] = (lead_id, "PENDING", reminder)
+
+    async def due(self, now: datetime, *, limit: int) -> list[DueReminder]:
+        due = [
+            DueReminder(lead, reminder)
+            for lead, state, reminder in self.rows.values()
+            if state == "PENDING" and reminder.due_at <= now
+        ]
+        return sorted(due, key=lambda d: d.reminder.due_at)[:limit]
+
+    async def settle(self, reminder_id: uuid.UUID, state: str) -> None:
+        lead, _, reminder = self.rows[reminder_id]
+        self.rows[reminder_id] = (lead, state, reminder)
+
+    def states(self, lead_id: uuid.UUID) -> list[tuple[str, datetime]]:
+        """The lead's reminders, by due time (then state)."""
+        found = [(state, r.due_at) for lead, state, r in self.rows.values() if lead == lead_id]
+        return sorted(found, key=lambda f: (f[1], f[0]))
 
 
 class FakeBranchRepository:
@@ -190,6 +246,7 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.branches = FakeBranchRepository()
         self.leads = FakeLeadRepository(self.branches)
+        self.reminders = FakeReminderRepository(self.leads)
         self.inbox: set[tuple[str, str]] = set()
         self.published: list[Message] = []
         self.history: list[HistoryEntry] = []

@@ -205,6 +205,7 @@ class LeadOverdue(Message):
 
 class NotificationPurpose(StrEnum):
     CUSTOMER = "CUSTOMER"  # a confirmation or rejection to the customer
+    REMINDER = "REMINDER"  # an appointment's reminder to the customer
     ESCALATION = "ESCALATION"  # a new lead past its deadline, to the branch's address
 
 
@@ -224,6 +225,28 @@ class LeadNotificationOutcome(Message):
     delivered: bool
     error_code: ShortText | None = None
     at: AwareDatetime
+
+
+class LeadReminderDue(Message):
+    """An appointment's reminder is due (the branch's offset before its start, outside the
+    quiet hours): the notifier sends it by the confirmation's channel, once. ``start`` and
+    ``end`` as the customer was told; the notifier does not send it after ``start``."""
+
+    message_type = "osb.lead.LeadReminderDue"
+
+    lead_id: UUID
+    reminder_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    appointment_id: UUID
+    start: AwareDatetime
+    end: AwareDatetime
+    channel: Channel
+    recipient: Text
+    customer: Customer
+    vehicle: Vehicle
+    services: tuple[Text, ...] = Field(default=(), max_length=30)
+    due_at: AwareDatetime
 
 
 class LeadArrived(Message):
@@ -278,6 +301,7 @@ __all__ = [
     "LeadNotificationOutcome",
     "LeadOverdue",
     "LeadRejected",
+    "LeadReminderDue",
     "LeadRequested",
     "LeadUpdated",
     "NotificationPurpose",

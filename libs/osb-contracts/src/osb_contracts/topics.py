@@ -27,6 +27,7 @@ from osb_contracts.leads import (
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
+    LeadReminderDue,
     LeadRequested,
     LeadUpdated,
 )
@@ -100,6 +101,7 @@ LEAD_EVENTS = Topic(
         LeadNotificationOutcome,
         LeadArrived,
         LeadNoShow,
+        LeadReminderDue,
     ),
     description=(
         "Every change of a lead, published by lead-manager through its outbox. Kept for "

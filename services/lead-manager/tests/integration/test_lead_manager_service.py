@@ -765,6 +765,10 @@ async def test_new_leads_get_a_response_deadline_and_the_overdue_come_first(
         ({"opening_hours": {}}, "opening_hours"),
         ({"holiday_region": "DE-XX"}, "holiday_region"),
         ({"response_minutes": 5}, "response_minutes"),
+        ({"reminder_offsets": [1440, 1440]}, "reminder_offsets"),
+        ({"reminder_offsets": [5]}, "reminder_offsets.0"),
+        ({"reminder_offsets": [60, 120, 180, 240, 300]}, "reminder_offsets"),
+        ({"reminder_quiet": "LOUD"}, "reminder_quiet"),
     ):
         r = await harness.http.put(settings_url, json={**body, **wrong}, headers=token)
         assert r.status_code == 422, (wrong, r.text)
@@ -774,6 +778,17 @@ async def test_new_leads_get_a_response_deadline_and_the_overdue_come_first(
     stored = (await harness.http.get(settings_url, headers=token)).json()
     assert stored["opening_hours"]["sun"] == [{"opens": "00:00", "closes": "23:59"}]
     assert (stored["holiday_region"], stored["response_minutes"]) == ("DE-HH", 60)
+    # the defaults: a day and two hours before, a night's reminder the evening before
+    assert (stored["reminder_offsets"], stored["reminder_quiet"]) == ([1440, 120], "EVENING_BEFORE")
+    r = await harness.http.put(
+        settings_url,
+        json={**body, "reminder_offsets": [60, 2880], "reminder_quiet": "SKIP"},
+        headers=token,
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["reminder_offsets"], r.json()["reminder_quiet"]) == ([2880, 60], "SKIP")
+    r = await harness.http.put(settings_url, json=body, headers=token)
+    assert r.status_code == 200, r.text
 
     now = datetime.now(UTC)
     # two received on ordinary Mondays in November (no holiday), long overdue; two now

@@ -52,6 +52,8 @@ def test_a_new_branch_starts_from_the_defaults() -> None:
         "rejection_sms",
         "confirmation_email",
         "confirmation_sms",
+        "reminder_email",
+        "reminder_sms",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from uuid import UUID
 from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.leads import UnusableValue
 from osb_contracts.matching import DuplicateCriterion
-from osb_contracts.values import Customer, LeadStatus, Vehicle
+from osb_contracts.values import Channel, Customer, LeadStatus, Vehicle
 from osb_platform.db import JsonText, insert_many
 from osb_platform.outbox import OutgoingEvent, add_to_outbox
 from pydantic import BaseModel
@@ -27,10 +28,12 @@ from lead_manager.adapters.tables import (
     lead_history,
     leads,
     outbox,
+    reminders,
 )
 from lead_manager.domain.branch import NO_SHOW_GRACE, Acceptor, BranchSettings
-from lead_manager.domain.model import Appointment, Lead
-from lead_manager.service.ports import ConcurrencyError
+from lead_manager.domain.model import Appointment, Lead, Reminder
+from lead_manager.domain.reminders import PlannedReminder, QuietHours
+from lead_manager.service.ports import PENDING, ConcurrencyError, DueReminder
 
 
 def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, Any]:
@@ -255,8 +258,92 @@ def settings_from_row(row: Any) -> BranchSettings:
         escalation_email=row.escalation_email,
         rejection_reasons=tuple(row.rejection_reasons),
         no_show_grace_minutes=row.no_show_grace_minutes,
+        reminder_offsets=tuple(row.reminder_offsets),
+        reminder_quiet=QuietHours(row.reminder_quiet),
         version=row.version,
     )
+
+
+class SqlReminderRepository:
+    """An appointment's reminders (issue 17); their times are the domain's
+    (``domain/reminders.py``)."""
+
+    def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    async def replace(
+        self,
+        lead_id: UUID,
+        appointment_id: UUID,
+        channel: Channel,
+        recipient: str,
+        planned: Sequence[PlannedReminder],
+    ) -> None:
+        """The lead's pending reminders of an earlier appointment cancelled, these added."""
+        now = self._clock()
+        await self._conn.execute(
+            update(reminders)
+            .where(reminders.c.lead_id == lead_id, reminders.c.state == PENDING)
+            .values(state="CANCELLED", updated_at=now)
+        )
+        if planned:
+            await self._conn.execute(
+                insert(reminders),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "lead_id": lead_id,
+                        "appointment_id": appointment_id,
+                        "offset_minutes": r.offset_minutes,
+                        "due_at": r.due_at,
+                        "channel": channel.value,
+                        "recipient": recipient,
+                        "state": PENDING,
+                        "updated_at": now,
+                    }
+                    for r in planned
+                ],
+            )
+
+    async def due(self, now: datetime, *, limit: int) -> list[DueReminder]:
+        """Pending reminders due by ``now``, earliest first, with their appointment; locked,
+        those another instance holds skipped."""
+        a = appointments.c
+        stmt = (
+            select(reminders, a.start, a.end, a.customer, a.vehicle)
+            .join(appointments, a.id == reminders.c.appointment_id)
+            .where(reminders.c.state == PENDING, reminders.c.due_at <= now)
+            .order_by(reminders.c.due_at)
+            .limit(limit)
+            .with_for_update(of=reminders, skip_locked=True)
+        )
+        return [
+            DueReminder(
+                r.lead_id,
+                Reminder(
+                    id=r.id,
+                    appointment_id=r.appointment_id,
+                    offset_minutes=r.offset_minutes,
+                    due_at=r.due_at,
+                    channel=Channel(r.channel),
+                    recipient=r.recipient,
+                    start=r.start,
+                    end=r.end,
+                    customer=Customer.model_validate(r.customer),
+                    vehicle=Vehicle.model_validate(r.vehicle),
+                ),
+            )
+            for r in (await self._conn.execute(stmt)).all()
+        ]
+
+    async def settle(self, reminder_id: UUID, state: str) -> None:
+        """What became of a due reminder: SENT, CANCELLED or MISSED."""
+        await self._conn.execute(
+            update(reminders)
+            .where(reminders.c.id == reminder_id)
+            .values(state=state, updated_at=self._clock())
+        )
 
 
 class SqlBranchRepository:
@@ -295,6 +382,8 @@ class SqlBranchRepository:
             "escalation_email": settings.escalation_email,
             "rejection_reasons": list(settings.rejection_reasons),
             "no_show_grace_minutes": settings.no_show_grace_minutes,
+            "reminder_offsets": list(settings.reminder_offsets),
+            "reminder_quiet": settings.reminder_quiet.value,
             "updated_by": updated_by,
             "updated_at": func.now(),
         }

@@ -170,9 +170,29 @@ branch_settings = Table(
     Column("escalation_email", String(254)),
     Column("rejection_reasons", JSONB, nullable=False),
     Column("no_show_grace_minutes", Integer, nullable=False, server_default=text("30")),
+    Column("reminder_offsets", JSONB, nullable=False, server_default=text("'[1440, 120]'")),
+    Column("reminder_quiet", String(16), nullable=False, server_default="EVENING_BEFORE"),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_by", String(64)),
+)
+
+# An appointment's reminders (issue 17): written with the appointment, sent by the time
+# rules (service/deadlines.py) as LeadReminderDue, each once.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("lead_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("appointment_id", UUID(as_uuid=True), nullable=False),
+    Column("offset_minutes", Integer, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    # PENDING, then SENT (handed to the notifier), CANCELLED (the lead changed) or MISSED
+    Column("state", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_reminders_pending", "due_at", postgresql_where=text("state = 'PENDING'")),
 )
 
 # The figures' read model (Auswertung): one row per lead, fed from osb.lead.events.v1

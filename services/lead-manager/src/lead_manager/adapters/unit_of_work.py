@@ -14,7 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from lead_manager import SOURCE
-from lead_manager.adapters.repository import SqlBranchRepository, SqlLeadRepository
+from lead_manager.adapters.repository import (
+    SqlBranchRepository,
+    SqlLeadRepository,
+    SqlReminderRepository,
+)
 from lead_manager.adapters.tables import inbox, lead_history, outbox
 from lead_manager.domain.model import Lead
 
@@ -40,6 +44,7 @@ class SqlUnitOfWork:
         self._tx = await self._conn.begin()
         self.leads = SqlLeadRepository(self._conn, self._clock)
         self.branches = SqlBranchRepository(self._conn, self._clock)
+        self.reminders = SqlReminderRepository(self._conn, self._clock)
         self._tracked = []
         self._tracked_ids = set()
         return self

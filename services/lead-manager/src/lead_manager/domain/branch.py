@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Channel
 
+from lead_manager.domain.reminders import DEFAULT_REMINDER_OFFSETS, QuietHours
 from lead_manager.domain.working_time import (
     COUNTRY_ZONES,
     Interval,
@@ -32,6 +33,13 @@ DEFAULT_TEMPLATES = {
     "confirmation_email": (
         "Guten Tag {{ name }},\n\nIhr Werkstatttermin am {{ date }} um {{ time }} Uhr für "
         "{{ vehicle }} ist bestätigt.\n\nMit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+    ),
+    "reminder_email": (
+        "Guten Tag {{ name }},\n\nwir erinnern Sie an Ihren Werkstatttermin am {{ date }} um "
+        "{{ time }} Uhr für {{ vehicle }}.\n\nMit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+    ),
+    "reminder_sms": (
+        "{{ branch }}: Erinnerung an Ihren Werkstatttermin am {{ date }} um {{ time }} Uhr."
     ),
     "confirmation_sms": (
         "{{ branch }}: Ihr Werkstatttermin am {{ date }} um {{ time }} Uhr ist bestätigt."
@@ -87,6 +95,10 @@ class BranchSettings:
     rejection_reasons: tuple[str, ...] = DEFAULT_REJECTION_REASONS
     # an appointment's customer not checked in this long after its start: a no-show
     no_show_grace_minutes: int = NO_SHOW_GRACE
+    # an appointment confirmed by e-mail or SMS is reminded this many minutes before, the
+    # same way; a reminder in the quiet hours (21:00-08:00) moved to the evening or left out
+    reminder_offsets: tuple[int, ...] = DEFAULT_REMINDER_OFFSETS
+    reminder_quiet: QuietHours = QuietHours.EVENING_BEFORE
     version: int = 1
 
     def calendar(self) -> WorkingCalendar:
@@ -96,6 +108,10 @@ class BranchSettings:
             ZoneInfo(COUNTRY_ZONES[country]),
             public_holidays(self.holiday_region),
         )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(COUNTRY_ZONES[self.holiday_region.partition("-")[0]])
 
     def respond_by(self, received_at: datetime) -> datetime:
         """When a lead received then must have been answered: ``response_minutes`` of

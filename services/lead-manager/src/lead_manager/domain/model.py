@@ -24,6 +24,7 @@ from osb_contracts.leads import (
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
+    LeadReminderDue,
     LeadRequested,
     LeadUpdated,
     NotificationPurpose,
@@ -186,6 +187,22 @@ class Appointment:
     recipient: str | None = None
     request_id: UUID | None = None  # the advisor's request: sent twice, one appointment
     request_fingerprint: str | None = None  # the lead, user and body the request_id stands for
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """An appointment's reminder whose time has come (``service/ports.DueReminder``)."""
+
+    id: UUID
+    appointment_id: UUID
+    offset_minutes: int
+    due_at: datetime
+    channel: Channel
+    recipient: str
+    start: datetime
+    end: datetime
+    customer: Customer
+    vehicle: Vehicle
 
 
 @dataclass
@@ -418,6 +435,38 @@ class Lead:
             )
         )
 
+    def remind(self, reminder: Reminder, *, at: datetime) -> None:
+        """An appointment's reminder is due: for the notifier to send (the lead unchanged)."""
+        if (
+            self.status is not LeadStatus.SCHEDULED
+            or self.appointment_id != reminder.appointment_id
+        ):
+            raise RuleViolationError(
+                "status", "only a scheduled lead's appointment is reminded", code="NOT_SCHEDULED"
+            )
+        details = {
+            "channel": reminder.channel.value,
+            "offset_minutes": str(reminder.offset_minutes),
+        }
+        self._record(SYSTEM_APPOINTMENTS, at, "reminder due", self.status, details=details)
+        self.events.append(
+            LeadReminderDue(
+                lead_id=self.id,
+                reminder_id=reminder.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                appointment_id=reminder.appointment_id,
+                start=reminder.start,
+                end=reminder.end,
+                channel=reminder.channel,
+                recipient=reminder.recipient,
+                customer=reminder.customer,
+                vehicle=reminder.vehicle,
+                services=self.services,
+                due_at=reminder.due_at,
+            )
+        )
+
     def cancel_by_customer(self, *, actor: Actor, at: datetime, reason: str | None) -> None:
         target = self._decide(Trigger.CUSTOMER_CANCELS, actor)
         previous = self._move(target)
@@ -473,6 +522,9 @@ class Lead:
         if outcome.source_event_type == LeadOverdue.cloudevents_type():
             purpose = NotificationPurpose.ESCALATION  # to the branch's address
             details["purpose"] = "escalation"
+        elif outcome.source_event_type == LeadReminderDue.cloudevents_type():
+            purpose = NotificationPurpose.REMINDER
+            details["purpose"] = "reminder"
         error_code = None
         if isinstance(outcome, NotificationSent):
             at = outcome.sent_at

@@ -72,6 +72,8 @@ TEMPLATE_LABELS = {
     "rejection_sms": "Ablehnung per SMS",
     "confirmation_email": "Terminbestätigung per E-Mail",
     "confirmation_sms": "Terminbestätigung per SMS",
+    "reminder_email": "Terminerinnerung per E-Mail",
+    "reminder_sms": "Terminerinnerung per SMS",
 }
 # The history is recorded in the domain's words; the page shows them in German.
 HISTORY_LABELS = {
@@ -89,6 +91,7 @@ HISTORY_LABELS = {
     "arrived": "Kunde erschienen (DMS)",
     "arrived late": "Kunde verspätet erschienen (DMS)",
     "no-show": "Kunde nicht erschienen",
+    "reminder due": "Terminerinnerung fällig",
 }
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 WEEKDAYS_SHORT = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
@@ -124,6 +127,8 @@ FIELD_LABELS = {
     "holiday_region": "Feiertage",
     "response_minutes": "Reaktionszeit",
     "no_show_grace_minutes": "Karenzzeit bis „Nicht erschienen“",
+    "reminder_offsets": "Terminerinnerungen",
+    "reminder_quiet": "Erinnerungen in der Nachtruhe",
     "escalation_email": "Eskalation an",
     "sender_email": "Absender",
     "reason": "Ablehnungsgrund",

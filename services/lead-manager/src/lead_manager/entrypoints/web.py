@@ -8,7 +8,7 @@ and sends the advisor's actions to the JSON API.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from osb_contracts.matching import DuplicateCriterion
 from osb_contracts.values import Channel, LeadStatus
 
+from lead_manager.domain.branch import DEFAULT_TEMPLATES
 from lead_manager.domain.identification import NOT_OWNED
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints import labels
@@ -316,7 +317,10 @@ async def settings_form(
 ) -> HTMLResponse:
     branch = await queries.branch_settings(uow, actor, branch_id)
     editable = actor.may(Permission.OSB_ADMIN, branch_id)
-    return _fragment(request, "_settings.html", branch=settings_view(branch), editable=editable)
+    # every template to edit, those added since the branch's settings were saved too
+    templates = {**DEFAULT_TEMPLATES, **branch.templates}
+    view = settings_view(replace(branch, templates=templates))
+    return _fragment(request, "_settings.html", branch=view, editable=editable)
 
 
 @router.get("/ui/branches/{branch_id}/insight", response_class=HTMLResponse)

@@ -20,6 +20,7 @@ from lead_manager.domain.branch import BranchSettings, default_branch
 from lead_manager.domain.identification import merge_taking_lead_data, vehicle_case
 from lead_manager.domain.model import Appointment, Lead, RuleViolationError, Trigger, require
 from lead_manager.domain.permissions import Actor, Permission
+from lead_manager.domain.reminders import plan_reminders
 from lead_manager.service.ports import ConcurrencyError, Identification, UnitOfWork
 from lead_manager.service.texts import rejection_subject
 
@@ -326,10 +327,31 @@ async def schedule_lead(
             current.events.extend(customer.extra_events)
             await uow.leads.save(current)
             await uow.leads.add_appointment(current, appointment)
+            await plan_reminders_of(uow, current, appointment, branch, now=at)
             uow.track(current, traceparent=traceparent)
             await uow.commit()
     count_decision(current, branch, first=first, at=at)
     return current, appointment
+
+
+async def plan_reminders_of(
+    uow: UnitOfWork, lead: Lead, appointment: Appointment, branch: BranchSettings, *, now: datetime
+) -> None:
+    """The appointment's reminders by its confirmation's channel (none without one); those of
+    the lead's earlier appointment are cancelled."""
+    planned = []
+    channel = appointment.confirmation
+    if channel is not ConfirmationChannel.NONE and appointment.recipient:
+        planned = plan_reminders(
+            appointment.start, branch.reminder_offsets, branch.zone, branch.reminder_quiet, now
+        )
+    await uow.reminders.replace(
+        lead.id,
+        appointment.id,
+        Channel(channel.value) if planned else Channel.EMAIL,
+        appointment.recipient or "",
+        planned,
+    )
 
 
 async def request_resend(

@@ -1,6 +1,7 @@
 """The rules time drives, looked at every few seconds by every instance: new leads nobody
 answered by their deadline are reported (issue 18); scheduled leads whose customer has not
-arrived by the appointment's start and the branch's grace become no-shows (issue 17). Each
+arrived by the appointment's start and the branch's grace become no-shows, appointments'
+reminders go out when due (issue 17). Each
 takes the time as an argument (tests give it; the service its clock)."""
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from osb_contracts.values import LeadStatus
 from osb_platform.tracing import hop
 from prometheus_client import Counter
 
+from lead_manager.domain.reminders import quiet
 from lead_manager.service.commands import settings_of
 from lead_manager.service.ports import UnitOfWork
 
@@ -80,8 +83,66 @@ async def mark_all_no_shows(make_uow: Callable[[], UnitOfWork], now: datetime) -
     return total
 
 
+REMINDERS = Counter(
+    "osb_lead_manager_reminders_total",
+    "Appointment reminders by what became of them when due: sent (to the notifier), "
+    "cancelled (the lead or its appointment changed), missed (too late)",
+    ["branch_id", "outcome"],
+)
+
+
+async def send_reminders(uow: UnitOfWork, now: datetime) -> int:
+    """Each reminder due by ``now`` becomes ``LeadReminderDue`` (through the outbox) if its
+    lead is still SCHEDULED with that appointment, once (the row's state commits with the
+    event); otherwise it is cancelled. One found due only in the quiet hours (this service
+    was down when it was due) or after its appointment began is recorded as missed. How
+    many were looked at."""
+    async with uow:
+        due = await uow.reminders.due(now, limit=BATCH)
+        branches = await settings_of(uow, [])
+        outcomes: list[tuple[str, str]] = []
+        for item in due:
+            reminder = item.reminder
+            lead = await uow.leads.get(item.lead_id, for_update=True)
+            if (
+                lead is None
+                or lead.status is not LeadStatus.SCHEDULED
+                or lead.appointment_id != reminder.appointment_id
+            ):
+                await uow.reminders.settle(reminder.id, "CANCELLED")
+                outcomes.append((lead.branch_id if lead else "", "cancelled"))
+                continue
+            if lead.branch_id not in branches:
+                branches |= await settings_of(uow, [lead.branch_id])
+            zone = branches[lead.branch_id].zone
+            if now >= reminder.start or quiet(now, zone):
+                await uow.reminders.settle(reminder.id, "MISSED")
+                outcomes.append((lead.branch_id, "missed"))
+            else:
+                lead.remind(reminder, at=now)
+                await uow.leads.save(lead)
+                await uow.reminders.settle(reminder.id, "SENT")
+                uow.track(lead, traceparent=hop("reminder due", lead.trace_parent))
+                outcomes.append((lead.branch_id, "sent"))
+        await uow.commit()
+    for branch_id, outcome in outcomes:
+        REMINDERS.labels(branch_id, outcome).inc()
+    return len(due)
+
+
+async def send_all_reminders(make_uow: Callable[[], UnitOfWork], now: datetime) -> int:
+    total = 0
+    while looked_at := await send_reminders(make_uow(), now):
+        total += looked_at
+    return total
+
+
 Rule = Callable[[Callable[[], UnitOfWork], datetime], Awaitable[int]]
-RULES: dict[str, Rule] = {"overdue leads": report_all_overdue, "no-shows": mark_all_no_shows}
+RULES: dict[str, Rule] = {
+    "overdue leads": report_all_overdue,
+    "no-shows": mark_all_no_shows,
+    "reminders": send_all_reminders,
+}
 
 
 async def watch_time(

@@ -16,14 +16,39 @@ from osb_contracts.matching import (
     DuplicateSearchResult,
     VehicleLookupResult,
 )
-from osb_contracts.values import Customer, LeadStatus
+from osb_contracts.values import Channel, Customer, LeadStatus
 
 from lead_manager.domain.branch import BranchSettings
-from lead_manager.domain.model import Appointment, Lead
+from lead_manager.domain.model import Appointment, Lead, Reminder
+from lead_manager.domain.reminders import PlannedReminder
 
 
 class ConcurrencyError(Exception):
     """Someone else changed the record since it was read."""
+
+
+PENDING = "PENDING"  # a reminder not yet handed to the notifier
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """A pending reminder whose time has come, of a lead."""
+
+    lead_id: UUID
+    reminder: Reminder
+
+
+class ReminderRepository(Protocol):
+    async def replace(
+        self,
+        lead_id: UUID,
+        appointment_id: UUID,
+        channel: Channel,
+        recipient: str,
+        planned: Sequence[PlannedReminder],
+    ) -> None: ...
+    async def due(self, now: datetime, *, limit: int) -> list[DueReminder]: ...
+    async def settle(self, reminder_id: UUID, state: str) -> None: ...
 
 
 class LeadRepository(Protocol):
@@ -154,6 +179,8 @@ class UnitOfWork(Protocol):
     def leads(self) -> LeadRepository: ...
     @property
     def branches(self) -> BranchRepository: ...
+    @property
+    def reminders(self) -> ReminderRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

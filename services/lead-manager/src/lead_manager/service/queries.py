@@ -143,6 +143,7 @@ class NotificationView(Model):
     attempts: int | None
     reason: str | None
     escalation: bool = False  # to the branch's escalation address (an overdue lead)
+    reminder: bool = False  # an appointment's reminder
 
 
 _NOTIFICATION_STATUS = {
@@ -174,6 +175,8 @@ def notifications_of(history: list[HistoryItem]) -> list[NotificationView]:
             reason=item.reason,
             escalation=item.details.get("purpose") == "escalation"
             or (before.escalation if before else False),
+            reminder=item.details.get("purpose") == "reminder"
+            or (before.reminder if before else False),
         )
     return sorted(latest.values(), key=lambda n: n.at)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from osb_contracts import Envelope
-from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected
+from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected, LeadReminderDue
 from osb_contracts.values import Channel, ConfirmationChannel
 
 from notifier.domain.notification import Draft, SendFailedError
@@ -21,6 +23,8 @@ from notifier.domain.texts import (
     render,
 )
 
+# the customer is not messaged at night (lead-manager plans reminders outside these hours)
+QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 _NOTIFICATION_NAMESPACE = uuid.UUID("3c8e8a4e-9f7b-4d51-8f0e-2b6a0c1d9e77")
 
 
@@ -44,7 +48,15 @@ def notification_id(source_event_id: str, channel: Channel) -> uuid.UUID:
     return uuid.uuid5(_NOTIFICATION_NAMESPACE, f"{source_event_id}/{channel.value}")
 
 
-def plan(envelope: Envelope[Any], branches: Mapping[str, BranchChannels]) -> list[Draft]:
+def plan(
+    envelope: Envelope[Any],
+    branches: Mapping[str, BranchChannels],
+    *,
+    now: datetime | None = None,
+) -> list[Draft]:
+    """The notifications ``envelope`` asks for, read at ``now`` (a reminder read after its
+    appointment began or in the quiet hours, the notifier having been away, is recorded as
+    missed instead of sent)."""
     message = envelope.message
     subject: str | None = None
     if isinstance(message, LeadRejected):
@@ -84,35 +96,72 @@ def plan(envelope: Envelope[Any], branches: Mapping[str, BranchChannels]) -> lis
             )
         ]
     if isinstance(message, AppointmentCreated):
-        if message.confirmation is ConfirmationChannel.NONE or not message.recipient:
-            return []
-        channel = Channel(message.confirmation.value)
-        branch = _branch(branches, message.branch_id)
-        values = placeholders(message, branch_name=branch.name, zone=branch.timezone)
-        failure = None
-        try:
-            if channel is Channel.EMAIL:
-                subject = render(branch.template("confirmation_email_subject"), values)
-                text = render(branch.template("confirmation_email"), values)
-            else:
-                subject, text = None, render(branch.template("confirmation_sms"), values)
-        except TemplateFailedError as exc:
-            subject, text = None, ""
-            failure = SendFailedError("TEMPLATE", str(exc), permanent=True)
+        to = message.recipient if message.confirmation is not ConfirmationChannel.NONE else None
+        channel = Channel(message.confirmation.value) if to else Channel.EMAIL
+        return (
+            [_to_customer(envelope, message, channel, to, "confirmation", branches)] if to else []
+        )
+    if isinstance(message, LeadReminderDue):
+        late = _too_late(message, now or datetime.now(UTC), branches)
         return [
-            _draft(
-                envelope,
-                message.lead_id,
-                message.branch_id,
-                channel,
-                message.recipient,
-                subject,
-                text,
-                branch,
-                failure,
+            _to_customer(
+                envelope, message, message.channel, message.recipient, "reminder", branches, late
             )
         ]
     return []
+
+
+def _to_customer(
+    envelope: Envelope[Any],
+    message: AppointmentCreated | LeadReminderDue,
+    channel: Channel,
+    recipient: str,
+    kind: str,
+    branches: Mapping[str, BranchChannels],
+    failure: SendFailedError | None = None,
+) -> Draft:
+    """A confirmation or reminder of the appointment from the branch's ``kind`` templates."""
+    branch = _branch(branches, message.branch_id)
+    values = placeholders(message, branch_name=branch.name, zone=branch.timezone)
+    try:
+        if channel is Channel.EMAIL:
+            subject = render(branch.template(f"{kind}_email_subject"), values)
+            text = render(branch.template(f"{kind}_email"), values)
+        else:
+            subject, text = None, render(branch.template(f"{kind}_sms"), values)
+    except TemplateFailedError as exc:
+        subject, text = None, ""
+        failure = failure or SendFailedError("TEMPLATE", str(exc), permanent=True)
+    return _draft(
+        envelope,
+        message.lead_id,
+        message.branch_id,
+        channel,
+        recipient,
+        subject,
+        text,
+        branch,
+        failure,
+    )
+
+
+# how long after its due time a reminder still counts as on time (the notifier was not away)
+PROMPT = timedelta(minutes=5)
+
+
+def _too_late(
+    reminder: LeadReminderDue, now: datetime, branches: Mapping[str, BranchChannels]
+) -> SendFailedError | None:
+    """Missed: read after the appointment began, or read late (this service was away) in
+    the quiet hours. One read on time was planned outside them by lead-manager."""
+    if now >= reminder.start:
+        return SendFailedError(
+            "REMINDER_MISSED", "read after the appointment began", permanent=True
+        )
+    local = now.astimezone(ZoneInfo(_branch(branches, reminder.branch_id).timezone)).time()
+    if now - reminder.due_at > PROMPT and (local >= QUIET_FROM or local < QUIET_UNTIL):
+        return SendFailedError("REMINDER_MISSED", "read late, in the quiet hours", permanent=True)
+    return None
 
 
 def _branch(branches: Mapping[str, BranchChannels], branch_id: str) -> BranchChannels:

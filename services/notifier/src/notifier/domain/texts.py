@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from html import escape
 from zoneinfo import ZoneInfo
 
-from osb_contracts.leads import AppointmentCreated, LeadOverdue
+from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadReminderDue
 from osb_platform import templates
 
 DEFAULT_TEMPLATES = {
@@ -24,6 +24,14 @@ DEFAULT_TEMPLATES = {
         "{{ branch }}: Ihr Werkstatttermin am {{ date }} um {{ time }} Uhr ist bestätigt."
     ),
     "rejection_email_subject": "Ihr Terminwunsch bei {{ branch }}",
+    "reminder_email_subject": "Erinnerung: Ihr Werkstatttermin am {{ date }} bei {{ branch }}",
+    "reminder_email": (
+        "Guten Tag {{ name }},\n\nwir erinnern Sie an Ihren Werkstatttermin am {{ date }} um "
+        "{{ time }} Uhr für {{ vehicle }}.\n\nMit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+    ),
+    "reminder_sms": (
+        "{{ branch }}: Erinnerung an Ihren Werkstatttermin am {{ date }} um {{ time }} Uhr."
+    ),
 }
 
 
@@ -48,7 +56,9 @@ class TemplateFailedError(ValueError):
     """The branch's template cannot be rendered with this event (a permanent failure)."""
 
 
-def placeholders(event: AppointmentCreated, *, branch_name: str, zone: str) -> dict[str, str]:
+def placeholders(
+    event: AppointmentCreated | LeadReminderDue, *, branch_name: str, zone: str
+) -> dict[str, str]:
     c, v = event.customer, event.vehicle
     start = event.start.astimezone(ZoneInfo(zone))
     return {

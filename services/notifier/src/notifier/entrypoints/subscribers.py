@@ -4,12 +4,13 @@ requests; each batch recorded before it is committed, the dispatcher woken after
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from osb_contracts import Envelope
-from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected
+from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected, LeadReminderDue
 from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS
 from osb_platform.subscriber import Subscribers
 
@@ -20,6 +21,7 @@ from notifier.service.ports import NotificationBook
 
 WANTED = {
     LeadRejected.cloudevents_type(),
+    LeadReminderDue.cloudevents_type(),
     AppointmentCreated.cloudevents_type(),
     LeadOverdue.cloudevents_type(),  # the branch's escalation e-mail
 }
@@ -30,6 +32,7 @@ class Consuming:
     book: NotificationBook
     branches: Mapping[str, BranchChannels]
     wake: asyncio.Event  # the dispatcher's: there is something to send
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 subscribers: Subscribers[Consuming] = Subscribers(SERVICE)
@@ -37,7 +40,7 @@ subscribers: Subscribers[Consuming] = Subscribers(SERVICE)
 
 @subscribers.batch(LEAD_EVENTS, only=WANTED)  # other lead events are not ours
 async def lead_events(c: Consuming, envelopes: Sequence[Envelope[Any]]) -> None:
-    if await record_notifications(c.book, envelopes, c.branches):
+    if await record_notifications(c.book, envelopes, c.branches, now=c.clock()):
         c.wake.set()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from osb_contracts import Envelope
@@ -16,9 +17,11 @@ async def record_notifications(
     book: NotificationBook,
     envelopes: Sequence[Envelope[Any]],
     branches: Mapping[str, BranchChannels],
+    *,
+    now: datetime | None = None,
 ) -> int:
     """Return how many new notifications were recorded (redelivered events add none)."""
-    drafts = [draft for envelope in envelopes for draft in plan(envelope, branches)]
+    drafts = [d for envelope in envelopes for d in plan(envelope, branches, now=now)]
     return len(await book.record(drafts)) if drafts else 0
 
 

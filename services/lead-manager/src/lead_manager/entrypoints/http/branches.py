@@ -84,6 +84,8 @@ async def write_settings(
         escalation_email=body.escalation_email,
         rejection_reasons=tuple(body.rejection_reasons),
         no_show_grace_minutes=body.no_show_grace_minutes,
+        reminder_offsets=tuple(body.reminder_offsets),
+        reminder_quiet=body.reminder_quiet,
     )
     stored = await save_settings(uow, settings, actor=actor, expected_version=body.expected_version)
     return settings_view(stored)

@@ -35,6 +35,7 @@ from lead_manager.domain.branch import (
     BranchSettings,
 )
 from lead_manager.domain.permissions import Permission
+from lead_manager.domain.reminders import DEFAULT_REMINDER_OFFSETS, QuietHours
 from lead_manager.domain.working_time import holiday_regions
 from lead_manager.service.queries import LeadView, Model
 
@@ -216,6 +217,19 @@ class BranchSettingsBody(Model):
     )
     # minutes after an appointment's start without the customer's arrival: a no-show
     no_show_grace_minutes: int = Field(default=NO_SHOW_GRACE, ge=0, le=24 * 60)
+    # an appointment confirmed by e-mail or SMS is reminded this many minutes before its
+    # start (none: no reminders); never 21:00-08:00: moved to the evening before or skipped
+    reminder_offsets: list[Annotated[int, Field(ge=15, le=14 * 24 * 60)]] = Field(
+        default_factory=lambda: list(DEFAULT_REMINDER_OFFSETS), max_length=4
+    )
+    reminder_quiet: QuietHours = QuietHours.EVENING_BEFORE
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _offsets_once(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_offset", "each reminder time at most once")
+        return sorted(value, reverse=True)
 
     @field_validator("rejection_reasons")
     @classmethod
@@ -292,5 +306,7 @@ def settings_view(branch: BranchSettings) -> BranchSettingsView:
         escalation_email=branch.escalation_email,
         rejection_reasons=list(branch.rejection_reasons),
         no_show_grace_minutes=branch.no_show_grace_minutes,
+        reminder_offsets=list(branch.reminder_offsets),
+        reminder_quiet=branch.reminder_quiet,
         rejection_channels=list(branch.rejection_channels()),
     )

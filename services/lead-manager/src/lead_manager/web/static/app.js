@@ -659,6 +659,9 @@ async function submitSettings(form) {
   if (!(hours > 0)) throw new Error("Bitte geben Sie die Reaktionszeit in Arbeitsstunden an (z. B. 2 oder 1,5).");
   const grace = form.elements.no_show_grace_minutes.value.trim();
   if (!/^\d{1,4}$/.test(grace)) throw new Error("Bitte geben Sie die Minuten bis „Nicht erschienen“ als ganze Zahl an (z. B. 30).");
+  const reminders = form.elements.reminder_hours.value.split(/[;\s]+/).filter(Boolean)
+    .map((h) => Number(h.replace(",", ".")));
+  if (reminders.some((h) => !(h >= 0.25))) throw new Error("Bitte geben Sie die Terminerinnerungen in Stunden vor dem Termin an (z. B. 24; 2).");
   const body = {
     name: form.elements.name.value,
     acceptors: acceptors.filter((a) => a.id && a.name),
@@ -673,6 +676,8 @@ async function submitSettings(form) {
     escalation_email: form.elements.escalation_email.value.trim() || null,
     rejection_reasons: form.elements.rejection_reasons.value.split("\n").map((r) => r.trim()).filter(Boolean),
     no_show_grace_minutes: Number(grace),
+    reminder_offsets: reminders.map((h) => Math.round(h * 60)),
+    reminder_quiet: form.elements.reminder_quiet.value,
     expected_version: Number(form.dataset.version),
   };
   await call(`/api/v1/branches/${encodeURIComponent(form.dataset.branch)}/settings`, {
