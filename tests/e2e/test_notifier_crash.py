@@ -1,4 +1,5 @@
-"""The notifier stopped (SIGKILL or SIGTERM) in the middle of 500 events, then restarted."""
+"""The notifier stopped (SIGKILL or SIGTERM) in the middle of 500 events (rejections and
+appointments' reminders), then restarted."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from osb_contracts import decode, encode
-from osb_contracts.leads import LeadRejected
+from osb_contracts.leads import LeadRejected, LeadReminderDue
 from osb_contracts.notifications import NotificationSent
 from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_EVENTS
-from osb_testing.factories import rejection
+from osb_testing.factories import rejection, reminder
 from osb_testing.kafka import TopicTail, header
 from osb_testing.mail import Smtp
 from osb_testing.outbox import wait_outbox_drained
@@ -40,14 +41,18 @@ async def test_every_event_is_notified_and_duplicates_stay_within_the_window(
         # A claimed notification whose sender died is taken again after this lease.
         extra_env={"NOTIFIER_LEASE_S": "2", "NOTIFIER_DISPATCH_BATCH": str(DISPATCH_BATCH)},
     )
-    events = [rejection(recipient=f"crash-{run}-{n}@example.de") for n in range(EVENTS)]
+    # every other one a reminder: one due while the notifier is down is sent when it is back
+    events: list[LeadRejected | LeadReminderDue] = [
+        (rejection if n % 2 else reminder)(recipient=f"crash-{run}-{n}@example.de")
+        for n in range(EVENTS)
+    ]
     recipients = {e.recipient for e in events}
     keys = {str(e.lead_id) for e in events}
     await notifier.start()
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True)
     await producer.start()
 
-    async def send(part: list[LeadRejected]) -> None:
+    async def send(part: list[LeadRejected | LeadReminderDue]) -> None:
         for event in part:
             record = encode(event, key=str(event.lead_id), source="/e2e/lead-manager")
             await producer.send(
@@ -111,6 +116,8 @@ async def test_every_event_is_notified_and_duplicates_stay_within_the_window(
         per_message_id[mail["Message-ID"]] = per_message_id.get(mail["Message-ID"], 0) + 1
     duplicates = len(ours) - EVENTS
     assert len(per_message_id) == EVENTS, "an event was never notified"
+    reminded = [m for m in ours if str(m["Subject"]).strip().startswith("Erinnerung:")]
+    assert len({m["Message-ID"] for m in reminded}) == EVENTS // 2
     # Sent but not yet marked when the process died: at most one claimed batch.
     assert duplicates <= (DISPATCH_BATCH if stop == "SIGKILL" else 0), duplicates
     event_ids: dict[uuid.UUID, set[str]] = {}

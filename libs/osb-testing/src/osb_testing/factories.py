@@ -5,7 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from osb_contracts.leads import AppointmentCreated, CustomerChoice, LeadRejected, VehicleCase
+from osb_contracts.leads import (
+    AppointmentCreated,
+    CustomerChoice,
+    LeadRejected,
+    LeadReminderDue,
+    VehicleCase,
+)
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, Vehicle
 
 
@@ -65,4 +71,34 @@ def appointment(confirmation: ConfirmationChannel, branch: str = "HH-01") -> App
         recipient=c.email if confirmation is ConfirmationChannel.EMAIL else c.mobile,
         created_by="anna",
         created_at=datetime.now(UTC),
+    )
+
+
+def reminder(
+    channel: Channel = Channel.EMAIL,
+    branch: str = "HH-01",
+    *,
+    recipient: str | None = None,
+    start: datetime | None = None,
+    due_at: datetime | None = None,
+) -> LeadReminderDue:
+    """An appointment's reminder as lead-manager sends it: due now, the appointment a day
+    later unless told otherwise."""
+    c = customer()
+    due_at = due_at or datetime.now(UTC)
+    start = start or due_at + timedelta(days=1)
+    default = c.email if channel is Channel.EMAIL else c.mobile
+    return LeadReminderDue(
+        lead_id=uuid.uuid4(),
+        reminder_id=uuid.uuid4(),
+        booking_id=f"B-{uuid.uuid4().hex[:8]}",
+        branch_id=branch,
+        appointment_id=uuid.uuid4(),
+        start=start,
+        end=start + timedelta(hours=1),
+        channel=channel,
+        recipient=recipient or str(default),
+        customer=c,
+        vehicle=Vehicle(make="VW", model="Käfer", licence_plate="HH-AB 1"),
+        due_at=due_at,
     )

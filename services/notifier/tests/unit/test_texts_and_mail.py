@@ -13,9 +13,9 @@ from notifier.domain.texts import TemplateFailedError, as_html, placeholders, re
 from notifier.service.mail import build_message
 from osb_contracts import Envelope, Message
 from osb_contracts.branches import BranchSettingsChanged
-from osb_contracts.leads import LeadOverdue, LeadReminderDue
+from osb_contracts.leads import LeadOverdue
 from osb_contracts.values import Channel, ConfirmationChannel, Vehicle
-from osb_testing.factories import appointment, rejection
+from osb_testing.factories import appointment, rejection, reminder
 
 BRANCHES = {
     "HH-01": BranchChannels(
@@ -266,33 +266,18 @@ def test_an_overdue_lead_is_reported_to_the_branch_s_escalation_address_only() -
     assert plan(env(overdue.model_copy(update={"escalation_email": None})), BRANCHES) == []
 
 
-def reminder(channel: Channel, due_at: datetime) -> LeadReminderDue:
-    booked = appointment(ConfirmationChannel.EMAIL)  # 03.12.2026 09:30 in Berlin
-    return LeadReminderDue(
-        lead_id=booked.lead_id,
-        reminder_id=uuid.uuid4(),
-        booking_id=booked.booking_id,
-        branch_id="HH-01",
-        appointment_id=booked.appointment_id,
-        start=booked.start,
-        end=booked.end,
-        channel=channel,
-        recipient="kunde@example.de" if channel is Channel.EMAIL else "+4915112345678",
-        customer=booked.customer,
-        vehicle=booked.vehicle,
-        due_at=due_at,
-    )
+START = datetime(2026, 12, 3, 8, 30, tzinfo=UTC)  # 09:30 in Berlin
 
 
 def test_a_reminder_is_rendered_from_its_templates_by_the_confirmation_s_channel() -> None:
     due = datetime(2026, 12, 2, 8, 30, tzinfo=UTC)  # 09:30 in Berlin, the day before
-    (mail,) = plan(env(reminder(Channel.EMAIL, due)), BRANCHES, now=due)
+    (mail,) = plan(env(reminder(start=START, due_at=due)), BRANCHES, now=due)
     assert mail.failure is None
     assert (
         mail.subject == "Erinnerung: Ihr Werkstatttermin am 03.12.2026 bei Autohaus Hansa Hamburg"
     )
     assert "an Ihren Werkstatttermin am 03.12.2026 um 09:30 Uhr für VW Käfer HH-AB 1" in mail.text
-    (sms,) = plan(env(reminder(Channel.SMS, due), "evt-2"), BRANCHES, now=due)
+    (sms,) = plan(env(reminder(Channel.SMS, start=START, due_at=due), "evt-2"), BRANCHES, now=due)
     assert sms.text == (
         "Autohaus Hansa Hamburg: Erinnerung an Ihren Werkstatttermin am 03.12.2026 um 09:30 Uhr."
     )
@@ -300,14 +285,14 @@ def test_a_reminder_is_rendered_from_its_templates_by_the_confirmation_s_channel
 
 def test_a_reminder_read_late_in_the_quiet_hours_or_after_the_start_is_missed() -> None:
     evening = datetime(2026, 12, 2, 19, 30, tzinfo=UTC)  # 20:30 in Berlin, planned so
-    (on_time,) = plan(env(reminder(Channel.EMAIL, evening)), BRANCHES, now=evening)
+    (on_time,) = plan(env(reminder(start=START, due_at=evening)), BRANCHES, now=evening)
     assert on_time.failure is None
     # the notifier was away: read at 21:10 in Berlin, 40 minutes late
     late = evening + timedelta(minutes=40)
-    (quiet,) = plan(env(reminder(Channel.EMAIL, evening)), BRANCHES, now=late)
+    (quiet,) = plan(env(reminder(start=START, due_at=evening)), BRANCHES, now=late)
     assert quiet.failure is not None
     assert (quiet.failure.code, quiet.failure.permanent) == ("REMINDER_MISSED", True)
     morning = datetime(2026, 12, 3, 8, 31, tzinfo=UTC)  # 09:31: the appointment began
-    (after,) = plan(env(reminder(Channel.EMAIL, evening)), BRANCHES, now=morning)
+    (after,) = plan(env(reminder(start=START, due_at=evening)), BRANCHES, now=morning)
     assert after.failure is not None
     assert after.failure.code == "REMINDER_MISSED"
