@@ -139,6 +139,10 @@ bench-live: install browser ## Benchmark: a DMS deletion to 50 open pages showin
 bench-insight: install ## Benchmark: the Auswertung's read model rebuilt from 1,000,000 lead events beside reading the topic alone; a year's page
 	$(RUN) python bench/bench_insight.py
 
+.PHONY: bench-reminders
+bench-reminders: install ## Benchmark: a week of 100,000 appointments' reminders found and sent minute by minute, beside the due query alone
+	$(RUN) python bench/bench_reminders.py
+
 .PHONY: chaos
 chaos: install ## Faults on the running pipeline (kills, broker and database outages, SMTP/SMS away); invariants checked; CHAOS_SEED, CHAOS_SECONDS
 	$(RUN) python bench/chaos.py
