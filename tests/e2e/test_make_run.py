@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from osb_contracts.topics import PORTAL_BOOKINGS
+from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
+from osb_testing.kafka import move_group_to_end
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -64,6 +65,12 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
         "notifier": f"http://127.0.0.1:{base + 4}/health/ready",
         "dms": f"http://127.0.0.1:{base + 27}/appointments",
     }
+    # make run's services join their default consumer groups, which a newcomer's empty
+    # topics start them on; here the topics hold everything the tests before wrote, so the
+    # groups this test follows start at the end, as on a fresh installation
+    await move_group_to_end(kafka_bootstrap_servers, "lead-intake", [PORTAL_BOOKINGS.name])
+    requests = f"lead-manager.{LEAD_REQUESTS.name}"
+    await move_group_to_end(kafka_bootstrap_servers, requests, [LEAD_REQUESTS.name])
     env = {
         **os.environ,
         "OSB_PORTAL_INTERVAL": "0.5",
