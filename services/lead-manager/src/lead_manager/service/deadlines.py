@@ -119,8 +119,9 @@ async def send_reminders(uow: UnitOfWork, now: datetime) -> int:
                 await uow.reminders.settle(reminder.id, "MISSED")
                 outcomes.append((lead.branch_id, "missed"))
             else:
+                # the lead row is unchanged (no save: an advisor's edit meanwhile keeps its
+                # version); its history and the event commit with the row's mark
                 lead.remind(reminder, at=now)
-                await uow.leads.save(lead)
                 await uow.reminders.settle(reminder.id, "SENT")
                 uow.track(lead, traceparent=hop("reminder due", lead.trace_parent))
                 outcomes.append((lead.branch_id, "sent"))
