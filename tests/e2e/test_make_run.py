@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from osb_contracts.topics import LEAD_REQUESTS, PORTAL_BOOKINGS
+from osb_contracts.topics import LEAD_EVENTS, LEAD_REQUESTS, PORTAL_BOOKINGS
 from osb_testing.kafka import move_group_to_end
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
@@ -69,6 +69,8 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
     # topics start them on; here the topics hold everything the tests before wrote, so the
     # groups this test follows start at the end, as on a fresh installation
     await move_group_to_end(kafka_bootstrap_servers, "lead-intake", [PORTAL_BOOKINGS.name])
+    events = "lead-intake.lead-events"  # the appointments for the customers' links
+    await move_group_to_end(kafka_bootstrap_servers, events, [LEAD_EVENTS.name])
     requests = f"lead-manager.{LEAD_REQUESTS.name}"
     await move_group_to_end(kafka_bootstrap_servers, requests, [LEAD_REQUESTS.name])
     env = {

@@ -32,9 +32,11 @@ from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegis
 from osb_contracts.dms import AppointmentDeleted, CustomerArrived
 from osb_contracts.leads import (
     AppointmentCreated,
+    LeadCancelledByCustomer,
     LeadOverdue,
     LeadRejected,
     LeadRequested,
+    LeadRescheduleRequested,
     VehicleCase,
 )
 from osb_contracts.portal import BookingSubmitted, PortalCustomer, PortalVehicle
@@ -233,6 +235,41 @@ class Web:
         )
         return decode(records[-1].headers, records[-1].value, records[-1].key).message
 
+    async def confirmed_by_mail(
+        self, *, days: int
+    ) -> tuple[str, LeadRequested, dict[str, Any], Any]:
+        """A new branch's lead scheduled ``days`` ahead with an e-mail confirmation:
+        (branch, lead, appointment, the confirmation as received)."""
+        branch = await self.branch()
+        lead = await self.lead(branch)
+        start = datetime.now(UTC).replace(microsecond=0, second=0) + timedelta(days=days)
+        booked = await self.schedule_cash_sale(branch, lead, start, confirmation="EMAIL")
+        mail = await self.mail_to(lead.customer.email or "", "Ihr Werkstatttermin am")
+        return branch, lead, booked, mail
+
+    async def mail_to(self, address: str, subject: str) -> Any:
+        """The e-mail to ``address`` whose subject has ``subject``, once it is there."""
+
+        def found() -> list[Any]:
+            return [
+                m
+                for m in self.mail.messages
+                if m["To"] == address and subject in (m["Subject"] or "")
+            ]
+
+        await self.until(lambda: bool(found()), f"the mail {subject!r} to {address}")
+        return found()[-1]
+
+    async def mail_in_browser(self, mail: Any) -> Page:
+        """The e-mail's HTML part as a mail program shows it, for its links to be clicked."""
+        html = mail.get_body(("html",))
+        assert html is not None
+        context = await self.browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+        page = await context.new_page()
+        self.pages.append(page)
+        await page.set_content(html.get_content())
+        return page
+
     async def until(self, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
         try:
             async with asyncio.timeout(timeout):
@@ -300,7 +337,11 @@ async def web(kafka_bootstrap_servers: str, database_urls: dict[str, str]) -> As
             database_url=database_urls["notifier"],
             smtp_port=smtp.port,
             sms_gateway_url=sms_url,
-            extra_env={"NOTIFIER_BRANCHES": json.dumps(channels)},
+            extra_env={
+                "NOTIFIER_BRANCHES": json.dumps(channels),
+                # the customers' links lead to this run's lead-intake
+                "NOTIFIER_CUSTOMER_LINK_BASE_URL": system.intake.url,
+            },
         )
         processes = [system.intake, system.manager, matching, notifier]
         bus = make_broker(kafka_bootstrap_servers, client_id="test-web")
@@ -1536,3 +1577,130 @@ async def test_an_appointment_confirmed_by_e_mail_is_reminded_by_e_mail_once_whe
     body = reminders[0].get_body(("plain",))
     assert body is not None
     assert f"am {day:%d.%m.%Y} um 14:00 Uhr" in body.get_content()
+
+    # the reminder's first link confirms the appointment, clicked in the mail's HTML
+    customer = await web.mail_in_browser(reminders[0])
+    link = await customer.get_by_role("link").first.get_attribute("href")
+    assert link is not None
+    await customer.get_by_role("link").first.click()
+    await expect(customer.get_by_role("heading")).to_have_text("Ihr Werkstatttermin")
+    await expect(customer.locator("#text")).to_contain_text(f"{day:%d.%m.%Y} um 14:00 Uhr")
+    await expect(customer.get_by_role("button")).to_have_count(1)
+    await customer.get_by_role("button", name="Termin bestätigen").click()
+    await expect(customer.get_by_role("heading")).to_have_text("Termin bestätigt")
+    async with asyncio.timeout(30):
+        while (await web.http.get(url, headers=web.auth(branch))).json()[
+            "confirmed_by_customer_at"
+        ] is None:
+            await asyncio.sleep(0.1)
+    detail = (await web.http.get(url, headers=web.auth(branch))).json()
+    assert (detail["status"], detail["history"][-1]["action"]) == (
+        "SCHEDULED",
+        "confirmed by the customer",
+    )
+    await customer.goto(link)  # the same link once more
+    await expect(customer.get_by_role("heading")).to_have_text("Bereits bestätigt")
+    await expect(customer.get_by_role("button")).to_have_count(0)
+
+
+async def test_a_customer_cancels_by_the_confirmation_s_link_and_the_page_says_so_at_once(
+    web: Web, database_urls: dict[str, str]
+) -> None:
+    """The confirmation e-mail's cancel link, clicked in Chromium: the lead is cancelled by
+    the customer through the portal's path (the DMS told with the appointment), the open
+    advisor page says so live, the reminders are not sent, and the link says it is used."""
+    branch, lead, booked, mail = await web.confirmed_by_mail(days=3)
+    advisor = await web.open(web.token(branch))
+    row = advisor.locator(f'#rows tr[data-lead="{lead.lead_id}"]')
+    await expect(row.locator(".badge")).to_have_text("Geplant")
+
+    customer = await web.mail_in_browser(mail)
+    links = customer.get_by_role("link")
+    await expect(links).to_have_count(2)  # absagen, anderen Termin wünschen
+    link = await links.first.get_attribute("href")
+    assert link is not None
+    await links.first.click()
+    await customer.get_by_label("Möchten Sie uns den Grund nennen?").fill("Auto verkauft")
+    await customer.get_by_role("button", name="Termin absagen").click()
+    await expect(customer.get_by_role("heading")).to_have_text("Termin abgesagt")
+
+    await expect(row.locator(".badge")).to_have_text("Von Kunden storniert", timeout=WAIT_MS)
+    name = f"Juergen {lead.customer.last_name}"
+    await expect(advisor.locator("#alerts li")).to_contain_text(
+        f"Vom Kunden storniert: {name} hat die Buchung storniert."
+    )
+    told = await web.event(LEAD_EVENTS.name, str(lead.lead_id), LeadCancelledByCustomer)
+    assert str(told.appointment_id) == booked["appointment_id"]  # what the DMS removes
+    detail = (await web.http.get(f"/api/v1/leads/{lead.lead_id}", headers=web.auth(branch))).json()
+    assert detail["history"][-1]["reason"] == "Auto verkauft"
+
+    engine = make_engine(database_urls["lead-manager"], pool_size=1)
+    try:
+        # both reminders due: the appointment is three days ahead, the 2 h one the later
+        due = datetime.now(UTC) + timedelta(days=3, hours=-2)
+        await send_all_reminders(lambda: SqlUnitOfWork(engine, utc_now), due)
+        async with engine.connect() as conn:
+            states = (
+                await conn.scalars(
+                    sql("SELECT state FROM reminders WHERE lead_id = :id"), {"id": lead.lead_id}
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert sorted(states) == ["CANCELLED", "CANCELLED"]
+    await customer.goto(link)  # the same link once more: it says what became of the appointment
+    await expect(customer.get_by_role("heading")).to_have_text("Termin abgesagt")
+    await expect(customer.locator("#text")).to_contain_text("ist bereits abgesagt")
+    await expect(customer.get_by_role("button")).to_have_count(0)
+
+
+async def test_a_customer_asks_for_another_time_and_the_lead_is_new_with_the_wish(
+    web: Web,
+) -> None:
+    """The confirmation's second link: a wish the page cannot read is said in German and
+    kept; a readable one makes the lead NEW with the wish as its requested time (the DMS
+    told to remove the appointment), live on the advisor's page."""
+    branch, lead, booked, mail = await web.confirmed_by_mail(days=3)
+    advisor = await web.open(web.token(branch))
+    row = advisor.locator(f'#rows tr[data-lead="{lead.lead_id}"]')
+    await expect(row.locator(".badge")).to_have_text("Geplant")
+
+    customer = await web.mail_in_browser(mail)
+    link = await customer.get_by_role("link").nth(1).get_attribute("href")
+    assert link is not None
+    await customer.get_by_role("link").nth(1).click()
+    wish = (datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(days=10)).replace(
+        hour=16, minute=30, second=0, microsecond=0
+    )
+    await customer.get_by_label("Wunschdatum").fill("31.02.2027")
+    await customer.get_by_label("Uhrzeit").fill("16:30")
+    await customer.get_by_label("Möchten Sie uns noch etwas mitteilen?").fill("nachmittags")
+    await customer.get_by_role("button", name="Anderen Termin wünschen").click()
+    await expect(customer.get_by_role("alert")).to_have_text(
+        "Bitte geben Sie Ihren Wunschtermin als Datum (TT.MM.JJJJ) und Uhrzeit (HH:MM) an."
+    )
+    await expect(customer.get_by_label("Möchten Sie uns noch etwas mitteilen?")).to_have_value(
+        "nachmittags"
+    )
+    await customer.get_by_label("Wunschdatum").fill(f"{wish:%d.%m.%Y}")
+    await customer.get_by_role("button", name="Anderen Termin wünschen").click()
+    await expect(customer.get_by_role("heading")).to_have_text("Wunsch übermittelt")
+
+    await expect(row.locator(".badge")).to_have_text("Neu", timeout=WAIT_MS)
+    name = f"Juergen {lead.customer.last_name}"
+    await expect(advisor.locator("#alerts li")).to_contain_text(
+        f"Anderer Termin gewünscht: {name} bittet um einen neuen Termin"
+    )
+    await expect(row).to_contain_text(f"{wish:%d.%m.%Y %H:%M}")  # the new Wunschtermin
+    told = await web.event(LEAD_EVENTS.name, str(lead.lead_id), LeadRescheduleRequested)
+    assert (str(told.appointment_id), told.requested_start, told.note) == (
+        booked["appointment_id"],
+        wish,
+        "nachmittags",
+    )
+    await row.get_by_role("button", name=name).click()
+    await expect(advisor.locator("#detail")).to_contain_text(
+        "Kunde wünscht einen anderen Termin (Link)"
+    )
+    await customer.goto(link)
+    await expect(customer.get_by_role("heading")).to_have_text("Wunsch liegt vor")

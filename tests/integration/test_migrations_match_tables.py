@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from customer_matching.adapters.tables import metadata as customer_matching_tables
 from customer_matching.entrypoints.app import MIGRATIONS as CUSTOMER_MATCHING
-from lead_intake.adapters.idempotency import metadata as lead_intake_tables
+from lead_intake.adapters.tables import metadata as lead_intake_tables
 from lead_intake.entrypoints.app import MIGRATIONS as LEAD_INTAKE
 from lead_manager.adapters.tables import metadata as lead_manager_tables
 from lead_manager.entrypoints.app import MIGRATIONS as LEAD_MANAGER

@@ -23,3 +23,10 @@ def test_both_services_default_to_the_same_confirmation_and_reminder_texts() -> 
 
     for name in ("confirmation_email", "confirmation_sms", "reminder_email", "reminder_sms"):
         assert SHOWN[name] == SENT[name], name
+
+
+def test_the_page_says_the_notifier_s_stop_refusal_in_german() -> None:
+    from lead_manager.entrypoints.labels import HISTORY_LABELS
+    from notifier.service.dispatch import OPTED_OUT
+
+    assert HISTORY_LABELS[OPTED_OUT] == "Kunde hat SMS abbestellt (STOP)"

@@ -65,7 +65,11 @@ def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
             "lead-intake",
             [sys.executable, "-m", "lead_intake", "serve"],
             links=_service_links(
-                intake, **{"POST a booking": f"http://127.0.0.1:{intake}/api/v1/bookings"}
+                intake,
+                **{
+                    "POST a booking": f"http://127.0.0.1:{intake}/api/v1/bookings",
+                    "customers' links": f"http://127.0.0.1:{intake}/termin/<token>",
+                },
             ),
             env={"LEAD_INTAKE_HTTP_PORT": str(intake)},
         ),
@@ -99,11 +103,22 @@ def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
         ServiceProcess(
             "notifier",
             [sys.executable, "-m", "notifier", "serve"],
-            links=_service_links(notifier),
+            links=_service_links(
+                notifier,
+                **{
+                    "answer an SMS with STOP": (
+                        "curl -H 'Authorization: Bearer '$(cat .local/secrets/"
+                        "sms-reply-token) -H 'Content-Type: application/json' -d "
+                        f'\'{{"from": "+49...", "text": "STOP"}}\' '
+                        f"http://127.0.0.1:{notifier}/api/v1/sms/replies"
+                    )
+                },
+            ),
             env={
                 "NOTIFIER_HTTP_PORT": str(notifier),
                 "NOTIFIER_SMTP_PORT": str(smtp),
                 "NOTIFIER_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
+                "NOTIFIER_CUSTOMER_LINK_BASE_URL": f"http://127.0.0.1:{intake}",
             },
         ),
         ServiceProcess(
@@ -126,11 +141,18 @@ def local_secrets(settings: InfraSettings) -> dict[str, str]:
     """Secrets for the local run, made once and kept in the run folder (never in the repo)."""
     folder = settings.run_dir / "secrets"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    jwt = folder / "jwt-secret"
-    if not jwt.exists():
-        jwt.write_text(secrets.token_urlsafe(48))
-        jwt.chmod(0o600)
-    return {"LEAD_MANAGER_JWT_SECRET": jwt.read_text().strip()}
+    made = {}
+    for name, variable in (
+        ("jwt-secret", "LEAD_MANAGER_JWT_SECRET"),
+        ("customer-link-secret", "OSB_CUSTOMER_LINK_SECRET"),  # lead-intake and the notifier
+        ("sms-reply-token", "NOTIFIER_SMS_REPLY_TOKEN"),  # the SMS gateway's STOP callback
+    ):
+        file = folder / name
+        if not file.exists():
+            file.write_text(secrets.token_urlsafe(48))
+            file.chmod(0o600)
+        made[variable] = file.read_text().strip()
+    return made
 
 
 def where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from osb_contracts._base import (
     AwareDatetime,
@@ -69,7 +69,9 @@ class LeadRequested(Message):
 
 
 class LeadCancellationRequested(Message):
-    """The customer cancelled on the portal; the lead becomes CANCELLED_BY_CUSTOMER."""
+    """The customer cancelled, on the portal or by a link in a message about the
+    appointment; the lead becomes CANCELLED_BY_CUSTOMER. ``appointment_id``: the
+    appointment the link named (refused when the lead has another by now)."""
 
     message_type = "osb.lead.LeadCancellationRequested"
 
@@ -78,6 +80,35 @@ class LeadCancellationRequested(Message):
     branch_id: BranchId
     cancelled_at: AwareDatetime
     reason: LongText | None = None
+    appointment_id: UUID | None = None
+
+
+class CustomerAnswer(StrEnum):
+    CONFIRMED = "CONFIRMED"  # the customer will come
+    OTHER_TIME = "OTHER_TIME"  # the customer asks for another time
+
+
+class CustomerAnswered(Message):
+    """The customer answered about the appointment by a link in a confirmation or a
+    reminder (lead-intake's page); a cancellation is a ``LeadCancellationRequested``.
+    ``requested_start``: the time the customer would like instead (OTHER_TIME)."""
+
+    message_type = "osb.lead.CustomerAnswered"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    appointment_id: UUID
+    answer: CustomerAnswer
+    requested_start: AwareDatetime | None = None
+    note: LongText | None = None  # what the customer wrote
+    answered_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _other_time_names_it(self) -> CustomerAnswered:
+        if (self.answer is CustomerAnswer.OTHER_TIME) != (self.requested_start is not None):
+            raise ValueError("requested_start goes with OTHER_TIME, and only with it")
+        return self
 
 
 class LeadCreated(Message):
@@ -275,6 +306,33 @@ class LeadNoShow(Message):
     noted_at: AwareDatetime
 
 
+class LeadConfirmedByCustomer(Message):
+    """The customer confirmed the lead's appointment by a link (the lead stays SCHEDULED)."""
+
+    message_type = "osb.lead.LeadConfirmedByCustomer"
+
+    lead_id: UUID
+    branch_id: BranchId
+    status: LeadStatus
+    appointment_id: UUID
+    confirmed_at: AwareDatetime
+
+
+class LeadRescheduleRequested(Message):
+    """The customer asked for another time by a link: the lead is NEW again with the
+    customer's wish as its requested time; carries the appointment so the DMS removes it."""
+
+    message_type = "osb.lead.LeadRescheduleRequested"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    appointment_id: UUID
+    requested_start: AwareDatetime
+    note: LongText | None = None
+    requested_at: AwareDatetime
+
+
 class LeadCancelledByCustomer(Message):
     """The customer cancelled; carries the appointment, if any, so the DMS removes it."""
 
@@ -291,11 +349,14 @@ class LeadCancelledByCustomer(Message):
 __all__ = [
     "AppointmentCreated",
     "AppointmentWarning",
+    "CustomerAnswer",
+    "CustomerAnswered",
     "CustomerChoice",
     "LeadArrived",
     "LeadCancellationRequested",
     "LeadCancelled",
     "LeadCancelledByCustomer",
+    "LeadConfirmedByCustomer",
     "LeadCreated",
     "LeadNoShow",
     "LeadNotificationOutcome",
@@ -303,6 +364,7 @@ __all__ = [
     "LeadRejected",
     "LeadReminderDue",
     "LeadRequested",
+    "LeadRescheduleRequested",
     "LeadUpdated",
     "NotificationPurpose",
     "VehicleCase",

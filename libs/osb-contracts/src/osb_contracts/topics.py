@@ -18,10 +18,12 @@ from osb_contracts.dms import (
 )
 from osb_contracts.leads import (
     AppointmentCreated,
+    CustomerAnswered,
     LeadArrived,
     LeadCancellationRequested,
     LeadCancelled,
     LeadCancelledByCustomer,
+    LeadConfirmedByCustomer,
     LeadCreated,
     LeadNoShow,
     LeadNotificationOutcome,
@@ -29,6 +31,7 @@ from osb_contracts.leads import (
     LeadRejected,
     LeadReminderDue,
     LeadRequested,
+    LeadRescheduleRequested,
     LeadUpdated,
 )
 from osb_contracts.matching import (
@@ -83,8 +86,11 @@ LEAD_REQUESTS = Topic(
     name="osb.lead.requests.v1",
     key="lead_id",
     partitions=6,
-    messages=(LeadRequested, LeadCancellationRequested),
-    description="Validated, normalised lead requests and customer cancellations from lead-intake.",
+    messages=(LeadRequested, LeadCancellationRequested, CustomerAnswered),
+    description=(
+        "Validated, normalised lead requests, and customers' cancellations and answers "
+        "about their appointments, from lead-intake."
+    ),
 )
 LEAD_EVENTS = Topic(
     name="osb.lead.events.v1",
@@ -102,6 +108,8 @@ LEAD_EVENTS = Topic(
         LeadArrived,
         LeadNoShow,
         LeadReminderDue,
+        LeadConfirmedByCustomer,
+        LeadRescheduleRequested,
     ),
     description=(
         "Every change of a lead, published by lead-manager through its outbox. Kept for "

@@ -22,6 +22,8 @@ from osb_testing.kafka import move_group_to_end
 from osb_testing.processes import ServiceProcess, free_port
 
 LOGS = Path(__file__).resolve().parents[4] / ".local" / "process-logs"
+# what lead-intake checks and the notifier signs the customers' links with, in tests
+CUSTOMER_LINK_SECRET = "test-customer-link-secret-of-32-characters"  # noqa: S105
 
 
 @dataclass
@@ -42,9 +44,15 @@ async def lead_system(
     """Both services, their consumer groups placed at the end of their topics (not started)."""
     intake_group, manager_group = f"intake-{run_id}", f"manager-{run_id}"
     await move_group_to_end(bootstrap, intake_group, [PORTAL_BOOKINGS.name])
+    await move_group_to_end(bootstrap, f"{intake_group}.lead-events", [LEAD_EVENTS.name])
     for topic in (LEAD_REQUESTS.name, DMS_APPOINTMENTS.name, NOTIFICATION_EVENTS.name):
         await move_group_to_end(bootstrap, f"{manager_group}.{topic}", [topic])
-    base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **(extra_env or {})}
+    base = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "OSB_CUSTOMER_LINK_SECRET": CUSTOMER_LINK_SECRET,
+        **(extra_env or {}),
+    }
     intake_port, manager_port = free_port(), free_port()
     intake = ServiceProcess(
         "lead-intake",
@@ -96,6 +104,7 @@ async def notifier_process(
         "NOTIFIER_HTTP_PORT": str(port),
         "NOTIFIER_SMTP_PORT": str(smtp_port),
         "NOTIFIER_SMS_GATEWAY_URL": sms_gateway_url,
+        "OSB_CUSTOMER_LINK_SECRET": CUSTOMER_LINK_SECRET,
         **(extra_env or {}),
     }
     return ServiceProcess("notifier", ["notifier", "serve"], env, port, LOGS / run_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from osb_platform.settings import ServiceSettings
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from lead_intake.domain.validation import Branch
@@ -38,6 +38,15 @@ class Settings(ServiceSettings):
     consumer_group: str = "lead-intake"
     max_batch: int = 500
     max_body_bytes: int = 64 * 1024
+    # Checks the links in the customer's messages (the notifier signs them with the same
+    # secret, OSB_CUSTOMER_LINK_SECRET for both); without it every link is refused.
+    customer_link_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        validation_alias=AliasChoices(
+            "LEAD_INTAKE_CUSTOMER_LINK_SECRET", "OSB_CUSTOMER_LINK_SECRET"
+        ),
+    )
 
     def branch_map(self) -> dict[str, Branch]:
         return {k: Branch(k, v.country, v.timezone) for k, v in self.branches.items()}

@@ -32,11 +32,13 @@ from osb_contracts.leads import (
     LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
+    LeadConfirmedByCustomer,
     LeadCreated,
     LeadNoShow,
     LeadNotificationOutcome,
     LeadRejected,
     LeadRequested,
+    LeadRescheduleRequested,
     LeadUpdated,
     Unusable,
     UnusableValue,
@@ -81,6 +83,8 @@ ALLOWED = {
     (S.NO_SHOW, Trigger.APPOINTMENT_DELETED): (S.CANCELLED, False),
     (S.NO_SHOW, Trigger.CORRECT_DATA): (S.NO_SHOW, True),
     (S.NO_SHOW, Trigger.SCHEDULE): (S.SCHEDULED, True),
+    # the customer asks for another time by a link: new again, for the advisor to decide
+    (S.SCHEDULED, Trigger.CUSTOMER_RESCHEDULES): (S.NEW, False),
 }
 PAIRS = list(itertools.product(LeadStatus, Trigger))
 
@@ -169,6 +173,14 @@ def fire(lead: Lead, trigger: Trigger, actor: Actor) -> None:
         lead.arrive(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=NOW)
     elif trigger is Trigger.NO_SHOW:
         lead.mark_no_show(appointment_start=NOW - timedelta(hours=1), at=NOW)
+    elif trigger is Trigger.CUSTOMER_RESCHEDULES:
+        lead.request_other_time(
+            actor=SYSTEM_PORTAL,
+            appointment_id=uuid.UUID(int=7),
+            requested_start=NOW + timedelta(days=5),
+            note=None,
+            at=NOW,
+        )
     else:
         lead.correct(
             actor=actor,
@@ -186,6 +198,7 @@ EVENT_OF = {
     Trigger.CORRECT_DATA: LeadUpdated,
     Trigger.ARRIVE: LeadArrived,
     Trigger.NO_SHOW: LeadNoShow,
+    Trigger.CUSTOMER_RESCHEDULES: LeadRescheduleRequested,
 }
 
 
@@ -702,3 +715,92 @@ def test_an_arrival_counts_once_for_the_lead_s_appointment_and_a_late_one_undoes
     lead.cancel_for_deleted_appointment(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=late)
     lead.schedule(actor=SENIOR, appointment=appointment(), at=late)
     assert lead.arrived_at is None
+
+
+def test_the_customers_confirmation_by_a_link_is_noted_once_and_a_new_appointment_forgets_it() -> (
+    None
+):
+    lead = lead_in(S.SCHEDULED)
+    mine = lead.appointment_id
+    assert mine is not None
+    lead.confirm_by_customer(actor=SYSTEM_PORTAL, appointment_id=mine, at=NOW)
+    assert (lead.status, lead.confirmed_by_customer_at) == (S.SCHEDULED, NOW)
+    (entry,) = lead.new_history
+    assert entry.action == "confirmed by the customer"
+    (event,) = lead.events
+    assert isinstance(event, LeadConfirmedByCustomer)
+    assert (event.appointment_id, event.status, event.confirmed_at) == (mine, S.SCHEDULED, NOW)
+    with pytest.raises(TransitionRefusedError) as again:
+        lead.confirm_by_customer(actor=SYSTEM_PORTAL, appointment_id=mine, at=NOW)
+    assert again.value.code == "CONFIRMED_ALREADY"
+    lead.status = S.CANCELLED  # the DMS deleted it; an advisor schedules it once more
+    lead.schedule(actor=SENIOR, appointment=appointment(), at=NOW)
+    assert lead.confirmed_by_customer_at is None
+
+
+def test_another_time_wanted_makes_the_lead_new_with_the_wish_and_lets_the_appointment_go() -> None:
+    lead = lead_in(S.SCHEDULED)
+    mine = lead.appointment_id
+    assert mine is not None
+    lead.escalated_at = NOW - timedelta(days=3)  # reported overdue before it was scheduled
+    wish = NOW + timedelta(days=5, hours=3)
+    lead.request_other_time(
+        actor=SYSTEM_PORTAL,
+        appointment_id=mine,
+        requested_start=wish,
+        note="lieber nachmittags",
+        at=NOW,
+    )
+    assert (lead.status, lead.requested_start, lead.requested_end) == (S.NEW, wish, None)
+    assert {k: vars(lead)[k] for k in ("appointment_id", "escalated_at")} == dict.fromkeys(
+        ("appointment_id", "escalated_at")
+    )
+    (entry,) = lead.new_history
+    assert (entry.action, entry.reason, entry.from_status, entry.to_status) == (
+        "other time wanted by the customer",
+        "lieber nachmittags",
+        S.SCHEDULED,
+        S.NEW,
+    )
+    (event,) = lead.events
+    assert isinstance(event, LeadRescheduleRequested)
+    assert (event.appointment_id, event.requested_start, event.note) == (
+        mine,
+        wish,
+        "lieber nachmittags",
+    )
+
+
+@pytest.mark.parametrize("status", [s for s in LeadStatus if s is not S.SCHEDULED])
+def test_a_links_answer_for_a_lead_not_scheduled_is_refused(status: LeadStatus) -> None:
+    lead = lead_in(status)
+    with pytest.raises(TransitionRefusedError) as refused:
+        lead.confirm_by_customer(actor=SYSTEM_PORTAL, appointment_id=uuid.UUID(int=7), at=NOW)
+    assert refused.value.code == "NOT_THIS_APPOINTMENT"
+    assert lead.events == []
+
+
+def test_a_links_answer_or_cancellation_for_an_earlier_appointment_is_refused() -> None:
+    lead = lead_in(S.SCHEDULED)
+    earlier = uuid.UUID(int=99)
+    with pytest.raises(TransitionRefusedError):
+        lead.confirm_by_customer(actor=SYSTEM_PORTAL, appointment_id=earlier, at=NOW)
+    with pytest.raises(TransitionRefusedError):
+        lead.request_other_time(
+            actor=SYSTEM_PORTAL,
+            appointment_id=earlier,
+            requested_start=NOW + timedelta(days=1),
+            note=None,
+            at=NOW,
+        )
+    with pytest.raises(TransitionRefusedError) as refused:
+        lead.cancel_by_customer(actor=SYSTEM_PORTAL, at=NOW, reason=None, appointment_id=earlier)
+    assert refused.value.code == "NOT_THIS_APPOINTMENT"
+    assert lead.copy().status is S.SCHEDULED
+    lead.cancel_by_customer(
+        actor=SYSTEM_PORTAL, at=NOW, reason="verkauft", appointment_id=lead.appointment_id
+    )
+    assert lead.copy().status is S.CANCELLED_BY_CUSTOMER
+    (event,) = lead.events
+    assert isinstance(event, LeadCancelledByCustomer)
+    assert event.appointment_id == uuid.UUID(int=7)

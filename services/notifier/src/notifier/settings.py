@@ -10,6 +10,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from notifier.domain.plan import BranchChannels
+from notifier.domain.texts import CustomerLinks
 
 
 class BranchSetting(BaseModel):
@@ -47,7 +48,7 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql://postgres@localhost/notifier"
     consumer_group: str = "notifier"
     http_host: str = "127.0.0.1"
-    # Every endpoint here is a GET; a body is refused above this.
+    # The endpoints are GETs and the SMS gateway's callback; a body is refused above this.
     max_body_bytes: int = 16 * 1024
     http_port: int = 8004
     # The e-mail sender module: SMTP.
@@ -63,12 +64,32 @@ class Settings(ServiceSettings):
     # The SMS gateway (see adapters/sms.py for the protocol).
     sms_gateway_url: str = "http://127.0.0.1:8026/sms"
     sms_gateway_token: SecretStr | None = None
+    # The gateway's callback with the customers' answers (STOP) authenticates with this;
+    # without it POST /api/v1/sms/replies is not offered.
+    sms_reply_token: SecretStr | None = None
+    # The customer's links in confirmations and reminders (confirm, cancel, another time):
+    # lead-intake's public address, and the secret both services sign and check them with
+    # (OSB_CUSTOMER_LINK_SECRET for both). Without a secret the messages carry no links.
+    customer_link_base_url: str = "http://127.0.0.1:8001"
+    customer_link_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        validation_alias=AliasChoices("NOTIFIER_CUSTOMER_LINK_SECRET", "OSB_CUSTOMER_LINK_SECRET"),
+    )
     branches: dict[str, BranchSetting] = DEMO_BRANCHES
     retry_max_attempts: int = 8
     retry_base_delay_s: float = 2.0
     retry_max_delay_s: float = 300.0
     dispatch_batch: int = 50
     lease_s: float = 60.0
+
+    def customer_links(self) -> CustomerLinks | None:
+        secret = self.customer_link_secret
+        return (
+            CustomerLinks(self.customer_link_base_url, secret.get_secret_value())
+            if secret
+            else None
+        )
 
     def branch_channels(self) -> dict[str, BranchChannels]:
         return {

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -39,12 +40,14 @@ from osb_testing.factories import appointment, rejection
 from osb_testing.fuzz import RECORDS, drawn, records, send_then_valid
 from osb_testing.kafka import TopicTail, header, move_group_to_end, wait_group_caught_up
 from osb_testing.mail import Smtp
+from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
 
 # Branches of this module's own: lead-manager publishes its branches' settings (HH-01 as
 # other tests left it) on a compacted topic every notifier reads, and they would win.
 RUN = uuid.uuid4().hex[:8]
+REPLY_TOKEN = "the-sms-gateways-reply-token"
 HH, M = f"N{RUN}-HH", f"N{RUN}-M"
 
 
@@ -135,6 +138,7 @@ async def harness(
         retry_max_delay_s=1.0,
         retry_max_attempts=30,
         branches={HH: DEMO_BRANCHES["HH-01"], M: DEMO_BRANCHES["M-01"]},
+        sms_reply_token=SecretStr(REPLY_TOKEN),
     ).model_copy(update=overrides)
     app = create_app(settings)
     bus = make_broker(kafka_bootstrap_servers, client_id="test-lead-manager")
@@ -232,9 +236,9 @@ async def test_sms_confirmation_and_the_branch_without_sms(harness: Harness) -> 
     sent = await harness.outcome(await harness.event(enabled), Channel.SMS)
     assert isinstance(sent, NotificationSent)
     (sms,) = [m for m in harness.sms.messages if m["to"] == enabled.recipient]
-    assert (
-        sms["text"]
-        == "Autohaus Hansa Hamburg: Ihr Werkstatttermin am 03.12.2026 um 09:30 Uhr ist bestätigt."
+    assert sms["text"] == (
+        "Autohaus Hansa Hamburg: Ihr Werkstatttermin am 03.12.2026 um 09:30 Uhr ist bestätigt."
+        " Keine SMS mehr? Antworten Sie STOP."
     )
 
     disabled = appointment(ConfirmationChannel.SMS, branch=M)
@@ -386,3 +390,39 @@ async def test_every_record_is_handled_skipped_or_dead_lettered_and_the_rest_flo
             refused = True
         ours = ce_type in wanted if topic is LEAD_EVENTS else True
         assert (meta.offset in letters) == (refused and ours), (value[:80], ce_type)
+
+
+async def test_a_customer_who_answers_stop_gets_no_more_sms_until_start(harness: Harness) -> None:
+    number = f"+49176{uuid.uuid4().int % 90_000_000 + 10_000_000}"  # this test's alone
+    first = appointment(ConfirmationChannel.SMS, branch=HH).model_copy(update={"recipient": number})
+    assert isinstance(
+        await harness.outcome(await harness.event(first), Channel.SMS), NotificationSent
+    )
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as http:
+
+        async def reply(text: str, token: str = REPLY_TOKEN) -> httpx.Response:
+            return await http.post(
+                "/api/v1/sms/replies",
+                json={"from": number, "text": text},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+        refused = await reply("STOP", token="guessed")
+        assert (refused.status_code, refused.json()["code"]) == (401, "UNAUTHORIZED")
+        stopped = await reply("Stopp")
+        assert (stopped.status_code, stopped.json()) == (200, {"outcome": "OPTED_OUT"})
+        second = appointment(ConfirmationChannel.SMS, branch=HH).model_copy(
+            update={"recipient": number}
+        )
+        failed = await harness.outcome(await harness.event(second), Channel.SMS)
+        assert isinstance(failed, NotificationFailed)
+        assert (failed.error_code, failed.permanent) == ("SMS_OPTED_OUT", True)
+        assert len([m for m in harness.sms.messages if m["to"] == number]) == 1
+        assert (await reply("START")).json() == {"outcome": "OPTED_IN"}
+        third = appointment(ConfirmationChannel.SMS, branch=HH).model_copy(
+            update={"recipient": number}
+        )
+        sent = await harness.outcome(await harness.event(third), Channel.SMS)
+        assert isinstance(sent, NotificationSent)
+        assert len([m for m in harness.sms.messages if m["to"] == number]) == 2

@@ -9,12 +9,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from notifier.domain.notification import RetryPolicy, SendFailedError, Status
 from notifier.domain.plan import BranchChannels, notification_id, plan
-from notifier.domain.texts import TemplateFailedError, as_html, placeholders, render
+from notifier.domain.texts import (
+    CustomerLinks,
+    TemplateFailedError,
+    as_html,
+    placeholders,
+    render,
+)
 from notifier.service.mail import build_message
 from osb_contracts import Envelope, Message
 from osb_contracts.branches import BranchSettingsChanged
 from osb_contracts.leads import LeadOverdue
 from osb_contracts.values import Channel, ConfirmationChannel, Vehicle
+from osb_platform import customer_links
+from osb_platform.customer_links import LinkPurpose
 from osb_testing.factories import appointment, rejection, reminder
 
 BRANCHES = {
@@ -72,9 +80,9 @@ def test_a_confirmation_is_rendered_from_the_template() -> None:
 def test_sms_only_where_the_branch_has_it() -> None:
     (ok,) = plan(env(appointment(ConfirmationChannel.SMS, branch="HH-01")), BRANCHES)
     assert ok.failure is None
-    assert (
-        ok.text
-        == "Autohaus Hansa Hamburg: Ihr Werkstatttermin am 03.12.2026 um 09:30 Uhr ist bestätigt."
+    assert ok.text == (
+        "Autohaus Hansa Hamburg: Ihr Werkstatttermin am 03.12.2026 um 09:30 Uhr ist bestätigt."
+        " Keine SMS mehr? Antworten Sie STOP."
     )
     (refused,) = plan(env(appointment(ConfirmationChannel.SMS, branch="M-01")), BRANCHES)
     assert refused.failure is not None
@@ -280,6 +288,7 @@ def test_a_reminder_is_rendered_from_its_templates_by_the_confirmation_s_channel
     (sms,) = plan(env(reminder(Channel.SMS, start=START, due_at=due), "evt-2"), BRANCHES, now=due)
     assert sms.text == (
         "Autohaus Hansa Hamburg: Erinnerung an Ihren Werkstatttermin am 03.12.2026 um 09:30 Uhr."
+        " Keine SMS mehr? Antworten Sie STOP."
     )
 
 
@@ -296,3 +305,44 @@ def test_a_reminder_read_late_in_the_quiet_hours_or_after_the_start_is_missed() 
     (after,) = plan(env(reminder(start=START, due_at=evening)), BRANCHES, now=morning)
     assert after.failure is not None
     assert after.failure.code == "REMINDER_MISSED"
+
+
+LINKS = CustomerLinks("https://termine.example/", "a-secret-of-at-least-thirty-two-chars")
+
+
+def _tokens(text: str) -> list[customer_links.CustomerLink]:
+    urls = [w for w in text.split() if w.startswith("https://termine.example/termin/")]
+    return [customer_links.read(LINKS.secret, u.rsplit("/", 1)[1]) for u in urls]
+
+
+def test_a_confirmation_and_a_reminder_carry_the_customers_links_to_their_appointment() -> None:
+    event = appointment(ConfirmationChannel.EMAIL)
+    (confirmation,) = plan(env(event), BRANCHES, links=LINKS)
+    assert "Termin absagen: https://termine.example/termin/" in confirmation.text
+    assert [(t.appointment_id, t.purpose) for t in _tokens(confirmation.text)] == [
+        (event.appointment_id, LinkPurpose.CANCEL),
+        (event.appointment_id, LinkPurpose.OTHER_TIME),
+    ]
+    assert confirmation.html is not None
+    assert confirmation.html.count('<a href="https://termine.example/termin/') == 2
+    due = reminder(channel=Channel.EMAIL)
+    (mail,) = plan(env(due), BRANCHES, links=LINKS, now=due.due_at)
+    assert [t.purpose for t in _tokens(mail.text)] == [
+        LinkPurpose.CONFIRM,
+        LinkPurpose.CANCEL,
+        LinkPurpose.OTHER_TIME,
+    ]
+    assert {t.appointment_id for t in _tokens(mail.text)} == {due.appointment_id}
+    sms = reminder(channel=Channel.SMS, recipient="+4917612345678")
+    (short,) = plan(env(sms), BRANCHES, links=LINKS, now=sms.due_at)
+    (link,) = _tokens(short.text)
+    assert link.purpose is LinkPurpose.ANY
+    assert short.text.endswith("Keine SMS mehr? Antworten Sie STOP.")
+    assert len(short.text) <= 2 * 153  # two SMS at most
+
+
+def test_without_a_link_secret_the_messages_carry_no_links() -> None:
+    (confirmation,) = plan(env(appointment(ConfirmationChannel.EMAIL)), BRANCHES)
+    assert "/termin/" not in confirmation.text
+    assert "Passt der Termin nicht mehr?" not in confirmation.text
+    assert confirmation.text.endswith("Ihr Serviceteam Autohaus Hansa Hamburg")

@@ -37,7 +37,12 @@ from osb_contracts.dms import (
     MasterChange,
     VehicleMasterChanged,
 )
-from osb_contracts.leads import AppointmentCreated, LeadCancelledByCustomer, VehicleCase
+from osb_contracts.leads import (
+    AppointmentCreated,
+    LeadCancelledByCustomer,
+    LeadRescheduleRequested,
+    VehicleCase,
+)
 from osb_contracts.portal import (
     BookingCancelled,
     BookingSubmitted,
@@ -286,7 +291,10 @@ class Dms:
         """What the DMS publishes in answer to one of this system's events."""
         if isinstance(message, AppointmentCreated):
             return self._appointment(message, now)
-        if isinstance(message, LeadCancelledByCustomer) and message.appointment_id:
+        if (
+            isinstance(message, LeadCancelledByCustomer | LeadRescheduleRequested)
+            and message.appointment_id
+        ):
             if found := self.appointments.get(message.appointment_id):
                 found.deleted = True
         elif isinstance(message, CustomerRegistered):

@@ -21,7 +21,9 @@ from osb_platform.http import (
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from lead_intake import SERVICE
+from lead_intake.adapters.appointments import AppointmentBook
 from lead_intake.adapters.idempotency import IdempotencyStore
+from lead_intake.entrypoints.customer_page import router as customer_page
 from lead_intake.entrypoints.http import router
 from lead_intake.entrypoints.subscribers import subscribers
 from lead_intake.entrypoints.wiring import Wiring
@@ -39,7 +41,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with service_runtime(SERVICE, settings, MIGRATIONS, pool_size=5) as run:
-            wiring = Wiring(run.producer, IdempotencyStore(run.engine), branches, clock)
+            secret = settings.customer_link_secret
+            wiring = Wiring(
+                run.producer,
+                IdempotencyStore(run.engine),
+                branches,
+                clock,
+                AppointmentBook(run.engine),
+                secret.get_secret_value() if secret else None,
+            )
             broker = subscribers.broker(
                 settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,
@@ -65,6 +75,7 @@ def create_app(
     install_tracing(app)
     install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
+    app.include_router(customer_page)
     return app
 
 
@@ -79,6 +90,10 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
         subscribers.consumed(settings.consumer_group),
         servers=settings.kafka_bootstrap_servers,
         service=SERVICE,
-        summary="Portal bookings and cancellations in; validated, normalised lead requests out.",
+        summary=(
+            "Portal bookings and cancellations in, and the appointments of the lead events "
+            "for the customers' links; validated, normalised lead requests and the "
+            "customers' answers out."
+        ),
         produces=[LEAD_REQUESTS],
     )

@@ -34,6 +34,7 @@ from osb_contracts.leads import (
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
+    LeadRescheduleRequested,
 )
 from osb_contracts.topics import LEAD_EVENTS, Topic
 from osb_contracts.values import LeadStatus
@@ -142,6 +143,12 @@ class _NoShow(_View):
         row["status"] = LeadStatus.NO_SHOW.value
 
 
+class _RescheduleRequested(_View):
+    def change(self, row: dict[str, Any], calendar: WorkingCalendar) -> None:
+        # open again; the first decision stays counted, the appointment is gone
+        row |= {"status": LeadStatus.NEW.value, "appointment_day": None, "arrived": False}
+
+
 class _Rejected(_View):
     rejected_at: datetime
     reason: str | None = None
@@ -188,6 +195,7 @@ VIEWS: dict[str, tuple[type[Message], type[_View]]] = {
         (LeadNotificationOutcome, _Outcome),
         (LeadArrived, _Arrived),
         (LeadNoShow, _NoShow),
+        (LeadRescheduleRequested, _RescheduleRequested),
     )
 }
 

@@ -13,11 +13,13 @@ from osb_contracts.leads import (
     LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
+    LeadConfirmedByCustomer,
     LeadCreated,
     LeadNoShow,
     LeadNotificationOutcome,
     LeadOverdue,
     LeadRejected,
+    LeadRescheduleRequested,
     LeadUpdated,
 )
 from osb_contracts.topics import LEAD_EVENTS
@@ -35,6 +37,7 @@ _STATUS_OF: dict[type[Message], LeadStatus] = {
     LeadCancelledByCustomer: LeadStatus.CANCELLED_BY_CUSTOMER,
     LeadOverdue: LeadStatus.NEW,  # still new, now past its deadline
     LeadNoShow: LeadStatus.NO_SHOW,
+    LeadRescheduleRequested: LeadStatus.NEW,  # the customer wants another time
 }
 
 
@@ -44,7 +47,10 @@ def lead_change(record: ConsumerRecord[bytes, bytes]) -> LeadChange | None:
         message = decode(record.headers, record.value or b"").message
     except ContractError:
         return None  # not ours to judge: lead-manager wrote it; the page reloads anyway
-    if isinstance(message, LeadCreated | LeadUpdated | LeadNotificationOutcome | LeadArrived):
+    if isinstance(
+        message,
+        LeadCreated | LeadUpdated | LeadNotificationOutcome | LeadArrived | LeadConfirmedByCustomer,
+    ):
         status = message.status
     elif type(message) in _STATUS_OF:
         status = _STATUS_OF[type(message)]

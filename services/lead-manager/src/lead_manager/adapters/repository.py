@@ -72,6 +72,7 @@ def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, A
         "trace_parent": lead.trace_parent,
         "escalated_at": lead.escalated_at,
         "arrived_at": lead.arrived_at,
+        "confirmed_by_customer_at": lead.confirmed_by_customer_at,
         "created_at": now,
         "updated_at": now,
     }
@@ -98,6 +99,7 @@ def lead_from_row(row: Any) -> Lead:
         respond_by=row.respond_by,
         escalated_at=row.escalated_at,
         arrived_at=row.arrived_at,
+        confirmed_by_customer_at=row.confirmed_by_customer_at,
         trace_parent=row.trace_parent,
     )
 

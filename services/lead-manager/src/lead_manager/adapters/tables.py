@@ -93,6 +93,8 @@ leads = Table(
     Column("escalated_at", DateTime(timezone=True)),  # reported overdue (LeadOverdue)
     Column("trace_parent", String(55)),  # the booking's W3C traceparent
     Column("arrived_at", DateTime(timezone=True)),  # the customer checked in (the DMS)
+    # the customer confirmed the appointment by a link in a confirmation or a reminder
+    Column("confirmed_by_customer_at", DateTime(timezone=True)),
     Column("search_text", Text, Computed(SEARCH_TEXT, persisted=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

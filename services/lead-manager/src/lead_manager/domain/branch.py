@@ -32,17 +32,26 @@ DEFAULT_TEMPLATES = {
     ),
     "confirmation_email": (
         "Guten Tag {{ name }},\n\nIhr Werkstatttermin am {{ date }} um {{ time }} Uhr für "
-        "{{ vehicle }} ist bestätigt.\n\nMit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+        "{{ vehicle }} ist bestätigt.\n\n{% if cancel_link %}Passt der Termin nicht mehr?\n"
+        "Termin absagen: {{ cancel_link }}\nAnderen Termin wünschen: {{ other_time_link }}"
+        "\n\n{% endif %}Mit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
     ),
     "reminder_email": (
         "Guten Tag {{ name }},\n\nwir erinnern Sie an Ihren Werkstatttermin am {{ date }} um "
-        "{{ time }} Uhr für {{ vehicle }}.\n\nMit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+        "{{ time }} Uhr für {{ vehicle }}.\n\n{% if confirm_link %}Kommen Sie wie geplant? "
+        "Termin bestätigen: {{ confirm_link }}\nTermin absagen: {{ cancel_link }}\n"
+        "Anderen Termin wünschen: {{ other_time_link }}\n\n{% endif %}"
+        "Mit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
     ),
     "reminder_sms": (
         "{{ branch }}: Erinnerung an Ihren Werkstatttermin am {{ date }} um {{ time }} Uhr."
+        "{% if answer_link %} Bestätigen, absagen, verschieben: {{ answer_link }}{% endif %}"
+        " Keine SMS mehr? Antworten Sie STOP."
     ),
     "confirmation_sms": (
         "{{ branch }}: Ihr Werkstatttermin am {{ date }} um {{ time }} Uhr ist bestätigt."
+        "{% if answer_link %} Absagen oder verschieben: {{ answer_link }}{% endif %}"
+        " Keine SMS mehr? Antworten Sie STOP."
     ),
 }
 REJECTION_SUBJECT = "Ihr Terminwunsch bei {branch}"

@@ -19,6 +19,7 @@ from osb_contracts.leads import (
     LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
+    LeadConfirmedByCustomer,
     LeadCreated,
     LeadNoShow,
     LeadNotificationOutcome,
@@ -26,6 +27,7 @@ from osb_contracts.leads import (
     LeadRejected,
     LeadReminderDue,
     LeadRequested,
+    LeadRescheduleRequested,
     LeadUpdated,
     NotificationPurpose,
     UnusableValue,
@@ -55,6 +57,7 @@ class Trigger(StrEnum):
     CORRECT_DATA = "CORRECT_DATA"
     ARRIVE = "ARRIVE"
     NO_SHOW = "NO_SHOW"
+    CUSTOMER_RESCHEDULES = "CUSTOMER_RESCHEDULES"
 
 
 _VERBS = {  # for the English reasons; the page phrases the codes in German
@@ -65,6 +68,7 @@ _VERBS = {  # for the English reasons; the page phrases the codes in German
     Trigger.CORRECT_DATA: "correct",
     Trigger.ARRIVE: "mark arrived",
     Trigger.NO_SHOW: "mark a no-show",
+    Trigger.CUSTOMER_RESCHEDULES: "reschedule on the customer's behalf",
 }
 
 _S = LeadStatus
@@ -83,6 +87,8 @@ TRANSITIONS: dict[tuple[LeadStatus, Trigger], tuple[LeadStatus, bool]] = {
     (_S.SCHEDULED, Trigger.ARRIVE): (_S.SCHEDULED, False),
     (_S.NO_SHOW, Trigger.ARRIVE): (_S.SCHEDULED, False),
     (_S.NO_SHOW, Trigger.APPOINTMENT_DELETED): (_S.CANCELLED, False),
+    # the customer asks for another time by a link: the advisor decides anew
+    (_S.SCHEDULED, Trigger.CUSTOMER_RESCHEDULES): (_S.NEW, False),
     **{(s, Trigger.CORRECT_DATA): (s, True) for s in _CLOSED},
     **{(s, Trigger.SCHEDULE): (_S.SCHEDULED, True) for s in _CLOSED},
 }
@@ -227,6 +233,8 @@ class Lead:
     respond_by: datetime | None = None
     escalated_at: datetime | None = None  # when it was reported overdue (once)
     arrived_at: datetime | None = None  # the customer's arrival for the appointment (DMS)
+    # the customer confirmed the appointment by a link in a confirmation or reminder
+    confirmed_by_customer_at: datetime | None = None
     trace_parent: str | None = None  # the booking's trace context (W3C traceparent)
     version: int = 1
     events: list[Message] = field(default_factory=list, compare=False)
@@ -313,6 +321,7 @@ class Lead:
         self.appointment_id = appointment.id
         self.acceptor = appointment.acceptor
         self.arrived_at = None  # a new appointment: its customer has not come yet
+        self.confirmed_by_customer_at = None  # nor confirmed it
         self._record(
             actor,
             at,
@@ -467,7 +476,83 @@ class Lead:
             )
         )
 
-    def cancel_by_customer(self, *, actor: Actor, at: datetime, reason: str | None) -> None:
+    def confirm_by_customer(self, *, actor: Actor, appointment_id: UUID, at: datetime) -> None:
+        """The customer confirmed the appointment by a link in a message about it (once)."""
+        self._require_appointment(appointment_id)
+        if self.confirmed_by_customer_at is not None:
+            raise TransitionRefusedError("the customer confirmed already", code="CONFIRMED_ALREADY")
+        self.confirmed_by_customer_at = at
+        self._record(actor, at, "confirmed by the customer", self.status)
+        self.events.append(
+            LeadConfirmedByCustomer(
+                lead_id=self.id,
+                branch_id=self.branch_id,
+                status=self.status,
+                appointment_id=appointment_id,
+                confirmed_at=at,
+            )
+        )
+
+    def request_other_time(
+        self,
+        *,
+        actor: Actor,
+        appointment_id: UUID,
+        requested_start: datetime,
+        note: str | None,
+        at: datetime,
+    ) -> None:
+        """The customer asked for another time by a link: NEW again with the wish as the
+        requested time (its deadline the caller's to set); the DMS removes the appointment."""
+        self._require_appointment(appointment_id)
+        previous = self._move(self._decide(Trigger.CUSTOMER_RESCHEDULES, actor))
+        self.requested_start, self.requested_end = requested_start, None
+        self.appointment_id = None
+        self.arrived_at = self.confirmed_by_customer_at = self.escalated_at = None
+        self._record(
+            actor,
+            at,
+            "other time wanted by the customer",
+            previous,
+            reason=note,
+            details={"appointment_id": str(appointment_id)},
+        )
+        self.events.append(
+            LeadRescheduleRequested(
+                lead_id=self.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                appointment_id=appointment_id,
+                requested_start=requested_start,
+                note=note,
+                requested_at=at,
+            )
+        )
+
+    def _require_appointment(self, appointment_id: UUID) -> None:
+        """A customer's link names the appointment it was sent for: only that one, while
+        the lead is scheduled with it."""
+        if self.status is not LeadStatus.SCHEDULED or appointment_id != self.appointment_id:
+            raise TransitionRefusedError(
+                "the customer's link is for an appointment this lead no longer has",
+                code="NOT_THIS_APPOINTMENT",
+            )
+
+    def cancel_by_customer(
+        self,
+        *,
+        actor: Actor,
+        at: datetime,
+        reason: str | None,
+        appointment_id: UUID | None = None,
+    ) -> None:
+        """``appointment_id``: the appointment the customer's link named (None: the portal's
+        cancellation of the booking, whatever became of it)."""
+        if appointment_id is not None and appointment_id != self.appointment_id:
+            raise TransitionRefusedError(
+                "the cancellation is for an appointment this lead no longer has",
+                code="NOT_THIS_APPOINTMENT",
+            )
         target = self._decide(Trigger.CUSTOMER_CANCELS, actor)
         previous = self._move(target)
         self._record(actor, at, "cancelled by the customer", previous, reason=reason)

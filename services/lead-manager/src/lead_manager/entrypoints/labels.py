@@ -36,6 +36,7 @@ TRIGGER_LABELS = {
     Trigger.CORRECT_DATA: "korrigiert",
     Trigger.ARRIVE: "als erschienen vermerkt",
     Trigger.NO_SHOW: "als nicht erschienen vermerkt",
+    Trigger.CUSTOMER_RESCHEDULES: "auf Kundenwunsch neu terminiert",
 }
 CONFIGURATION_TEXTS = {
     NO_ACTIVE_ACCEPTOR: (
@@ -92,6 +93,11 @@ HISTORY_LABELS = {
     "arrived late": "Kunde verspätet erschienen (DMS)",
     "no-show": "Kunde nicht erschienen",
     "reminder due": "Terminerinnerung fällig",
+    "confirmed by the customer": "Termin vom Kunden bestätigt (Link)",
+    # the notifier's reason for an SMS to a number that answered STOP (notifier dispatch.py)
+    "the customer opted out of SMS (STOP)": "Kunde hat SMS abbestellt (STOP)",
+    "other time wanted by the customer": "Kunde wünscht einen anderen Termin (Link), der "
+    "Termin wird im DMS gelöscht",
 }
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
 WEEKDAYS_SHORT = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
@@ -182,6 +188,10 @@ PLACEHOLDER_LABELS = {
     "branch": "Name des Betriebs",
     "vehicle": "Fahrzeug: Marke, Modell, Kennzeichen",
     "booking_reference": "Buchungsnummer der Online-Terminbuchung",
+    "confirm_link": "Link: Termin bestätigen (Bestätigung, Erinnerung)",
+    "cancel_link": "Link: Termin absagen (Bestätigung, Erinnerung)",
+    "other_time_link": "Link: anderen Termin wünschen (Bestätigung, Erinnerung)",
+    "answer_link": "Link zu allen drei Antworten, für die SMS (Bestätigung, Erinnerung)",
 }
 
 # The API's error codes as the page says them; {name} is the error's parameter of that name,
@@ -243,6 +253,11 @@ LIVE_TEXTS = {
     "LeadOverdue.unnamed": "Frist überschritten: Ein neuer Lead ist noch nicht beantwortet.",
     "LeadNoShow": "Nicht erschienen: {name} ist nicht zum Termin gekommen.",
     "LeadNoShow.unnamed": "Ein Kunde ist nicht zu seinem Termin gekommen.",
+    "LeadConfirmedByCustomer": "Termin bestätigt: {name} kommt zum Termin.",
+    "LeadConfirmedByCustomer.unnamed": "Ein Kunde hat seinen Termin bestätigt.",
+    "LeadRescheduleRequested": "Anderer Termin gewünscht: {name} bittet um einen neuen "
+    "Termin, der Lead ist wieder neu.",
+    "LeadRescheduleRequested.unnamed": "Ein Kunde bittet um einen anderen Termin.",
 }
 
 

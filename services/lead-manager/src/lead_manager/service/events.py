@@ -14,7 +14,12 @@ from typing import Any
 
 from osb_contracts import Envelope
 from osb_contracts.dms import AppointmentDeleted, CustomerArrived
-from osb_contracts.leads import LeadCancellationRequested, LeadRequested
+from osb_contracts.leads import (
+    CustomerAnswer,
+    CustomerAnswered,
+    LeadCancellationRequested,
+    LeadRequested,
+)
 from osb_contracts.notifications import NotificationFailed, NotificationSent
 from prometheus_client import Counter
 
@@ -39,7 +44,9 @@ LEADS_CREATED = Counter("osb_lead_manager_leads_created_total", "NEW leads creat
 async def handle_lead_requests(
     uow: UnitOfWork, envelopes: Sequence[Envelope[Any]], *, clock: Callable[[], datetime]
 ) -> None:
-    """LeadRequested makes a NEW lead; LeadCancellationRequested makes it CANCELLED_BY_CUSTOMER."""
+    """LeadRequested makes a NEW lead; LeadCancellationRequested makes it
+    CANCELLED_BY_CUSTOMER; CustomerAnswered records the customer's answer about the
+    appointment."""
     async with uow:
         fresh = await uow.first_seen(LEAD_REQUESTS_CONSUMER, [e.id for e in envelopes])
         pending: list[tuple[Lead, Envelope[Any]]] = []
@@ -67,9 +74,9 @@ async def handle_lead_requests(
                 lead = Lead.create(message, actor=SYSTEM_PORTAL, at=clock())
                 lead.trace_parent = envelope.traceparent  # the booking's trace, kept
                 pending.append((lead, envelope))
-            elif isinstance(message, LeadCancellationRequested):
+            elif isinstance(message, LeadCancellationRequested | CustomerAnswered):
                 await create_pending()  # the lead may be in this very batch
-                await _cancel_by_customer(uow, message, envelope, clock)
+                await _from_customer(uow, message, envelope, clock)
         await create_pending()
         await uow.commit()
 
@@ -81,21 +88,43 @@ async def _set_deadlines(uow: UnitOfWork, new: Sequence[Lead]) -> None:
         lead.respond_by = branches[lead.branch_id].respond_by(lead.received_at)
 
 
-async def _cancel_by_customer(
+async def _from_customer(
     uow: UnitOfWork,
-    message: LeadCancellationRequested,
+    message: LeadCancellationRequested | CustomerAnswered,
     envelope: Envelope[Any],
     clock: Callable[[], datetime],
 ) -> None:
     lead = await uow.leads.get(message.lead_id, for_update=True)
     if lead is None:
-        log.warning("customer cancellation for unknown lead %s", message.lead_id)
+        log.warning("%s for unknown lead %s", envelope.type, message.lead_id)
         EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "unknown lead").inc()
         return
     try:
-        lead.cancel_by_customer(actor=SYSTEM_PORTAL, at=clock(), reason=message.reason)
+        if isinstance(message, LeadCancellationRequested):
+            lead.cancel_by_customer(
+                actor=SYSTEM_PORTAL,
+                at=clock(),
+                reason=message.reason,
+                appointment_id=message.appointment_id,
+            )
+        elif message.answer is CustomerAnswer.CONFIRMED:
+            lead.confirm_by_customer(
+                actor=SYSTEM_PORTAL, appointment_id=message.appointment_id, at=clock()
+            )
+        else:
+            assert message.requested_start is not None  # the contract holds it to OTHER_TIME
+            lead.request_other_time(
+                actor=SYSTEM_PORTAL,
+                appointment_id=message.appointment_id,
+                requested_start=message.requested_start,
+                note=message.note,
+                at=clock(),
+            )
+            # to be answered anew, from now
+            settings = await settings_of(uow, [lead.branch_id])
+            lead.respond_by = settings[lead.branch_id].respond_by(clock())
     except TransitionRefusedError as refused:
-        log.warning("customer cancellation of lead %s refused: %s", lead.id, refused.reason)
+        log.warning("%s of lead %s refused: %s", envelope.type, lead.id, refused.reason)
         EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "transition refused").inc()
         return
     await uow.leads.save(lead)

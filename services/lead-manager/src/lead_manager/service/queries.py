@@ -103,6 +103,8 @@ class LeadView(Model):
     # while the lead is new: how its response deadline stands
     deadline: DeadlineView | None = None
     arrived_at: datetime | None = None  # the customer checked in for the appointment (DMS)
+    # the customer confirmed the appointment by a link (a confirmation's or a reminder's)
+    confirmed_by_customer_at: datetime | None = None
 
     @classmethod
     def of(
@@ -130,6 +132,7 @@ class LeadView(Model):
             appointment_id=lead.appointment_id,
             acceptor=lead.acceptor,
             arrived_at=lead.arrived_at,
+            confirmed_by_customer_at=lead.confirmed_by_customer_at,
         )
 
 

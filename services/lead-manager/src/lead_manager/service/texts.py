@@ -26,6 +26,11 @@ def placeholders(lead: Lead, branch: BranchSettings) -> dict[str, str]:
         "branch": branch.name,
         "vehicle": " ".join(p for p in (v.make, v.model, v.licence_plate) if p) or "Ihr Fahrzeug",
         "booking_reference": lead.booking_id,
+        # a rejection has no appointment to answer about: no links (the templates test them)
+        "confirm_link": "",
+        "cancel_link": "",
+        "other_time_link": "",
+        "answer_link": "",
     }
 
 

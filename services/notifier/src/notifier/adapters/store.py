@@ -16,11 +16,12 @@ from osb_contracts.notifications import NotificationFailed, NotificationSent
 from osb_contracts.values import Channel
 from osb_platform.db import insert_many
 from osb_platform.outbox import OutgoingEvent, add_to_outbox, first_seen
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier import SOURCE
-from notifier.adapters.tables import inbox, notifications, outbox
+from notifier.adapters.tables import inbox, notifications, outbox, sms_opt_outs
 from notifier.domain.notification import Claimed, Draft, SendFailedError, Status
 
 RESEND_CONSUMER = "notifier.commands"  # the inbox's consumer name for resend requests
@@ -49,6 +50,27 @@ class NotificationStore:
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime]) -> None:
         self._engine = engine
         self._clock = clock
+
+    async def opt_out(self, phone: str, keyword: str) -> None:
+        """No more SMS to ``phone`` (E.164): its owner answered ``keyword`` (STOP)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(sms_opt_outs)
+                .values(phone=phone, opted_out_at=self._clock(), keyword=keyword)
+                .on_conflict_do_nothing()
+            )
+
+    async def opt_in(self, phone: str) -> None:
+        """SMS to ``phone`` again (its owner answered START)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(sms_opt_outs).where(sms_opt_outs.c.phone == phone))
+
+    async def opted_out(self, phone: str) -> bool:
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(
+                select(sms_opt_outs.c.phone).where(sms_opt_outs.c.phone == phone)
+            )
+        return found is not None
 
     async def record(self, drafts: Sequence[Draft]) -> list[UUID]:
         """Insert the drafts not recorded before, in one transaction; those known to fail

@@ -52,5 +52,14 @@ notifications = Table(
     ),
 )
 
+# numbers that answered STOP to an SMS (E.164); their SMS fail as SMS_OPTED_OUT until START
+sms_opt_outs = Table(
+    "sms_opt_outs",
+    metadata,
+    Column("phone", String(20), primary_key=True),
+    Column("opted_out_at", DateTime(timezone=True), nullable=False),
+    Column("keyword", String(20), nullable=False),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -16,6 +16,7 @@ from osb_contracts.values import Channel, ConfirmationChannel
 from notifier.domain.notification import Draft, SendFailedError
 from notifier.domain.texts import (
     DEFAULT_TEMPLATES,
+    CustomerLinks,
     TemplateFailedError,
     as_html,
     escalation,
@@ -53,10 +54,11 @@ def plan(
     branches: Mapping[str, BranchChannels],
     *,
     now: datetime | None = None,
+    links: CustomerLinks | None = None,
 ) -> list[Draft]:
     """The notifications ``envelope`` asks for, read at ``now`` (a reminder read after its
     appointment began or in the quiet hours, the notifier having been away, is recorded as
-    missed instead of sent)."""
+    missed instead of sent); ``links``: how the customer's links are made (None: none)."""
     message = envelope.message
     subject: str | None = None
     if isinstance(message, LeadRejected):
@@ -99,13 +101,22 @@ def plan(
         to = message.recipient if message.confirmation is not ConfirmationChannel.NONE else None
         channel = Channel(message.confirmation.value) if to else Channel.EMAIL
         return (
-            [_to_customer(envelope, message, channel, to, "confirmation", branches)] if to else []
+            [_to_customer(envelope, message, channel, to, "confirmation", branches, links)]
+            if to
+            else []
         )
     if isinstance(message, LeadReminderDue):
         late = _too_late(message, now or datetime.now(UTC), branches)
         return [
             _to_customer(
-                envelope, message, message.channel, message.recipient, "reminder", branches, late
+                envelope,
+                message,
+                message.channel,
+                message.recipient,
+                "reminder",
+                branches,
+                links,
+                late,
             )
         ]
     return []
@@ -118,11 +129,12 @@ def _to_customer(
     recipient: str,
     kind: str,
     branches: Mapping[str, BranchChannels],
+    links: CustomerLinks | None,
     failure: SendFailedError | None = None,
 ) -> Draft:
     """A confirmation or reminder of the appointment from the branch's ``kind`` templates."""
     branch = _branch(branches, message.branch_id)
-    values = placeholders(message, branch_name=branch.name, zone=branch.timezone)
+    values = placeholders(message, branch_name=branch.name, zone=branch.timezone, links=links)
     try:
         if channel is Channel.EMAIL:
             subject = render(branch.template(f"{kind}_email_subject"), values)

@@ -6,31 +6,43 @@ rendered here from the branch's template with the event's data.
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
 from zoneinfo import ZoneInfo
 
 from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadReminderDue
-from osb_platform import templates
+from osb_platform import customer_links, templates
+from osb_platform.customer_links import LinkPurpose
 
 DEFAULT_TEMPLATES = {
     "confirmation_email_subject": "Ihr Werkstatttermin am {{ date }} bei {{ branch }}",
     "confirmation_email": (
-        "Guten Tag {{ name }},\n\n"
-        "Ihr Werkstatttermin am {{ date }} um {{ time }} Uhr für {{ vehicle }} ist bestätigt.\n\n"
-        "Mit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+        "Guten Tag {{ name }},\n\nIhr Werkstatttermin am {{ date }} um {{ time }} Uhr für "
+        "{{ vehicle }} ist bestätigt.\n\n{% if cancel_link %}Passt der Termin nicht mehr?\n"
+        "Termin absagen: {{ cancel_link }}\nAnderen Termin wünschen: {{ other_time_link }}"
+        "\n\n{% endif %}Mit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
     ),
     "confirmation_sms": (
         "{{ branch }}: Ihr Werkstatttermin am {{ date }} um {{ time }} Uhr ist bestätigt."
+        "{% if answer_link %} Absagen oder verschieben: {{ answer_link }}{% endif %}"
+        " Keine SMS mehr? Antworten Sie STOP."
     ),
     "rejection_email_subject": "Ihr Terminwunsch bei {{ branch }}",
     "reminder_email_subject": "Erinnerung: Ihr Werkstatttermin am {{ date }} bei {{ branch }}",
     "reminder_email": (
         "Guten Tag {{ name }},\n\nwir erinnern Sie an Ihren Werkstatttermin am {{ date }} um "
-        "{{ time }} Uhr für {{ vehicle }}.\n\nMit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
+        "{{ time }} Uhr für {{ vehicle }}.\n\n{% if confirm_link %}Kommen Sie wie geplant? "
+        "Termin bestätigen: {{ confirm_link }}\nTermin absagen: {{ cancel_link }}\n"
+        "Anderen Termin wünschen: {{ other_time_link }}\n\n{% endif %}"
+        "Mit freundlichen Grüßen\nIhr Serviceteam {{ branch }}"
     ),
     "reminder_sms": (
         "{{ branch }}: Erinnerung an Ihren Werkstatttermin am {{ date }} um {{ time }} Uhr."
+        "{% if answer_link %} Bestätigen, absagen, verschieben: {{ answer_link }}{% endif %}"
+        " Keine SMS mehr? Antworten Sie STOP."
     ),
 }
 
@@ -56,9 +68,35 @@ class TemplateFailedError(ValueError):
     """The branch's template cannot be rendered with this event (a permanent failure)."""
 
 
+@dataclass(frozen=True)
+class CustomerLinks:
+    """Where the customer answers (lead-intake's public address) and the secret the links
+    are signed with (shared with lead-intake)."""
+
+    base_url: str
+    secret: str
+
+    def __call__(self, appointment_id: uuid.UUID, purpose: LinkPurpose) -> str:
+        return customer_links.url(self.base_url, self.secret, appointment_id, purpose)
+
+
+# the link placeholders; empty where the notifier makes no links (templates test them)
+LINK_PLACEHOLDERS = {
+    "confirm_link": LinkPurpose.CONFIRM,
+    "cancel_link": LinkPurpose.CANCEL,
+    "other_time_link": LinkPurpose.OTHER_TIME,
+    "answer_link": LinkPurpose.ANY,
+}
+
+
 def placeholders(
-    event: AppointmentCreated | LeadReminderDue, *, branch_name: str, zone: str
+    event: AppointmentCreated | LeadReminderDue,
+    *,
+    branch_name: str,
+    zone: str,
+    links: CustomerLinks | None = None,
 ) -> dict[str, str]:
+    """``links``: the customer's links to answer about the appointment (None: none)."""
     c, v = event.customer, event.vehicle
     start = event.start.astimezone(ZoneInfo(zone))
     return {
@@ -71,6 +109,10 @@ def placeholders(
         "branch": branch_name,
         "vehicle": " ".join(p for p in (v.make, v.model, v.licence_plate) if p) or "Ihr Fahrzeug",
         "booking_reference": event.booking_id,
+        **{
+            name: links(event.appointment_id, purpose) if links else ""
+            for name, purpose in LINK_PLACEHOLDERS.items()
+        },
     }
 
 
@@ -81,13 +123,22 @@ def render(template: str, values: Mapping[str, str]) -> str:
         raise TemplateFailedError(str(exc)) from None
 
 
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
 def as_html(text: str, *, title: str) -> str:
-    """The HTML part of a mail: the same text, escaped, paragraphs kept."""
+    """The HTML part of a mail: the same text, escaped, paragraphs kept, addresses linked."""
     paragraphs = "".join(
-        f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n") if p.strip()
+        f"<p>{_linked(escape(p)).replace(chr(10), '<br>')}</p>"
+        for p in text.split("\n\n")
+        if p.strip()
     )
     return (
         '<!DOCTYPE html><html lang="de"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title></head>"
         f'<body style="font-family: sans-serif">{paragraphs}</body></html>'
     )
+
+
+def _linked(escaped: str) -> str:
+    return _URL.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escaped)

@@ -33,6 +33,7 @@ from notifier.adapters.sms import HttpSmsGateway
 from notifier.adapters.store import NotificationStore
 from notifier.adapters.tables import outbox
 from notifier.domain.notification import RetryPolicy
+from notifier.entrypoints.http import router
 from notifier.entrypoints.subscribers import Consuming, subscribers
 from notifier.service.dispatch import Dispatcher
 from notifier.settings import Settings
@@ -102,12 +103,16 @@ def create_app(
                 subscribers.broker(
                     settings.kafka_bootstrap_servers,
                     group_id=settings.consumer_group,
-                    deps=Consuming(store, branches, dispatcher.wake),
+                    deps=Consuming(
+                        store, branches, dispatcher.wake, links=settings.customer_links()
+                    ),
                     producer=run.producer,
                 )
             )
             app.state.checks = readiness(run.engine, run.producer, NOTIFICATION_EVENTS.name)
             app.state.store = store
+            reply_token = settings.sms_reply_token
+            app.state.sms_reply_token = reply_token.get_secret_value() if reply_token else None
             app.state.branch_settings = published
             yield
 
@@ -118,6 +123,7 @@ def create_app(
     install_metrics(app)
     install_tracing(app)
     install_asyncapi(app, asyncapi(settings))
+    app.include_router(router)
     return app
 
 

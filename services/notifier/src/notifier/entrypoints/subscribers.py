@@ -16,6 +16,7 @@ from osb_platform.subscriber import Subscribers
 
 from notifier import SERVICE
 from notifier.domain.plan import BranchChannels
+from notifier.domain.texts import CustomerLinks
 from notifier.service.intake import record_notifications, resend_notifications
 from notifier.service.ports import NotificationBook
 
@@ -33,6 +34,7 @@ class Consuming:
     branches: Mapping[str, BranchChannels]
     wake: asyncio.Event  # the dispatcher's: there is something to send
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    links: CustomerLinks | None = None  # the customer's links in confirmations and reminders
 
 
 subscribers: Subscribers[Consuming] = Subscribers(SERVICE)
@@ -40,7 +42,7 @@ subscribers: Subscribers[Consuming] = Subscribers(SERVICE)
 
 @subscribers.batch(LEAD_EVENTS, only=WANTED)  # other lead events are not ours
 async def lead_events(c: Consuming, envelopes: Sequence[Envelope[Any]]) -> None:
-    if await record_notifications(c.book, envelopes, c.branches, now=c.clock()):
+    if await record_notifications(c.book, envelopes, c.branches, now=c.clock(), links=c.links):
         c.wake.set()
 
 

@@ -27,6 +27,10 @@ OUTCOMES = Counter(
 )
 
 
+# the reason a notification to a number that answered STOP fails with (phrased on the page)
+OPTED_OUT = "the customer opted out of SMS (STOP)"
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -118,6 +122,8 @@ class Dispatcher:
                     raise SendFailedError("MESSAGE_INVALID", str(exc), permanent=True) from None
                 await self._email.send(message)
             else:
+                if await self._store.opted_out(draft.recipient):
+                    raise SendFailedError("SMS_OPTED_OUT", OPTED_OUT, permanent=True)
                 await self._sms.send(
                     to=draft.recipient, text=draft.text, sender=None, reference=str(draft.id)
                 )

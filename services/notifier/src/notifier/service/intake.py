@@ -10,6 +10,7 @@ from osb_contracts import Envelope
 from osb_contracts.notifications import NotificationResendRequested
 
 from notifier.domain.plan import BranchChannels, plan
+from notifier.domain.texts import CustomerLinks
 from notifier.service.ports import NotificationBook
 
 
@@ -19,9 +20,10 @@ async def record_notifications(
     branches: Mapping[str, BranchChannels],
     *,
     now: datetime | None = None,
+    links: CustomerLinks | None = None,
 ) -> int:
     """Return how many new notifications were recorded (redelivered events add none)."""
-    drafts = [d for envelope in envelopes for d in plan(envelope, branches, now=now)]
+    drafts = [d for envelope in envelopes for d in plan(envelope, branches, now=now, links=links)]
     return len(await book.record(drafts)) if drafts else 0
 
 

@@ -30,6 +30,16 @@ class NotificationQueue(Protocol):
         self, claimed: Claimed, error: SendFailedError, next_attempt_at: datetime
     ) -> None: ...
     async def failed(self, claimed: Claimed, error: SendFailedError) -> None: ...
+    async def opted_out(self, phone: str) -> bool:
+        """Whether the number's owner answered STOP to an SMS (and not START since)."""
+        ...
+
+
+class SmsReplies(Protocol):
+    """Where the customers' answers to SMS (STOP, START) are kept."""
+
+    async def opt_out(self, phone: str, keyword: str) -> None: ...
+    async def opt_in(self, phone: str) -> None: ...
 
 
 class NotificationBook(Protocol):

@@ -1,4 +1,4 @@
-from lead_intake.adapters.idempotency import metadata
+from lead_intake.adapters.tables import metadata
 from osb_platform.migrations_env import run
 
 run(metadata)

@@ -56,6 +56,11 @@ _SAMPLE = {
     "branch": "Autohaus Beispiel",
     "vehicle": "VW Golf HH-AB 123",
     "booking_reference": "B-12345",
+    # the customer's links (confirmations and reminders; empty in a rejection)
+    "confirm_link": "https://termine.example/termin/b",
+    "cancel_link": "https://termine.example/termin/a",
+    "other_time_link": "https://termine.example/termin/v",
+    "answer_link": "https://termine.example/termin/t",
 }
 
 

@@ -245,7 +245,9 @@ function setLive(live) {
 
 // The changes that can change how many leads are new (the counter): not an edit, not the
 // DMS deleting an appointment (only a scheduled lead has one).
-const COUNTED = new Set(["LeadCreated", "LeadRejected", "AppointmentCreated", "LeadCancelledByCustomer"]);
+const COUNTED = new Set([
+  "LeadCreated", "LeadRejected", "AppointmentCreated", "LeadCancelledByCustomer", "LeadRescheduleRequested",
+]);
 
 // A delivery's outcome shows only in the lead's detail: the list stays as it is.
 const DETAIL_ONLY = new Set(["LeadNotificationOutcome"]);
