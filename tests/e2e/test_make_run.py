@@ -117,6 +117,12 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
                         break
                     await asyncio.sleep(1)
             assert all(i["booking_id"].startswith(f"{prefix}-") for i in r.json()["items"])
+
+            # The simulated advisor answers some of them with a counter-offer, which the
+            # notifier sends by e-mail with its links (into .local/mail)
+            async with asyncio.timeout(120):
+                while not await _an_offer_sent(http, manager, prefix, auth):
+                    await asyncio.sleep(1)
     finally:
         run.send_signal(signal.SIGINT)
         try:
@@ -127,7 +133,15 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
     printed = out.read_text()
     assert code == 0, printed[-3000:]
     stopped = printed.rsplit("stopped:", 1)[1]
-    for name in ("lead-intake", "lead-manager", "customer-matching", "notifier", "dms", "portal"):
+    for name in (
+        "lead-intake",
+        "lead-manager",
+        "customer-matching",
+        "notifier",
+        "dms",
+        "portal",
+        "advisor",
+    ):
         assert name in stopped
     async with httpx.AsyncClient(timeout=2) as http:
         for url in ready.values():
@@ -137,6 +151,18 @@ async def test_make_run_brings_everything_up_and_ctrl_c_stops_it(
     assert "kafka" not in stopped
     assert "postgres" not in stopped
     await _kafka_answers(kafka_bootstrap_servers)
+
+
+async def _an_offer_sent(
+    http: httpx.AsyncClient, manager: str, prefix: str, auth: dict[str, str]
+) -> bool:
+    params = {"q": prefix, "status": "OFFERED"}
+    offered = (await http.get(f"{manager}/api/v1/leads", params=params, headers=auth)).json()
+    for lead in offered["items"]:
+        detail = (await http.get(f"{manager}/api/v1/leads/{lead['id']}", headers=auth)).json()
+        if any(n["status"] == "SENT" for n in detail["notifications"]):
+            return True
+    return False
 
 
 async def _kafka_answers(bootstrap: str) -> None:

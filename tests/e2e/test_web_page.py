@@ -26,7 +26,7 @@ from faststream.kafka import KafkaBroker
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
-from lead_manager.service.deadlines import send_all_reminders
+from lead_manager.service.deadlines import lapse_all_offers, send_all_reminders
 from osb_contracts import decode
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered
 from osb_contracts.dms import AppointmentDeleted, CustomerArrived
@@ -68,7 +68,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 SECRET = "web-page-test-secret-of-32-characters!"
 WAIT_MS = 20_000
-MAX_BRANCHES = 30
+MAX_BRANCHES = 40
 SHOTS = os.environ.get("OSB_SCREENSHOTS")
 
 
@@ -1704,3 +1704,84 @@ async def test_a_customer_asks_for_another_time_and_the_lead_is_new_with_the_wis
     )
     await customer.goto(link)
     await expect(customer.get_by_role("heading")).to_have_text("Wunsch liegt vor")
+
+
+async def test_a_counter_offer_s_time_is_taken_by_its_link_and_an_untaken_one_lapses(
+    web: Web, database_urls: dict[str, str]
+) -> None:
+    """Ablehnen mit Terminvorschlag: three times by e-mail, the second taken in Chromium from
+    the mail's link; the lead is scheduled at it with the advisor's identification, live on
+    the open page, and confirmed by e-mail. A second offer nobody takes is rejected with the
+    branch's text when its deadline passes (the rule run at that time)."""
+    branch = await web.branch()
+    berlin = ZoneInfo("Europe/Berlin")
+    day = (datetime.now(berlin) + timedelta(days=4)).date()
+    times = [datetime.combine(day, time(hour), berlin) for hour in (9, 11, 15)]
+    taker, silent = await web.lead(branch), await web.lead(branch)
+
+    async def offer(lead: LeadRequested) -> dict[str, Any]:
+        body = {
+            "times": [
+                {"start": t.isoformat(), "end": (t + timedelta(hours=1)).isoformat()} for t in times
+            ],
+            "channel": "EMAIL",
+            "acceptor": "anna",
+            "customer": {"choice": "CASH_SALE"},
+        }
+        r = await web.http.post(
+            f"/api/v1/leads/{lead.lead_id}/offer", json=body, headers=web.auth(branch)
+        )
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    advisor = await web.open(web.token(branch))
+    row = advisor.locator(f'#rows tr[data-lead="{taker.lead_id}"]')
+    await row.get_by_role("button", name=f"Juergen {taker.customer.last_name}").click()
+    await advisor.get_by_role("button", name="Terminvorschlag").click()
+    form = advisor.locator("#offer-form")
+    await form.get_by_label("1. Termin").fill("31.02.2027 09:00")
+    await form.get_by_role("button", name="Terminvorschlag senden").click()
+    await expect(form.locator(".error")).to_have_text(
+        "Bitte geben Sie den 1. Termin als TT.MM.JJJJ HH:MM ein (z. B. 03.12.2026 09:00)."
+    )
+    for n, t in enumerate(times, start=1):
+        await form.get_by_label(f"{n}. Termin").fill(f"{t:%d.%m.%Y %H:%M}")
+    await form.get_by_label("Termin anlegen für").select_option("CASH_SALE")
+    await submit(advisor, form, "Terminvorschlag senden", "Terminvorschlag gesendet")
+    await expect(row.locator(".badge")).to_have_text("Terminvorschlag gesendet")
+    mail = await web.mail_to(taker.customer.email or "", "Terminvorschläge von Autohaus Test")
+    customer = await web.mail_in_browser(mail)
+    await expect(customer.get_by_role("link")).to_have_count(3)
+    await customer.get_by_role("link").nth(1).click()
+    await expect(customer.get_by_role("heading")).to_have_text("Unsere Terminvorschläge")
+    await expect(customer.get_by_role("button")).to_have_count(1)
+    await customer.get_by_role("button", name=f"{day:%d.%m.%Y} um 11:00 Uhr wählen").click()
+    await expect(customer.get_by_role("heading")).to_have_text("Termin gewählt")
+
+    await expect(row.locator(".badge")).to_have_text("Geplant", timeout=WAIT_MS)
+    detail = (await web.http.get(f"/api/v1/leads/{taker.lead_id}", headers=web.auth(branch))).json()
+    assert datetime.fromisoformat(detail["appointment"]["start"]) == times[1]
+    assert detail["appointment"]["customer_number"] == f"BAR{web.run}"
+    assert (detail["offer"]["state"], detail["offer"]["taken_index"]) == ("TAKEN", 1)
+    await web.mail_to(taker.customer.email or "", f"Ihr Werkstatttermin am {day:%d.%m.%Y}")
+    await row.get_by_role("button", name=f"Juergen {taker.customer.last_name}").click()
+    await expect(advisor.locator("#detail [data-offer]")).to_contain_text(
+        f"{day:%d.%m.%Y} 11:00 – 12:00 (angenommen)"
+    )
+
+    await offer(silent)
+    deadline = datetime.now(UTC) + timedelta(hours=48, minutes=1)  # the branch's default
+    engine = make_engine(database_urls["lead-manager"], pool_size=1)
+    try:
+        await lapse_all_offers(lambda: SqlUnitOfWork(engine, utc_now), deadline)
+    finally:
+        await engine.dispose()
+    rejection = await web.mail_to(silent.customer.email or "", "Ihr Terminwunsch bei")
+    body = rejection.get_body(("plain",))
+    assert body is not None
+    assert "leider können wir Ihren Terminwunsch" in body.get_content()
+    lapsed = (
+        await web.http.get(f"/api/v1/leads/{silent.lead_id}", headers=web.auth(branch))
+    ).json()
+    assert (lapsed["status"], lapsed["offer"]["state"]) == ("REJECTED", "LAPSED")
+    assert lapsed["history"][-1]["action"] in ("offer lapsed", "notification sent")

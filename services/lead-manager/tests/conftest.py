@@ -13,7 +13,7 @@ from lead_manager.domain.branch import NO_SHOW_GRACE, BranchSettings
 from lead_manager.domain.model import Appointment, HistoryEntry, Lead, Reminder
 from lead_manager.domain.reminders import PlannedReminder
 from lead_manager.entrypoints.app import MIGRATIONS, create_app
-from lead_manager.service.ports import ConcurrencyError, DueReminder
+from lead_manager.service.ports import ConcurrencyError, DueReminder, StoredOffer
 from lead_manager.settings import Settings
 from osb_contracts import Message
 from osb_contracts.leads import LeadRequested
@@ -223,6 +223,29 @@ class FakeReminderRepository:
         return sorted(found, key=lambda f: (f[1], f[0]))
 
 
+class FakeOfferRepository:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, StoredOffer] = {}
+
+    async def add(self, stored: StoredOffer) -> None:
+        self.rows[stored.offer.id] = stored
+
+    async def get(self, offer_id: uuid.UUID, *, for_update: bool = False) -> StoredOffer | None:
+        return self.rows.get(offer_id)
+
+    async def lapsing(self, now: datetime, *, limit: int) -> list[StoredOffer]:
+        due = [s for s in self.rows.values() if s.state == "OPEN" and s.offer.respond_by <= now]
+        return sorted(due, key=lambda s: s.offer.respond_by)[:limit]
+
+    async def settle(self, offer_id: uuid.UUID, state: str, taken_index: int | None = None) -> None:
+        self.rows[offer_id] = replace(self.rows[offer_id], state=state, taken_index=taken_index)
+
+    async def close_open(self, lead_id: uuid.UUID) -> None:
+        for offer_id, stored in list(self.rows.items()):
+            if stored.lead_id == lead_id and stored.state == "OPEN":
+                self.rows[offer_id] = replace(stored, state="CLOSED")
+
+
 class FakeBranchRepository:
     def __init__(self) -> None:
         self.rows: dict[str, BranchSettings] = {}
@@ -247,6 +270,7 @@ class FakeUnitOfWork:
         self.branches = FakeBranchRepository()
         self.leads = FakeLeadRepository(self.branches)
         self.reminders = FakeReminderRepository(self.leads)
+        self.offers = FakeOfferRepository()
         self.inbox: set[tuple[str, str]] = set()
         self.published: list[Message] = []
         self.history: list[HistoryEntry] = []

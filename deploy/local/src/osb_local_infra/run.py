@@ -130,6 +130,14 @@ def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
             },
         ),
         ServiceProcess(
+            "advisor",
+            [
+                *(sys.executable, "-m", "osb_cli.main", "simulate", "advisor"),
+                *("--url", f"http://127.0.0.1:{manager}"),
+            ],
+            links={"what it decided": "the confirmations and counter-offers in .local/mail"},
+        ),
+        ServiceProcess(
             "portal",
             [sys.executable, "-m", "osb_cli.main", "simulate", "portal"],
             links={"bookings": "uv run osb tail osb.portal.bookings.v1"},

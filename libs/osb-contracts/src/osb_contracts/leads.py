@@ -280,6 +280,46 @@ class LeadReminderDue(Message):
     due_at: AwareDatetime
 
 
+class OfferedTime(Contract):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class AppointmentOffered(Message):
+    """Instead of a plain rejection the advisor proposed one to three other times; the
+    notifier sends them with a link per time. Not taken by ``respond_by``: the lead is
+    rejected with the branch's text."""
+
+    message_type = "osb.lead.AppointmentOffered"
+
+    lead_id: UUID
+    offer_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    times: tuple[OfferedTime, ...] = Field(min_length=1, max_length=3)
+    respond_by: AwareDatetime
+    channel: Channel
+    recipient: Text = Field(min_length=1)
+    customer: Customer
+    vehicle: Vehicle = Vehicle()
+    services: tuple[Text, ...] = Field(default=(), max_length=30)
+    offered_by: Identifier
+    offered_at: AwareDatetime
+
+
+class OfferTaken(Message):
+    """The customer took one of the offered times by its link (lead-intake's page)."""
+
+    message_type = "osb.lead.OfferTaken"
+
+    lead_id: UUID
+    booking_id: Identifier
+    branch_id: BranchId
+    offer_id: UUID
+    time_index: int = Field(ge=0, le=2)
+    taken_at: AwareDatetime
+
+
 class LeadArrived(Message):
     """The DMS reported the customer's arrival for the lead's appointment (a lead marked a
     no-show before is SCHEDULED again: the customer came late)."""
@@ -348,6 +388,7 @@ class LeadCancelledByCustomer(Message):
 
 __all__ = [
     "AppointmentCreated",
+    "AppointmentOffered",
     "AppointmentWarning",
     "CustomerAnswer",
     "CustomerAnswered",
@@ -367,5 +408,7 @@ __all__ = [
     "LeadRescheduleRequested",
     "LeadUpdated",
     "NotificationPurpose",
+    "OfferTaken",
+    "OfferedTime",
     "VehicleCase",
 ]

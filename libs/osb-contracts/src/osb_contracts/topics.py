@@ -18,6 +18,7 @@ from osb_contracts.dms import (
 )
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentOffered,
     CustomerAnswered,
     LeadArrived,
     LeadCancellationRequested,
@@ -33,6 +34,7 @@ from osb_contracts.leads import (
     LeadRequested,
     LeadRescheduleRequested,
     LeadUpdated,
+    OfferTaken,
 )
 from osb_contracts.matching import (
     CustomerLookupRequested,
@@ -86,7 +88,7 @@ LEAD_REQUESTS = Topic(
     name="osb.lead.requests.v1",
     key="lead_id",
     partitions=6,
-    messages=(LeadRequested, LeadCancellationRequested, CustomerAnswered),
+    messages=(LeadRequested, LeadCancellationRequested, CustomerAnswered, OfferTaken),
     description=(
         "Validated, normalised lead requests, and customers' cancellations and answers "
         "about their appointments, from lead-intake."
@@ -110,6 +112,7 @@ LEAD_EVENTS = Topic(
         LeadReminderDue,
         LeadConfirmedByCustomer,
         LeadRescheduleRequested,
+        AppointmentOffered,
     ),
     description=(
         "Every change of a lead, published by lead-manager through its outbox. Kept for "

@@ -44,6 +44,7 @@ class LeadStatus(StrEnum):
     CANCELLED = "CANCELLED"
     CANCELLED_BY_CUSTOMER = "CANCELLED_BY_CUSTOMER"
     NO_SHOW = "NO_SHOW"  # the customer did not come to the appointment
+    OFFERED = "OFFERED"  # other times proposed to the customer (Terminvorschlag gesendet)
 
 
 class Address(Contract):

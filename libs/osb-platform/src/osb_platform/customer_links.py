@@ -1,11 +1,13 @@
-"""The links in a customer's messages: signed, naming one appointment and one purpose.
+"""The links in a customer's messages: signed, naming one appointment (or offer) and one
+purpose.
 
-The notifier writes them into confirmations and reminders; lead-intake, the public-facing
-service, reads them. A link is an appointment's id and a purpose, signed with a secret the
+The notifier writes them into confirmations, reminders and counter-offers; lead-intake, the
+public-facing service, reads them. A link is an id and a purpose, signed with a secret the
 two services share (itsdangerous, HMAC): it cannot be made up or turned into another
 appointment's or another purpose's. It carries no personal data and no expiry of its own:
-lead-intake knows the appointment's start and state, so a link stops working when the
-appointment begins, moves or is cancelled, and each answer is taken once.
+lead-intake knows the appointment's (or offer's) times and state, so a link stops working
+when the appointment begins, moves or is cancelled, or the offer is taken or lapses, and
+each answer is taken once.
 
 Kept short for an SMS: 22 characters of id, one of purpose, 27 of signature.
 """
@@ -27,6 +29,15 @@ class LinkPurpose(StrEnum):
     CANCEL = "cancel"  # the customer cancels it
     OTHER_TIME = "other-time"  # the customer asks for another time
     ANY = "any"  # a page offering all three (the SMS's one link)
+    # an offer's times (``about``: the offer): take the first, second or third, or a page
+    # with all of them (the SMS's one link)
+    TAKE_1 = "take-1"
+    TAKE_2 = "take-2"
+    TAKE_3 = "take-3"
+    OFFER = "offer"
+
+
+TAKES = (LinkPurpose.TAKE_1, LinkPurpose.TAKE_2, LinkPurpose.TAKE_3)
 
 
 _CODES = {
@@ -34,6 +45,10 @@ _CODES = {
     LinkPurpose.CANCEL: "a",
     LinkPurpose.OTHER_TIME: "v",
     LinkPurpose.ANY: "t",
+    LinkPurpose.TAKE_1: "1",
+    LinkPurpose.TAKE_2: "2",
+    LinkPurpose.TAKE_3: "3",
+    LinkPurpose.OFFER: "o",
 }
 _PURPOSES = {code: purpose for purpose, code in _CODES.items()}
 
@@ -44,7 +59,7 @@ class LinkRefusedError(ValueError):
 
 @dataclass(frozen=True)
 class CustomerLink:
-    appointment_id: uuid.UUID
+    about: uuid.UUID  # the appointment, or the offer for TAKES and OFFER
     purpose: LinkPurpose
 
 
@@ -52,9 +67,9 @@ def _signer(secret: str) -> Signer:
     return Signer(secret, salt=_SALT)
 
 
-def sign(secret: str, appointment_id: uuid.UUID, purpose: LinkPurpose) -> str:
-    """The link's token (URL-safe) for ``purpose`` on the appointment."""
-    ident = base64.urlsafe_b64encode(appointment_id.bytes).rstrip(b"=").decode()
+def sign(secret: str, about: uuid.UUID, purpose: LinkPurpose) -> str:
+    """The link's token (URL-safe) for ``purpose`` on the appointment or offer ``about``."""
+    ident = base64.urlsafe_b64encode(about.bytes).rstrip(b"=").decode()
     return _signer(secret).sign(ident + _CODES[purpose]).decode()
 
 
@@ -63,12 +78,12 @@ def read(secret: str, token: str) -> CustomerLink:
     try:
         value = _signer(secret).unsign(token).decode()
         ident, code = value[:-1], value[-1:]
-        appointment_id = uuid.UUID(bytes=base64.urlsafe_b64decode(ident + "=="))
-        return CustomerLink(appointment_id, _PURPOSES[code])
+        about = uuid.UUID(bytes=base64.urlsafe_b64decode(ident + "=="))
+        return CustomerLink(about, _PURPOSES[code])
     except (BadSignature, ValueError, KeyError, UnicodeDecodeError):
         raise LinkRefusedError("not a customer link of this installation") from None
 
 
-def url(base_url: str, secret: str, appointment_id: uuid.UUID, purpose: LinkPurpose) -> str:
+def url(base_url: str, secret: str, about: uuid.UUID, purpose: LinkPurpose) -> str:
     """The whole link: lead-intake's public address and ``/termin/<token>``."""
-    return f"{base_url.rstrip('/')}/termin/{sign(secret, appointment_id, purpose)}"
+    return f"{base_url.rstrip('/')}/termin/{sign(secret, about, purpose)}"

@@ -16,7 +16,7 @@ def test_a_link_names_its_appointment_and_purpose(purpose: LinkPurpose) -> None:
     appointment = uuid.uuid4()
     token = customer_links.sign(SECRET, appointment, purpose)
     link = customer_links.read(SECRET, token)
-    assert (link.appointment_id, link.purpose) == (appointment, purpose)
+    assert (link.about, link.purpose) == (appointment, purpose)
     assert len(token) == 51  # short enough for an SMS
     url = customer_links.url("https://termine.example/", SECRET, appointment, purpose)
     assert url == f"https://termine.example/termin/{token}"

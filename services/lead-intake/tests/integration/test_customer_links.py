@@ -13,17 +13,22 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker
+from lead_intake.domain.appointments import OFFERS
 from lead_intake.entrypoints.app import create_app
 from lead_intake.settings import Settings
 from osb_contracts import Message, decode
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentOffered,
     CustomerAnswer,
     CustomerAnswered,
     LeadCancellationRequested,
+    LeadRejected,
+    OfferedTime,
+    OfferTaken,
 )
 from osb_contracts.topics import LEAD_EVENTS, LEAD_REQUESTS, PORTAL_BOOKINGS
-from osb_contracts.values import ConfirmationChannel
+from osb_contracts.values import Channel, ConfirmationChannel
 from osb_platform import customer_links, make_broker, publish
 from osb_platform.customer_links import LinkPurpose
 from osb_testing.factories import appointment
@@ -135,7 +140,7 @@ async def test_a_cancellation_names_the_appointment_and_closes_every_link(links:
     (request,) = await links.requests(made)
     assert isinstance(request, LeadCancellationRequested)
     assert (request.appointment_id, request.reason) == (made.appointment_id, "Auto verkauft")
-    for purpose in LinkPurpose:
+    for purpose in OFFERS:  # the appointment's links
         gone = await links.http.get(links.url(made, purpose))
         assert (gone.status_code, "bereits abgesagt" in gone.text) == (410, True)
 
@@ -199,3 +204,88 @@ async def test_moved_begun_unknown_and_forged_links_say_why(links: Links) -> Non
     ):
         assert (response.status_code, "Dieser Link ist ungültig" in response.text) == (404, True)
     assert links.tail.matching(lambda r: r.key == str(begun.lead_id).encode()) == []
+
+
+async def offered(links: Links, respond_in: timedelta = timedelta(days=1)) -> AppointmentOffered:
+    """A counter-offer of two times, published as lead-manager does, once the page knows it."""
+    first = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    made = appointment(ConfirmationChannel.EMAIL)
+    offer = AppointmentOffered(
+        lead_id=made.lead_id,
+        offer_id=uuid.uuid4(),
+        booking_id=made.booking_id,
+        branch_id=made.branch_id,
+        times=tuple(
+            OfferedTime(start=first + timedelta(days=d), end=first + timedelta(days=d, hours=1))
+            for d in (0, 1)
+        ),
+        respond_by=datetime.now(UTC) + respond_in,
+        channel=Channel.EMAIL,
+        recipient="kunde@example.de",
+        customer=made.customer,
+        offered_by="anna",
+        offered_at=datetime.now(UTC),
+    )
+    await publish(
+        links.bus, offer, topic=LEAD_EVENTS, key=str(offer.lead_id), source="/osb/lead-manager"
+    )
+    token = customer_links.sign(SECRET, offer.offer_id, LinkPurpose.OFFER)
+    async with asyncio.timeout(30):
+        while (await links.http.get(f"/termin/{token}")).status_code == 503:
+            await asyncio.sleep(0.05)
+    return offer
+
+
+def offer_url(offer: AppointmentOffered, purpose: LinkPurpose) -> str:
+    return f"/termin/{customer_links.sign(SECRET, offer.offer_id, purpose)}"
+
+
+async def test_a_time_of_an_offer_is_taken_once_by_its_link(links: Links) -> None:
+    offer = await offered(links)
+    second = offer.times[1].start.astimezone(BERLIN)
+    shown = await links.http.get(offer_url(offer, LinkPurpose.TAKE_2))
+    assert shown.status_code == 200
+    assert f"{second:%d.%m.%Y} um {second:%H:%M} Uhr wählen" in shown.text
+    assert shown.text.count("wählen</button>") == 1  # the second time's link: that time
+    assert (await links.http.get(offer_url(offer, LinkPurpose.OFFER))).text.count(
+        "wählen</button>"
+    ) == 2
+    assert (await links.http.get(offer_url(offer, LinkPurpose.TAKE_3))).status_code == 400
+    wrong = await links.http.post(offer_url(offer, LinkPurpose.TAKE_2), data={"index": "0"})
+    assert wrong.status_code == 400  # the second time's link takes the second time only
+    done = await links.http.post(offer_url(offer, LinkPurpose.TAKE_2), data={"index": "1"})
+    assert (done.status_code, "Termin gewählt" in done.text) == (200, True)
+    key = str(offer.lead_id).encode()
+    (record,) = await links.tail.wait_for(lambda r: r.topic == LEAD_REQUESTS.name and r.key == key)
+    request = decode(record.headers, record.value, record.key).message
+    assert isinstance(request, OfferTaken)
+    assert (request.offer_id, request.time_index) == (offer.offer_id, 1)
+    again = await links.http.post(offer_url(offer, LinkPurpose.OFFER), data={"index": "0"})
+    assert again.status_code == 409
+    assert f"{second:%d.%m.%Y} um {second:%H:%M} Uhr" in again.text
+
+
+async def test_a_lapsed_or_decided_offer_says_so(links: Links) -> None:
+    lapsed = await offered(links, respond_in=timedelta(seconds=-1))
+    gone = await links.http.get(offer_url(lapsed, LinkPurpose.OFFER))
+    assert (gone.status_code, "ist abgelaufen" in gone.text) == (410, True)
+    decided = await offered(links)
+    rejected = LeadRejected(
+        lead_id=decided.lead_id,
+        booking_id=decided.booking_id,
+        branch_id=decided.branch_id,
+        rejected_by="anna",
+        rejected_at=datetime.now(UTC),
+        channel=Channel.EMAIL,
+        recipient="kunde@example.de",
+        text="Leider nicht.",
+        customer=decided.customer,
+    )
+    await publish(
+        links.bus, rejected, topic=LEAD_EVENTS, key=str(rejected.lead_id), source="/osb/lm"
+    )
+    async with asyncio.timeout(30):
+        while (await links.http.get(offer_url(decided, LinkPurpose.OFFER))).status_code == 200:
+            await asyncio.sleep(0.05)
+    closed = await links.http.post(offer_url(decided, LinkPurpose.TAKE_1), data={"index": "0"})
+    assert (closed.status_code, "gilt nicht mehr" in closed.text) == (410, True)

@@ -8,7 +8,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from lead_intake.domain.appointments import Action, Appointment, Refusal, State, check, offered
+from lead_intake.domain.appointments import (
+    OFFERS,
+    Action,
+    Appointment,
+    Refusal,
+    State,
+    check,
+    offered,
+)
 from lead_intake.service.answers import take_answer
 from osb_contracts import decode
 from osb_contracts.leads import CustomerAnswer, CustomerAnswered, LeadCancellationRequested
@@ -51,7 +59,7 @@ def test_a_moved_cancelled_or_closed_appointment_takes_no_answer(
     state: State, refusal: Refusal
 ) -> None:
     gone = replace(APPOINTMENT, state=state)
-    for purpose in LinkPurpose:
+    for purpose in OFFERS:  # the appointment's links
         assert offered(gone, purpose, NOW) is refusal
 
 
@@ -71,7 +79,7 @@ def test_a_confirmation_once_then_still_another_time_or_a_cancellation() -> None
 
 def test_after_asking_for_another_time_the_appointment_takes_no_answer() -> None:
     wanted = replace(APPOINTMENT, state=State.OTHER_TIME)  # the lead is new again
-    for purpose in LinkPurpose:
+    for purpose in OFFERS:  # the appointment's links
         assert offered(wanted, purpose, NOW) is Refusal.OTHER_TIME_ALREADY
 
 

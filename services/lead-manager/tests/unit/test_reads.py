@@ -68,6 +68,9 @@ class FakeReads:
     async def appointment(self, appointment_id: UUID) -> Scheduled | None:
         return self.appointments.get(appointment_id)
 
+    async def offer_of(self, lead_id: UUID) -> None:
+        return None
+
     async def get(self, lead_id: UUID) -> tuple[Lead, list[Any]] | None:
         found = self.leads.get(lead_id)
         return None if found is None else (found, [])

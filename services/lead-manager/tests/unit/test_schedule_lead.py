@@ -13,9 +13,26 @@ import pytest
 from lead_manager.domain.branch import Acceptor, BranchSettings
 from lead_manager.domain.model import Lead, RuleViolationError
 from lead_manager.domain.permissions import SYSTEM_DMS, Actor, Permission
-from lead_manager.service.commands import RequestReusedError, ScheduleLead, schedule_lead
+from lead_manager.service.commands import (
+    OfferLead,
+    RequestReusedError,
+    ScheduleLead,
+    offer_lead,
+    schedule_lead,
+    take_offer,
+)
+from lead_manager.service.deadlines import lapse_all_offers
+from lead_manager.service.ports import StoredOffer
 from osb_contracts.customers import CustomerMasterUpdateRequested
-from osb_contracts.leads import AppointmentCreated, CustomerChoice, LeadRequested, VehicleCase
+from osb_contracts.leads import (
+    AppointmentCreated,
+    AppointmentOffered,
+    CustomerChoice,
+    LeadRejected,
+    LeadRequested,
+    OfferTaken,
+    VehicleCase,
+)
 from osb_contracts.matching import (
     CustomerRegistrationResult,
     DuplicateCriterion,
@@ -23,7 +40,14 @@ from osb_contracts.matching import (
     VehicleLookupResult,
     VehicleOwnership,
 )
-from osb_contracts.values import Address, ConfirmationChannel, Customer, Vehicle
+from osb_contracts.values import (
+    Address,
+    Channel,
+    ConfirmationChannel,
+    Customer,
+    LeadStatus,
+    Vehicle,
+)
 from prometheus_client import REGISTRY
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -291,3 +315,135 @@ async def test_a_decision_is_counted_with_its_opening_time_once(fake_uow: Any) -
     waited = BRANCH.calendar().between(NOW, decided).total_seconds()
     assert waited > 0
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, waited]
+
+
+def offered_times(*days: int) -> tuple[tuple[datetime, datetime], ...]:
+    return tuple((NOW + timedelta(days=d, hours=2), NOW + timedelta(days=d, hours=3)) for d in days)
+
+
+async def offer(uow: Any, lead: Lead, *days: int, **fields: Any) -> StoredOffer:
+    cmd = OfferLead(lead.id, offered_times(*days), Channel.EMAIL, "A1", **fields)
+    await offer_lead(uow, cmd, actor=ADVISOR, clock=lambda: NOW, new_id=uuid.uuid4)
+    offers: list[StoredOffer] = [s for s in uow.offers.rows.values() if s.lead_id == lead.id]
+    (stored,) = offers
+    return stored
+
+
+def taken(lead: Lead, stored: StoredOffer, index: int) -> OfferTaken:
+    return OfferTaken(
+        lead_id=lead.id,
+        booking_id=lead.booking_id,
+        branch_id=lead.branch_id,
+        offer_id=stored.offer.id,
+        time_index=index,
+        taken_at=NOW,
+    )
+
+
+async def test_an_offer_goes_out_with_its_deadline_and_a_taken_time_is_scheduled_once(
+    fake_uow: Any,
+) -> None:
+    lead, matching = await stored_lead(fake_uow), FakeMatching()
+    stored = await offer(
+        fake_uow,
+        lead,
+        5,
+        6,
+        7,
+        customer_choice=CustomerChoice.EXISTING,
+        customer_number="DMS000478",
+    )
+    assert fake_uow.leads.rows[lead.id].status is LeadStatus.OFFERED
+    (sent,) = [e for e in fake_uow.published if isinstance(e, AppointmentOffered)]
+    assert [t.start for t in sent.times] == [s for s, _ in offered_times(5, 6, 7)]
+    assert sent.respond_by == NOW + timedelta(hours=48)  # the branch's default, not the first
+    assert (sent.channel, sent.recipient) == (Channel.EMAIL, "zenta.boerner@example.de")
+
+    for _ in range(2):  # the customer's request delivered twice: one appointment
+        await take_offer(
+            lambda: fake_uow, taken(lead, stored, 1), clock=lambda: NOW, new_id=uuid.uuid4,
+            matching=matching,
+        )  # fmt: skip
+    event = created(fake_uow)
+    assert (event.start, event.customer, event.acceptor) == (offered_times(6)[0][0], MASTER, "A1")
+    assert (event.confirmation, event.created_by) == (ConfirmationChannel.EMAIL, "anna")
+    assert fake_uow.offers.rows[stored.offer.id].state == "TAKEN"
+    assert fake_uow.offers.rows[stored.offer.id].taken_index == 1
+    assert fake_uow.leads.rows[lead.id].status is LeadStatus.SCHEDULED
+    other = await take_offer(
+        lambda: fake_uow, taken(lead, stored, 0), clock=lambda: NOW, new_id=uuid.uuid4,
+        matching=matching,
+    )  # fmt: skip
+    assert other is None  # another time of a taken offer
+
+
+async def test_the_deadline_is_before_the_first_time_and_an_offer_is_checked(
+    fake_uow: Any,
+) -> None:
+    lead = await stored_lead(fake_uow)
+    soon = await offer(fake_uow, lead, 1)  # tomorrow 11:00: answered by 10:00
+    assert soon.offer.respond_by == NOW + timedelta(days=1, hours=1)
+    for cmd, code in (
+        (OfferLead(lead.id, (), Channel.EMAIL, "A1"), "OFFER_TIMES"),
+        (OfferLead(lead.id, offered_times(1, 1), Channel.EMAIL, "A1"), "OFFER_TWICE"),
+        (
+            OfferLead(
+                lead.id,
+                ((NOW + timedelta(minutes=30), NOW + timedelta(hours=2)),),
+                Channel.EMAIL,
+                "A1",
+            ),
+            "OFFER_TOO_SOON",
+        ),
+        (
+            OfferLead(lead.id, offered_times(2), Channel.EMAIL, "A1", CustomerChoice.NEW_CUSTOMER),
+            "OFFER_CHOICE",
+        ),
+        (
+            OfferLead(lead.id, offered_times(2), Channel.EMAIL, "A1", CustomerChoice.EXISTING),
+            "CUSTOMER_NOT_CHOSEN",
+        ),
+    ):
+        other = await stored_lead(fake_uow)
+        with pytest.raises(RuleViolationError) as refused:
+            await offer_lead(
+                fake_uow,
+                dataclasses.replace(cmd, lead_id=other.id),
+                actor=ADVISOR,
+                clock=lambda: NOW,
+                new_id=uuid.uuid4,
+            )
+        assert refused.value.code == code
+
+
+async def test_an_offer_not_taken_by_its_deadline_rejects_with_the_branch_s_text(
+    fake_uow: Any,
+) -> None:
+    lead = await stored_lead(fake_uow)
+    stored = await offer(fake_uow, lead, 5)
+    deadline = stored.offer.respond_by
+    assert await lapse_all_offers(lambda: fake_uow, deadline - timedelta(seconds=1)) == 0
+    assert fake_uow.leads.rows[lead.id].status is LeadStatus.OFFERED
+    assert await lapse_all_offers(lambda: fake_uow, deadline) == 1
+    assert await lapse_all_offers(lambda: fake_uow, deadline + timedelta(hours=1)) == 0  # once
+    assert fake_uow.leads.rows[lead.id].status is LeadStatus.REJECTED
+    (rejected,) = [e for e in fake_uow.published if isinstance(e, LeadRejected)]
+    assert rejected.rejected_by == "offers"
+    assert rejected.recipient == "zenta.boerner@example.de"
+    assert rejected.subject == "Ihr Terminwunsch bei Autohaus Hansa"
+    assert rejected.text.startswith("Guten Tag Zenta Börner,\n\nleider können wir")
+    assert fake_uow.offers.rows[stored.offer.id].state == "LAPSED"
+    late = await take_offer(
+        lambda: fake_uow, taken(lead, stored, 0), clock=lambda: NOW, new_id=uuid.uuid4,
+        matching=FakeMatching(),
+    )  # fmt: skip
+    assert late is None
+    assert not [e for e in fake_uow.published if isinstance(e, AppointmentCreated)]
+
+
+async def test_an_advisor_s_own_decision_closes_the_open_offer(fake_uow: Any) -> None:
+    lead = await stored_lead(fake_uow)
+    stored = await offer(fake_uow, lead, 5)
+    await schedule(fake_uow, FakeMatching(), command(lead, CustomerChoice.CASH_SALE))
+    assert fake_uow.offers.rows[stored.offer.id].state == "CLOSED"
+    assert await lapse_all_offers(lambda: fake_uow, stored.offer.respond_by) == 0

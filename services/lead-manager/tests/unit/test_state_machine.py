@@ -12,6 +12,7 @@ import pytest
 from lead_manager.domain.model import (
     Appointment,
     Lead,
+    Offer,
     PermissionMissingError,
     RuleViolationError,
     TransitionRefusedError,
@@ -27,6 +28,7 @@ from lead_manager.domain.permissions import (
 )
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentOffered,
     AppointmentWarning,
     CustomerChoice,
     LeadArrived,
@@ -85,6 +87,13 @@ ALLOWED = {
     (S.NO_SHOW, Trigger.SCHEDULE): (S.SCHEDULED, True),
     # the customer asks for another time by a link: new again, for the advisor to decide
     (S.SCHEDULED, Trigger.CUSTOMER_RESCHEDULES): (S.NEW, False),
+    # Ablehnen mit Terminvorschlag: taken or scheduled, lapsed, withdrawn, cancelled
+    (S.NEW, Trigger.OFFER): (S.OFFERED, False),
+    (S.OFFERED, Trigger.SCHEDULE): (S.SCHEDULED, False),
+    (S.OFFERED, Trigger.OFFER_LAPSES): (S.REJECTED, False),
+    (S.OFFERED, Trigger.REJECT): (S.REJECTED, False),
+    (S.OFFERED, Trigger.CUSTOMER_CANCELS): (S.CANCELLED_BY_CUSTOMER, False),
+    (S.OFFERED, Trigger.CORRECT_DATA): (S.OFFERED, False),
 }
 PAIRS = list(itertools.product(LeadStatus, Trigger))
 
@@ -173,6 +182,23 @@ def fire(lead: Lead, trigger: Trigger, actor: Actor) -> None:
         lead.arrive(actor=SYSTEM_DMS, appointment_id=uuid.UUID(int=7), at=NOW)
     elif trigger is Trigger.NO_SHOW:
         lead.mark_no_show(appointment_start=NOW - timedelta(hours=1), at=NOW)
+    elif trigger is Trigger.OFFER:
+        start = NOW + timedelta(days=4)
+        lead.offer(
+            actor=actor,
+            offer=Offer(
+                uuid.UUID(int=9),
+                ((start, start + timedelta(hours=1)),),
+                NOW + timedelta(days=2),
+                Channel.EMAIL,
+                "m@example.de",
+            ),
+            at=NOW,
+        )
+    elif trigger is Trigger.OFFER_LAPSES:
+        lead.lapse_offer(
+            channel=Channel.EMAIL, recipient="m@example.de", text="Leider.", subject=None, at=NOW
+        )
     elif trigger is Trigger.CUSTOMER_RESCHEDULES:
         lead.request_other_time(
             actor=SYSTEM_PORTAL,
@@ -199,6 +225,8 @@ EVENT_OF = {
     Trigger.ARRIVE: LeadArrived,
     Trigger.NO_SHOW: LeadNoShow,
     Trigger.CUSTOMER_RESCHEDULES: LeadRescheduleRequested,
+    Trigger.OFFER: AppointmentOffered,
+    Trigger.OFFER_LAPSES: LeadRejected,
 }
 
 

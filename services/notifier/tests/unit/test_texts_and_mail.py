@@ -19,7 +19,7 @@ from notifier.domain.texts import (
 from notifier.service.mail import build_message
 from osb_contracts import Envelope, Message
 from osb_contracts.branches import BranchSettingsChanged
-from osb_contracts.leads import LeadOverdue
+from osb_contracts.leads import AppointmentOffered, LeadOverdue, OfferedTime
 from osb_contracts.values import Channel, ConfirmationChannel, Vehicle
 from osb_platform import customer_links
 from osb_platform.customer_links import LinkPurpose
@@ -319,7 +319,7 @@ def test_a_confirmation_and_a_reminder_carry_the_customers_links_to_their_appoin
     event = appointment(ConfirmationChannel.EMAIL)
     (confirmation,) = plan(env(event), BRANCHES, links=LINKS)
     assert "Termin absagen: https://termine.example/termin/" in confirmation.text
-    assert [(t.appointment_id, t.purpose) for t in _tokens(confirmation.text)] == [
+    assert [(t.about, t.purpose) for t in _tokens(confirmation.text)] == [
         (event.appointment_id, LinkPurpose.CANCEL),
         (event.appointment_id, LinkPurpose.OTHER_TIME),
     ]
@@ -332,7 +332,7 @@ def test_a_confirmation_and_a_reminder_carry_the_customers_links_to_their_appoin
         LinkPurpose.CANCEL,
         LinkPurpose.OTHER_TIME,
     ]
-    assert {t.appointment_id for t in _tokens(mail.text)} == {due.appointment_id}
+    assert {t.about for t in _tokens(mail.text)} == {due.appointment_id}
     sms = reminder(channel=Channel.SMS, recipient="+4917612345678")
     (short,) = plan(env(sms), BRANCHES, links=LINKS, now=sms.due_at)
     (link,) = _tokens(short.text)
@@ -346,3 +346,45 @@ def test_without_a_link_secret_the_messages_carry_no_links() -> None:
     assert "/termin/" not in confirmation.text
     assert "Passt der Termin nicht mehr?" not in confirmation.text
     assert confirmation.text.endswith("Ihr Serviceteam Autohaus Hansa Hamburg")
+
+
+def _offer(channel: Channel) -> AppointmentOffered:
+    c = appointment(ConfirmationChannel.EMAIL).customer
+    first = datetime(2026, 12, 10, 8, 0, tzinfo=UTC)  # 09:00 in Berlin, a Thursday
+    return AppointmentOffered(
+        lead_id=uuid.uuid4(),
+        offer_id=uuid.uuid4(),
+        booking_id="B-1",
+        branch_id="HH-01",
+        times=tuple(
+            OfferedTime(start=first + timedelta(days=d), end=first + timedelta(days=d, hours=1))
+            for d in (0, 1)
+        ),
+        respond_by=datetime(2026, 12, 8, 17, 0, tzinfo=UTC),
+        channel=channel,
+        recipient=c.email if channel is Channel.EMAIL else "+4917612345678",
+        customer=c,
+        offered_by="anna",
+        offered_at=NOW,
+    )
+
+
+def test_a_counter_offer_has_a_link_per_time_and_the_sms_one_to_all() -> None:
+    event = _offer(Channel.EMAIL)
+    (mail,) = plan(env(event), BRANCHES, links=LINKS)
+    assert mail.subject == "Terminvorschläge von Autohaus Hansa Hamburg"
+    assert "1. Donnerstag, 10.12.2026 um 09:00 Uhr: https://termine.example/termin/" in mail.text
+    assert "2. Freitag, 11.12.2026 um 09:00 Uhr: https://termine.example/termin/" in mail.text
+    assert "gelten bis 08.12.2026 um 18:00 Uhr" in mail.text
+    assert [(t.about, t.purpose) for t in _tokens(mail.text)] == [
+        (event.offer_id, LinkPurpose.TAKE_1),
+        (event.offer_id, LinkPurpose.TAKE_2),
+    ]
+    (sms,) = plan(env(_offer(Channel.SMS)), BRANCHES, links=LINKS)
+    (link,) = _tokens(sms.text)
+    assert link.purpose is LinkPurpose.OFFER
+    assert sms.subject is None
+    assert "bis 08.12. 18:00 Uhr" in sms.text
+    (unlinked,) = plan(env(event), BRANCHES)
+    assert "Bitte rufen Sie uns an" in unlinked.text
+    assert "/termin/" not in unlinked.text

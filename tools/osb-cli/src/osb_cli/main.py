@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 from customer_matching.entrypoints.cli import import_master
+from lead_manager.domain.permissions import Permission
+from lead_manager.entrypoints.auth import issue_token
 from lead_manager.entrypoints.cli import token
 from osb_contracts import Message
 from osb_contracts.dms import AppointmentDeleted, CustomerArrived
@@ -286,6 +289,28 @@ def simulate_dms(
     """Take the appointments, answer with master-data changes, delete an appointment on request."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     asyncio.run(simulators.serve_dms(bootstrap or _bootstrap(), port=port))
+
+
+@simulate.command("advisor")
+def simulate_advisor(
+    url: Annotated[str, typer.Option(help="lead-manager's address")] = "http://127.0.0.1:8002",
+    interval: Annotated[float, typer.Option(help="seconds between looks at the new leads")] = 15.0,
+) -> None:
+    """Schedule some of the demo branches' new leads (with an e-mail confirmation, two hours
+    ahead) and answer others with a counter-offer, as an advisor would; signs its own token
+    with LEAD_MANAGER_JWT_SECRET."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    secret = os.environ.get("LEAD_MANAGER_JWT_SECRET")
+    if not secret:
+        raise typer.BadParameter("LEAD_MANAGER_JWT_SECRET is not set")
+    token = issue_token(
+        secret,
+        user="sim-advisor",
+        name="Simulierte Serviceberatung",
+        branches={b: [Permission.LEAD_MANAGER] for b in simulators.ADVISOR_ACCEPTORS},
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(simulators.run_advisor(url, token, interval_s=interval))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 from customer_matching.demo import generate
@@ -483,3 +484,90 @@ async def serve_dms(
         stop.set()
         await consuming
         await broker.stop()
+
+
+# -- an advisor ------------------------------------------------------------------------------
+
+# the demo branches' acceptor and whom the advisor's appointments are for (lead-manager's
+# seed-demo: HH-01 and M-01 have both; W-01 has no acceptor and is left to a person)
+ADVISOR_ACCEPTORS = {"HH-01": "anna", "M-01": "clara"}
+_ADVISOR_NAMESPACE = uuid.UUID("5b8e2f71-0c4d-4e9a-8a63-2d7f1c9b0e45")
+
+
+@dataclass
+class Advisor:
+    """Decides some of the demo branches' new leads, so a newcomer's ``make run`` shows in
+    ``.local/mail`` within minutes what the customer gets after booking: a third scheduled
+    2 h 10 min ahead with an e-mail confirmation (its links; the 2 h reminder ten minutes
+    later, outside the quiet hours), a third answered with a counter-offer for the next day
+    (a link per time); the rest left for a person."""
+
+    acceptors: dict[str, str] = field(default_factory=lambda: dict(ADVISOR_ACCEPTORS))
+    seen: set[str] = field(default_factory=set)
+
+    def decide(self, lead: dict[str, Any], now: datetime) -> tuple[str, dict[str, Any]] | None:
+        """(path, body) of the advisor's request for a new lead, once; None: left alone."""
+        lead_id = str(lead["id"])
+        if lead_id in self.seen:
+            return None
+        self.seen.add(lead_id)
+        acceptor = self.acceptors.get(lead["branch_id"])
+        if acceptor is None or not lead["customer"].get("email"):
+            return None
+        kind = uuid.UUID(lead_id).int % 3
+        if kind == 0:
+            start = (now + timedelta(hours=2, minutes=10)).replace(second=0, microsecond=0)
+            body: dict[str, Any] = {
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+                "acceptor": acceptor,
+                "confirmation": "EMAIL",
+                "customer": {"choice": "CASH_SALE"},
+                "request_id": str(uuid.uuid5(_ADVISOR_NAMESPACE, lead_id)),
+            }
+            return f"/api/v1/leads/{lead_id}/schedule", body
+        if kind == 1:
+            zone = ZoneInfo("Europe/Berlin")
+            day = (now.astimezone(zone) + timedelta(days=1)).date()
+            times = [
+                datetime.combine(day, datetime.min.time(), zone).replace(hour=h) for h in (9, 14)
+            ]
+            body = {
+                "times": [
+                    {"start": t.isoformat(), "end": (t + timedelta(hours=1)).isoformat()}
+                    for t in times
+                ],
+                "channel": "EMAIL",
+                "acceptor": acceptor,
+                "customer": {"choice": "CASH_SALE"},
+            }
+            return f"/api/v1/leads/{lead_id}/offer", body
+        return None
+
+
+async def run_advisor(
+    url: str, token: str, *, interval_s: float, advisor: Advisor | None = None
+) -> None:
+    """Look at the demo branches' new leads every ``interval_s`` and decide some (until
+    cancelled); a refusal (the lead changed meanwhile) is logged and left."""
+    advisor = advisor or Advisor()
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        ("branch_id", b) for b in advisor.acceptors
+    ]
+    params.append(("status", "NEW"))
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+        while True:
+            try:
+                page = await http.get("/api/v1/leads", params=params)
+                page.raise_for_status()
+                for lead in page.json()["items"]:
+                    decided = advisor.decide(lead, datetime.now(UTC))
+                    if decided is None:
+                        continue
+                    path, body = decided
+                    answer = await http.post(path, json=body)
+                    log.info("advisor: %s %s", path.rsplit("/", 1)[1], answer.status_code)
+            except httpx.HTTPError as exc:
+                log.warning("advisor: lead-manager not answering (%s)", type(exc).__name__)
+            await asyncio.sleep(interval_s)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from lead_intake.domain.validation import BookingInvalidError, Branch, validate_booking
 from lead_intake.settings import DEMO_BRANCHES
-from osb_cli.simulators import Dms, Portal
+from osb_cli.simulators import Advisor, Dms, Portal
 from osb_contracts.customers import CustomerMasterUpdateRequested, CustomerRegistered, FieldChange
 from osb_contracts.dms import (
     AppointmentDeleted,
@@ -162,3 +163,35 @@ def test_the_dms_creates_registered_customers_and_applies_requested_updates() ->
 def test_the_portal_is_reproducible_by_seed() -> None:
     first, again = Portal.with_demo_customers(seed=1), Portal.with_demo_customers(seed=1)
     assert [first.next(NOW) for _ in range(20)] == [again.next(NOW) for _ in range(20)]
+
+
+def _new_lead(
+    kind: int, branch: str = "HH-01", email: str | None = "k@example.de"
+) -> dict[str, Any]:
+    lead_id = next(u for u in (uuid.uuid4() for _ in range(100)) if u.int % 3 == kind)
+    return {"id": str(lead_id), "branch_id": branch, "customer": {"email": email}}
+
+
+def test_the_simulated_advisor_schedules_a_third_offers_a_third_and_leaves_the_rest() -> None:
+    now = datetime(2026, 12, 2, 9, 3, 20, tzinfo=UTC)
+    advisor = Advisor()
+    scheduled = _new_lead(0)
+    path, body = advisor.decide(scheduled, now) or ("", {})
+    assert path == f"/api/v1/leads/{scheduled['id']}/schedule"
+    assert (body["start"], body["confirmation"], body["acceptor"]) == (
+        "2026-12-02T11:13:00+00:00",  # its 2 h reminder ten minutes later
+        "EMAIL",
+        "anna",
+    )
+    assert advisor.decide(scheduled, now) is None  # once
+    offered = _new_lead(1, branch="M-01")
+    path, body = advisor.decide(offered, now) or ("", {})
+    assert path == f"/api/v1/leads/{offered['id']}/offer"
+    assert [t["start"] for t in body["times"]] == [
+        "2026-12-03T09:00:00+01:00",
+        "2026-12-03T14:00:00+01:00",
+    ]
+    assert (body["acceptor"], body["customer"]) == ("clara", {"choice": "CASH_SALE"})
+    assert advisor.decide(_new_lead(2), now) is None
+    assert advisor.decide(_new_lead(0, branch="W-01"), now) is None  # no acceptor there
+    assert advisor.decide(_new_lead(1, email=None), now) is None

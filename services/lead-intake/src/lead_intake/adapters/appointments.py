@@ -9,21 +9,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from osb_contracts import Envelope
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentOffered,
     LeadCancelled,
     LeadCancelledByCustomer,
     LeadNoShow,
+    LeadRejected,
 )
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from lead_intake.adapters.tables import appointments
+from lead_intake.adapters.tables import appointments, offers
 from lead_intake.domain.appointments import Appointment, State
+from lead_intake.domain.offers import Offer, OfferState
 
 # what the lead events change of an appointment (a deletion in the DMS, a no-show: closed)
 _CLOSING: dict[type[Any], State] = {
@@ -33,7 +38,14 @@ _CLOSING: dict[type[Any], State] = {
 }
 WANTED = frozenset(
     t.cloudevents_type()
-    for t in (AppointmentCreated, LeadCancelledByCustomer, LeadCancelled, LeadNoShow)
+    for t in (
+        AppointmentCreated,
+        LeadCancelledByCustomer,
+        LeadCancelled,
+        LeadNoShow,
+        AppointmentOffered,
+        LeadRejected,
+    )
 )
 
 
@@ -57,6 +69,28 @@ class AppointmentBook:
 
     async def _apply(self, conn: AsyncConnection, message: Any) -> None:
         a = appointments
+        if isinstance(message, AppointmentOffered):
+            await conn.execute(
+                insert(offers)
+                .values(
+                    id=message.offer_id,
+                    lead_id=message.lead_id,
+                    booking_id=message.booking_id,
+                    branch_id=message.branch_id,
+                    times=[[t.start.isoformat(), t.end.isoformat()] for t in message.times],
+                    respond_by=message.respond_by,
+                    state=OfferState.OPEN.value,
+                )
+                .on_conflict_do_nothing()
+            )
+            return
+        if isinstance(message, AppointmentCreated | LeadRejected | LeadCancelledByCustomer):
+            # the lead decided: an offer still open can no longer be taken
+            await conn.execute(
+                update(offers)
+                .where(offers.c.lead_id == message.lead_id, offers.c.state == OfferState.OPEN)
+                .values(state=OfferState.CLOSED.value)
+            )
         if isinstance(message, AppointmentCreated):
             await conn.execute(
                 update(a)
@@ -84,7 +118,7 @@ class AppointmentBook:
                 )
                 .on_conflict_do_nothing()
             )
-        elif type(message) in _CLOSING and message.appointment_id is not None:
+        elif type(message) in _CLOSING and getattr(message, "appointment_id", None) is not None:
             await conn.execute(
                 update(a)
                 .where(a.c.id == message.appointment_id)
@@ -125,3 +159,50 @@ class AppointmentBook:
             return Appointment(
                 **{**vars(appointment), "state": state, "answers": appointment.answers + 1}
             )
+
+
+def _offer(row: Any) -> Offer:
+    return Offer(
+        id=row.id,
+        lead_id=row.lead_id,
+        booking_id=row.booking_id,
+        branch_id=row.branch_id,
+        times=tuple((datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in row.times),
+        respond_by=row.respond_by,
+        state=OfferState(row.state),
+        taken_index=row.taken_index,
+    )
+
+
+class OfferBook:
+    """The counter-offers, and a time taken from one, once (a row lock)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, offer_id: uuid.UUID) -> Offer | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(offers).where(offers.c.id == offer_id))).first()
+        return _offer(row) if row else None
+
+    async def take(
+        self, offer_id: uuid.UUID, act: Callable[[Offer], Awaitable[int | None]]
+    ) -> Offer | None:
+        """Lock the offer and ``act`` on it (it sends the customer's choice on); the index
+        it returns is stored as taken, None leaves the offer as it was."""
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(select(offers).where(offers.c.id == offer_id).with_for_update())
+            ).first()
+            if row is None:
+                return None
+            offer = _offer(row)
+            index = await act(offer)
+            if index is None:
+                return offer
+            await conn.execute(
+                update(offers)
+                .where(offers.c.id == offer_id)
+                .values(state=OfferState.TAKEN.value, taken_index=index)
+            )
+            return replace(offer, state=OfferState.TAKEN, taken_index=index)

@@ -17,6 +17,20 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The counter-offers of the lead events: the times, the deadline, how each stands
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("lead_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("booking_id", String(64), nullable=False),
+    Column("branch_id", String(32), nullable=False),
+    Column("times", JSONB, nullable=False),  # [[start, end], ...] ISO 8601
+    Column("respond_by", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),  # OPEN, TAKEN, CLOSED
+    Column("taken_index", Integer),
+)
+
 # The appointments of the lead events, as the customer's links need them
 appointments = Table(
     "appointments",

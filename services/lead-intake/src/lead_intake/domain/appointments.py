@@ -78,6 +78,9 @@ class Refusal(StrEnum):
     CONFIRMED_ALREADY = "CONFIRMED_ALREADY"
     OTHER_TIME_ALREADY = "OTHER_TIME_ALREADY"
     NOT_OFFERED = "NOT_OFFERED"  # an action this link does not offer
+    TAKEN_ALREADY = "TAKEN_ALREADY"  # a time of the offer was taken
+    OFFER_LAPSED = "OFFER_LAPSED"  # the offer's deadline passed
+    OFFER_CLOSED = "OFFER_CLOSED"  # the lead was decided otherwise
 
 
 # an appointment no link can change any more (asked for another time: the DMS removes it)

@@ -21,7 +21,7 @@ from osb_platform.http import (
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from lead_intake import SERVICE
-from lead_intake.adapters.appointments import AppointmentBook
+from lead_intake.adapters.appointments import AppointmentBook, OfferBook
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.entrypoints.customer_page import router as customer_page
 from lead_intake.entrypoints.http import router
@@ -49,6 +49,7 @@ def create_app(
                 clock,
                 AppointmentBook(run.engine),
                 secret.get_secret_value() if secret else None,
+                OfferBook(run.engine),
             )
             broker = subscribers.broker(
                 settings.kafka_bootstrap_servers,

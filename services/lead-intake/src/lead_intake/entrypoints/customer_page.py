@@ -19,13 +19,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from osb_platform import customer_links
-from osb_platform.customer_links import CustomerLink, LinkPurpose, LinkRefusedError
+from osb_platform.customer_links import TAKES, CustomerLink, LinkPurpose, LinkRefusedError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from lead_intake.domain.appointments import Action, Appointment, Refusal, offered
+from lead_intake.domain.offers import Offer, takeable
 from lead_intake.entrypoints.wiring import Wiring
-from lead_intake.service.answers import NOTE_MAX, take_answer
+from lead_intake.service.answers import NOTE_MAX, take_answer, take_time
 
 router = APIRouter(tags=["customer links"], include_in_schema=False)
 _pages = Environment(
@@ -76,7 +77,24 @@ REFUSALS = {
         409,
     ),
     Refusal.NOT_OFFERED: ("Nicht möglich", "Das ist mit diesem Link nicht möglich.", 400),
+    Refusal.TAKEN_ALREADY: (
+        "Bereits gewählt",
+        "Sie haben bereits einen der vorgeschlagenen Termine gewählt{when}.",
+        409,
+    ),
+    Refusal.OFFER_LAPSED: (
+        "Vorschlag abgelaufen",
+        "Dieser Terminvorschlag galt bis {when} und ist abgelaufen. Bitte buchen Sie einen "
+        "neuen Termin oder rufen Sie uns an.",
+        410,
+    ),
+    Refusal.OFFER_CLOSED: (
+        "Vorschlag nicht mehr gültig",
+        "Dieser Terminvorschlag gilt nicht mehr. Bei Fragen rufen Sie uns bitte an.",
+        410,
+    ),
 }
+OFFER_LINKS = (*TAKES, LinkPurpose.OFFER)
 DONE = {
     Action.CONFIRM: (
         "Termin bestätigt",
@@ -133,7 +151,7 @@ async def _wiring(request: Request) -> Wiring:
 Wired = Annotated[Wiring, Depends(_wiring)]
 
 
-def _zone(appointment: Appointment, deps: Wiring) -> ZoneInfo:
+def _zone(appointment: Appointment | Offer, deps: Wiring) -> ZoneInfo:
     branch = deps.branches.get(appointment.branch_id)
     return ZoneInfo(branch.timezone if branch else "Europe/Berlin")
 
@@ -174,8 +192,10 @@ async def show(token: str, deps: Wired) -> HTMLResponse:
     link = _link(token, deps)
     if link is None:
         return _refused(Refusal.UNKNOWN, None, deps)
+    if link.purpose in OFFER_LINKS:
+        return await _show_offer(link, deps)
     try:
-        appointment = await deps.appointments.get(link.appointment_id)
+        appointment = await deps.appointments.get(link.about)
     except _FAULTS:
         return _page(503, heading=UNAVAILABLE[0], text=UNAVAILABLE[1])
     if appointment is None:
@@ -224,6 +244,13 @@ async def answer(token: str, request: Request, deps: Wired) -> HTMLResponse:
         return _refused(Refusal.UNKNOWN, None, deps)
     body = (await request.body()).decode("utf-8", "replace")
     form = {k: v[0] for k, v in parse_qs(body, max_num_fields=8).items()}
+    if link.purpose in OFFER_LINKS:
+        return await _take(link, form.get("index", ""), deps)
+    return await _answer(link, form, deps)
+
+
+async def _answer(link: CustomerLink, form: dict[str, str], deps: Wiring) -> HTMLResponse:
+    """Confirm, cancel or ask for another time (the form of an appointment's link)."""
     try:
         action = Action(form.get("action", ""))
     except ValueError:
@@ -256,7 +283,7 @@ async def _wish(action: Action, typed: Typed, link: CustomerLink, deps: Wiring) 
         raise _RetypeError(TOO_LONG)
     if action is not Action.OTHER_TIME:
         return None
-    appointment = await deps.appointments.get(link.appointment_id)
+    appointment = await deps.appointments.get(link.about)
     if appointment is None:
         return None  # not known yet: taking the answer says so
     try:
@@ -276,10 +303,65 @@ async def _wish(action: Action, typed: Typed, link: CustomerLink, deps: Wiring) 
 
 async def _again(link: CustomerLink, deps: Wiring, typed: Typed, error: str) -> HTMLResponse:
     """The form once more, with what the customer typed and what is wrong with it."""
-    appointment = await deps.appointments.get(link.appointment_id)
+    appointment = await deps.appointments.get(link.about)
     if appointment is None:
         return _refused(Refusal.NOT_YET, None, deps)
     actions = offered(appointment, link.purpose, deps.clock())
     if isinstance(actions, Refusal):
         return _refused(actions, appointment, deps)
     return _form(appointment, actions, link.purpose, deps, error=error, typed=typed, status=422)
+
+
+def _at(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{_WEEKDAYS[local.weekday()]}, {local:%d.%m.%Y} um {local:%H:%M} Uhr"
+
+
+def _offer_refused(refusal: Refusal, offer: Offer | None, deps: Wiring) -> HTMLResponse:
+    heading, text, status = REFUSALS[refusal]
+    when = ""
+    if offer is not None and refusal is Refusal.OFFER_LAPSED:
+        when = _at(offer.respond_by, _zone(offer, deps))
+    elif offer is not None and refusal is Refusal.TAKEN_ALREADY and offer.taken_index is not None:
+        when = f": {_at(offer.times[offer.taken_index][0], _zone(offer, deps))}"
+    response = _page(status, heading=heading, text=text.format(when=when))
+    if refusal is Refusal.NOT_YET:
+        response.headers["Retry-After"] = "60"
+    return response
+
+
+async def _show_offer(link: CustomerLink, deps: Wiring) -> HTMLResponse:
+    """The offered times the link may take, each a button."""
+    try:
+        offer = await deps.offers.get(link.about)
+    except _FAULTS:
+        return _page(503, heading=UNAVAILABLE[0], text=UNAVAILABLE[1])
+    if offer is None:
+        return _offer_refused(Refusal.NOT_YET, None, deps)
+    indexes = takeable(offer, link.purpose, deps.clock())
+    if isinstance(indexes, Refusal):
+        return _offer_refused(indexes, offer, deps)
+    zone = _zone(offer, deps)
+    times = [(i, f"{_at(offer.times[i][0], zone)} wählen") for i in indexes]
+    text = (
+        f"Ihr Wunschtermin ist leider nicht möglich (Buchung {offer.booking_id}). Bitte "
+        f"wählen Sie bis {_at(offer.respond_by, zone)} einen dieser Termine:"
+    )
+    return _page(heading="Unsere Terminvorschläge", text=text, times=times)
+
+
+async def _take(link: CustomerLink, index: str, deps: Wiring) -> HTMLResponse:
+    if not index.isdigit():
+        return _offer_refused(Refusal.NOT_OFFERED, None, deps)
+    try:
+        taken = await take_time(deps.offers, deps.producer, link, int(index), deps.clock())
+    except _FAULTS:
+        return _page(503, heading=UNAVAILABLE[0], text=UNAVAILABLE[1])
+    if taken.refusal is not None or taken.offer is None:
+        return _offer_refused(taken.refusal or Refusal.NOT_YET, taken.offer, deps)
+    start = taken.offer.times[int(index)][0]
+    text = (
+        f"Vielen Dank! Sie haben den Termin am {_at(start, _zone(taken.offer, deps))} "
+        "gewählt. Sie erhalten gleich eine Bestätigung."
+    )
+    return _page(heading="Termin gewählt", text=text, done=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from osb_platform import Producer
 
-from lead_intake.adapters.appointments import AppointmentBook
+from lead_intake.adapters.appointments import AppointmentBook, OfferBook
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.domain.validation import Branch
 
@@ -21,3 +21,4 @@ class Wiring:
     clock: Callable[[], datetime]
     appointments: AppointmentBook
     link_secret: str | None  # the customer links' (shared with the notifier); None: no links
+    offers: OfferBook

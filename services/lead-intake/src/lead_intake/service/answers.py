@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from osb_contracts import encode
-from osb_contracts.leads import CustomerAnswered, LeadCancellationRequested
+from osb_contracts.leads import CustomerAnswered, LeadCancellationRequested, OfferTaken
 from osb_contracts.topics import LEAD_REQUESTS
 from osb_platform.customer_links import CustomerLink
 from osb_platform.producer import Outgoing
@@ -32,6 +32,7 @@ from lead_intake.domain.appointments import (
     State,
     check,
 )
+from lead_intake.domain.offers import Offer, takeable
 
 _ANSWER_NAMESPACE = uuid.UUID("7d3f0c1e-5a2b-4f68-9c47-1e0b8d6a2f35")
 NOTE_MAX = 1000  # what the customer may write (the page's field says so too)
@@ -95,6 +96,56 @@ def request_for(
     return Outgoing(LEAD_REQUESTS.name, record)
 
 
+@dataclass
+class Taken:
+    offer: Offer | None  # None: not known here (yet)
+    refusal: Refusal | None = None
+
+
+class OfferTaking(Protocol):
+    async def take(
+        self, offer_id: uuid.UUID, act: Callable[[Offer], Awaitable[int | None]]
+    ) -> Offer | None: ...
+
+
+async def take_time(
+    book: OfferTaking, producer: Sender, link: CustomerLink, index: int, now: datetime
+) -> Taken:
+    """Take the offered time if the link may take it now; the refusal says why not. The
+    request's event id is the offer's and the time's: sent again after a lost commit, it is
+    the same event."""
+    refused: list[Refusal] = []
+
+    async def act(offer: Offer) -> int | None:
+        offered = takeable(offer, link.purpose, now)
+        if isinstance(offered, Refusal) or index not in offered:
+            refused.append(offered if isinstance(offered, Refusal) else Refusal.NOT_OFFERED)
+            return None
+        cause = f"offer:{offer.id}/{index}"
+        record = encode(
+            OfferTaken(
+                lead_id=offer.lead_id,
+                booking_id=offer.booking_id,
+                branch_id=offer.branch_id,
+                offer_id=offer.id,
+                time_index=index,
+                taken_at=now,
+            ),
+            key=str(offer.lead_id),
+            source=SOURCE,
+            event_id=str(uuid.uuid5(_ANSWER_NAMESPACE, cause)),
+            causation_id=cause,
+            traceparent=traceparent_here(f"publish {OfferTaken.cloudevents_type()}"),
+        )
+        await producer.send_many([Outgoing(LEAD_REQUESTS.name, record)])
+        return index
+
+    offer = await book.take(link.about, act)
+    if offer is None:
+        return Taken(None, Refusal.NOT_YET)
+    return Taken(offer, refused[0] if refused else None)
+
+
 async def take_answer(
     book: Book,
     producer: Sender,
@@ -116,7 +167,7 @@ async def take_answer(
         await producer.send_many([request])
         return AFTER[action]
 
-    appointment = await book.answer(link.appointment_id, act)
+    appointment = await book.answer(link.about, act)
     if appointment is None:
         return Answered(None, Refusal.NOT_YET)
     return Answered(appointment, refused[0] if refused else None)

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from osb_contracts import Message
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentOffered,
     LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
@@ -143,6 +144,11 @@ class _NoShow(_View):
         row["status"] = LeadStatus.NO_SHOW.value
 
 
+class _Offered(_View):
+    def change(self, row: dict[str, Any], calendar: WorkingCalendar) -> None:
+        row["status"] = LeadStatus.OFFERED.value  # still open: the customer decides next
+
+
 class _RescheduleRequested(_View):
     def change(self, row: dict[str, Any], calendar: WorkingCalendar) -> None:
         # open again; the first decision stays counted, the appointment is gone
@@ -196,6 +202,7 @@ VIEWS: dict[str, tuple[type[Message], type[_View]]] = {
         (LeadArrived, _Arrived),
         (LeadNoShow, _NoShow),
         (LeadRescheduleRequested, _RescheduleRequested),
+        (AppointmentOffered, _Offered),
     )
 }
 
@@ -430,13 +437,21 @@ def _events(records: Iterable[Record]) -> list[_View]:
 
 
 _S = insight_leads.c
+# "Noch offen": new, or with a counter-offer out (DOMAIN.md)
+_OPEN = [LeadStatus.NEW.value, LeadStatus.OFFERED.value]
 
 
 def _counts() -> list[Any]:
     """The aggregates of a set of rows, named as ``DayFigures``' fields."""
     return [
         func.count().label("received"),
-        *(func.count().filter(_S.status == s.value).label(s.value.lower()) for s in LeadStatus),
+        *(
+            func.count()
+            .filter(_S.status.in_(_OPEN) if s is LeadStatus.NEW else _S.status == s.value)
+            .label(s.value.lower())
+            for s in LeadStatus
+            if s is not LeadStatus.OFFERED
+        ),
         func.count().filter(_S.overdue).label("overdue"),
         func.coalesce(func.sum(func.cardinality(_S.failed_notifications)), 0).label(
             "failed_notifications"

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from osb_contracts import ContractError, Message, decode
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentOffered,
     LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
@@ -38,6 +39,7 @@ _STATUS_OF: dict[type[Message], LeadStatus] = {
     LeadOverdue: LeadStatus.NEW,  # still new, now past its deadline
     LeadNoShow: LeadStatus.NO_SHOW,
     LeadRescheduleRequested: LeadStatus.NEW,  # the customer wants another time
+    AppointmentOffered: LeadStatus.OFFERED,
 }
 
 

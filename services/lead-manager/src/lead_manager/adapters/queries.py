@@ -16,11 +16,17 @@ from osb_contracts.values import LeadStatus
 from sqlalchemy import and_, bindparam, func, not_, null, or_, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from lead_manager.adapters.repository import lead_from_row, settings_from_row
-from lead_manager.adapters.tables import appointments, branch_settings, lead_history, leads
+from lead_manager.adapters.repository import lead_from_row, settings_from_row, stored_offer
+from lead_manager.adapters.tables import (
+    appointments,
+    branch_settings,
+    lead_history,
+    leads,
+    offers,
+)
 from lead_manager.domain.branch import BranchSettings
 from lead_manager.domain.model import Lead
-from lead_manager.service.ports import CalendarEntry, LeadFilter, Page, Scheduled
+from lead_manager.service.ports import CalendarEntry, LeadFilter, Page, Scheduled, StoredOffer
 
 __all__ = ["LeadFilter", "LeadQueries", "Page", "decode_cursor"]
 
@@ -171,6 +177,17 @@ class LeadQueries:
             history = (await conn.execute(_HISTORY, {"id": lead_id})).all()
         return lead_from_row(row), list(history)
 
+    async def offer_of(self, lead_id: UUID) -> StoredOffer | None:
+        latest = (
+            select(offers)
+            .where(offers.c.lead_id == lead_id)
+            .order_by(offers.c.created_at.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(latest)).first()
+        return stored_offer(row) if row else None
+
     async def appointment(self, appointment_id: UUID) -> Scheduled | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(_APPOINTMENT, {"id": appointment_id})).first()
@@ -267,7 +284,8 @@ class LeadQueries:
                 .select_from(leads)
                 .where(
                     leads.c.branch_id.in_(list(branch_ids)),
-                    leads.c.status == LeadStatus.NEW.value,
+                    # a lead with a counter-offer out is open too (DOMAIN.md)
+                    leads.c.status.in_([LeadStatus.NEW.value, LeadStatus.OFFERED.value]),
                 )
             )
         return int(count or 0)

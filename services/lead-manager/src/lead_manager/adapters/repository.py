@@ -27,13 +27,15 @@ from lead_manager.adapters.tables import (
     hours_of,
     lead_history,
     leads,
+    offers,
     outbox,
     reminders,
 )
 from lead_manager.domain.branch import NO_SHOW_GRACE, Acceptor, BranchSettings
-from lead_manager.domain.model import Appointment, Lead, Reminder
+from lead_manager.domain.model import Appointment, Lead, Offer, Reminder
+from lead_manager.domain.permissions import Actor
 from lead_manager.domain.reminders import PlannedReminder, QuietHours
-from lead_manager.service.ports import PENDING, ConcurrencyError, DueReminder
+from lead_manager.service.ports import PENDING, ConcurrencyError, DueReminder, StoredOffer
 
 
 def lead_row(lead: Lead, now: datetime, *, encoded: bool = False) -> dict[str, Any]:
@@ -262,6 +264,7 @@ def settings_from_row(row: Any) -> BranchSettings:
         no_show_grace_minutes=row.no_show_grace_minutes,
         reminder_offsets=tuple(row.reminder_offsets),
         reminder_quiet=QuietHours(row.reminder_quiet),
+        offer_response_hours=row.offer_response_hours,
         version=row.version,
     )
 
@@ -386,6 +389,7 @@ class SqlBranchRepository:
             "no_show_grace_minutes": settings.no_show_grace_minutes,
             "reminder_offsets": list(settings.reminder_offsets),
             "reminder_quiet": settings.reminder_quiet.value,
+            "offer_response_hours": settings.offer_response_hours,
             "updated_by": updated_by,
             "updated_at": func.now(),
         }
@@ -435,3 +439,84 @@ class SqlBranchRepository:
             for s in settings
         ]
         await add_to_outbox(self._conn, outbox, events, source=SOURCE)
+
+
+class SqlOfferRepository:
+    """Counter-offers (issue 17, point 3)."""
+
+    def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    async def add(self, stored: StoredOffer) -> None:
+        now, o = self._clock(), stored.offer
+        await self._conn.execute(
+            insert(offers).values(
+                id=o.id,
+                lead_id=stored.lead_id,
+                times=[[s.isoformat(), e.isoformat()] for s, e in o.times],
+                respond_by=o.respond_by,
+                channel=o.channel.value,
+                recipient=o.recipient,
+                plan=dict(stored.plan),
+                offered_by=stored.offered_by.id,
+                offered_by_name=stored.offered_by.name,
+                state=stored.state,
+                taken_index=stored.taken_index,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def get(self, offer_id: UUID, *, for_update: bool = False) -> StoredOffer | None:
+        stmt = select(offers).where(offers.c.id == offer_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return stored_offer(row) if row else None
+
+    async def lapsing(self, now: datetime, *, limit: int) -> list[StoredOffer]:
+        """Open offers past their deadline, earliest first; locked, those another instance
+        holds skipped."""
+        stmt = (
+            select(offers)
+            .where(offers.c.state == "OPEN", offers.c.respond_by <= now)
+            .order_by(offers.c.respond_by)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [stored_offer(r) for r in (await self._conn.execute(stmt)).all()]
+
+    async def settle(self, offer_id: UUID, state: str, taken_index: int | None = None) -> None:
+        await self._conn.execute(
+            update(offers)
+            .where(offers.c.id == offer_id)
+            .values(state=state, taken_index=taken_index, updated_at=self._clock())
+        )
+
+    async def close_open(self, lead_id: UUID) -> None:
+        """The lead's open offer closed (the advisor decided otherwise meanwhile)."""
+        await self._conn.execute(
+            update(offers)
+            .where(offers.c.lead_id == lead_id, offers.c.state == "OPEN")
+            .values(state="CLOSED", updated_at=self._clock())
+        )
+
+
+def stored_offer(row: Any) -> StoredOffer:
+    return StoredOffer(
+        lead_id=row.lead_id,
+        offer=Offer(
+            id=row.id,
+            times=tuple(
+                (datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in row.times
+            ),
+            respond_by=row.respond_by,
+            channel=Channel(row.channel),
+            recipient=row.recipient,
+        ),
+        plan=row.plan,
+        offered_by=Actor(row.offered_by, row.offered_by_name),
+        state=row.state,
+        taken_index=row.taken_index,
+    )

@@ -172,6 +172,7 @@ branch_settings = Table(
     Column("escalation_email", String(254)),
     Column("rejection_reasons", JSONB, nullable=False),
     Column("no_show_grace_minutes", Integer, nullable=False, server_default=text("30")),
+    Column("offer_response_hours", Integer, nullable=False, server_default=text("48")),
     Column("reminder_offsets", JSONB, nullable=False, server_default=text("'[1440, 120]'")),
     Column("reminder_quiet", String(16), nullable=False, server_default="EVENING_BEFORE"),
     Column("version", Integer, nullable=False),
@@ -195,6 +196,28 @@ reminders = Table(
     Column("state", String(16), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_reminders_pending", "due_at", postgresql_where=text("state = 'PENDING'")),
+)
+
+# Counter-offers (Ablehnen mit Terminvorschlag): the times, the customer's deadline and how
+# a taken time is scheduled (the advisor's identification and acceptor, as ScheduleLead)
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("lead_id", UUID(as_uuid=True), nullable=False, index=True),
+    Column("times", JSONB, nullable=False),  # [[start, end], ...] ISO 8601
+    Column("respond_by", DateTime(timezone=True), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("plan", JSONB, nullable=False),
+    Column("offered_by", String(64), nullable=False),
+    Column("offered_by_name", String(200), nullable=False),
+    # OPEN, then TAKEN (taken_index), LAPSED (rejected by the deadline) or CLOSED
+    Column("state", String(16), nullable=False),
+    Column("taken_index", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_offers_open", "respond_by", postgresql_where=text("state = 'OPEN'")),
 )
 
 # The figures' read model (Auswertung): one row per lead, fed from osb.lead.events.v1

@@ -17,6 +17,7 @@ from lead_manager import SOURCE
 from lead_manager.adapters.repository import (
     SqlBranchRepository,
     SqlLeadRepository,
+    SqlOfferRepository,
     SqlReminderRepository,
 )
 from lead_manager.adapters.tables import inbox, lead_history, outbox
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.leads = SqlLeadRepository(self._conn, self._clock)
         self.branches = SqlBranchRepository(self._conn, self._clock)
         self.reminders = SqlReminderRepository(self._conn, self._clock)
+        self.offers = SqlOfferRepository(self._conn, self._clock)
         self._tracked = []
         self._tracked_ids = set()
         return self

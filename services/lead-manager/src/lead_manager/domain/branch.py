@@ -60,6 +60,7 @@ REJECTION_SUBJECT = "Ihr Terminwunsch bei {branch}"
 DEFAULT_OPENING_HOURS: tuple[tuple[Interval, ...], ...] = (((time(8), time(18)),),) * 5 + ((), ())
 DEFAULT_RESPONSE_MINUTES = 120  # two working hours to answer a new lead
 NO_SHOW_GRACE = 30  # minutes after an appointment's start without the customer: a no-show
+OFFER_RESPONSE_HOURS = 48  # how long a customer has to take an offered time
 # what an advisor chooses from when rejecting, for the branch's figures (Auswertung)
 DEFAULT_REJECTION_REASONS = (
     "Kein freier Termin",
@@ -108,7 +109,13 @@ class BranchSettings:
     # same way; a reminder in the quiet hours (21:00-08:00) moved to the evening or left out
     reminder_offsets: tuple[int, ...] = DEFAULT_REMINDER_OFFSETS
     reminder_quiet: QuietHours = QuietHours.EVENING_BEFORE
+    # a counter-offer not taken this long after it was sent (or by its first time): rejected
+    offer_response_hours: int = OFFER_RESPONSE_HOURS
     version: int = 1
+
+    def template(self, name: str) -> str:
+        """The branch's text template, or the default of one added since it saved its own."""
+        return self.templates.get(name) or DEFAULT_TEMPLATES[name]
 
     def calendar(self) -> WorkingCalendar:
         country = self.holiday_region.partition("-")[0]

@@ -14,6 +14,7 @@ from uuid import UUID
 from osb_contracts import Message
 from osb_contracts.leads import (
     AppointmentCreated,
+    AppointmentOffered,
     AppointmentWarning,
     CustomerChoice,
     LeadArrived,
@@ -30,6 +31,7 @@ from osb_contracts.leads import (
     LeadRescheduleRequested,
     LeadUpdated,
     NotificationPurpose,
+    OfferedTime,
     UnusableValue,
     VehicleCase,
 )
@@ -44,6 +46,7 @@ from lead_manager.domain.permissions import (
     SYSTEM_APPOINTMENTS,
     SYSTEM_DEADLINE,
     SYSTEM_NOTIFIER,
+    SYSTEM_OFFERS,
     Actor,
     Permission,
 )
@@ -58,6 +61,8 @@ class Trigger(StrEnum):
     ARRIVE = "ARRIVE"
     NO_SHOW = "NO_SHOW"
     CUSTOMER_RESCHEDULES = "CUSTOMER_RESCHEDULES"
+    OFFER = "OFFER"
+    OFFER_LAPSES = "OFFER_LAPSES"
 
 
 _VERBS = {  # for the English reasons; the page phrases the codes in German
@@ -69,6 +74,8 @@ _VERBS = {  # for the English reasons; the page phrases the codes in German
     Trigger.ARRIVE: "mark arrived",
     Trigger.NO_SHOW: "mark a no-show",
     Trigger.CUSTOMER_RESCHEDULES: "reschedule on the customer's behalf",
+    Trigger.OFFER: "offer other times for",
+    Trigger.OFFER_LAPSES: "let the offer lapse for",
 }
 
 _S = LeadStatus
@@ -89,6 +96,13 @@ TRANSITIONS: dict[tuple[LeadStatus, Trigger], tuple[LeadStatus, bool]] = {
     (_S.NO_SHOW, Trigger.APPOINTMENT_DELETED): (_S.CANCELLED, False),
     # the customer asks for another time by a link: the advisor decides anew
     (_S.SCHEDULED, Trigger.CUSTOMER_RESCHEDULES): (_S.NEW, False),
+    # Ablehnen mit Terminvorschlag: taken (or scheduled by the advisor), lapsed, withdrawn
+    (_S.NEW, Trigger.OFFER): (_S.OFFERED, False),
+    (_S.OFFERED, Trigger.SCHEDULE): (_S.SCHEDULED, False),
+    (_S.OFFERED, Trigger.OFFER_LAPSES): (_S.REJECTED, False),
+    (_S.OFFERED, Trigger.REJECT): (_S.REJECTED, False),
+    (_S.OFFERED, Trigger.CUSTOMER_CANCELS): (_S.CANCELLED_BY_CUSTOMER, False),
+    (_S.OFFERED, Trigger.CORRECT_DATA): (_S.OFFERED, False),
     **{(s, Trigger.CORRECT_DATA): (s, True) for s in _CLOSED},
     **{(s, Trigger.SCHEDULE): (_S.SCHEDULED, True) for s in _CLOSED},
 }
@@ -196,6 +210,18 @@ class Appointment:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """Ablehnen mit Terminvorschlag: one to three other times sent to the customer, taken
+    by a link by ``respond_by`` or the lead is rejected with the branch's text."""
+
+    id: UUID
+    times: tuple[tuple[datetime, datetime], ...]
+    respond_by: datetime
+    channel: Channel
+    recipient: str
+
+
+@dataclass(frozen=True)
 class Reminder:
     """An appointment's reminder whose time has come (``service/ports.DueReminder``)."""
 
@@ -294,6 +320,19 @@ class Lead:
         previous = self._move(target)
         details = {"channel": channel.value}
         self._record(actor, at, "rejected", previous, reason=reason, details=details)
+        self._rejected(actor, channel, recipient, text, subject, at, reason)
+
+    def _rejected(
+        self,
+        actor: Actor,
+        channel: Channel,
+        recipient: str,
+        text: str,
+        subject: str | None,
+        at: datetime,
+        reason: str | None = None,
+    ) -> None:
+        """``LeadRejected`` with the final text for the notifier."""
         self.events.append(
             LeadRejected(
                 lead_id=self.id,
@@ -355,6 +394,57 @@ class Lead:
                 created_at=at,
             )
         )
+
+    def offer(self, *, actor: Actor, offer: Offer, at: datetime) -> None:
+        """Propose other times instead of the requested one (OFFERED)."""
+        self._require(actor, Permission.LEAD_MANAGER)
+        target = self._decide(Trigger.OFFER, actor)
+        if not 1 <= len(offer.times) <= 3:
+            raise RuleViolationError("times", "one to three times", code="OFFER_TIMES")
+        if offer.respond_by <= at:
+            raise RuleViolationError(
+                "times", "no time left for the customer to answer", code="OFFER_TOO_SOON"
+            )
+        if len({start for start, _ in offer.times}) != len(offer.times):
+            raise RuleViolationError("times", "a time offered twice", code="OFFER_TWICE")
+        for start, end in offer.times:
+            if end <= start:
+                raise RuleViolationError(
+                    "times", "a time ends before it starts", code="END_BEFORE_START"
+                )
+            if start <= offer.respond_by or start <= at:
+                raise RuleViolationError(
+                    "times", "a time before the customer can take it", code="OFFER_TOO_SOON"
+                )
+        previous = self._move(target)
+        details = {f"time_{i + 1}": start.isoformat() for i, (start, _) in enumerate(offer.times)}
+        self._record(actor, at, "offered", previous, details={**details, "channel": offer.channel})
+        self.events.append(
+            AppointmentOffered(
+                lead_id=self.id,
+                offer_id=offer.id,
+                booking_id=self.booking_id,
+                branch_id=self.branch_id,
+                times=tuple(OfferedTime(start=s, end=e) for s, e in offer.times),
+                respond_by=offer.respond_by,
+                channel=offer.channel,
+                recipient=offer.recipient,
+                customer=self.customer,
+                vehicle=self.vehicle,
+                services=self.services,
+                offered_by=actor.id,
+                offered_at=at,
+            )
+        )
+
+    def lapse_offer(
+        self, *, channel: Channel, recipient: str, text: str, subject: str | None, at: datetime
+    ) -> None:
+        """The offer was not taken by its deadline: rejected with the branch's text."""
+        target = self._decide(Trigger.OFFER_LAPSES, SYSTEM_OFFERS)
+        previous = self._move(target)
+        self._record(SYSTEM_OFFERS, at, "offer lapsed", previous)
+        self._rejected(SYSTEM_OFFERS, channel, recipient, text, subject, at)
 
     def cancel_for_deleted_appointment(
         self, *, actor: Actor, appointment_id: UUID, at: datetime, reason: str | None = None

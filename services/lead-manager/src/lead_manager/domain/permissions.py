@@ -33,3 +33,4 @@ SYSTEM_DMS = Actor("dms", "DMS")
 SYSTEM_NOTIFIER = Actor("notifier", "Benachrichtigung")
 SYSTEM_DEADLINE = Actor("deadline", "Fristüberwachung")
 SYSTEM_APPOINTMENTS = Actor("appointments", "Terminüberwachung")
+SYSTEM_OFFERS = Actor("offers", "Terminvorschlag")  # an offer's deadline passed

@@ -71,14 +71,6 @@ def create_app(
                 ),
                 "time rules",
             )
-            broker = subscribers.broker(
-                settings.kafka_bootstrap_servers,
-                group_id=settings.consumer_group,
-                deps=Consuming(lambda: SqlUnitOfWork(engine, clock), clock),
-                producer=run.producer,
-                max_records=settings.max_batch,
-            )
-            await run.consume(broker)
             matching = MatchingClient(
                 settings.kafka_bootstrap_servers,
                 await run.prompt_producer("lead-manager-matching"),
@@ -88,6 +80,14 @@ def create_app(
             await matching.start()
             run.stack.push_async_callback(matching.stop)
 
+            broker = subscribers.broker(
+                settings.kafka_bootstrap_servers,
+                group_id=settings.consumer_group,
+                deps=Consuming(lambda: SqlUnitOfWork(engine, clock), clock, matching),
+                producer=run.producer,
+                max_records=settings.max_batch,
+            )
+            await run.consume(broker)
             feed = LeadFeed(settings.kafka_bootstrap_servers)
             await feed.start()
             run.stack.push_async_callback(feed.stop)

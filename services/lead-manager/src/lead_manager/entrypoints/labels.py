@@ -21,6 +21,14 @@ STATUS_LABELS = {
     LeadStatus.CANCELLED: "Storniert",
     LeadStatus.CANCELLED_BY_CUSTOMER: "Von Kunden storniert",
     LeadStatus.NO_SHOW: "Nicht erschienen",
+    LeadStatus.OFFERED: "Terminvorschlag gesendet",
+}
+# how a counter-offer stands (the detail)
+OFFER_LABELS = {
+    "OPEN": "offen",
+    "TAKEN": "angenommen",
+    "LAPSED": "nicht angenommen, abgelehnt",
+    "CLOSED": "zurückgezogen",
 }
 PERMISSION_LABELS = {
     Permission.LEAD_MANAGER: "Servicetermin Leadmanager",
@@ -37,6 +45,8 @@ TRIGGER_LABELS = {
     Trigger.ARRIVE: "als erschienen vermerkt",
     Trigger.NO_SHOW: "als nicht erschienen vermerkt",
     Trigger.CUSTOMER_RESCHEDULES: "auf Kundenwunsch neu terminiert",
+    Trigger.OFFER: "mit Terminvorschlag beantwortet",
+    Trigger.OFFER_LAPSES: "nach Ablauf des Terminvorschlags abgelehnt",
 }
 CONFIGURATION_TEXTS = {
     NO_ACTIVE_ACCEPTOR: (
@@ -96,6 +106,8 @@ HISTORY_LABELS = {
     "confirmed by the customer": "Termin vom Kunden bestätigt (Link)",
     # the notifier's reason for an SMS to a number that answered STOP (notifier dispatch.py)
     "the customer opted out of SMS (STOP)": "Kunde hat SMS abbestellt (STOP)",
+    "offered": "Terminvorschlag gesendet",
+    "offer lapsed": "Terminvorschlag nicht angenommen, abgelehnt",
     "other time wanted by the customer": "Kunde wünscht einen anderen Termin (Link), der "
     "Termin wird im DMS gelöscht",
 }
@@ -133,6 +145,7 @@ FIELD_LABELS = {
     "holiday_region": "Feiertage",
     "response_minutes": "Reaktionszeit",
     "no_show_grace_minutes": "Karenzzeit bis „Nicht erschienen“",
+    "offer_response_hours": "Antwortfrist für Terminvorschläge",
     "reminder_offsets": "Terminerinnerungen",
     "reminder_quiet": "Erinnerungen in der Nachtruhe",
     "escalation_email": "Eskalation an",
@@ -217,6 +230,12 @@ ERROR_TEXTS = {
     "PERIOD_TOO_LONG": "Bitte wählen Sie höchstens ein Jahr.",
     "REASON_UNKNOWN": "Bitte wählen Sie einen Ablehnungsgrund aus der Liste des Betriebs.",
     "END_BEFORE_START": "Das Terminende liegt vor dem Beginn.",
+    "OFFER_TIMES": "Bitte schlagen Sie ein bis drei Termine vor.",
+    "OFFER_TWICE": "Bitte schlagen Sie jeden Termin nur einmal vor.",
+    "OFFER_TOO_SOON": "Die vorgeschlagenen Termine müssen mehr als eine Stunde in der "
+    "Zukunft liegen.",
+    "OFFER_CHOICE": "Ein Terminvorschlag wird für den Barverkaufskunden oder einen gewählten "
+    "Stammkunden angelegt.",
     "NO_EMAIL": "Der Kunde hat keine E-Mail-Adresse angegeben.",
     "NO_PHONE": "Der Kunde hat keine Mobilnummer für eine SMS angegeben.",
     "SMS_NOT_ENABLED": "Der SMS-Versand ist für diesen Betrieb nicht freigeschaltet.",
@@ -253,6 +272,8 @@ LIVE_TEXTS = {
     "LeadOverdue.unnamed": "Frist überschritten: Ein neuer Lead ist noch nicht beantwortet.",
     "LeadNoShow": "Nicht erschienen: {name} ist nicht zum Termin gekommen.",
     "LeadNoShow.unnamed": "Ein Kunde ist nicht zu seinem Termin gekommen.",
+    "AppointmentOffered": "Terminvorschlag gesendet an {name}.",
+    "AppointmentOffered.unnamed": "Ein Terminvorschlag wurde gesendet.",
     "LeadConfirmedByCustomer": "Termin bestätigt: {name} kommt zum Termin.",
     "LeadConfirmedByCustomer.unnamed": "Ein Kunde hat seinen Termin bestätigt.",
     "LeadRescheduleRequested": "Anderer Termin gewünscht: {name} bittet um einen neuen "

@@ -311,6 +311,24 @@ async def schedule_form(
     )
 
 
+@router.get("/ui/leads/{lead_id}/offer", response_class=HTMLResponse)
+async def offer_form(
+    request: Request, reads: Reads, clock: Clock, uow: Work, actor: CurrentActor, lead_id: UUID
+) -> HTMLResponse:
+    """Ablehnen mit Terminvorschlag: up to three times, the channel, who the appointment is
+    for when the customer takes one."""
+    lead = await queries.lead_detail(reads, actor, lead_id, now=clock())
+    branch = await queries.branch_settings(uow, actor, lead.branch_id)
+    return _fragment(
+        request,
+        "_offer.html",
+        lead=lead,
+        branch=settings_view(branch),
+        channels=branch.rejection_channels(),
+        zone=DISPLAY_ZONE.key,
+    )
+
+
 @router.get("/ui/branches/{branch_id}/settings", response_class=HTMLResponse)
 async def settings_form(
     request: Request, uow: Work, actor: CurrentActor, branch_id: str

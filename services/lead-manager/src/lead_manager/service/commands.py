@@ -6,22 +6,34 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
 from osb_contracts import Message
 from osb_contracts.customers import CustomerMasterUpdateRequested
-from osb_contracts.leads import CustomerChoice
+from osb_contracts.leads import CustomerChoice, OfferTaken
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus
 from osb_platform.tracing import step
 from prometheus_client import Counter, Histogram
 
 from lead_manager.domain.branch import BranchSettings, default_branch
 from lead_manager.domain.identification import merge_taking_lead_data, vehicle_case
-from lead_manager.domain.model import Appointment, Lead, RuleViolationError, Trigger, require
+from lead_manager.domain.model import (
+    Appointment,
+    Lead,
+    Offer,
+    RuleViolationError,
+    Trigger,
+    require,
+)
 from lead_manager.domain.permissions import Actor, Permission
 from lead_manager.domain.reminders import plan_reminders
-from lead_manager.service.ports import ConcurrencyError, Identification, UnitOfWork
+from lead_manager.service.ports import (
+    ConcurrencyError,
+    Identification,
+    StoredOffer,
+    UnitOfWork,
+)
 from lead_manager.service.texts import rejection_subject
 
 
@@ -147,7 +159,7 @@ async def reject_lead(
         subject = command.subject or (
             rejection_subject(branch) if command.channel is Channel.EMAIL else None
         )
-        first, at = lead.status is LeadStatus.NEW, clock()
+        first, at = lead.status in OPEN_STATUSES, clock()
         with step("reject lead", lead.trace_parent, link_current=True) as traceparent:
             lead.reject(
                 actor=actor,
@@ -159,6 +171,7 @@ async def reject_lead(
                 reason=command.reason,
             )
             await uow.leads.save(lead)
+            await uow.offers.close_open(lead.id)  # an offer withdrawn by the rejection
             uow.track(lead, traceparent=traceparent)
             await uow.commit()
     count_decision(lead, branch, first=first, at=at)
@@ -252,9 +265,12 @@ async def schedule_lead(
     clock: Callable[[], datetime],
     new_id: Callable[[], UUID],
     matching: Identification,
+    taking: tuple[UUID, int] | None = None,
 ) -> tuple[Lead, Appointment | None]:
     """Als Termin anlegen. Remote questions first, then one transaction: the status change,
-    the appointment and every event commit together, or nothing does.
+    the appointment and every event commit together, or nothing does. ``taking``: the
+    offer and the index of the time the customer took (settled with the appointment); an
+    open offer of the lead is closed otherwise.
     """
     fingerprint = command.fingerprint(actor)
     async with uow:
@@ -321,17 +337,151 @@ async def schedule_lead(
     )
     async with uow:
         current = await load(uow, command.lead_id, lead.version)
-        first, at = current.status is LeadStatus.NEW, clock()
+        first, at = current.status in OPEN_STATUSES, clock()
         with step("schedule lead", current.trace_parent, link_current=True) as traceparent:
             current.schedule(actor=actor, appointment=appointment, at=at)
             current.events.extend(customer.extra_events)
             await uow.leads.save(current)
             await uow.leads.add_appointment(current, appointment)
             await plan_reminders_of(uow, current, appointment, branch, now=at)
+            if taking is not None:
+                await uow.offers.settle(taking[0], "TAKEN", taking[1])
+            await uow.offers.close_open(current.id)
             uow.track(current, traceparent=traceparent)
             await uow.commit()
     count_decision(current, branch, first=first, at=at)
     return current, appointment
+
+
+# a lead nobody has decided yet: new, or with a counter-offer out (its decision comes next)
+OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.OFFERED)
+# the customer's time to take an offered time ends at least this long before the first
+OFFER_MARGIN = timedelta(hours=1)
+# what a counter-offer's taken time is scheduled with: the advisor's choice then
+OFFERABLE = (CustomerChoice.CASH_SALE, CustomerChoice.EXISTING, CustomerChoice.MERGE_MASTER_DATA)
+_TAKE_NAMESPACE = UUID("1f4e7c2a-8b3d-4a6e-9c5f-7d2e0b1a3c48")
+
+
+@dataclass(frozen=True)
+class OfferLead:
+    """Ablehnen mit Terminvorschlag: one to three times, sent by ``channel``; a time the
+    customer takes is scheduled with ``acceptor`` and the customer chosen here."""
+
+    lead_id: UUID
+    times: tuple[tuple[datetime, datetime], ...]
+    channel: Channel
+    acceptor: str
+    customer_choice: CustomerChoice = CustomerChoice.CASH_SALE
+    customer_number: str | None = None
+    expected_version: int | None = None
+
+
+async def offer_lead(
+    uow: UnitOfWork,
+    command: OfferLead,
+    *,
+    actor: Actor,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], UUID],
+) -> Lead:
+    async with uow:
+        lead = await load(uow, command.lead_id, command.expected_version)
+        lead.authorise(actor)
+        branch = await uow.branches.get(lead.branch_id) or default_branch(lead.branch_id)
+        check_channel(branch, command.channel)
+        if not branch.is_active_acceptor(command.acceptor):
+            raise RuleViolationError(
+                "acceptor", "not an active acceptor of this branch", code="ACCEPTOR_INACTIVE"
+            )
+        choice = command.customer_choice
+        if choice not in OFFERABLE:
+            raise RuleViolationError(
+                "customer.choice",
+                "an offer is scheduled for the cash-sale or a chosen master customer",
+                code="OFFER_CHOICE",
+            )
+        number = command.customer_number or lead.customer.customer_number
+        if choice is CustomerChoice.CASH_SALE and not branch.cash_sale_customer_number:
+            raise RuleViolationError(
+                "customer", "the branch has no cash-sale customer number", code="NO_CASH_SALE"
+            )
+        if choice is not CustomerChoice.CASH_SALE and not number:
+            raise RuleViolationError(
+                "customer_number", "choose the master customer first", code="CUSTOMER_NOT_CHOSEN"
+            )
+        at = clock()
+        first = min((start for start, _ in command.times), default=at)
+        offer = Offer(
+            id=new_id(),
+            times=command.times,
+            respond_by=min(at + timedelta(hours=branch.offer_response_hours), first - OFFER_MARGIN),
+            channel=command.channel,
+            recipient=recipient_for(lead.customer, command.channel),
+        )
+        with step("offer times", lead.trace_parent, link_current=True) as traceparent:
+            lead.offer(actor=actor, offer=offer, at=at)
+            plan = {
+                "acceptor": command.acceptor,
+                "confirmation": command.channel.value,
+                "customer_choice": choice.value,
+                "customer_number": number if choice is not CustomerChoice.CASH_SALE else None,
+            }
+            offered_by = Actor(actor.id, actor.name)
+            await uow.offers.add(StoredOffer(lead.id, offer, plan, offered_by, "OPEN"))
+            await uow.leads.save(lead)
+            uow.track(lead, traceparent=traceparent)
+            await uow.commit()
+    return lead
+
+
+async def take_offer(
+    make_uow: Callable[[], UnitOfWork],
+    taken: OfferTaken,
+    *,
+    clock: Callable[[], datetime],
+    new_id: Callable[[], UUID],
+    matching: Identification,
+) -> Lead | None:
+    """The customer took an offered time: scheduled as the advisor planned it when
+    offering, by that advisor's authority, once (the request id is the offer's and the
+    time's, so a redelivery is the same appointment). None: the offer is not open."""
+    async with make_uow() as uow:
+        stored = await uow.offers.get(taken.offer_id)
+    if (
+        stored is None
+        or stored.lead_id != taken.lead_id
+        or taken.time_index >= len(stored.offer.times)
+        or stored.state not in ("OPEN", "TAKEN")
+        or (stored.state == "TAKEN" and stored.taken_index != taken.time_index)
+    ):
+        return None
+    start, end = stored.offer.times[taken.time_index]
+    plan = stored.plan
+    command = ScheduleLead(
+        lead_id=taken.lead_id,
+        start=start,
+        end=end,
+        acceptor=plan["acceptor"],
+        confirmation=ConfirmationChannel(plan["confirmation"]),
+        customer_choice=CustomerChoice(plan["customer_choice"]),
+        customer_number=plan["customer_number"],
+        request_id=uuid5(_TAKE_NAMESPACE, f"{taken.offer_id}/{taken.time_index}"),
+    )
+    actor = Actor(
+        stored.offered_by.id,
+        stored.offered_by.name,
+        {taken.branch_id: frozenset({Permission.LEAD_MANAGER})},
+    )
+    lead, _ = await schedule_lead(
+        make_uow(),
+        command,
+        actor=actor,
+        clock=clock,
+        new_id=new_id,
+        matching=matching,
+        taking=(taken.offer_id, taken.time_index),
+    )
+    return lead
 
 
 async def plan_reminders_of(

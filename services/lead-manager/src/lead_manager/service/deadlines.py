@@ -12,13 +12,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from osb_contracts.values import LeadStatus
+from osb_contracts.values import Channel, LeadStatus
 from osb_platform.tracing import hop
 from prometheus_client import Counter
 
 from lead_manager.domain.reminders import quiet
 from lead_manager.service.commands import settings_of
 from lead_manager.service.ports import UnitOfWork
+from lead_manager.service.texts import rejection_subject, render
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +139,57 @@ async def send_all_reminders(make_uow: Callable[[], UnitOfWork], now: datetime) 
     return total
 
 
+OFFERS_LAPSED = Counter(
+    "osb_lead_manager_offers_lapsed_total",
+    "Counter-offers not taken by their deadline (the lead rejected), by branch",
+    ["branch_id"],
+)
+
+
+async def lapse_offers(uow: UnitOfWork, now: datetime) -> int:
+    """Each open offer past its deadline rejects its lead with the branch's text by the
+    offer's channel (``LeadRejected`` through the outbox), once; an offer whose lead was
+    decided otherwise meanwhile is closed. How many were looked at."""
+    async with uow:
+        due = await uow.offers.lapsing(now, limit=BATCH)
+        lapsed: list[str] = []
+        for stored in due:
+            lead = await uow.leads.get(stored.lead_id, for_update=True)
+            if lead is None or lead.status is not LeadStatus.OFFERED:
+                await uow.offers.settle(stored.offer.id, "CLOSED")
+                continue
+            branch = (await settings_of(uow, [lead.branch_id]))[lead.branch_id]
+            channel = stored.offer.channel
+            lead.lapse_offer(
+                channel=channel,
+                recipient=stored.offer.recipient,
+                text=render(branch.template(f"rejection_{channel.value.lower()}"), lead, branch),
+                subject=rejection_subject(branch) if channel is Channel.EMAIL else None,
+                at=now,
+            )
+            await uow.offers.settle(stored.offer.id, "LAPSED")
+            await uow.leads.save(lead)
+            uow.track(lead, traceparent=hop("offer lapsed", lead.trace_parent))
+            lapsed.append(lead.branch_id)
+        await uow.commit()
+    for branch_id in lapsed:
+        OFFERS_LAPSED.labels(branch_id).inc()
+    return len(due)
+
+
+async def lapse_all_offers(make_uow: Callable[[], UnitOfWork], now: datetime) -> int:
+    total = 0
+    while looked_at := await lapse_offers(make_uow(), now):
+        total += looked_at
+    return total
+
+
 Rule = Callable[[Callable[[], UnitOfWork], datetime], Awaitable[int]]
 RULES: dict[str, Rule] = {
     "overdue leads": report_all_overdue,
     "no-shows": mark_all_no_shows,
     "reminders": send_all_reminders,
+    "offers": lapse_all_offers,
 }
 
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from osb_contracts import Envelope
 from osb_contracts.dms import AppointmentDeleted, CustomerArrived
@@ -19,14 +20,15 @@ from osb_contracts.leads import (
     CustomerAnswered,
     LeadCancellationRequested,
     LeadRequested,
+    OfferTaken,
 )
 from osb_contracts.notifications import NotificationFailed, NotificationSent
 from prometheus_client import Counter
 
-from lead_manager.domain.model import Lead, TransitionRefusedError
+from lead_manager.domain.model import Lead, RuleViolationError, TransitionRefusedError
 from lead_manager.domain.permissions import SYSTEM_DMS, SYSTEM_PORTAL
-from lead_manager.service.commands import settings_of
-from lead_manager.service.ports import UnitOfWork
+from lead_manager.service.commands import settings_of, take_offer
+from lead_manager.service.ports import Identification, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +208,24 @@ async def handle_notification_outcomes(
             lead.note_notification(message)
             _track(uow, lead, envelope)
         await uow.commit()
+
+
+async def take_offer_once(
+    make_uow: Callable[[], UnitOfWork],
+    taken: OfferTaken,
+    *,
+    clock: Callable[[], datetime],
+    matching: Identification,
+) -> None:
+    """The customer's taken time scheduled; one that cannot be (the offer lapsed, the
+    lead decided otherwise, the plan no longer fits the branch) is logged and counted:
+    retrying cannot change the answer."""
+    try:
+        lead = await take_offer(make_uow, taken, clock=clock, new_id=uuid4, matching=matching)
+    except (TransitionRefusedError, RuleViolationError) as refused:
+        log.warning("offer %s taken, not scheduled: %s", taken.offer_id, refused.reason)
+        EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "offer not scheduled").inc()
+        return
+    if lead is None:
+        log.warning("offer %s taken but not open", taken.offer_id)
+        EVENTS_IGNORED.labels(LEAD_REQUESTS_CONSUMER, "offer not open").inc()

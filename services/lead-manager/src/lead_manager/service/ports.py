@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -19,7 +19,8 @@ from osb_contracts.matching import (
 from osb_contracts.values import Channel, Customer, LeadStatus
 
 from lead_manager.domain.branch import BranchSettings
-from lead_manager.domain.model import Appointment, Lead, Reminder
+from lead_manager.domain.model import Appointment, Lead, Offer, Reminder
+from lead_manager.domain.permissions import Actor
 from lead_manager.domain.reminders import PlannedReminder
 
 
@@ -36,6 +37,27 @@ class DueReminder:
 
     lead_id: UUID
     reminder: Reminder
+
+
+@dataclass(frozen=True)
+class StoredOffer:
+    """An offer as kept: how a taken time is scheduled (``plan``: the ScheduleLead fields
+    the advisor chose) and by whose authority."""
+
+    lead_id: UUID
+    offer: Offer
+    plan: Mapping[str, Any]
+    offered_by: Actor
+    state: str  # OPEN, TAKEN, LAPSED, CLOSED
+    taken_index: int | None = None
+
+
+class OfferRepository(Protocol):
+    async def add(self, stored: StoredOffer) -> None: ...
+    async def get(self, offer_id: UUID, *, for_update: bool = False) -> StoredOffer | None: ...
+    async def lapsing(self, now: datetime, *, limit: int) -> list[StoredOffer]: ...
+    async def settle(self, offer_id: UUID, state: str, taken_index: int | None = None) -> None: ...
+    async def close_open(self, lead_id: UUID) -> None: ...
 
 
 class ReminderRepository(Protocol):
@@ -139,6 +161,10 @@ class LeadReads(Protocol):
         """The appointment as it was created (``deleted_at`` once the DMS deleted it)."""
         ...
 
+    async def offer_of(self, lead_id: UUID) -> StoredOffer | None:
+        """The lead's latest counter-offer, if it ever had one."""
+        ...
+
     async def with_settings(self, lead_id: UUID) -> tuple[Lead, BranchSettings | None] | None: ...
     async def calendar(
         self, branch_id: str, start: datetime, end: datetime, *, new_leads: bool
@@ -181,6 +207,8 @@ class UnitOfWork(Protocol):
     def branches(self) -> BranchRepository: ...
     @property
     def reminders(self) -> ReminderRepository: ...
+    @property
+    def offers(self) -> OfferRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -198,11 +198,23 @@ class ScheduledView(Model):
     deleted_at: datetime | None
 
 
+class OfferView(Model):
+    """The lead's counter-offer: the times, until when the customer may take one, and how
+    it stands (OPEN, TAKEN with the time's index, LAPSED, CLOSED)."""
+
+    times: list[tuple[datetime, datetime]]
+    respond_by: datetime
+    channel: Channel
+    state: str
+    taken_index: int | None = None
+
+
 class LeadDetail(LeadView):
     history: list[HistoryItem]
     notifications: list[NotificationView]
     read_only: bool
     appointment: ScheduledView | None = None
+    offer: OfferView | None = None
 
 
 async def lead_detail(
@@ -218,12 +230,22 @@ async def lead_detail(
     settings = await _settings_of(reads, [lead.branch_id] if _running(lead) else [])
     items = [HistoryItem.model_validate(h, from_attributes=True) for h in history]
     scheduled = await reads.appointment(lead.appointment_id) if lead.appointment_id else None
+    offered = await reads.offer_of(lead.id)
     return LeadDetail(
         **LeadView.of(lead, settings.get(lead.branch_id), now).model_dump(),
         history=items,
         notifications=notifications_of(items),
         read_only=lead.read_only_for(actor),
         appointment=None if scheduled is None else ScheduledView.model_validate(scheduled),
+        offer=None
+        if offered is None
+        else OfferView(
+            times=list(offered.offer.times),
+            respond_by=offered.offer.respond_by,
+            channel=offered.offer.channel,
+            state=offered.state,
+            taken_index=offered.taken_index,
+        ),
     )
 
 

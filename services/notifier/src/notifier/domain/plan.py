@@ -10,7 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from osb_contracts import Envelope
-from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected, LeadReminderDue
+from osb_contracts.leads import (
+    AppointmentCreated,
+    AppointmentOffered,
+    LeadOverdue,
+    LeadRejected,
+    LeadReminderDue,
+)
 from osb_contracts.values import Channel, ConfirmationChannel
 
 from notifier.domain.notification import Draft, SendFailedError
@@ -19,6 +25,7 @@ from notifier.domain.texts import (
     CustomerLinks,
     TemplateFailedError,
     as_html,
+    counter_offer,
     escalation,
     placeholders,
     render,
@@ -81,22 +88,7 @@ def plan(
             )
         ]
     if isinstance(message, LeadOverdue):  # to the branch, not the customer
-        if not message.escalation_email:
-            return []
-        branch = _branch(branches, message.branch_id)
-        subject, text = escalation(message, branch_name=branch.name, zone=branch.timezone)
-        return [
-            _draft(
-                envelope,
-                message.lead_id,
-                message.branch_id,
-                Channel.EMAIL,
-                message.escalation_email,
-                subject,
-                text,
-                branch,
-            )
-        ]
+        return _escalation(envelope, message, branches)
     if isinstance(message, AppointmentCreated):
         to = message.recipient if message.confirmation is not ConfirmationChannel.NONE else None
         channel = Channel(message.confirmation.value) if to else Channel.EMAIL
@@ -105,6 +97,8 @@ def plan(
             if to
             else []
         )
+    if isinstance(message, AppointmentOffered):
+        return [_offer(envelope, message, branches, links)]
     if isinstance(message, LeadReminderDue):
         late = _too_late(message, now or datetime.now(UTC), branches)
         return [
@@ -154,6 +148,52 @@ def _to_customer(
         text,
         branch,
         failure,
+    )
+
+
+def _escalation(
+    envelope: Envelope[Any], message: LeadOverdue, branches: Mapping[str, BranchChannels]
+) -> list[Draft]:
+    """The branch's escalation e-mail for an overdue lead (none without an address)."""
+    if not message.escalation_email:
+        return []
+    branch = _branch(branches, message.branch_id)
+    subject, text = escalation(message, branch_name=branch.name, zone=branch.timezone)
+    return [
+        _draft(
+            envelope,
+            message.lead_id,
+            message.branch_id,
+            Channel.EMAIL,
+            message.escalation_email,
+            subject,
+            text,
+            branch,
+        )
+    ]
+
+
+def _offer(
+    envelope: Envelope[Any],
+    message: AppointmentOffered,
+    branches: Mapping[str, BranchChannels],
+    links: CustomerLinks | None,
+) -> Draft:
+    """A counter-offer by its channel: the e-mail with a link per time, or the SMS."""
+    branch = _branch(branches, message.branch_id)
+    subject, text, sms = counter_offer(
+        message, branch_name=branch.name, zone=branch.timezone, links=links
+    )
+    email = message.channel is Channel.EMAIL
+    return _draft(
+        envelope,
+        message.lead_id,
+        message.branch_id,
+        message.channel,
+        message.recipient,
+        subject if email else None,
+        text if email else sms,
+        branch,
     )
 
 

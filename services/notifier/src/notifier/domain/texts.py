@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from html import escape
 from zoneinfo import ZoneInfo
 
-from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadReminderDue
+from osb_contracts.leads import (
+    AppointmentCreated,
+    AppointmentOffered,
+    LeadOverdue,
+    LeadReminderDue,
+)
 from osb_platform import customer_links, templates
-from osb_platform.customer_links import LinkPurpose
+from osb_platform.customer_links import TAKES, LinkPurpose
 
 DEFAULT_TEMPLATES = {
     "confirmation_email_subject": "Ihr Werkstatttermin am {{ date }} bei {{ branch }}",
@@ -62,6 +67,45 @@ def escalation(event: LeadOverdue, *, branch_name: str, zone: str) -> tuple[str,
         "Ihre Online-Terminbuchung"
     )
     return subject, text
+
+
+_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+
+
+def counter_offer(
+    event: AppointmentOffered, *, branch_name: str, zone: str, links: CustomerLinks | None
+) -> tuple[str, str, str]:
+    """A counter-offer's e-mail (subject, text) and SMS: fixed German texts, a link per
+    time (the SMS: one link to all of them); without links the customer is asked to call."""
+    local = ZoneInfo(zone)
+    c = event.customer
+    name = " ".join(p for p in (c.salutation, c.title, c.first_name, c.last_name) if p)
+    until = event.respond_by.astimezone(local)
+    lines = []
+    for i, time in enumerate(event.times):
+        start = time.start.astimezone(local)
+        when = f"{_WEEKDAYS[start.weekday()]}, {start:%d.%m.%Y} um {start:%H:%M} Uhr"
+        link = f": {links(event.offer_id, TAKES[i])}" if links else ""
+        lines.append(f"{i + 1}. {when}{link}")
+    take = (
+        "Ein Klick auf den Link bestätigt Ihnen den Termin."
+        if links
+        else "Bitte rufen Sie uns an, um einen der Termine zu vereinbaren."
+    )
+    subject = f"Terminvorschläge von {branch_name}"
+    text = (
+        f"Guten Tag {name},\n\n"
+        "leider können wir Ihren Wunschtermin nicht bestätigen. Wir schlagen Ihnen diese "
+        "Termine vor:\n\n" + "\n".join(lines) + f"\n\n{take} Die Vorschläge gelten bis "
+        f"{until:%d.%m.%Y} um {until:%H:%M} Uhr.\n\n"
+        f"Mit freundlichen Grüßen\nIhr Serviceteam {branch_name}"
+    )
+    page = f" {links(event.offer_id, LinkPurpose.OFFER)}" if links else " Bitte rufen Sie uns an."
+    sms = (
+        f"{branch_name}: Ihr Wunschtermin ist leider nicht möglich. Unsere Vorschläge bis "
+        f"{until:%d.%m. %H:%M} Uhr:{page} Keine SMS mehr? Antworten Sie STOP."
+    )
+    return subject, text, sms
 
 
 class TemplateFailedError(ValueError):

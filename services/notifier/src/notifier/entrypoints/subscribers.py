@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from osb_contracts import Envelope
-from osb_contracts.leads import AppointmentCreated, LeadOverdue, LeadRejected, LeadReminderDue
+from osb_contracts.leads import (
+    AppointmentCreated,
+    AppointmentOffered,
+    LeadOverdue,
+    LeadRejected,
+    LeadReminderDue,
+)
 from osb_contracts.topics import LEAD_EVENTS, NOTIFICATION_COMMANDS
 from osb_platform.subscriber import Subscribers
 
@@ -25,6 +31,7 @@ WANTED = {
     LeadReminderDue.cloudevents_type(),
     AppointmentCreated.cloudevents_type(),
     LeadOverdue.cloudevents_type(),  # the branch's escalation e-mail
+    AppointmentOffered.cloudevents_type(),  # a counter-offer with the times' links
 }
 
 

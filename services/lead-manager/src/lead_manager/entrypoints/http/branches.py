@@ -86,6 +86,7 @@ async def write_settings(
         no_show_grace_minutes=body.no_show_grace_minutes,
         reminder_offsets=tuple(body.reminder_offsets),
         reminder_quiet=body.reminder_quiet,
+        offer_response_hours=body.offer_response_hours,
     )
     stored = await save_settings(uow, settings, actor=actor, expected_version=body.expected_version)
     return settings_view(stored)

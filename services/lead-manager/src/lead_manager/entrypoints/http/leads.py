@@ -16,14 +16,17 @@ from lead_manager.entrypoints.auth import CurrentActor
 from lead_manager.entrypoints.http.deps import Clock, Matching, Reads, Work
 from lead_manager.entrypoints.http.schemas import (
     AppointmentView,
+    OfferBody,
     RejectBody,
     ScheduleBody,
     SearchText,
 )
 from lead_manager.service import queries
 from lead_manager.service.commands import (
+    OfferLead,
     RejectLead,
     ScheduleLead,
+    offer_lead,
     reject_lead,
     request_resend,
     schedule_lead,
@@ -99,6 +102,24 @@ async def reject(
         lead_id, body.channel, body.text, body.subject, body.expected_version, body.reason
     )
     return LeadView.of(await reject_lead(uow, command, actor=actor, clock=clock))
+
+
+@router.post("/leads/{lead_id}/offer", response_model=LeadView)
+async def offer(
+    uow: Work, clock: Clock, actor: CurrentActor, lead_id: UUID, body: OfferBody
+) -> LeadView:
+    """Ablehnen mit Terminvorschlag: OFFERED, and AppointmentOffered for the notifier; the
+    customer takes a time by its link, or the branch's deadline rejects the lead."""
+    command = OfferLead(
+        lead_id,
+        tuple((t.start, t.end) for t in body.times),
+        body.channel,
+        body.acceptor,
+        body.customer.choice,
+        body.customer.customer_number,
+        body.expected_version,
+    )
+    return LeadView.of(await offer_lead(uow, command, actor=actor, clock=clock, new_id=uuid.uuid4))
 
 
 @router.post("/leads/{lead_id}/schedule", response_model=AppointmentView)

@@ -32,6 +32,7 @@ from lead_manager.domain.branch import (
     DEFAULT_REJECTION_REASONS,
     DEFAULT_RESPONSE_MINUTES,
     NO_SHOW_GRACE,
+    OFFER_RESPONSE_HOURS,
     BranchSettings,
 )
 from lead_manager.domain.permissions import Permission
@@ -117,6 +118,25 @@ class ScheduleBody(Model):
     request_id: UUID | None = Field(
         default=None, description="send the same id again and get the same appointment"
     )
+
+
+class OfferedTimeBody(Model):
+    start: datetime
+    end: datetime
+
+
+class OfferBody(Model):
+    """Ablehnen mit Terminvorschlag: one to three times, sent by ``channel``; a time the
+    customer takes becomes an appointment with ``acceptor`` for the customer chosen here
+    (the cash-sale customer, or a master customer the identification showed)."""
+
+    times: list[OfferedTimeBody] = Field(min_length=1, max_length=3)
+    channel: Channel
+    acceptor: Identifier
+    customer: CustomerChoiceBody = Field(
+        default_factory=lambda: CustomerChoiceBody(choice=CustomerChoice.CASH_SALE)
+    )
+    expected_version: ExpectedVersion | None = None
 
 
 class AppointmentView(Model):
@@ -228,6 +248,8 @@ class BranchSettingsBody(Model):
         default_factory=lambda: list(DEFAULT_REMINDER_OFFSETS), max_length=4
     )
     reminder_quiet: QuietHours = QuietHours.EVENING_BEFORE
+    # hours a customer has to take a time of a counter-offer (at most until its first time)
+    offer_response_hours: int = Field(default=OFFER_RESPONSE_HOURS, ge=1, le=14 * 24)
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -313,5 +335,6 @@ def settings_view(branch: BranchSettings) -> BranchSettingsView:
         no_show_grace_minutes=branch.no_show_grace_minutes,
         reminder_offsets=list(branch.reminder_offsets),
         reminder_quiet=branch.reminder_quiet,
+        offer_response_hours=branch.offer_response_hours,
         rejection_channels=list(branch.rejection_channels()),
     )

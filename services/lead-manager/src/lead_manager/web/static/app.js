@@ -532,6 +532,34 @@ async function submitReject(form) {
   await afterChange(form.dataset.lead, `Lead abgelehnt, die Bestätigung geht per ${how} an den Kunden.`);
 }
 
+async function submitOffer(form) {
+  const zone = form.dataset.zone;
+  const minutes = Number(form.elements.minutes.value.trim());
+  if (!(minutes >= 5 && minutes <= 600)) throw new Error("Bitte geben Sie die Dauer in Minuten an (z. B. 60).");
+  const times = [1, 2, 3]
+    .map((n) => form.elements[`time${n}`])
+    .filter((input) => input.value.trim())
+    .map((input, i) => {
+      const start = dateTimeField(input, `den ${i + 1}. Termin`, zone);
+      const end = new Date(new Date(start).getTime() + minutes * 60000).toISOString();
+      return { start, end };
+    });
+  if (!times.length) throw new Error("Bitte schlagen Sie mindestens einen Termin vor.");
+  const [choice, number] = form.elements.customer.value.split(":");
+  if (!choice) throw new Error("Bitte wählen Sie, für wen der Termin angelegt wird.");
+  const body = {
+    times,
+    channel: form.elements.channel.value,
+    acceptor: form.elements.acceptor.value,
+    customer: number ? { choice, customer_number: number } : { choice },
+    expected_version: Number(form.dataset.version),
+  };
+  await call(`/api/v1/leads/${form.dataset.lead}/offer`, { method: "POST", body });
+  closeDialog({ changed: true });
+  const how = body.channel === "SMS" ? "SMS" : "E-Mail";
+  await afterChange(form.dataset.lead, `Terminvorschlag gesendet, der Kunde erhält die Termine per ${how}.`);
+}
+
 const MERGES = ["MERGE_LEAD_DATA", "MERGE_MASTER_DATA"];
 
 // The customer the advisor has selected: a candidate for a merge, "new" for a new customer
@@ -661,6 +689,8 @@ async function submitSettings(form) {
   if (!(hours > 0)) throw new Error("Bitte geben Sie die Reaktionszeit in Arbeitsstunden an (z. B. 2 oder 1,5).");
   const grace = form.elements.no_show_grace_minutes.value.trim();
   if (!/^\d{1,4}$/.test(grace)) throw new Error("Bitte geben Sie die Minuten bis „Nicht erschienen“ als ganze Zahl an (z. B. 30).");
+  const offerHours = form.elements.offer_response_hours.value.trim();
+  if (!/^\d{1,3}$/.test(offerHours) || Number(offerHours) < 1) throw new Error("Bitte geben Sie die Antwortfrist für Terminvorschläge in ganzen Stunden an (z. B. 48).");
   const reminders = form.elements.reminder_hours.value.split(/[;\s]+/).filter(Boolean)
     .map((h) => Number(h.replace(",", ".")));
   if (reminders.some((h) => !(h >= 0.25))) throw new Error("Bitte geben Sie die Terminerinnerungen in Stunden vor dem Termin an (z. B. 24; 2).");
@@ -680,6 +710,7 @@ async function submitSettings(form) {
     no_show_grace_minutes: Number(grace),
     reminder_offsets: reminders.map((h) => Math.round(h * 60)),
     reminder_quiet: form.elements.reminder_quiet.value,
+    offer_response_hours: Number(offerHours),
     expected_version: Number(form.dataset.version),
   };
   await call(`/api/v1/branches/${encodeURIComponent(form.dataset.branch)}/settings`, {
@@ -715,6 +746,7 @@ async function exportInsight(form) {
 
 const SUBMITS = {
   "insight-form": submitInsight,
+  "offer-form": submitOffer,
   "reject-form": submitReject,
   "schedule-form": submitSchedule,
   "settings-form": submitSettings,
@@ -873,6 +905,9 @@ function wire() {
         break;
       case "schedule":
         await openDialog(`/ui/leads/${id}/schedule`);
+        break;
+      case "offer":
+        await openDialog(`/ui/leads/${id}/offer`);
         break;
       case "resend":
         await call(`/api/v1/leads/${id}/notifications/${button.dataset.notification}/resend`, {
