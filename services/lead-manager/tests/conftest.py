@@ -106,6 +106,11 @@ class FakeLeadRepository:
         lead = self.rows.get(lead_id)
         return None if lead is None else lead.copy()
 
+    async def get_many(
+        self, lead_ids: Iterable[uuid.UUID], *, for_update: bool = False
+    ) -> dict[uuid.UUID, Lead]:
+        return {i: self.rows[i].copy() for i in lead_ids if i in self.rows}
+
     async def by_appointment(self, appointment_id: uuid.UUID) -> Lead | None:
         found = [lead for lead in self.rows.values() if lead.appointment_id == appointment_id]
         return found[0].copy() if found else None
@@ -177,7 +182,12 @@ class FakeReminderRepository:
         self.rows: dict[uuid.UUID, tuple[uuid.UUID, str, Reminder]] = {}
         self._leads = leads
 
-    async def replace(
+    async def cancel_pending(self, lead_id: uuid.UUID) -> None:
+        for rid, (of, state, reminder) in list(self.rows.items()):
+            if of == lead_id and state == "PENDING":
+                self.rows[rid] = (of, "CANCELLED", reminder)
+
+    async def add(
         self,
         lead_id: uuid.UUID,
         appointment_id: uuid.UUID,
@@ -185,9 +195,6 @@ class FakeReminderRepository:
         recipient: str,
         planned: Sequence[PlannedReminder],
     ) -> None:
-        for rid, (of, state, reminder) in list(self.rows.items()):
-            if of == lead_id and state == "PENDING":
-                self.rows[rid] = (of, "CANCELLED", reminder)
         lead = self._leads.rows[lead_id]
         appointment = self._leads.appointments[appointment_id]
         for r in planned:

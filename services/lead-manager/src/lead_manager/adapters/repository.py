@@ -121,6 +121,15 @@ class SqlLeadRepository:
         row = (await self._conn.execute(stmt)).first()
         return None if row is None else lead_from_row(row)
 
+    async def get_many(
+        self, lead_ids: Iterable[UUID], *, for_update: bool = False
+    ) -> dict[UUID, Lead]:
+        # one order of locking for every instance: two batches never wait for each other
+        stmt = select(*_LEAD_COLUMNS).where(leads.c.id.in_(set(lead_ids))).order_by(leads.c.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return {r.id: lead_from_row(r) for r in (await self._conn.execute(stmt)).all()}
+
     async def by_appointment(self, appointment_id: UUID) -> Lead | None:
         stmt = (
             select(*_LEAD_COLUMNS).where(leads.c.appointment_id == appointment_id).with_for_update()
@@ -277,7 +286,14 @@ class SqlReminderRepository:
         self._conn = conn
         self._clock = clock
 
-    async def replace(
+    async def cancel_pending(self, lead_id: UUID) -> None:
+        await self._conn.execute(
+            update(reminders)
+            .where(reminders.c.lead_id == lead_id, reminders.c.state == PENDING)
+            .values(state="CANCELLED", updated_at=self._clock())
+        )
+
+    async def add(
         self,
         lead_id: UUID,
         appointment_id: UUID,
@@ -285,13 +301,7 @@ class SqlReminderRepository:
         recipient: str,
         planned: Sequence[PlannedReminder],
     ) -> None:
-        """The lead's pending reminders of an earlier appointment cancelled, these added."""
         now = self._clock()
-        await self._conn.execute(
-            update(reminders)
-            .where(reminders.c.lead_id == lead_id, reminders.c.state == PENDING)
-            .values(state="CANCELLED", updated_at=now)
-        )
         if planned:
             await self._conn.execute(
                 insert(reminders),

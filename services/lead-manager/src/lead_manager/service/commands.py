@@ -495,13 +495,11 @@ async def plan_reminders_of(
         planned = plan_reminders(
             appointment.start, branch.reminder_offsets, branch.zone, branch.reminder_quiet, now
         )
-    await uow.reminders.replace(
-        lead.id,
-        appointment.id,
-        Channel(channel.value) if planned else Channel.EMAIL,
-        appointment.recipient or "",
-        planned,
-    )
+    await uow.reminders.cancel_pending(lead.id)
+    if planned and appointment.recipient:
+        await uow.reminders.add(
+            lead.id, appointment.id, Channel(channel.value), appointment.recipient, planned
+        )
 
 
 async def request_resend(

@@ -100,11 +100,15 @@ async def send_reminders(uow: UnitOfWork, now: datetime) -> int:
     many were looked at."""
     async with uow:
         due = await uow.reminders.due(now, limit=BATCH)
-        branches = await settings_of(uow, [])
+        if not due:  # most minutes
+            return 0
+        # the batch's leads locked in one statement, their branches' settings read once
+        leads = await uow.leads.get_many([item.lead_id for item in due], for_update=True)
+        branches = await settings_of(uow, {lead.branch_id for lead in leads.values()})
         outcomes: list[tuple[str, str]] = []
         for item in due:
             reminder = item.reminder
-            lead = await uow.leads.get(item.lead_id, for_update=True)
+            lead = leads.get(item.lead_id)
             if (
                 lead is None
                 or lead.status is not LeadStatus.SCHEDULED
@@ -113,8 +117,6 @@ async def send_reminders(uow: UnitOfWork, now: datetime) -> int:
                 await uow.reminders.settle(reminder.id, "CANCELLED")
                 outcomes.append((lead.branch_id if lead else "", "cancelled"))
                 continue
-            if lead.branch_id not in branches:
-                branches |= await settings_of(uow, [lead.branch_id])
             zone = branches[lead.branch_id].zone
             if now >= reminder.start or quiet(now, zone):
                 await uow.reminders.settle(reminder.id, "MISSED")

@@ -61,7 +61,11 @@ class OfferRepository(Protocol):
 
 
 class ReminderRepository(Protocol):
-    async def replace(
+    async def cancel_pending(self, lead_id: UUID) -> None:
+        """The lead's reminders not yet sent cancelled (its appointment changed)."""
+        ...
+
+    async def add(
         self,
         lead_id: UUID,
         appointment_id: UUID,
@@ -75,6 +79,12 @@ class ReminderRepository(Protocol):
 
 class LeadRepository(Protocol):
     async def get(self, lead_id: UUID, *, for_update: bool = False) -> Lead | None: ...
+    async def get_many(
+        self, lead_ids: Iterable[UUID], *, for_update: bool = False
+    ) -> dict[UUID, Lead]:
+        """The leads found of ``lead_ids`` (locked in id order with ``for_update``)."""
+        ...
+
     async def by_appointment(self, appointment_id: UUID) -> Lead | None: ...
     async def add_new(self, new: Sequence[Lead]) -> set[UUID]: ...
     async def overdue(self, now: datetime, *, limit: int) -> list[Lead]: ...
