@@ -157,10 +157,7 @@ def _zone(appointment: Appointment | Offer, deps: Wiring) -> ZoneInfo:
 
 
 def _when(appointment: Appointment | None, deps: Wiring) -> str:
-    if appointment is None:
-        return ""
-    start = appointment.start.astimezone(_zone(appointment, deps))
-    return f"{_WEEKDAYS[start.weekday()]}, {start:%d.%m.%Y} um {start:%H:%M} Uhr"
+    return "" if appointment is None else _at(appointment.start, _zone(appointment, deps))
 
 
 def _page(status: int = 200, **context: object) -> HTMLResponse:
@@ -171,8 +168,13 @@ def _page(status: int = 200, **context: object) -> HTMLResponse:
 
 
 def _refused(refusal: Refusal, appointment: Appointment | None, deps: Wiring) -> HTMLResponse:
+    return _said(refusal, _when(appointment, deps))
+
+
+def _said(refusal: Refusal, when: str) -> HTMLResponse:
+    """The page for a refusal; ``when`` fills its text's {when}."""
     heading, text, status = REFUSALS[refusal]
-    response = _page(status, heading=heading, text=text.format(when=_when(appointment, deps)))
+    response = _page(status, heading=heading, text=text.format(when=when))
     if refusal is Refusal.NOT_YET:
         response.headers["Retry-After"] = "60"
     return response
@@ -318,16 +320,12 @@ def _at(moment: datetime, zone: ZoneInfo) -> str:
 
 
 def _offer_refused(refusal: Refusal, offer: Offer | None, deps: Wiring) -> HTMLResponse:
-    heading, text, status = REFUSALS[refusal]
     when = ""
     if offer is not None and refusal is Refusal.OFFER_LAPSED:
         when = _at(offer.respond_by, _zone(offer, deps))
     elif offer is not None and refusal is Refusal.TAKEN_ALREADY and offer.taken_index is not None:
         when = f": {_at(offer.times[offer.taken_index][0], _zone(offer, deps))}"
-    response = _page(status, heading=heading, text=text.format(when=when))
-    if refusal is Refusal.NOT_YET:
-        response.headers["Retry-After"] = "60"
-    return response
+    return _said(refusal, when)
 
 
 async def _show_offer(link: CustomerLink, deps: Wiring) -> HTMLResponse:

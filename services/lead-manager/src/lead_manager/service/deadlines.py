@@ -154,13 +154,18 @@ async def lapse_offers(uow: UnitOfWork, now: datetime) -> int:
     decided otherwise meanwhile is closed. How many were looked at."""
     async with uow:
         due = await uow.offers.lapsing(now, limit=BATCH)
+        if not due:
+            return 0
+        # as the reminders: the batch's leads locked at once, their branches read once
+        leads = await uow.leads.get_many([s.lead_id for s in due], for_update=True)
+        branches = await settings_of(uow, {lead.branch_id for lead in leads.values()})
         lapsed: list[str] = []
         for stored in due:
-            lead = await uow.leads.get(stored.lead_id, for_update=True)
+            lead = leads.get(stored.lead_id)
             if lead is None or lead.status is not LeadStatus.OFFERED:
                 await uow.offers.settle(stored.offer.id, "CLOSED")
                 continue
-            branch = (await settings_of(uow, [lead.branch_id]))[lead.branch_id]
+            branch = branches[lead.branch_id]
             channel = stored.offer.channel
             lead.lapse_offer(
                 channel=channel,

@@ -230,7 +230,9 @@ async def lead_detail(
     settings = await _settings_of(reads, [lead.branch_id] if _running(lead) else [])
     items = [HistoryItem.model_validate(h, from_attributes=True) for h in history]
     scheduled = await reads.appointment(lead.appointment_id) if lead.appointment_id else None
-    offered = await reads.offer_of(lead.id)
+    # the offer read only for a lead that had one: the detail is the page's hot path
+    ever_offered = any(h.action == "offered" for h in items)
+    offered = await reads.offer_of(lead.id) if ever_offered else None
     return LeadDetail(
         **LeadView.of(lead, settings.get(lead.branch_id), now).model_dump(),
         history=items,
