@@ -69,6 +69,7 @@ ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 SECRET = "web-page-test-secret-of-32-characters!"
 WAIT_MS = 20_000
 MAX_BRANCHES = 40
+SMS_REPLY_TOKEN = "e2e-sms-gateway"
 SHOTS = os.environ.get("OSB_SCREENSHOTS")
 
 
@@ -83,6 +84,7 @@ class Web:
     sms: SmsSink
     browser: Browser
     portal_branch: str
+    notifier: str  # the notifier's URL (the SMS gateway's replies)
     branches: int = 0
     pages: list[Page] = field(default_factory=list)
 
@@ -341,6 +343,7 @@ async def web(kafka_bootstrap_servers: str, database_urls: dict[str, str]) -> As
                 "NOTIFIER_BRANCHES": json.dumps(channels),
                 # the customers' links lead to this run's lead-intake
                 "NOTIFIER_CUSTOMER_LINK_BASE_URL": system.intake.url,
+                "NOTIFIER_SMS_REPLY_TOKEN": SMS_REPLY_TOKEN,
             },
         )
         processes = [system.intake, system.manager, matching, notifier]
@@ -363,6 +366,7 @@ async def web(kafka_bootstrap_servers: str, database_urls: dict[str, str]) -> As
                     sms,
                     browser,
                     portal_branch,
+                    notifier.url,
                 )
         finally:
             await bus.stop()
@@ -612,7 +616,8 @@ async def test_the_search_finds_names_without_umlauts_and_phones_typed_nationall
 
 async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> None:
     branch = await web.branch(sms=True)
-    lead = await web.lead(branch)
+    mobile = f"+49151{uuid.uuid4().int % 10**8:08d}"  # its own: the customer answers STOP
+    lead = await web.lead(branch, mobile=mobile)
     page = await web.open(web.token(branch))
     await page.get_by_role("button", name="Lokale Einstellungen").click()
     await page.get_by_label("Aktualisierung alle").fill("2")
@@ -637,7 +642,7 @@ async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> N
         lambda: any(m["text"] == final for m in web.sms.messages), "the SMS at the gateway"
     )
     (sent,) = [m for m in web.sms.messages if m["text"] == final]
-    assert sent["to"] == "+4915112345678"
+    assert sent["to"] == mobile
     # The delivery status shows up in the open lead's detail, refreshed at the user's
     # interval, once the notifier has reported it.
     await page.locator("#search").focus()  # the refresh leaves a detail being worked in alone
@@ -651,6 +656,25 @@ async def test_reject_through_the_sms_submenu_when_sms_is_enabled(web: Web) -> N
     await web.until(
         lambda: sum(m["text"] == final for m in web.sms.messages) == 2, "the SMS sent again"
     )
+
+    # The customer answers STOP: sent again, the SMS is refused, and the page says why.
+    r = await web.http.post(
+        f"{web.notifier}/api/v1/sms/replies",
+        json={"from": mobile, "text": "Stop"},
+        headers={"Authorization": f"Bearer {SMS_REPLY_TOKEN}"},
+    )
+    assert r.json() == {"outcome": "OPTED_OUT"}, r.text
+    await row.get_by_role("button", name="Erneut senden").click()
+    await expect(row).to_contain_text(
+        "fehlgeschlagen: Kunde hat SMS abbestellt (STOP).", timeout=WAIT_MS
+    )
+    await expect(page.locator("#detail .history li").first).to_contain_text(
+        "Benachrichtigung fehlgeschlagen"
+    )
+    await expect(page.locator("#detail .history li").first.locator(".reason")).to_have_text(
+        "Kunde hat SMS abbestellt (STOP)."
+    )
+    assert sum(m["text"] == final for m in web.sms.messages) == 2
 
 
 async def reject_straight_by_e_mail(page: Page, lead: LeadRequested) -> Locator:
@@ -1601,6 +1625,111 @@ async def test_an_appointment_confirmed_by_e_mail_is_reminded_by_e_mail_once_whe
     await customer.goto(link)  # the same link once more
     await expect(customer.get_by_role("heading")).to_have_text("Bereits bestätigt")
     await expect(customer.get_by_role("button")).to_have_count(0)
+
+
+async def test_reminders_in_the_quiet_hours_go_out_the_evening_before_or_not_at_all(
+    web: Web, database_urls: dict[str, str]
+) -> None:
+    """The quiet hours end to end, the rule run on an injected clock. An appointment at
+    09:00: its 2 h reminder (07:00) goes out at 20:30 the evening before in a branch that
+    moves them, and not at all in a branch that skips them; the 24 h one goes out at 09:00
+    in both. Nothing more at 07:00. A reminder the rule finds due only in the quiet hours
+    (lead-manager away at 20:30) is recorded missed and never sent."""
+    berlin = ZoneInfo("Europe/Berlin")
+    day = (datetime.now(berlin) + timedelta(days=2)).date()
+    before = day - timedelta(days=1)
+    moves = await web.branch()
+    skips = await web.branch()
+    url = f"/api/v1/branches/{skips}/settings"
+    body = (await web.http.get(url, headers=web.auth(skips))).json()
+    body = {
+        k: v for k, v in body.items() if k not in ("branch_id", "version", "rejection_channels")
+    }
+    r = await web.http.put(url, json={**body, "reminder_quiet": "SKIP"}, headers=web.auth(skips))
+    assert r.status_code == 200, r.text
+
+    moved, skipped, away = await web.lead(moves), await web.lead(skips), await web.lead(moves)
+    start = datetime.combine(day, time(9, 0), berlin)
+    await web.schedule_cash_sale(moves, moved, start, confirmation="EMAIL")
+    await web.schedule_cash_sale(skips, skipped, start, confirmation="EMAIL")
+    # a day later: its reminders are due at 09:00 and 20:30 on the appointment's day before
+    await web.schedule_cash_sale(moves, away, start + timedelta(days=1), confirmation="EMAIL")
+
+    engine = make_engine(database_urls["lead-manager"], pool_size=1)
+
+    async def rule_at(at: datetime) -> None:
+        await send_all_reminders(lambda: SqlUnitOfWork(engine, utc_now), at)
+
+    async def reminders(lead: LeadRequested) -> list[tuple[int, str, str]]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sql("SELECT offset_minutes, due_at, state FROM reminders WHERE lead_id = :id"),
+                {"id": lead.lead_id},
+            )
+            return sorted(
+                (m, f"{due.astimezone(berlin):%d.%m. %H:%M}", state) for m, due, state in rows
+            )
+
+    def when(on: date, hour: int, minute: int = 0) -> str:
+        return f"{datetime.combine(on, time(hour, minute)):%d.%m. %H:%M}"
+
+    try:
+        assert await reminders(moved) == [
+            (120, when(before, 20, 30), "PENDING"),
+            (1440, when(before, 9), "PENDING"),
+        ]
+        assert await reminders(skipped) == [(1440, when(before, 9), "PENDING")]
+
+        await rule_at(datetime.combine(before, time(9, 0, 1), berlin))
+        await rule_at(datetime.combine(before, time(20, 30, 1), berlin))
+        await rule_at(datetime.combine(day, time(7, 0, 1), berlin))  # the 2 h reminder's time
+        assert await reminders(moved) == [
+            (120, when(before, 20, 30), "SENT"),
+            (1440, when(before, 9), "SENT"),
+        ]
+        assert await reminders(skipped) == [(1440, when(before, 9), "SENT")]
+
+        # lead-manager away from before 09:00 until 21:15 on the day before the third one's
+        await rule_at(datetime.combine(day, time(21, 15), berlin))
+        assert await reminders(away) == [
+            (120, when(day, 20, 30), "MISSED"),
+            (1440, when(day, 9), "MISSED"),
+        ]
+    finally:
+        await engine.dispose()
+
+    async def reminded(branch: str, lead: LeadRequested, count: int) -> None:
+        path = f"/api/v1/leads/{lead.lead_id}"
+        async with asyncio.timeout(30):
+            while (
+                sum(
+                    n["reminder"]
+                    for n in (await web.http.get(path, headers=web.auth(branch))).json()[
+                        "notifications"
+                    ]
+                )
+                < count
+            ):
+                await asyncio.sleep(0.1)
+
+    await reminded(moves, moved, 2)
+    await reminded(skips, skipped, 1)
+    subject = f"Erinnerung: Ihr Werkstatttermin am {day:%d.%m.%Y}"
+
+    def mails(lead: LeadRequested) -> list[str]:
+        bodies = [
+            m.get_body(("plain",))
+            for m in web.mail.messages
+            if m["To"] == lead.customer.email and subject in (m["Subject"] or "")
+        ]
+        return [body.get_content() if body else "" for body in bodies]
+
+    await web.until(lambda: len(mails(moved)) == 2 and len(mails(skipped)) == 1, "the reminders")
+    assert all(f"am {day:%d.%m.%Y} um 09:00 Uhr" in text for text in mails(moved) + mails(skipped))
+    assert not any(
+        m["To"] == away.customer.email and "Erinnerung" in (m["Subject"] or "")
+        for m in web.mail.messages
+    )
 
 
 async def test_a_customer_cancels_by_the_confirmation_s_link_and_the_page_says_so_at_once(

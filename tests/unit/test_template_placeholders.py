@@ -25,8 +25,27 @@ def test_both_services_default_to_the_same_confirmation_and_reminder_texts() -> 
         assert SHOWN[name] == SENT[name], name
 
 
-def test_the_page_says_the_notifier_s_stop_refusal_in_german() -> None:
-    from lead_manager.entrypoints.labels import HISTORY_LABELS
-    from notifier.service.dispatch import OPTED_OUT
+def test_the_page_says_every_failure_of_the_notifier_in_german() -> None:
+    """Every code the notifier fails a notification with has its German sentence; a mail
+    server's or SMS gateway's refusal is said with its number, a retry as one."""
+    from lead_manager.entrypoints.labels import FAILURE_LABELS, failure_text
+    from osb_contracts.notifications import FailureCode
 
-    assert HISTORY_LABELS[OPTED_OUT] == "Kunde hat SMS abbestellt (STOP)"
+    assert set(FAILURE_LABELS) == set(FailureCode)
+    assert failure_text("SMS_OPTED_OUT", "the customer opted out") == (
+        "Kunde hat SMS abbestellt (STOP)."
+    )
+    assert failure_text("SMS_NOT_ENABLED", "SMS is not enabled for branch HH-01") == (
+        "SMS ist für diesen Betrieb nicht freigeschaltet."
+    )
+    assert failure_text("SMTP_550", "5.1.1 mailbox unavailable") == (
+        "Der E-Mail-Server hat die Nachricht abgelehnt (Code 550)."
+    )
+    assert failure_text("SMS_503", "busy", permanent=False) == (
+        "Der SMS-Dienst hat die Nachricht abgelehnt (Code 503). Es wird erneut versucht."
+    )
+    assert failure_text("SMTP_UNAVAILABLE", "ConnectionRefusedError()", permanent=False) == (
+        "Der E-Mail-Server ist nicht erreichbar. Es wird erneut versucht."
+    )
+    # a code this page does not know yet (a newer notifier): its own words, not nothing
+    assert failure_text("SOMETHING_NEW", "a reason") == "a reason"

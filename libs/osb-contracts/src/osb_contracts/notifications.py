@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import Field
 
 from osb_contracts._base import AwareDatetime, BranchId, Identifier, Message, ShortText, Text
 from osb_contracts.values import Channel
+
+
+class FailureCode(StrEnum):
+    """Why the notifier failed a notification (``NotificationFailed.error_code``). Besides
+    these, ``SMTP_<reply code>`` (the mail server refused: ``SMTP_550``) and
+    ``SMS_<HTTP status>`` (the SMS gateway refused: ``SMS_400``)."""
+
+    TEMPLATE = "TEMPLATE"  # the branch's template could not be filled
+    MESSAGE_INVALID = "MESSAGE_INVALID"  # no e-mail could be built (address, header)
+    SMS_NOT_ENABLED = "SMS_NOT_ENABLED"  # the branch has no SMS licence
+    NO_SENDER = "NO_SENDER"  # the branch has no e-mail sender
+    SMS_OPTED_OUT = "SMS_OPTED_OUT"  # the number answered STOP
+    REMINDER_MISSED = "REMINDER_MISSED"  # read after the start, or late in the quiet hours
+    SMTP_UNAVAILABLE = "SMTP_UNAVAILABLE"  # the mail server not reachable (retried)
+    SMS_UNAVAILABLE = "SMS_UNAVAILABLE"  # the SMS gateway not reachable (retried)
+    UNEXPECTED = "UNEXPECTED"  # a fault of the notifier itself (retried)
 
 
 class NotificationSent(Message):

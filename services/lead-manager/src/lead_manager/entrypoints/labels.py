@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from osb_contracts.leads import CustomerChoice, Unusable, VehicleCase
 from osb_contracts.matching import ConfidenceBand, DuplicateCriterion
+from osb_contracts.notifications import FailureCode
 from osb_contracts.values import Channel, LeadStatus
 
 from lead_manager.domain.branch import NO_ACTIVE_ACCEPTOR
@@ -70,6 +71,36 @@ NOTIFICATION_LABELS = {
     "FAILED": "fehlgeschlagen",
     "RESEND_REQUESTED": "erneuter Versand angefordert",
 }
+# why the notifier could not send, by its code (osb_contracts.notifications.FailureCode)
+FAILURE_LABELS = {
+    FailureCode.TEMPLATE: "Die Textvorlage des Betriebs ließ sich nicht füllen. Bitte die "
+    "Vorlage in den OSB-Einstellungen prüfen.",
+    FailureCode.MESSAGE_INVALID: "Aus den Daten ließ sich keine E-Mail bilden (Adresse ungültig).",
+    FailureCode.SMS_NOT_ENABLED: "SMS ist für diesen Betrieb nicht freigeschaltet.",
+    FailureCode.NO_SENDER: "Für diesen Betrieb ist kein E-Mail-Absender eingerichtet.",
+    FailureCode.SMS_OPTED_OUT: "Kunde hat SMS abbestellt (STOP).",
+    FailureCode.REMINDER_MISSED: "Terminerinnerung entfallen: erst nach Terminbeginn oder in "
+    "der Nachtruhe (21 bis 8 Uhr) zu senden gewesen.",
+    FailureCode.SMTP_UNAVAILABLE: "Der E-Mail-Server ist nicht erreichbar.",
+    FailureCode.SMS_UNAVAILABLE: "Der SMS-Dienst ist nicht erreichbar.",
+    FailureCode.UNEXPECTED: "Unerwarteter Fehler im Benachrichtigungsdienst.",
+}
+_REFUSED_BY = {"SMTP": "Der E-Mail-Server", "SMS": "Der SMS-Dienst"}
+
+
+def failure_text(code: str | None, reason: str | None, *, permanent: bool = True) -> str:
+    """Why a notification failed, in German: by its code, a server's or gateway's refusal
+    with its number (for the dealer's IT), the notifier's own words for a code not known."""
+    kind, _, number = (code or "").partition("_")
+    if code in FAILURE_LABELS:
+        text = FAILURE_LABELS[FailureCode(code)]
+    elif kind in _REFUSED_BY and number.isdigit():
+        text = f"{_REFUSED_BY[kind]} hat die Nachricht abgelehnt (Code {number})."
+    else:
+        text = reason or code or ""
+    return text if permanent else f"{text} Es wird erneut versucht."
+
+
 CRITERION_LABELS = {
     DuplicateCriterion.ADDRESS: "Name + Adresse",
     DuplicateCriterion.PHONE: "Name + Telefon",
@@ -104,8 +135,6 @@ HISTORY_LABELS = {
     "no-show": "Kunde nicht erschienen",
     "reminder due": "Terminerinnerung fällig",
     "confirmed by the customer": "Termin vom Kunden bestätigt (Link)",
-    # the notifier's reason for an SMS to a number that answered STOP (notifier dispatch.py)
-    "the customer opted out of SMS (STOP)": "Kunde hat SMS abbestellt (STOP)",
     "offered": "Terminvorschlag gesendet",
     "offer lapsed": "Terminvorschlag nicht angenommen, abgelehnt",
     "other time wanted by the customer": "Kunde wünscht einen anderen Termin (Link), der "

@@ -118,6 +118,7 @@ templates.env.globals.update(
     PAGE_TEXTS=labels.page_texts(),
     ZONE=DISPLAY_ZONE.key,
     INSIGHT_COLUMNS=labels.INSIGHT_COLUMNS,
+    failure_text=labels.failure_text,
     LeadStatus=LeadStatus,
     NOT_OWNED=NOT_OWNED,
     Channel=Channel,

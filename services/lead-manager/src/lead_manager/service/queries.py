@@ -145,6 +145,8 @@ class NotificationView(Model):
     at: datetime
     attempts: int | None
     reason: str | None
+    error_code: str | None = None  # the notifier's FailureCode, or a server's refusal
+    permanent: bool = True  # False: the notifier tries again
     escalation: bool = False  # to the branch's escalation address (an overdue lead)
     reminder: bool = False  # an appointment's reminder
 
@@ -176,6 +178,8 @@ def notifications_of(history: list[HistoryItem]) -> list[NotificationView]:
             at=item.at,
             attempts=int(attempts) if attempts else (before.attempts if before else None),
             reason=item.reason,
+            error_code=item.details.get("error_code"),
+            permanent=item.details.get("permanent") != "False",
             escalation=item.details.get("purpose") == "escalation"
             or (before.escalation if before else False),
             reminder=item.details.get("purpose") == "reminder"

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from typing import Literal
 
 import aiosmtplib
+from osb_contracts.notifications import FailureCode
 
 from notifier.domain.notification import SendFailedError
 
@@ -80,7 +81,9 @@ class SmtpSender:
                     with contextlib.suppress(Exception):
                         client.close()
                 client = None
-                raise SendFailedError("SMTP_UNAVAILABLE", repr(exc), permanent=False) from None
+                raise SendFailedError(
+                    FailureCode.SMTP_UNAVAILABLE, repr(exc), permanent=False
+                ) from None
             finally:
                 if client is not None and client.is_connected:
                     self._idle.put_nowait(client)

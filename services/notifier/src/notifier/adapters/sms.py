@@ -10,6 +10,7 @@ Provider interface: ``service.ports.SmsSender``; a provider raises
 from __future__ import annotations
 
 import httpx
+from osb_contracts.notifications import FailureCode
 
 from notifier.domain.notification import SendFailedError
 
@@ -25,7 +26,7 @@ class HttpSmsGateway:
         try:
             response = await self._client.post(self._url, json=body)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise SendFailedError("SMS_UNAVAILABLE", repr(exc), permanent=False) from None
+            raise SendFailedError(FailureCode.SMS_UNAVAILABLE, repr(exc), permanent=False) from None
         if response.status_code >= 500:
             raise SendFailedError(
                 f"SMS_{response.status_code}", response.text[:500], permanent=False

@@ -17,6 +17,7 @@ from osb_contracts.leads import (
     LeadRejected,
     LeadReminderDue,
 )
+from osb_contracts.notifications import FailureCode
 from osb_contracts.values import Channel, ConfirmationChannel
 
 from notifier.domain.notification import Draft, SendFailedError
@@ -137,7 +138,7 @@ def _to_customer(
             subject, text = None, render(branch.template(f"{kind}_sms"), values)
     except TemplateFailedError as exc:
         subject, text = None, ""
-        failure = failure or SendFailedError("TEMPLATE", str(exc), permanent=True)
+        failure = failure or SendFailedError(FailureCode.TEMPLATE, str(exc), permanent=True)
     return _draft(
         envelope,
         message.lead_id,
@@ -208,11 +209,13 @@ def _too_late(
     the quiet hours. One read on time was planned outside them by lead-manager."""
     if now >= reminder.start:
         return SendFailedError(
-            "REMINDER_MISSED", "read after the appointment began", permanent=True
+            FailureCode.REMINDER_MISSED, "read after the appointment began", permanent=True
         )
     local = now.astimezone(ZoneInfo(_branch(branches, reminder.branch_id).timezone)).time()
     if now - reminder.due_at > PROMPT and (local >= QUIET_FROM or local < QUIET_UNTIL):
-        return SendFailedError("REMINDER_MISSED", "read late, in the quiet hours", permanent=True)
+        return SendFailedError(
+            FailureCode.REMINDER_MISSED, "read late, in the quiet hours", permanent=True
+        )
     return None
 
 
@@ -234,11 +237,15 @@ def _draft(
     nid = notification_id(envelope.id, channel)
     if failure is None and channel is Channel.SMS and not branch.sms_enabled:
         failure = SendFailedError(
-            "SMS_NOT_ENABLED", f"SMS is not enabled for branch {branch_id}", permanent=True
+            FailureCode.SMS_NOT_ENABLED,
+            f"SMS is not enabled for branch {branch_id}",
+            permanent=True,
         )
     if failure is None and channel is Channel.EMAIL and not branch.sender:
         failure = SendFailedError(
-            "NO_SENDER", f"branch {branch_id} has no e-mail sender configured", permanent=True
+            FailureCode.NO_SENDER,
+            f"branch {branch_id} has no e-mail sender configured",
+            permanent=True,
         )
     domain = branch.sender.rpartition("@")[2] or "osb.invalid"
     return Draft(

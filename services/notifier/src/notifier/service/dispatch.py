@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from osb_contracts.notifications import FailureCode
 from osb_contracts.values import Channel
 from osb_platform.tracing import step
 from prometheus_client import Counter
@@ -119,11 +120,13 @@ class Dispatcher:
                     )
                 except (ValueError, TypeError) as exc:
                     # built from the stored draft alone: trying again builds the same again
-                    raise SendFailedError("MESSAGE_INVALID", str(exc), permanent=True) from None
+                    raise SendFailedError(
+                        FailureCode.MESSAGE_INVALID, str(exc), permanent=True
+                    ) from None
                 await self._email.send(message)
             else:
                 if await self._store.opted_out(draft.recipient):
-                    raise SendFailedError("SMS_OPTED_OUT", OPTED_OUT, permanent=True)
+                    raise SendFailedError(FailureCode.SMS_OPTED_OUT, OPTED_OUT, permanent=True)
                 await self._sms.send(
                     to=draft.recipient, text=draft.text, sender=None, reference=str(draft.id)
                 )
@@ -132,7 +135,9 @@ class Dispatcher:
             return
         except Exception as exc:  # a bug or an unexpected library error: retry, never drop
             log.exception("sending notification %s failed unexpectedly", claimed.id)
-            await self._failed(claimed, SendFailedError("UNEXPECTED", repr(exc), permanent=False))
+            await self._failed(
+                claimed, SendFailedError(FailureCode.UNEXPECTED, repr(exc), permanent=False)
+            )
             return
         await self._store.sent(claimed)
         OUTCOMES.labels(draft.channel.value, "sent").inc()

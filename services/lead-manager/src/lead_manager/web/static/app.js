@@ -328,7 +328,12 @@ async function openOverview() {
   $("#overview").focus();
 }
 
+let overviewRequest = 0;
+
+// Only the last of overlapping loads is shown: a live change's refresh of the day before a
+// date was typed may be answered after the typed day's.
 async function loadOverview() {
+  const ticket = ++overviewRequest;
   const tools = $("#overview-tools");
   // a refresh (a live change) while the advisor types a date leaves the typing alone
   if (document.activeElement !== tools.elements.day) {
@@ -343,6 +348,7 @@ async function loadOverview() {
     new_leads: String(state.local.showNewInOverview),
   });
   const html = await call(`/ui/branches/${encodeURIComponent(state.branch)}/overview?${params}`, { fragment: true });
+  if (ticket !== overviewRequest) return;
   const focused = document.activeElement?.closest("#overview-body [data-open]")?.dataset.open;
   $("#overview-body").innerHTML = html;
   markSelected();
