@@ -74,6 +74,16 @@ def test_lead_events_need_time_zones_and_valid_customer_data() -> None:
         Customer(last_name="Meier", email="not-an-address")
 
 
+def test_a_refusal_s_message_does_not_quote_what_it_refused() -> None:
+    """A validation error is logged and kept with a dead letter: it names the field and
+    the rule, not the customer's data (issue 19)."""
+    with pytest.raises(ValidationError) as refused:
+        Customer(last_name="Quappendorf", email="quappendorf@@example.de", phone="0151 9876")
+    assert "quappendorf" not in str(refused.value).lower()
+    assert "9876" not in str(refused.value)
+    assert {e["loc"] for e in refused.value.errors()} == {("email",), ("phone",)}
+
+
 def test_every_registry_message_has_one_home_and_a_dlq() -> None:
     types = all_message_types()
     assert len(types) == len(set(types)), "a message type is on two topics"

@@ -33,7 +33,8 @@ class MailSink:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if address.lower() in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
+            # as Postfix words it: servers name the address they refuse
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

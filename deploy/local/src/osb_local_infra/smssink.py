@@ -31,9 +31,11 @@ class SmsSink:
         @app.post("/sms")
         async def receive(request: Request) -> JSONResponse:
             self.requests += 1
-            if self.fail_with is not None:
-                return JSONResponse({"error": "simulated"}, status_code=self.fail_with)
             body = await request.json()
+            if self.fail_with is not None:
+                # as gateways do, a refusal names the number
+                error = f"simulated, recipient {body.get('to') if isinstance(body, dict) else ''}"
+                return JSONResponse({"error": error}, status_code=self.fail_with)
             if not isinstance(body, dict) or not body.get("to") or not body.get("text"):
                 return JSONResponse({"error": "to and text are required"}, status_code=400)
             self.messages.append(body)

@@ -92,7 +92,10 @@ CustomerNumber = Annotated[
 class Contract(BaseModel):
     """A value object inside a message: immutable, no unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_max_length=4000)
+    # a validation error's message (logged, in a dead letter) without the value refused
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_max_length=4000, hide_input_in_errors=True
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -50,6 +50,8 @@ def make_engine(url: str, *, pool_size: int = 10, **options: Any) -> AsyncEngine
         max_overflow=pool_size,
         json_serializer=json_text,
         json_deserializer=orjson.loads,
+        # a failed statement's message (logged, in a dead letter) without its values
+        hide_parameters=True,
         **options,
     )
     pool = engine.sync_engine.pool

@@ -3,7 +3,8 @@
 Metrics carry topics, groups, channels and outcomes as labels, never customer data. Logs are
 one JSON object per line (structlog; uvicorn's and FastStream's records go through the same
 formatter) with the service, the topic and the CloudEvents correlation id of what is being
-handled; log calls name ids, never a customer's data.
+handled; log calls name ids, never a customer's data, and what a library's message quotes
+(an address, a number, a VIN) is masked on the way out.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
+import phonenumbers
 import structlog
+from phonenumbers import Leniency
 from prometheus_client import Counter, Gauge, Histogram
 
 from osb_platform.tracing import add_trace_ids
@@ -75,6 +79,7 @@ def configure_logging(service: str, *, level: int = logging.INFO) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                scrub_personal_data,
                 structlog.processors.JSONRenderer(ensure_ascii=False),
             ],
         )
@@ -91,6 +96,41 @@ def configure_logging(service: str, *, level: int = logging.INFO) -> None:
         access.addFilter(_PathOnly())
     if not any(isinstance(f, Repeats) for f in handler.filters):
         handler.addFilter(Repeats())
+
+
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# where a phone number may begin: "+49...", "0151..." (not inside an id, a time or an address)
+_MAYBE_PHONE = re.compile(r"(?<![\w.:-])(?:\+|0)\d")
+# a VIN: 17 of its letters (no I, O or Q) and digits, at least one of each
+_VIN = re.compile(r"\b(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}\b")
+
+
+def scrub(text: str) -> str:
+    """``text`` with e-mail addresses, phone numbers (as phonenumbers finds them, written
+    either way) and VINs masked."""
+    if "@" in text:
+        text = _EMAIL.sub("<e-mail>", text)
+    if _MAYBE_PHONE.search(text):  # the matcher costs 0.1 ms a line: only where one may be
+        matches = phonenumbers.PhoneNumberMatcher(text, "DE", leniency=Leniency.VALID)
+        for start, end in reversed([(m.start, m.end) for m in matches]):
+            text = text[:start] + "<phone>" + text[end:]
+    return _VIN.sub("<VIN>", text)
+
+
+def scrub_personal_data(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The last line of defence: log calls name ids, never a customer's data, but an
+    exception's message (a library's, in a traceback) may quote what it failed on: a mail
+    server names the address it refused, a gateway the number."""
+    for key, value in event.items():
+        if isinstance(value, str) and key not in _AS_IS:
+            event[key] = scrub(value)
+    return event
+
+
+# written by this code, never holding a customer's data (and looking like numbers)
+_AS_IS = frozenset({"timestamp", "trace_id", "span_id", "correlation_id", "level", "logger"})
 
 
 class Repeats(logging.Filter):

@@ -24,7 +24,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -116,8 +116,15 @@ def step(
         context=context,
         links=[Link(s) for s in linked if s.is_valid],
         attributes=attributes,
+        # an exception's message may quote a customer's data: the span names its class only
+        record_exception=False,
+        set_status_on_exception=False,
     ) as span:
-        yield traceparent_of(span)
+        try:
+            yield traceparent_of(span)
+        except BaseException as exc:
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
 
 
 def add_trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

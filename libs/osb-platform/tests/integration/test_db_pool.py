@@ -10,6 +10,7 @@ import pytest
 from osb_platform import db
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
@@ -73,3 +74,22 @@ async def test_a_connection_used_lately_is_not_pinged_one_idle_is(
         assert len(pinged) == pings
     finally:
         await engine.dispose()
+
+
+async def test_a_failed_statement_s_message_does_not_hold_its_values(
+    scratch_database: str,
+) -> None:
+    """The message is logged and kept with a dead letter: the statement, not the customer's
+    data it carried (issue 19). SQLAlchemy appends the parameters unless told not to."""
+    engine = db.make_engine(scratch_database, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TEMP TABLE people (name text UNIQUE)"))
+            insert = text("INSERT INTO people VALUES (:name)")
+            await conn.execute(insert, {"name": "Quappendorf"})
+            with pytest.raises(DBAPIError) as failed:
+                await conn.execute(insert, {"name": "Quappendorf"})
+    finally:
+        await engine.dispose()
+    assert "duplicate key value violates unique constraint" in str(failed.value)
+    assert "Quappendorf" not in str(failed.value)

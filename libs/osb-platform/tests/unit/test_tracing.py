@@ -71,3 +71,25 @@ def test_every_event_leaves_in_some_trace() -> None:
     outside = traceparent_here("publish x")
     assert context_of(outside) is not None
     assert parts(outside)[0] != parts(current)[0]
+
+
+def test_a_failed_step_names_the_exception_s_class_not_its_message() -> None:
+    """Spans leave the process (OTLP): an exception's message may quote a customer's data."""
+    import pytest
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    setup_tracing("test")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exported = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    with pytest.raises(ValueError, match="quappendorf"), step("send email"):
+        raise ValueError("550 <quappendorf@example.de> refused")
+    (span,) = [s for s in exported.get_finished_spans() if s.name == "send email"]
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "ValueError"
+    assert not span.events  # no recorded exception with its message
