@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -77,8 +78,25 @@ def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
             "lead-manager",
             [sys.executable, "-m", "lead_manager", "serve"],
             setup=[[sys.executable, "-m", "lead_manager", "seed-demo"]],
-            links=_service_links(manager),
-            env={"LEAD_MANAGER_HTTP_PORT": str(manager)},
+            links=_service_links(
+                manager,
+                **{
+                    "a person's export": "uv run osb privacy export --email <address> --token "
+                    "$(LEAD_MANAGER_JWT_SECRET=$(cat .local/secrets/jwt-secret) uv run osb "
+                    "token --permission PRIVACY_OFFICER --branch HH-01 --branch M-01)"
+                },
+            ),
+            env={
+                "LEAD_MANAGER_HTTP_PORT": str(manager),
+                # asked for a person's data (issue 19)
+                "LEAD_MANAGER_PRIVACY_PEERS": json.dumps(
+                    {
+                        "lead-intake": f"http://127.0.0.1:{intake}",
+                        "customer-matching": f"http://127.0.0.1:{matching}",
+                        "notifier": f"http://127.0.0.1:{notifier}",
+                    }
+                ),
+            },
             signed_link=(
                 "web page (signed in as Anna, every permission)",
                 f"http://127.0.0.1:{manager}/#token=",
@@ -154,6 +172,7 @@ def local_secrets(settings: InfraSettings) -> dict[str, str]:
         ("jwt-secret", "LEAD_MANAGER_JWT_SECRET"),
         ("customer-link-secret", "OSB_CUSTOMER_LINK_SECRET"),  # lead-intake and the notifier
         ("sms-reply-token", "NOTIFIER_SMS_REPLY_TOKEN"),  # the SMS gateway's STOP callback
+        ("privacy-token", "OSB_PRIVACY_TOKEN"),  # the services' export of a person's data
     ):
         file = folder / name
         if not file.exists():

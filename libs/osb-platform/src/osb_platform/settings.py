@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,3 +21,9 @@ def secrets_dir() -> Path | None:
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", secrets_dir=secrets_dir())
+
+    # the services' shared token for a person's export and erasure (osb_platform.privacy);
+    # without it a service offers neither
+    privacy_token: SecretStr | None = Field(
+        default=None, min_length=24, validation_alias=AliasChoices("OSB_PRIVACY_TOKEN")
+    )

@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
         ),
     )
     database_url: str = "postgresql://postgres@localhost/lead_manager"
+    # the other services asked for a person's data (issue 19), by name: their base URLs
+    privacy_peers: dict[str, str] = Field(default_factory=dict)
     # Signs the advisors' bearer tokens; from a secret store in production.
     jwt_secret: SecretStr = Field(min_length=32)
     http_host: str = "127.0.0.1"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from customer_matching.entrypoints.cli import import_master
 from lead_manager.domain.permissions import Permission
@@ -29,7 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Column, Table
 
-from osb_cli import kafka_ops, simulators
+from osb_cli import kafka_ops, privacy, simulators
 from osb_cli.kafka_ops import Record
 
 console = Console()
@@ -38,6 +39,10 @@ dlq = typer.Typer(help="Dead-letter topics: list, show and replay.", no_args_is_
 app.add_typer(dlq, name="dlq")
 simulate = typer.Typer(help="The portal and the DMS, simulated (make run starts both).")
 app.add_typer(simulate, name="simulate")
+privacy_app = typer.Typer(
+    help="A person's data: where it is, and their export (issue 19).", no_args_is_help=True
+)
+app.add_typer(privacy_app, name="privacy")
 app.command("token", help="Issue a bearer token for the advisor's page and API (local use).")(token)
 app.command("import-masters", help="Load the DMS customer master from a CSV or JSON Lines file.")(
     import_master
@@ -311,6 +316,94 @@ def simulate_advisor(
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(simulators.run_advisor(url, token, interval_s=interval))
+
+
+Email = Annotated[str | None, typer.Option(help="the person's e-mail address")]
+Phone = Annotated[str | None, typer.Option(help="the person's phone number (E.164)")]
+Vin = Annotated[str | None, typer.Option(help="a VIN of the person's vehicle")]
+# each service's database, as the services name the variable (make run prints the URLs)
+DATABASES = {
+    "lead-intake": ("LEAD_INTAKE_DATABASE_URL", "lead_intake"),
+    "lead-manager": ("LEAD_MANAGER_DATABASE_URL", "lead_manager"),
+    "customer-matching": ("CUSTOMER_MATCHING_DATABASE_URL", "customer_matching"),
+    "notifier": ("NOTIFIER_DATABASE_URL", "notifier"),
+}
+
+
+@privacy_app.command("scan")
+def privacy_scan(
+    email: Email = None,
+    phone: Phone = None,
+    name: Annotated[list[str] | None, typer.Option(help="a name of the person")] = None,
+    vin: Vin = None,
+    database: Annotated[
+        list[str] | None,
+        typer.Option(help="service=URL (default: the services' *_DATABASE_URL variables)"),
+    ] = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Every table of the four databases and every topic from its beginning searched for
+    the person: where their data is, and what of it."""
+    traces = privacy.Traces.of(email=email, phone=phone, names=name or [], vin=vin)
+    if not traces.values:
+        raise typer.BadParameter("name the person: --email, --phone, --name or --vin")
+    urls = {
+        service: os.environ.get(variable, f"postgresql://postgres@localhost/{db}")
+        for service, (variable, db) in DATABASES.items()
+    }
+    for given in database or []:
+        service, _, url = given.partition("=")
+        urls[service] = url
+    found = asyncio.run(privacy.scan(traces, databases=urls, bootstrap=bootstrap or _bootstrap()))
+    table = Table("where", "rows or records", "what")
+    for f in found:
+        table.add_row(f.where, str(f.count), ", ".join(sorted(f.found)))
+    console.print(table)
+    console.print(f"found in {len(found)} places")
+
+
+@privacy_app.command("export")
+def privacy_export(
+    email: Email = None,
+    phone: Phone = None,
+    customer_number: Annotated[str | None, typer.Option(help="a DMS customer number")] = None,
+    vin: Vin = None,
+    url: Annotated[str, typer.Option(help="lead-manager's address")] = "http://127.0.0.1:8002",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="OSB_TOKEN", help="a bearer token with PRIVACY_OFFICER"),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="write the JSON here")] = None,
+) -> None:
+    """Everything every service holds about the person, as one JSON document (lead-manager's
+    GET /api/v1/privacy/export)."""
+    if token is None:
+        raise typer.BadParameter("a token is needed: --token or OSB_TOKEN (osb token ...)")
+    query = {
+        k: v
+        for k, v in {
+            "email": email,
+            "phone": phone,
+            "customer_number": customer_number,
+            "vin": vin,
+        }.items()
+        if v
+    }
+    response = httpx.get(
+        f"{url.rstrip('/')}/api/v1/privacy/export",
+        params=query,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.text}[/red]")
+        raise typer.Exit(1)
+    document = json.dumps(response.json(), indent=2, ensure_ascii=False)
+    if out is None:
+        print(document)
+    else:
+        out.write_text(document + "\n", encoding="utf-8")
+        console.print(f"written to {out}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,11 @@ from osb_platform.http import (
     install_metrics,
     install_tracing,
 )
+from osb_platform.privacy import install_privacy
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from customer_matching import SERVICE
+from customer_matching.adapters import privacy
 from customer_matching.adapters.decisions import ShownRecorder
 from customer_matching.adapters.learning import Learner
 from customer_matching.adapters.registration import Registrar, ensure_range
@@ -104,6 +107,7 @@ def create_app(
                 )
             )
             app.state.checks = readiness(run.engine, run.producer, MATCHING_REPLIES.name)
+            app.state.privacy_export = partial(privacy.export, run.engine)
             app.state.follower = follower
             app.state.learner = learner
             yield
@@ -114,6 +118,7 @@ def create_app(
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     install_tracing(app)
+    install_privacy(app, SERVICE, settings.privacy_token, lambda: app.state.privacy_export)
     install_asyncapi(app, asyncapi(settings))
 
     @app.get("/index", tags=["operations"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from osb_platform.http import (
     install_metrics,
     install_tracing,
 )
+from osb_platform.privacy import install_privacy
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 
 from lead_intake import SERVICE
+from lead_intake.adapters import privacy
 from lead_intake.adapters.appointments import AppointmentBook, OfferBook
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.entrypoints.customer_page import router as customer_page
@@ -61,6 +64,7 @@ def create_app(
             await run.consume(broker)
             app.state.wiring = wiring
             app.state.checks = readiness(run.engine, run.producer, LEAD_REQUESTS.name)
+            app.state.privacy_export = partial(privacy.export, run.engine)
             yield
 
     app = FastAPI(
@@ -74,6 +78,7 @@ def create_app(
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     install_tracing(app)
+    install_privacy(app, SERVICE, settings.privacy_token, lambda: app.state.privacy_export)
     install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
     app.include_router(customer_page)

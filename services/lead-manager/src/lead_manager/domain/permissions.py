@@ -11,6 +11,7 @@ class Permission(StrEnum):
     LEAD_MANAGER = "LEAD_MANAGER"  # Servicetermin Leadmanager
     OSB_ADMIN = "OSB_ADMIN"  # Administration Online Service Booking
     EDIT_CANCELLED = "EDIT_CANCELLED"  # Stornierte Terminleads bearbeiten
+    PRIVACY_OFFICER = "PRIVACY_OFFICER"  # Datenschutz: Auskunft und Löschung
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,10 @@ from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
 from lead_manager import SERVICE, SOURCE
+from lead_manager.adapters import privacy
 from lead_manager.adapters.insight import InsightFeed, InsightQueries
 from lead_manager.adapters.lead_feed import LeadFeed
+from lead_manager.adapters.privacy import HttpPeer
 from lead_manager.adapters.queries import LeadQueries
 from lead_manager.adapters.tables import outbox
 from lead_manager.adapters.unit_of_work import SqlUnitOfWork
@@ -101,6 +103,14 @@ def create_app(
                 await figures.start()
                 run.stack.push_async_callback(figures.stop)
 
+            token = settings.privacy_token
+            peers = (
+                [HttpPeer(name, url, token) for name, url in sorted(settings.privacy_peers.items())]
+                if token is not None
+                else []
+            )
+            for peer in peers:
+                run.stack.push_async_callback(peer.close)
             app.state.wiring = http.Wiring(
                 engine=run.engine,
                 clock=clock,
@@ -108,6 +118,7 @@ def create_app(
                 matching=matching,
                 changes=feed.log,
                 insight=InsightQueries(run.engine),
+                privacy=http.Privacies(partial(privacy.export, run.engine), list(peers)),
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield

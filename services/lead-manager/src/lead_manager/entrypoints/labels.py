@@ -35,6 +35,7 @@ PERMISSION_LABELS = {
     Permission.LEAD_MANAGER: "Servicetermin Leadmanager",
     Permission.OSB_ADMIN: "Administration Online Service Booking",
     Permission.EDIT_CANCELLED: "Stornierte Terminleads bearbeiten",
+    Permission.PRIVACY_OFFICER: "Datenschutz: Auskunft und Löschung",
 }
 # what the advisor tried, as the refusal names it ("... kann nicht <verb> werden")
 TRIGGER_LABELS = {

@@ -6,6 +6,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,12 @@ from osb_platform.http import (
     install_metrics,
     install_tracing,
 )
+from osb_platform.privacy import install_privacy
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from osb_platform.table import TopicTable
 
 from notifier import SERVICE
+from notifier.adapters import privacy
 from notifier.adapters.branches import BranchDirectory
 from notifier.adapters.email import SmtpSender
 from notifier.adapters.sms import HttpSmsGateway
@@ -110,6 +113,7 @@ def create_app(
                 )
             )
             app.state.checks = readiness(run.engine, run.producer, NOTIFICATION_EVENTS.name)
+            app.state.privacy_export = partial(privacy.export, run.engine)
             app.state.store = store
             reply_token = settings.sms_reply_token
             app.state.sms_reply_token = reply_token.get_secret_value() if reply_token else None
@@ -122,6 +126,7 @@ def create_app(
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     install_tracing(app)
+    install_privacy(app, SERVICE, settings.privacy_token, lambda: app.state.privacy_export)
     install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
     return app

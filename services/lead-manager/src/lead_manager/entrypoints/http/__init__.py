@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from lead_manager.entrypoints.http import branches, insight, leads, live
-from lead_manager.entrypoints.http.deps import Wiring
+from lead_manager.entrypoints.http import branches, insight, leads, live, privacy
+from lead_manager.entrypoints.http.deps import Privacies, Wiring
 from lead_manager.entrypoints.http.errors import install_domain_errors
 
-__all__ = ["Wiring", "install"]
+__all__ = ["Privacies", "Wiring", "install"]
 
 
 def install(app: FastAPI) -> None:
@@ -20,3 +20,4 @@ def install(app: FastAPI) -> None:
     app.include_router(branches.router)
     app.include_router(live.router)
     app.include_router(insight.router)
+    app.include_router(privacy.router)

@@ -21,6 +21,7 @@ from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.service.insight import InsightReads
 from lead_manager.service.live import ChangeLog
 from lead_manager.service.ports import Identification, LeadReads, UnitOfWork
+from lead_manager.service.privacy import OwnExport, Peer
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,15 @@ class Wiring:
     matching: Identification
     changes: ChangeLog
     insight: InsightReads
+    privacy: Privacies
+
+
+@dataclass(frozen=True)
+class Privacies:
+    """lead-manager's own part of a person's export, and the other services to ask."""
+
+    own: OwnExport
+    peers: list[Peer]
 
 
 async def wiring(request: Request) -> Wiring:
@@ -64,9 +74,14 @@ async def _insight(w: Wired) -> InsightReads:
     return w.insight
 
 
+async def _privacy(w: Wired) -> Privacies:
+    return w.privacy
+
+
 Work = Annotated[UnitOfWork, Depends(_unit_of_work)]  # a new unit of work per request
 Reads = Annotated[LeadReads, Depends(_reads)]
 Clock = Annotated[Callable[[], datetime], Depends(_clock)]
 Matching = Annotated[Identification, Depends(_matching)]
 Changes = Annotated[ChangeLog, Depends(_changes)]
 Insight = Annotated[InsightReads, Depends(_insight)]
+Privacy = Annotated[Privacies, Depends(_privacy)]

@@ -1,0 +1,76 @@
+"""The privacy officer's export on fakes: only with the permission, only the officer's
+branches, every other service asked with what the person's leads say about them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from lead_manager.domain.permissions import Actor, Permission
+from lead_manager.service.privacy import NotAllowedError, export_person
+from osb_contracts.topics import LEAD_EVENTS
+from osb_platform.privacy import Part, ServiceExport, Subject
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+
+
+class Peer:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.asked: list[Subject] = []
+
+    async def export(self, subject: Subject) -> ServiceExport:
+        self.asked.append(subject)
+        return ServiceExport(
+            service=self.name, parts=[Part(source=f"{self.name}.t", about="x", records=[])]
+        )
+
+
+def test_the_export_asks_every_service_with_what_the_person_s_leads_say() -> None:
+    seen: list[tuple[Subject, list[str]]] = []
+
+    async def own(subject: Subject, branches: list[str]) -> tuple[list[Part], Subject]:
+        seen.append((subject, branches))
+        widened = subject.model_copy(
+            update={"customer_numbers": ["K-1"], "phones": ["+4915112345678"]}
+        )
+        return [
+            Part(source="lead-manager.leads", about="Terminleads", records=[{"id": 1}])
+        ], widened
+
+    officer = Actor(
+        "dora",
+        "Dora",
+        {
+            "HH-01": frozenset({Permission.PRIVACY_OFFICER}),
+            "M-01": frozenset({Permission.LEAD_MANAGER}),
+        },
+    )
+    peers = [Peer("notifier"), Peer("customer-matching")]
+    asked = Subject(emails=["kunde@example.de"])
+    document = asyncio.run(export_person(officer, asked, own=own, peers=peers, now=NOW))
+
+    assert seen == [(asked, ["HH-01"])]  # not M-01: no privacy permission there
+    assert [p.asked for p in peers] == [[document.found_by]] * 2
+    assert document.found_by.customer_numbers == ["K-1"]
+    assert [s.service for s in document.services] == [
+        "lead-manager",
+        "notifier",
+        "customer-matching",
+    ]
+    assert (document.exported_by, document.branches) == ("dora", ["HH-01"])
+    kept = {t.topic: t.kept for t in document.topics}
+    assert kept[LEAD_EVENTS.name] == "for ever"
+    assert LEAD_EVENTS.dlq in kept
+
+
+def test_without_the_privacy_officer_s_permission_nothing_is_asked() -> None:
+    async def own(subject: Subject, branches: list[str]) -> tuple[list[Part], Subject]:
+        raise AssertionError("not asked")
+
+    advisor = Actor(
+        "anna", "Anna", {"HH-01": frozenset(set(Permission) - {Permission.PRIVACY_OFFICER})}
+    )
+    with pytest.raises(NotAllowedError):
+        asyncio.run(export_person(advisor, Subject(emails=["a@b.de"]), own=own, peers=[], now=NOW))

@@ -1,0 +1,34 @@
+"""What the notifier holds about a person (issue 19): every e-mail and SMS to them, with
+its text and delivery, and a STOP they sent."""
+
+from __future__ import annotations
+
+from osb_platform.privacy import Part, Subject, rows
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+SERVICE = "notifier"
+
+
+async def export(engine: AsyncEngine, subject: Subject) -> list[Part]:
+    params = subject.params()
+    async with engine.connect() as conn:
+        return [
+            Part(
+                source=f"{SERVICE}.notifications",
+                about="E-Mails und SMS an den Kunden mit Text und Zustellung",
+                records=await rows(
+                    conn,
+                    "SELECT * FROM notifications WHERE lead_id = ANY(:lead_ids) "
+                    "OR lower(recipient) = ANY(:emails) OR recipient = ANY(:phones) "
+                    "ORDER BY created_at",
+                    params,
+                ),
+            ),
+            Part(
+                source=f"{SERVICE}.sms_opt_outs",
+                about="Abmeldung von SMS (STOP)",
+                records=await rows(
+                    conn, "SELECT * FROM sms_opt_outs WHERE phone = ANY(:phones)", params
+                ),
+            ),
+        ]

@@ -1,0 +1,280 @@
+"""A person's export (issue 19, point 1), checked against a search of everything: the four
+services run as processes; a person books, is identified as a DMS master customer, gets an
+appointment confirmed by e-mail and answers an SMS with STOP; another person books too.
+Then the privacy officer's export (lead-manager's API through ``osb privacy export``), and
+``osb privacy scan`` over every table of the four databases and every topic from its
+beginning: every table the person is found in is a part of the export, every topic they
+are found in is named in it, and every value found is in it; nothing of the other person."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lead_manager.domain.permissions import Permission
+from lead_manager.entrypoints.auth import issue_token
+from osb_cli.main import app as osb
+from osb_cli.privacy import Traces, scan
+from osb_contracts.portal import BookingSubmitted, PortalAddress, PortalCustomer, PortalVehicle
+from osb_contracts.values import Address, Customer
+from osb_platform import make_broker
+from osb_testing.dms import a_vin, letters, publish_customer, publish_vehicle
+from osb_testing.mail import Smtp, serving_sms_sink
+from osb_testing.system import lead_system, matching_process, notifier_process
+from typer.testing import CliRunner
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-privacy-export-secret-of-32-chars!"
+PRIVACY_TOKEN = "e2e-privacy-service-token-0123456789"
+REPLY_TOKEN = "e2e-privacy-export-sms-gateway"
+
+
+async def test_the_export_holds_everything_a_search_of_every_table_and_topic_finds(
+    kafka_bootstrap_servers: str, database_urls: dict[str, str], tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    branch = f"X{run.upper()}"
+    last = "Wendehals" + letters(6)
+    person = {
+        "first": "Ottilie",
+        "last": last.capitalize(),
+        "email": f"{last.lower()}@example.de",
+        "mobile": f"+49151{uuid.uuid4().int % 10**8:08d}",
+        "vin": a_vin(),
+        "number": f"X{uuid.uuid4().int % 10**8:08d}",
+    }
+    other_email = f"anders{letters(6)}@example.de"
+    smtp = Smtp()
+    async with serving_sms_sink() as (_, sms_url):
+        matching = await matching_process(
+            run,
+            bootstrap=kafka_bootstrap_servers,
+            database_url=database_urls["customer-matching"],
+            extra_env={"OSB_PRIVACY_TOKEN": PRIVACY_TOKEN},
+        )
+        channels = {branch: {"name": "Autohaus Hell", "sender": "service@hell.example"}}
+        notifier = await notifier_process(
+            run,
+            bootstrap=kafka_bootstrap_servers,
+            database_url=database_urls["notifier"],
+            smtp_port=smtp.port,
+            sms_gateway_url=sms_url,
+            extra_env={
+                "NOTIFIER_BRANCHES": json.dumps(channels),
+                "NOTIFIER_SMS_REPLY_TOKEN": REPLY_TOKEN,
+                "OSB_PRIVACY_TOKEN": PRIVACY_TOKEN,
+            },
+        )
+        system = await lead_system(
+            run,
+            bootstrap=kafka_bootstrap_servers,
+            database_urls=database_urls,
+            jwt_secret=SECRET,
+            extra_env={
+                "LEAD_INTAKE_BRANCHES": json.dumps({branch: {"country": "DE"}}),
+                "OSB_PRIVACY_TOKEN": PRIVACY_TOKEN,
+            },
+        )
+        # lead-manager asks the other three (lead-intake's port is known only now)
+        system.manager.env["LEAD_MANAGER_PRIVACY_PEERS"] = json.dumps(
+            {
+                "lead-intake": system.intake.url,
+                "customer-matching": matching.url,
+                "notifier": notifier.url,
+            }
+        )
+        processes = [system.intake, system.manager, matching, notifier]
+        bus = make_broker(kafka_bootstrap_servers, client_id=f"privacy-{run}")
+        try:
+            await asyncio.gather(*(p.start() for p in processes))
+            await bus.start()
+            master = Customer(
+                customer_number=person["number"],
+                first_name=person["first"],
+                last_name=person["last"],
+                email=person["email"],
+                mobile=person["mobile"],
+                address=Address(street="Lindenallee", house_number="3", postcode="20095"),
+            )
+            await publish_customer(bus, master)
+            await publish_vehicle(bus, person["vin"], person["number"])
+            officer = await book_and_decide(
+                system.intake.url, system.manager.url, notifier.url, branch, person, other_email
+            )
+            export = await asyncio.to_thread(
+                export_by_the_cli, system.manager.url, officer, person["email"], tmp_path
+            )
+        finally:
+            await bus.stop()
+            for p in processes:
+                p.stop()
+            if smtp.controller is not None:
+                smtp.controller.stop()
+
+    traces = Traces.of(
+        email=person["email"],
+        phone=person["mobile"],
+        names=[person["last"]],
+        vin=person["vin"],
+    )
+    found = await scan(traces, databases=database_urls, bootstrap=kafka_bootstrap_servers)
+    sources = {
+        p["source"]: p["records"] for service in export["services"] for p in service["parts"]
+    }
+    named_topics = {t["topic"] for t in export["topics"]}
+    text = json.dumps(export, ensure_ascii=False).lower()
+    tables = [f for f in found if f.where.startswith("database ")]
+    topics = [f for f in found if f.where.startswith("topic ")]
+    assert {f.where for f in tables} >= {
+        "database lead-manager, table leads",
+        "database customer-matching, table customers",
+        "database notifier, table notifications",
+        "database notifier, table sms_opt_outs",
+    }
+    assert any(f.where == "topic osb.lead.events.v1" for f in topics)
+    for finding in tables:
+        _, service, _, table = finding.where.replace(",", "").split(" ")
+        assert sources.get(f"{service}.{table}"), f"{finding.where} is not in the export"
+    for finding in topics:
+        assert finding.where.removeprefix("topic ") in named_topics, finding.where
+    for what in {w for f in found for w in f.found}:
+        assert any(s in text for s in traces.values[what]), f"{what} is not in the export"
+    assert other_email not in text
+    # each part names where it came from; the widened subject names the master customer
+    assert person["number"] in export["found_by"]["customer_numbers"]
+    assert [r["customer_number"] for r in sources["customer-matching.customers"]] == [
+        person["number"]
+    ]
+    assert [r["phone"] for r in sources["notifier.sms_opt_outs"]] == [person["mobile"]]
+    assert {r["lead_id"] for r in sources["notifier.notifications"]} == {
+        export["found_by"]["lead_ids"][0]
+    }
+
+
+async def book_and_decide(
+    intake: str, manager: str, notifier: str, branch: str, person: dict[str, str], other: str
+) -> str:
+    """The person's booking identified as the master customer and scheduled with an e-mail
+    confirmation, their STOP by SMS; another person's booking. The privacy officer's token."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    admin = issue_token(
+        SECRET,
+        user="anna",
+        name="Anna",
+        branches={branch: [Permission.LEAD_MANAGER, Permission.OSB_ADMIN]},
+    )
+    auth = {"Authorization": f"Bearer {admin}"}
+
+    def booking(email: str, last: str) -> dict[str, Any]:
+        return BookingSubmitted(
+            booking_id=f"PX-{uuid.uuid4().hex[:10]}",
+            branch_id=branch,
+            submitted_at=now,
+            requested_start=now + timedelta(days=4),
+            customer=PortalCustomer(
+                first_name=person["first"],
+                last_name=last,
+                email=email,
+                mobile=person["mobile"] if last == person["last"] else None,
+                address=PortalAddress(street="Lindenallee", house_number="3", postcode="20095"),
+            ),
+            vehicle=PortalVehicle(vin=person["vin"] if last == person["last"] else None),
+        ).model_dump(mode="json")
+
+    async with httpx.AsyncClient(timeout=30) as http:
+        settings = {
+            "name": "Autohaus Hell",
+            "acceptors": [{"id": "anna", "name": "Anna Albers"}],
+            "sms_enabled": True,
+            "cash_sale_customer_number": f"BAR{branch}",
+            "duplicate_criteria": ["ADDRESS", "EMAIL"],
+        }
+        r = await http.put(
+            f"{manager}/api/v1/branches/{branch}/settings", json=settings, headers=auth
+        )
+        assert r.status_code == 200, r.text
+        leads = []
+        for email, last in ((person["email"], person["last"]), (other, "Anders")):
+            r = await http.post(f"{intake}/api/v1/bookings", json=booking(email, last))
+            assert r.status_code == 202, r.text
+            leads.append(r.json()["lead_id"])
+        for lead in leads:
+            async with asyncio.timeout(30):
+                while (
+                    await http.get(f"{manager}/api/v1/leads/{lead}", headers=auth)
+                ).status_code != 200:
+                    await asyncio.sleep(0.1)
+        async with asyncio.timeout(60):
+            while True:  # the replica has the master customer once it is among the candidates
+                r = await http.get(
+                    f"{manager}/api/v1/leads/{leads[0]}/identification", headers=auth
+                )
+                assert r.status_code == 200, r.text
+                if person["number"] in r.text:
+                    break
+                await asyncio.sleep(0.5)
+        start = (now + timedelta(days=4)).replace(hour=9, minute=0, second=0)
+        r = await http.post(
+            f"{manager}/api/v1/leads/{leads[0]}/schedule",
+            json={
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+                "acceptor": "anna",
+                "confirmation": "EMAIL",
+                "customer": {"choice": "EXISTING", "customer_number": person["number"]},
+            },
+            headers=auth,
+        )
+        assert r.status_code == 200, r.text
+        async with asyncio.timeout(60):
+            while not (await http.get(f"{manager}/api/v1/leads/{leads[0]}", headers=auth)).json()[
+                "notifications"
+            ]:
+                await asyncio.sleep(0.2)
+        r = await http.post(
+            f"{notifier}/api/v1/sms/replies",
+            json={"from": person["mobile"], "text": "STOP"},
+            headers={"Authorization": f"Bearer {REPLY_TOKEN}"},
+        )
+        assert r.status_code == 200, r.text
+
+        # without the privacy officer's permission, and without naming anyone: refused
+        r = await http.get(
+            f"{manager}/api/v1/privacy/export", params={"email": person["email"]}, headers=auth
+        )
+        assert (r.status_code, r.json()["code"]) == (403, "PERMISSION_MISSING")
+    return issue_token(
+        SECRET,
+        user="dora",
+        name="Dora Datenschutz",
+        branches={branch: [Permission.PRIVACY_OFFICER]},
+    )
+
+
+def export_by_the_cli(manager: str, token: str, email: str, folder: Path) -> dict[str, Any]:
+    out = folder / "export.json"
+    result = CliRunner().invoke(
+        osb,
+        [
+            "privacy",
+            "export",
+            "--email",
+            email,
+            "--url",
+            manager,
+            "--token",
+            token,
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return document
