@@ -12,19 +12,24 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from faststream.kafka import KafkaBroker
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
 from osb_cli.main import app as osb
 from osb_cli.privacy import Traces, scan
+from osb_contracts.dms import AppointmentDeleted
 from osb_contracts.portal import BookingSubmitted, PortalAddress, PortalCustomer, PortalVehicle
+from osb_contracts.topics import DMS_APPOINTMENTS
 from osb_contracts.values import Address, Customer
-from osb_platform import make_broker
+from osb_platform import make_broker, publish
 from osb_testing.dms import a_vin, letters, publish_customer, publish_vehicle
+from osb_testing.insight import wait_projected
 from osb_testing.mail import Smtp, serving_sms_sink
 from osb_testing.system import lead_system, matching_process, notifier_process
 from typer.testing import CliRunner
@@ -105,11 +110,25 @@ async def test_the_export_holds_everything_a_search_of_every_table_and_topic_fin
             )
             await publish_customer(bus, master)
             await publish_vehicle(bus, person["vin"], person["number"])
-            officer = await book_and_decide(
+            officer, booked = await book_and_decide(
                 system.intake.url, system.manager.url, notifier.url, branch, person, other_email
             )
             export = await asyncio.to_thread(
                 export_by_the_cli, system.manager.url, officer, person["email"], tmp_path
+            )
+            await check_the_export(
+                export, person, other_email, kafka_bootstrap_servers, database_urls
+            )
+            await check_the_erasure(
+                system.manager.url,
+                bus,
+                branch,
+                officer,
+                booked,
+                person,
+                other_email,
+                kafka_bootstrap_servers,
+                database_urls,
             )
         finally:
             await bus.stop()
@@ -118,13 +137,22 @@ async def test_the_export_holds_everything_a_search_of_every_table_and_topic_fin
             if smtp.controller is not None:
                 smtp.controller.stop()
 
-    traces = Traces.of(
-        email=person["email"],
-        phone=person["mobile"],
-        names=[person["last"]],
-        vin=person["vin"],
+
+def traces_of(person: dict[str, str]) -> Traces:
+    return Traces.of(
+        email=person["email"], phone=person["mobile"], names=[person["last"]], vin=person["vin"]
     )
-    found = await scan(traces, databases=database_urls, bootstrap=kafka_bootstrap_servers)
+
+
+async def check_the_export(
+    export: dict[str, Any],
+    person: dict[str, str],
+    other_email: str,
+    bootstrap: str,
+    database_urls: dict[str, str],
+) -> None:
+    traces = traces_of(person)
+    found = await scan(traces, databases=database_urls, bootstrap=bootstrap)
     sources = {
         p["source"]: p["records"] for service in export["services"] for p in service["parts"]
     }
@@ -158,11 +186,78 @@ async def test_the_export_holds_everything_a_search_of_every_table_and_topic_fin
     }
 
 
+async def check_the_erasure(
+    manager: str,
+    bus: KafkaBroker,
+    branch: str,
+    officer: str,
+    booked: dict[str, Any],
+    person: dict[str, str],
+    other_email: str,
+    bootstrap: str,
+    database_urls: dict[str, str],
+) -> None:
+    """Refused while the appointment is to come; once the DMS deleted it, no table of any
+    service holds the person, the other person's lead and the branch's figures are as they
+    were, and the answer says what it does not reach yet (the topics)."""
+    auth = {"Authorization": f"Bearer {officer}"}
+    advisor = {"Authorization": f"Bearer {booked['advisor']}"}
+    async with httpx.AsyncClient(base_url=manager, timeout=60) as http:
+        erase = partial(http.post, "/api/v1/privacy/erase", params={"email": person["email"]})
+        r = await http.post("/api/v1/privacy/erase", headers=auth)  # naming no one
+        assert (r.status_code, r.json()["code"]) == (422, "SUBJECT_MISSING")
+        r = await erase(headers=auth)
+        assert (r.status_code, r.json()["code"]) == (409, "OPEN_LEADS")
+        assert booked["lead_id"] in r.json()["params"]["leads"]
+
+        deleted = AppointmentDeleted(
+            appointment_id=booked["appointment_id"], branch_id=branch, deleted_at=datetime.now(UTC)
+        )
+        await publish(
+            bus, deleted, topic=DMS_APPOINTMENTS, key=str(deleted.appointment_id), source="/dms"
+        )
+        lead = f"/api/v1/leads/{booked['lead_id']}"
+        async with asyncio.timeout(30):
+            while (await http.get(lead, headers=advisor)).json()["status"] != "CANCELLED":
+                await asyncio.sleep(0.2)
+        await wait_projected(bootstrap, database_urls["lead-manager"])
+        insight = f"/api/v1/branches/{branch}/insight"
+        figures = (await http.get(insight, headers=advisor)).json()
+        other_before = (await http.get(f"/api/v1/leads/{booked['other']}", headers=advisor)).json()
+
+        r = await erase(headers=auth)
+        assert r.status_code == 200, r.text
+        done = r.json()
+        erased = {k: v for c in done["services"] for k, v in c["rows"].items()}
+        assert erased["lead-manager.leads"] == 1
+        assert erased["customer-matching.customers"] == 1
+        assert erased["notifier.sms_opt_outs"] == 1
+        assert any("osb.lead.events.v1" in line for line in done["not_yet"])
+
+        after = (await http.get(lead, headers=advisor)).json()
+        customer = after["customer"]
+        assert (after["status"], customer["last_name"]) == ("CANCELLED", "(gelöscht)")
+        assert (customer["first_name"], customer["email"], customer["mobile"]) == (None,) * 3
+        assert after["vehicle"]["vin"] is None
+        assert (await http.get(insight, headers=advisor)).json() == figures
+        other_after = (await http.get(f"/api/v1/leads/{booked['other']}", headers=advisor)).json()
+        assert other_after == other_before
+        # asked again: nothing left to find, nothing breaks
+        r = await erase(headers=auth)
+        assert r.status_code == 200, r.text
+
+    found = await scan(traces_of(person), databases=database_urls, bootstrap=bootstrap)
+    assert [f.where for f in found if f.where.startswith("database ")] == []
+    others = await scan(Traces.of(email=other_email), databases=database_urls, bootstrap=bootstrap)
+    assert "database lead-manager, table leads" in [f.where for f in others]
+
+
 async def book_and_decide(
     intake: str, manager: str, notifier: str, branch: str, person: dict[str, str], other: str
-) -> str:
+) -> tuple[str, dict[str, Any]]:
     """The person's booking identified as the master customer and scheduled with an e-mail
-    confirmation, their STOP by SMS; another person's booking. The privacy officer's token."""
+    confirmation, their STOP by SMS; another person's booking. The privacy officer's token,
+    and what was booked (the leads, the appointment, the advisor's token)."""
     now = datetime.now(UTC).replace(microsecond=0)
     admin = issue_token(
         SECRET,
@@ -233,6 +328,7 @@ async def book_and_decide(
             headers=auth,
         )
         assert r.status_code == 200, r.text
+        appointment_id = r.json()["appointment_id"]
         async with asyncio.timeout(60):
             while not (await http.get(f"{manager}/api/v1/leads/{leads[0]}", headers=auth)).json()[
                 "notifications"
@@ -245,17 +341,24 @@ async def book_and_decide(
         )
         assert r.status_code == 200, r.text
 
-        # without the privacy officer's permission, and without naming anyone: refused
+        # without the privacy officer's permission: refused
         r = await http.get(
             f"{manager}/api/v1/privacy/export", params={"email": person["email"]}, headers=auth
         )
         assert (r.status_code, r.json()["code"]) == (403, "PERMISSION_MISSING")
-    return issue_token(
+    officer = issue_token(
         SECRET,
         user="dora",
         name="Dora Datenschutz",
         branches={branch: [Permission.PRIVACY_OFFICER]},
     )
+    booked = {
+        "lead_id": leads[0],
+        "other": leads[1],
+        "appointment_id": appointment_id,
+        "advisor": admin,
+    }
+    return officer, booked
 
 
 def export_by_the_cli(manager: str, token: str, email: str, folder: Path) -> dict[str, Any]:

@@ -26,6 +26,18 @@ async def test_every_registry_topic_exists_with_its_partition_count(
     }
 
 
+async def test_a_dead_letter_is_kept_thirty_days(kafka_bootstrap_servers: str) -> None:
+    """A dead letter is a copy of a record, personal data and all (issue 19): it expires;
+    the record's own topic keeps its own retention."""
+    for name, _, _ in all_topic_specs():
+        config = await topic_config(kafka_bootstrap_servers, name)
+        if name.endswith(".dlq"):
+            assert config["retention.ms"] == str(30 * 24 * 3600 * 1000), name
+    assert (await topic_config(kafka_bootstrap_servers, "osb.lead.events.v1"))[
+        "retention.ms"
+    ] == "-1"
+
+
 async def test_every_service_has_its_own_database(database_urls: dict[str, str]) -> None:
     assert set(database_urls) == set(SERVICE_DATABASES)
     for service, url in database_urls.items():

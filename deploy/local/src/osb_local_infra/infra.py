@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from osb_contracts.topics import all_topic_specs
 from osb_platform.kafka_security import KafkaSecurity
 
 from osb_local_infra.kafka import cluster, every_local_broker, start_cluster
@@ -53,7 +54,12 @@ def up(settings: InfraSettings | None = None) -> Infra:
     infra = Infra(bootstrap, urls, started)
     replicas = 1 if settings.external_kafka else min(3, len(brokers))  # an external one: its own
     infra.topics_created = asyncio.run(
-        ensure_topics(bootstrap, replication_factor=replicas, client=client_options(settings))
+        ensure_topics(
+            bootstrap,
+            all_topic_specs(dlq_retention_days=settings.osb_dlq_retention_days),
+            replication_factor=replicas,
+            client=client_options(settings),
+        )
     )
     infra.databases_created = asyncio.run(ensure_databases(urls))
     return infra

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from osb_contracts.topics import DLQ_RETENTION_DAYS
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +40,8 @@ class InfraSettings(BaseSettings):
     osb_kafka_cluster_heap: str = "512m"
     # make run's HTTP and SMTP ports: the services at +1 to +4, SMTP +25, SMS +26, DMS +27
     osb_run_port_base: int = 8000
+    # how long a dead letter is kept (set on the .dlq topics at every `osb-infra up`)
+    osb_dlq_retention_days: int = Field(default=DLQ_RETENTION_DAYS, ge=1, le=3650)
 
     @property
     def run_dir(self) -> Path:

@@ -227,12 +227,18 @@ TOPICS: tuple[Topic, ...] = (
     BRANCH_SETTINGS,
 )
 DLQ_PARTITIONS = 1
+# how long a dead letter is kept (a copy of a record, personal data and all: issue 19)
+DLQ_RETENTION_DAYS = 30
+DAY_MS = 24 * 60 * 60 * 1000
 
 
-def all_topic_specs() -> list[tuple[str, int, dict[str, str]]]:
+def all_topic_specs(
+    *, dlq_retention_days: int = DLQ_RETENTION_DAYS
+) -> list[tuple[str, int, dict[str, str]]]:
     """Every topic to create, dead-letter topics included: (name, partitions, config)."""
     specs = [(t.name, t.partitions, dict(t.config)) for t in TOPICS]
-    specs += [(t.dlq, DLQ_PARTITIONS, {}) for t in TOPICS if t.has_dlq]
+    dlq = {"retention.ms": str(dlq_retention_days * DAY_MS)}
+    specs += [(t.dlq, DLQ_PARTITIONS, dict(dlq)) for t in TOPICS if t.has_dlq]
     return specs
 
 

@@ -53,6 +53,20 @@ class Subject(BaseModel):
             "lead_ids": sorted(set(self.lead_ids)),
         }
 
+    def spellings(self) -> list[str]:
+        """How the person appears in a record's text, lower-case: each e-mail address, each
+        phone number in E.164, as digits and in the German national form, each VIN, customer
+        number and lead id. Values under five characters are left out (they would find
+        others)."""
+        found: set[str] = set()
+        for phone in self.phones:
+            found |= {phone, phone.removeprefix("+")}
+            if phone.startswith("+49"):
+                found.add("0" + phone.removeprefix("+49"))
+        found |= {*self.emails, *self.vins, *self.customer_numbers}
+        found |= {str(i) for i in self.lead_ids}
+        return sorted({f.strip().lower() for f in found if len(f.strip()) >= 5})
+
 
 class Part(BaseModel):
     """The rows of one table about the person."""
@@ -67,6 +81,13 @@ class ServiceExport(BaseModel):
     parts: list[Part]
 
 
+class ErasedCounts(BaseModel):
+    """What a service erased: rows per ``<service>.<table>`` (anonymised or deleted)."""
+
+    service: str
+    rows: dict[str, int]
+
+
 async def rows(conn: AsyncConnection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """``query``'s rows as JSON objects (``row_to_json`` over the query, aliased ``t``)."""
     result = await conn.execute(text(f"SELECT row_to_json(t) FROM ({query}) t"), params)  # noqa: S608 - the service's own query
@@ -74,13 +95,18 @@ async def rows(conn: AsyncConnection, query: str, params: dict[str, Any]) -> lis
 
 
 Export = Callable[[Subject], Awaitable[list[Part]]]
+Erase = Callable[[Subject], Awaitable[dict[str, int]]]
 
 
 def install_privacy(
-    app: FastAPI, service: str, token: SecretStr | None, export: Callable[[], Export]
+    app: FastAPI,
+    service: str,
+    token: SecretStr | None,
+    export: Callable[[], Export],
+    erase: Callable[[], Erase],
 ) -> None:
-    """``POST /internal/v1/privacy/export`` for the other services (``export`` is looked up
-    per request: it exists once the service has started)."""
+    """``POST /internal/v1/privacy/export`` and ``/erase`` for lead-manager (``export`` and
+    ``erase`` are looked up per request: they exist once the service has started)."""
     router = APIRouter(prefix="/internal/v1/privacy", tags=["privacy"])
 
     @router.post(
@@ -94,6 +120,18 @@ def install_privacy(
     ) -> ServiceExport:
         check_service_token(token, authorization)
         return ServiceExport(service=service, parts=await export()(subject))
+
+    @router.post(
+        "/erase",
+        response_model=ErasedCounts,
+        responses=error_responses(401, 404, 422),
+        summary="Erase what this service holds about a person (for lead-manager's erasure)",
+    )
+    async def erase_subject(
+        subject: Subject, authorization: Annotated[str | None, Header()] = None
+    ) -> ErasedCounts:
+        check_service_token(token, authorization)
+        return ErasedCounts(service=service, rows=await erase()(subject))
 
     app.include_router(router)
 

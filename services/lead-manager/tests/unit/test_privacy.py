@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 from lead_manager.domain.permissions import Actor, Permission
-from lead_manager.service.privacy import NotAllowedError, export_person
+from lead_manager.service.privacy import NotAllowedError, erase_person, export_person
 from osb_contracts.topics import LEAD_EVENTS
-from osb_platform.privacy import Part, ServiceExport, Subject
+from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 
@@ -25,6 +25,10 @@ class Peer:
         return ServiceExport(
             service=self.name, parts=[Part(source=f"{self.name}.t", about="x", records=[])]
         )
+
+    async def erase(self, subject: Subject) -> ErasedCounts:
+        self.asked.append(subject)
+        return ErasedCounts(service=self.name, rows={f"{self.name}.t": 1})
 
 
 def test_the_export_asks_every_service_with_what_the_person_s_leads_say() -> None:
@@ -74,3 +78,41 @@ def test_without_the_privacy_officer_s_permission_nothing_is_asked() -> None:
     )
     with pytest.raises(NotAllowedError):
         asyncio.run(export_person(advisor, Subject(emails=["a@b.de"]), own=own, peers=[], now=NOW))
+
+
+def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> None:
+    """So that a second try, after another service did not answer, still finds the person's
+    leads: lead-manager's own rows are the last step."""
+    steps: list[str] = []
+    widened = Subject(emails=["kunde@example.de"], customer_numbers=["K-1"])
+
+    async def widen(subject: Subject, branches: list[str], now: datetime) -> Subject:
+        steps.append(f"widen {branches}")
+        return widened
+
+    async def own(
+        subject: Subject, branches: list[str], now: datetime
+    ) -> tuple[dict[str, int], Subject]:
+        steps.append(f"own after {len(notifier.asked)} asked")
+        assert subject == widened
+        return {"lead-manager.leads": 2}, subject
+
+    notifier = Peer("notifier")
+    officer = Actor("dora", "Dora", {"HH-01": frozenset({Permission.PRIVACY_OFFICER})})
+    done = asyncio.run(
+        erase_person(
+            officer,
+            Subject(emails=["kunde@example.de"]),
+            widen=widen,
+            own=own,
+            peers=[notifier],
+            now=NOW,
+        )
+    )
+    assert steps == ["widen ['HH-01']", "own after 1 asked"]
+    assert notifier.asked == [widened]
+    assert [(c.service, c.rows) for c in done.services] == [
+        ("lead-manager", {"lead-manager.leads": 2}),
+        ("notifier", {"notifier.t": 1}),
+    ]
+    assert done.not_yet  # what it does not reach yet is said, not hidden

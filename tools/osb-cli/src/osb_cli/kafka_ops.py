@@ -8,6 +8,7 @@ from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from osb_contracts.topics import DLQ_SUFFIX
 from osb_platform.kafka import header
 from osb_platform.kafka_security import KafkaSecurity
@@ -134,6 +135,23 @@ async def dead_letters(bootstrap: str, topic: str) -> list[Record]:
     """Everything on ``topic``'s dead-letter topic."""
     dlq = topic if topic.endswith(DLQ_SUFFIX) else topic + DLQ_SUFFIX
     return [r async for r in read(bootstrap, dlq)]
+
+
+async def retention_ms(bootstrap: str, topic: str) -> int | None:
+    """How long ``topic`` keeps a record (its ``retention.ms``, the broker's default where
+    the topic sets none); None: for ever."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **KafkaSecurity().aiokafka())
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    for _error, _message, _type, _name, entries in response.resources:
+        for entry in entries:
+            if entry[0] == "retention.ms":
+                value = int(entry[1])
+                return None if value < 0 else value
+    return None
 
 
 async def replay(bootstrap: str, topic: str, *, partition: int, offset: int) -> Record:

@@ -141,22 +141,35 @@ def dlq_list(
     topic: Annotated[str, typer.Argument(help="a topic or its .dlq topic")],
     bootstrap: Bootstrap = None,
 ) -> None:
-    """The dead letters of a topic: where each came from and why."""
-    letters = asyncio.run(kafka_ops.dead_letters(bootstrap or _bootstrap(), topic))
-    table = Table("partition", "offset", "at", "service", "from", "reason")
+    """The dead letters of a topic: where each came from, why, and when it expires (the
+    dead-letter topic's retention, 30 days by default)."""
+    server = bootstrap or _bootstrap()
+    dlq = topic if topic.endswith(".dlq") else topic + ".dlq"
+    letters = asyncio.run(kafka_ops.dead_letters(server, dlq))
+    kept = asyncio.run(kafka_ops.retention_ms(server, dlq))
+    table = Table("partition", "offset", "at", "expires", "service", "from", "reason")
     for r in letters:
         came = [header(r, DLQ_HEADER_PREFIX + part) for part in ("topic", "partition", "offset")]
         origin = f"{came[0]}[{came[1]}]@{came[2]}"
+        expires = (
+            "never"
+            if kept is None
+            else datetime.fromtimestamp((r.timestamp + kept) / 1000, UTC).isoformat(
+                timespec="seconds"
+            )
+        )
         table.add_row(
             str(r.partition),
             str(r.offset),
             header(r, DLQ_HEADER_PREFIX + "at") or "",
+            expires,
             header(r, DLQ_HEADER_PREFIX + "service") or "",
             origin,
             header(r, DLQ_HEADER_PREFIX + "reason") or "",
         )
     console.print(table)
-    console.print(f"{len(letters)} dead letters")
+    days = "never" if kept is None else f"after {kept / 86_400_000:g} days"
+    console.print(f"{len(letters)} dead letters; each expires {days}")
 
 
 @dlq.command("show")
@@ -377,33 +390,63 @@ def privacy_export(
 ) -> None:
     """Everything every service holds about the person, as one JSON document (lead-manager's
     GET /api/v1/privacy/export)."""
-    if token is None:
-        raise typer.BadParameter("a token is needed: --token or OSB_TOKEN (osb token ...)")
-    query = {
-        k: v
-        for k, v in {
-            "email": email,
-            "phone": phone,
-            "customer_number": customer_number,
-            "vin": vin,
-        }.items()
-        if v
-    }
-    response = httpx.get(
-        f"{url.rstrip('/')}/api/v1/privacy/export",
-        params=query,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=120,
-    )
-    if response.status_code != 200:
-        console.print(f"[red]{response.status_code}: {response.text}[/red]")
-        raise typer.Exit(1)
+    response = _privacy_request("export", url, token, email, phone, customer_number, vin)
     document = json.dumps(response.json(), indent=2, ensure_ascii=False)
     if out is None:
         print(document)
     else:
         out.write_text(document + "\n", encoding="utf-8")
         console.print(f"written to {out}")
+
+
+@privacy_app.command("erase")
+def privacy_erase(
+    email: Email = None,
+    phone: Phone = None,
+    customer_number: Annotated[str | None, typer.Option(help="a DMS customer number")] = None,
+    vin: Vin = None,
+    url: Annotated[str, typer.Option(help="lead-manager's address")] = "http://127.0.0.1:8002",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="OSB_TOKEN", help="a bearer token with PRIVACY_OFFICER"),
+    ] = None,
+) -> None:
+    """Erase the person from every service's database (lead-manager's POST
+    /api/v1/privacy/erase): what was erased per table, and what it does not reach yet."""
+    response = _privacy_request("erase", url, token, email, phone, customer_number, vin)
+    done = response.json()
+    table = Table("table", "rows")
+    for service in done["services"]:
+        for name, count in sorted(service["rows"].items()):
+            table.add_row(name, str(count))
+    console.print(table)
+    for line in done["not_yet"]:
+        console.print(f"[yellow]not yet:[/yellow] {line}")
+
+
+def _privacy_request(
+    what: str,
+    url: str,
+    token: str | None,
+    email: str | None,
+    phone: str | None,
+    customer_number: str | None,
+    vin: str | None,
+) -> httpx.Response:
+    if token is None:
+        raise typer.BadParameter("a token is needed: --token or OSB_TOKEN (osb token ...)")
+    person = {"email": email, "phone": phone, "customer_number": customer_number, "vin": vin}
+    response = httpx.request(
+        "GET" if what == "export" else "POST",
+        f"{url.rstrip('/')}/api/v1/privacy/{what}",
+        params={k: v for k, v in person.items() if v},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}: {response.text}[/red]")
+        raise typer.Exit(1)
+    return response
 
 
 if __name__ == "__main__":

@@ -124,6 +124,10 @@ def test_list_show_and_replay_a_dead_letter(kafka_bootstrap_servers: str) -> Non
     listed = osb(kafka_bootstrap_servers, "dlq", "list", PORTAL_BOOKINGS.name)
     assert "the booking is invalid" in listed
     assert f"{PORTAL_BOOKINGS.name}[0]@41" in listed
+    # when it expires: the dead-letter topic's retention after it was written
+    expires = datetime.fromtimestamp(letter.timestamp / 1000, UTC) + timedelta(days=30)
+    assert expires.isoformat(timespec="seconds") in listed.replace("\n", "")
+    assert "each expires after 30 days" in listed
 
     where = ["--partition", str(letter.partition), "--offset", str(letter.offset)]
     shown = osb(kafka_bootstrap_servers, "dlq", "show", PORTAL_BOOKINGS.dlq, *where)

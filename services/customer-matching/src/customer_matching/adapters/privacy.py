@@ -5,6 +5,7 @@ showed and the advisors chose (the labels its duplicate model learns from)."""
 from __future__ import annotations
 
 from osb_platform.privacy import Part, Subject, rows
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SERVICE = "customer-matching"
@@ -60,3 +61,33 @@ async def export(engine: AsyncEngine, subject: Subject) -> list[Part]:
                 ),
             ),
         ]
+
+
+async def erase(engine: AsyncEngine, subject: Subject) -> dict[str, int]:
+    """The replica's customer and vehicles gone (the DMS, the master, is told by lead-manager
+    and deletes its own), the numbers given out and the search labels of the person's leads
+    and customer numbers. The model's counts name no one and stay."""
+    params = subject.params()
+    counts = {}
+    async with engine.begin() as conn:
+        numbers = (
+            await conn.execute(
+                text(
+                    "SELECT customer_number FROM customers "
+                    "WHERE customer_number = ANY(:customer_numbers) "
+                    "OR lower(data->>'email') = ANY(:emails) "
+                    "OR data->>'phone' = ANY(:phones) OR data->>'mobile' = ANY(:phones)"
+                ),
+                params,
+            )
+        ).scalars()
+        params["numbers"] = sorted({*params["customer_numbers"], *numbers})
+        for table, where in (
+            ("customers", "customer_number = ANY(:numbers)"),
+            ("vehicles", "vin = ANY(:vins) OR owner_customer_number = ANY(:numbers)"),
+            ("registrations", "customer_number = ANY(:numbers)"),
+            ("shown_candidates", "lead_id = ANY(:lead_ids) OR customer_number = ANY(:numbers)"),
+        ):
+            result = await conn.execute(text(f"DELETE FROM {table} WHERE {where}"), params)  # noqa: S608 - the service's own names
+            counts[f"{SERVICE}.{table}"] = int(getattr(result, "rowcount", 0) or 0)
+    return counts

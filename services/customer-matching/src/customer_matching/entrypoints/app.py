@@ -108,6 +108,7 @@ def create_app(
             )
             app.state.checks = readiness(run.engine, run.producer, MATCHING_REPLIES.name)
             app.state.privacy_export = partial(privacy.export, run.engine)
+            app.state.privacy_erase = partial(privacy.erase, run.engine)
             app.state.follower = follower
             app.state.learner = learner
             yield
@@ -118,7 +119,13 @@ def create_app(
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     install_tracing(app)
-    install_privacy(app, SERVICE, settings.privacy_token, lambda: app.state.privacy_export)
+    install_privacy(
+        app,
+        SERVICE,
+        settings.privacy_token,
+        lambda: app.state.privacy_export,
+        lambda: app.state.privacy_erase,
+    )
     install_asyncapi(app, asyncapi(settings))
 
     @app.get("/index", tags=["operations"])

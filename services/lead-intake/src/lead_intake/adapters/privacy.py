@@ -4,6 +4,7 @@ its customer page answers, and the answers its booking endpoint gave, all by the
 from __future__ import annotations
 
 from osb_platform.privacy import Part, Subject, rows
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SERVICE = "lead-intake"
@@ -38,3 +39,20 @@ async def export(engine: AsyncEngine, subject: Subject) -> list[Part]:
                 ),
             ),
         ]
+
+
+async def erase(engine: AsyncEngine, subject: Subject) -> dict[str, int]:
+    """The leads' appointments and offers gone (their links then lead nowhere), and the
+    booking endpoint's answers about them."""
+    params = subject.params()
+    params["lead_texts"] = [str(i) for i in params["lead_ids"]]
+    counts = {}
+    async with engine.begin() as conn:
+        for table, where in (
+            ("appointments", "lead_id = ANY(:lead_ids)"),
+            ("offers", "lead_id = ANY(:lead_ids)"),
+            ("idempotency_keys", "body->>'lead_id' = ANY(:lead_texts)"),
+        ):
+            result = await conn.execute(text(f"DELETE FROM {table} WHERE {where}"), params)  # noqa: S608 - the service's own names
+            counts[f"{SERVICE}.{table}"] = int(getattr(result, "rowcount", 0) or 0)
+    return counts

@@ -65,6 +65,7 @@ def create_app(
             app.state.wiring = wiring
             app.state.checks = readiness(run.engine, run.producer, LEAD_REQUESTS.name)
             app.state.privacy_export = partial(privacy.export, run.engine)
+            app.state.privacy_erase = partial(privacy.erase, run.engine)
             yield
 
     app = FastAPI(
@@ -78,7 +79,13 @@ def create_app(
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     install_tracing(app)
-    install_privacy(app, SERVICE, settings.privacy_token, lambda: app.state.privacy_export)
+    install_privacy(
+        app,
+        SERVICE,
+        settings.privacy_token,
+        lambda: app.state.privacy_export,
+        lambda: app.state.privacy_erase,
+    )
     install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
     app.include_router(customer_page)

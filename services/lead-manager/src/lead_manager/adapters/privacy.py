@@ -3,12 +3,17 @@ HTTP for theirs (``osb_platform.privacy``)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import httpx
-from osb_platform.privacy import Part, ServiceExport, Subject, rows
+from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject, rows
 from pydantic import SecretStr
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lead_manager.service.privacy import OpenLeadsError
 
 SERVICE = "lead-manager"
 _LEADS = (
@@ -69,10 +74,16 @@ async def export(
             ),
         ]
 
+    return parts, _widened(subject, leads, appointments)
+
+
+def _widened(
+    subject: Subject, leads: list[dict[str, Any]], appointments: list[dict[str, Any]]
+) -> Subject:
     def values(*keys: str, within: list[dict[str, Any]] = leads) -> set[str]:
         return {str(r[k]) for r in within for k in keys if r.get(k)}
 
-    widened = Subject(
+    return Subject(
         emails=sorted({*subject.emails, *values("email")}),
         phones=sorted({*subject.phones, *values("phone", "mobile")}),
         customer_numbers=sorted(
@@ -83,9 +94,92 @@ async def export(
             }
         ),
         vins=sorted({*subject.vins, *values("vin")}),
-        lead_ids=params["lead_ids"],
+        lead_ids=[lead["id"] for lead in leads],
     )
-    return parts, widened
+
+
+# what stays of an erased lead's customer: the contract's one required field
+ERASED = "(gelöscht)"
+ERASED_CUSTOMER = json.dumps({"last_name": ERASED})
+# the history's details that name no one (ids, channels, outcomes); the rest goes
+KEPT_DETAILS = [
+    "notification_id",
+    "channel",
+    "attempts",
+    "purpose",
+    "error_code",
+    "permanent",
+    "appointment_id",
+    "offer_id",
+]
+# a lead still being worked on: new, offered, or scheduled for a time to come
+_OPEN = (
+    "SELECT id FROM leads WHERE id = ANY(:lead_ids) AND (status IN ('NEW', 'OFFERED') "
+    "OR (status = 'SCHEDULED' AND appointment_id IN "
+    "(SELECT id FROM appointments WHERE start > :now)))"
+)
+_ERASE = (
+    """UPDATE leads SET customer = CAST(:customer AS jsonb), vehicle = '{}'::jsonb,
+    comment = NULL, unusable = '[]'::jsonb, warnings = '[]'::jsonb, first_name = NULL,
+    last_name = :erased, email = NULL, phone = NULL, mobile = NULL, licence_plate = NULL,
+    vin = NULL, customer_number = NULL, version = version + 1, updated_at = :now
+    WHERE id = ANY(:lead_ids)""",
+    """UPDATE lead_history SET reason = NULL, details = COALESCE((SELECT
+    jsonb_object_agg(key, value) FROM jsonb_each(details) WHERE key = ANY(:kept)),
+    '{}'::jsonb) WHERE lead_id = ANY(:lead_ids)""",
+    """UPDATE appointments SET customer = CAST(:customer AS jsonb), vehicle = '{}'::jsonb,
+    warnings = '[]'::jsonb, customer_number = '-' WHERE lead_id = ANY(:lead_ids)""",
+    """UPDATE reminders SET recipient = '-', updated_at = :now,
+    state = CASE WHEN state = 'PENDING' THEN 'CANCELLED' ELSE state END
+    WHERE lead_id = ANY(:lead_ids)""",
+    """UPDATE offers SET recipient = '-', plan = '{}'::jsonb, updated_at = :now
+    WHERE lead_id = ANY(:lead_ids)""",
+)
+
+
+async def erasure_subject(
+    engine: AsyncEngine, subject: Subject, branches: list[str], now: datetime
+) -> Subject:
+    """The subject widened by the person's leads in ``branches``, as the export widens it;
+    refused while one of those leads is still open."""
+    params: dict[str, Any] = {**subject.params(), "branches": branches, "now": now}
+    async with engine.connect() as conn:
+        leads = await rows(conn, _LEADS, params)
+        params["lead_ids"] = [lead["id"] for lead in leads]
+        appointments = await rows(
+            conn, "SELECT * FROM appointments WHERE lead_id = ANY(:lead_ids)", params
+        )
+        still_open = list((await conn.execute(text(_OPEN), params)).scalars())
+    if still_open:
+        raise OpenLeadsError(still_open)
+    return _widened(subject, leads, appointments)
+
+
+async def erase(
+    engine: AsyncEngine, subject: Subject, branches: list[str], now: datetime
+) -> tuple[dict[str, int], Subject]:
+    """The person's leads in ``branches`` anonymised in place, in one transaction: status,
+    times, branch and the Auswertung's facts stay; their customer and vehicle, contact data,
+    free texts, texts sent and recipients go. Refused while one of them is still open. The
+    subject widened as for the export (the other services erase by it)."""
+    params: dict[str, Any] = {**subject.params(), "branches": branches, "now": now}
+    async with engine.begin() as conn:
+        leads = await rows(conn, _LEADS + " FOR UPDATE", params)
+        params["lead_ids"] = [lead["id"] for lead in leads]
+        appointments = await rows(
+            conn, "SELECT * FROM appointments WHERE lead_id = ANY(:lead_ids)", params
+        )
+        still_open = list((await conn.execute(text(_OPEN), params)).scalars())
+        if still_open:
+            raise OpenLeadsError(still_open)
+        params |= {"customer": ERASED_CUSTOMER, "erased": ERASED, "kept": KEPT_DETAILS}
+        counts = {}
+        for table, statement in zip(
+            ("leads", "lead_history", "appointments", "reminders", "offers"), _ERASE, strict=True
+        ):
+            result = await conn.execute(text(statement), params)
+            counts[f"{SERVICE}.{table}"] = int(getattr(result, "rowcount", 0) or 0)
+    return counts, _widened(subject, leads, appointments)
 
 
 class HttpPeer:
@@ -105,6 +199,13 @@ class HttpPeer:
         )
         response.raise_for_status()
         return ServiceExport.model_validate_json(response.content)
+
+    async def erase(self, subject: Subject) -> ErasedCounts:
+        response = await self._client.post(
+            "/internal/v1/privacy/erase", json=subject.model_dump(mode="json")
+        )
+        response.raise_for_status()
+        return ErasedCounts.model_validate_json(response.content)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -118,7 +118,12 @@ def create_app(
                 matching=matching,
                 changes=feed.log,
                 insight=InsightQueries(run.engine),
-                privacy=http.Privacies(partial(privacy.export, run.engine), list(peers)),
+                privacy=http.Privacies(
+                    partial(privacy.export, run.engine),
+                    list(peers),
+                    partial(privacy.erasure_subject, run.engine),
+                    partial(privacy.erase, run.engine),
+                ),
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
             yield

@@ -12,9 +12,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
+from uuid import UUID
 
 from osb_contracts.topics import TOPICS
-from osb_platform.privacy import Part, ServiceExport, Subject
+from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject
 from pydantic import BaseModel
 
 from lead_manager.domain.permissions import Actor, Permission
@@ -24,6 +25,8 @@ class Peer(Protocol):
     name: str
 
     async def export(self, subject: Subject) -> ServiceExport: ...
+
+    async def erase(self, subject: Subject) -> ErasedCounts: ...
 
 
 class TopicCopy(BaseModel):
@@ -46,7 +49,38 @@ class NotAllowedError(Exception):
     """The actor is privacy officer of no branch."""
 
 
+class OpenLeadsError(Exception):
+    """The person has leads still being worked on: decide them first."""
+
+    def __init__(self, lead_ids: list[UUID]) -> None:
+        super().__init__(f"{len(lead_ids)} open leads")
+        self.lead_ids = lead_ids
+
+
 OwnExport = Callable[[Subject, list[str]], Awaitable[tuple[list[Part], Subject]]]
+# the subject widened by the person's leads (refused while one is open), and the erasure
+Widen = Callable[[Subject, list[str], datetime], Awaitable[Subject]]
+OwnErase = Callable[[Subject, list[str], datetime], Awaitable[tuple[dict[str, int], Subject]]]
+
+
+class PrivacyErasure(BaseModel):
+    subject: Subject  # as asked
+    found_by: Subject  # as widened by the person's leads
+    branches: list[str]
+    erased_at: datetime
+    erased_by: str
+    services: list[ErasedCounts]
+    not_yet: list[str]  # what this erasure does not reach yet (issue 19)
+
+
+# Said in every erasure's answer until it is built (docs/architecture.md, Privacy).
+NOT_YET = [
+    "osb.lead.events.v1 keeps the person's lead events in readable form (kept for ever; "
+    "their fields are not sealed yet)",
+    "the work topics keep their copies until their retention ends (7 days by default)",
+    "dead letters holding the person stay until they expire (30 days)",
+    "the DMS is not told yet; its masters and the replica's topics keep the person",
+]
 
 
 async def export_person(
@@ -100,3 +134,33 @@ def _kept(config: dict[str, Any]) -> str:
     if retention is None:
         return "the cluster's retention (7 days by default)"
     return f"{int(retention) / 3_600_000:g} hours"
+
+
+async def erase_person(
+    actor: Actor,
+    subject: Subject,
+    *,
+    widen: Widen,
+    own: OwnErase,
+    peers: Sequence[Peer],
+    now: datetime,
+    service: str = "lead-manager",
+) -> PrivacyErasure:
+    """The other services first, then lead-manager's own rows: each step can be asked again
+    (nothing found twice is erased twice), and lead-manager still finds the person's leads
+    for a second try until its own step has run."""
+    branches = actor.branches_with(Permission.PRIVACY_OFFICER)
+    if not branches:
+        raise NotAllowedError
+    widened = await widen(subject, branches, now)
+    others = await asyncio.gather(*(p.erase(widened) for p in peers))
+    counts, _ = await own(widened, branches, now)
+    return PrivacyErasure(
+        subject=subject,
+        found_by=widened,
+        branches=branches,
+        erased_at=now,
+        erased_by=actor.id,
+        services=[ErasedCounts(service=service, rows=counts), *others],
+        not_yet=NOT_YET,
+    )

@@ -114,6 +114,7 @@ def create_app(
             )
             app.state.checks = readiness(run.engine, run.producer, NOTIFICATION_EVENTS.name)
             app.state.privacy_export = partial(privacy.export, run.engine)
+            app.state.privacy_erase = partial(privacy.erase, run.engine)
             app.state.store = store
             reply_token = settings.sms_reply_token
             app.state.sms_reply_token = reply_token.get_secret_value() if reply_token else None
@@ -126,7 +127,13 @@ def create_app(
     install_health(app, lambda: app.state.checks)
     install_metrics(app)
     install_tracing(app)
-    install_privacy(app, SERVICE, settings.privacy_token, lambda: app.state.privacy_export)
+    install_privacy(
+        app,
+        SERVICE,
+        settings.privacy_token,
+        lambda: app.state.privacy_export,
+        lambda: app.state.privacy_erase,
+    )
     install_asyncapi(app, asyncapi(settings))
     app.include_router(router)
     return app

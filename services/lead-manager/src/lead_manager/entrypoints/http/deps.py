@@ -21,7 +21,7 @@ from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.service.insight import InsightReads
 from lead_manager.service.live import ChangeLog
 from lead_manager.service.ports import Identification, LeadReads, UnitOfWork
-from lead_manager.service.privacy import OwnExport, Peer
+from lead_manager.service.privacy import OwnErase, OwnExport, Peer, Widen
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Privacies:
 
     own: OwnExport
     peers: list[Peer]
+    widen: Widen
+    erase: OwnErase
 
 
 async def wiring(request: Request) -> Wiring:
