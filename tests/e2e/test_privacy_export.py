@@ -23,13 +23,15 @@ from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
 from osb_cli.main import app as osb
 from osb_cli.privacy import Traces, scan
+from osb_contracts import encode
 from osb_contracts.dms import AppointmentDeleted
 from osb_contracts.portal import BookingSubmitted, PortalAddress, PortalCustomer, PortalVehicle
-from osb_contracts.topics import DMS_APPOINTMENTS
+from osb_contracts.topics import DMS_APPOINTMENTS, PORTAL_BOOKINGS
 from osb_contracts.values import Address, Customer
 from osb_platform import make_broker, publish
 from osb_testing.dms import a_vin, letters, publish_customer, publish_vehicle
 from osb_testing.insight import wait_projected
+from osb_testing.kafka import TopicTail
 from osb_testing.mail import Smtp, serving_sms_sink
 from osb_testing.system import lead_system, matching_process, notifier_process
 from typer.testing import CliRunner
@@ -198,8 +200,12 @@ async def check_the_erasure(
     database_urls: dict[str, str],
 ) -> None:
     """Refused while the appointment is to come; once the DMS deleted it, no table of any
-    service holds the person, the other person's lead and the branch's figures are as they
-    were, and the answer says what it does not reach yet (the topics)."""
+    service and no dead-letter topic holds the person, the other person's lead, dead letter
+    and the branch's figures are as they were, and the answer says what it does not reach
+    yet (the lead events, the work topics)."""
+    # a booking of each that lead-intake dead-letters (an e-mail address that is none)
+    await dead_letter(bus, branch, f"{person['email']} <{person['last']}>", bootstrap)
+    await dead_letter(bus, branch, f"{other_email} <Anders>", bootstrap)
     auth = {"Authorization": f"Bearer {officer}"}
     advisor = {"Authorization": f"Bearer {booked['advisor']}"}
     async with httpx.AsyncClient(base_url=manager, timeout=60) as http:
@@ -232,6 +238,7 @@ async def check_the_erasure(
         assert erased["lead-manager.leads"] == 1
         assert erased["customer-matching.customers"] == 1
         assert erased["notifier.sms_opt_outs"] == 1
+        assert erased[PORTAL_BOOKINGS.dlq] == 1
         assert any("osb.lead.events.v1" in line for line in done["not_yet"])
 
         after = (await http.get(lead, headers=advisor)).json()
@@ -248,8 +255,35 @@ async def check_the_erasure(
 
     found = await scan(traces_of(person), databases=database_urls, bootstrap=bootstrap)
     assert [f.where for f in found if f.where.startswith("database ")] == []
+    assert [f.where for f in found if f.where.endswith(".dlq")] == []
     others = await scan(Traces.of(email=other_email), databases=database_urls, bootstrap=bootstrap)
-    assert "database lead-manager, table leads" in [f.where for f in others]
+    assert {"database lead-manager, table leads", f"topic {PORTAL_BOOKINGS.dlq}"} <= {
+        f.where for f in others
+    }
+
+
+async def dead_letter(bus: KafkaBroker, branch: str, email: str, bootstrap: str) -> None:
+    """A portal booking lead-intake refuses, holding ``email``; back once dead-lettered."""
+    booking = BookingSubmitted(
+        booking_id=f"PX-{uuid.uuid4().hex[:10]}",
+        branch_id=branch,
+        submitted_at=datetime.now(UTC),
+        requested_start=datetime.now(UTC) + timedelta(days=3),
+        customer=PortalCustomer(last_name="Anders", email="x@example.de"),
+    )
+    record = encode(booking, key=booking.booking_id, source="/e2e/portal")
+    body = json.loads(record.value)
+    body["branch_id"] = email  # not a branch id: refused
+    async with TopicTail(bootstrap, PORTAL_BOOKINGS.dlq) as letters:
+        await bus.publish(
+            json.dumps(body).encode(),
+            topic=PORTAL_BOOKINGS.name,
+            key=record.key,
+            headers=record.headers,
+        )
+        async with asyncio.timeout(30):
+            while not any(r.key == record.key for r in letters.records):
+                await asyncio.sleep(0.1)
 
 
 async def book_and_decide(

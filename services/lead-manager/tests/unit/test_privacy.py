@@ -97,6 +97,10 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
         assert subject == widened
         return {"lead-manager.leads": 2}, subject
 
+    async def dead_letters(subject: Subject) -> dict[str, int]:
+        steps.append(f"dead letters after {len(notifier.asked)} asked")
+        return {"osb.portal.bookings.v1.dlq": 1}
+
     notifier = Peer("notifier")
     officer = Actor("dora", "Dora", {"HH-01": frozenset({Permission.PRIVACY_OFFICER})})
     done = asyncio.run(
@@ -106,13 +110,15 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
             widen=widen,
             own=own,
             peers=[notifier],
+            dead_letters=dead_letters,
             now=NOW,
         )
     )
-    assert steps == ["widen ['HH-01']", "own after 1 asked"]
+    assert steps == ["widen ['HH-01']", "dead letters after 1 asked", "own after 1 asked"]
     assert notifier.asked == [widened]
     assert [(c.service, c.rows) for c in done.services] == [
         ("lead-manager", {"lead-manager.leads": 2}),
         ("notifier", {"notifier.t": 1}),
+        ("kafka", {"osb.portal.bookings.v1.dlq": 1}),
     ]
     assert done.not_yet  # what it does not reach yet is said, not hidden

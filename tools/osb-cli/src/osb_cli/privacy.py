@@ -133,7 +133,8 @@ async def scan_topics(bootstrap: str, traces: Traces) -> list[Finding]:
     try:
         partitions = await _partitions(bootstrap)
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_end(*partitions)
+        ends = {tp: await consumer.position(tp) for tp in partitions}
         await consumer.seek_to_beginning(*partitions)
         left = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
         while left:

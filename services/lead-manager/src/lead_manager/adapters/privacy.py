@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from osb_contracts.topics import TOPICS
+from osb_platform import dead_letters
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject, rows
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -180,6 +182,20 @@ async def erase(
             result = await conn.execute(text(statement), params)
             counts[f"{SERVICE}.{table}"] = int(getattr(result, "rowcount", 0) or 0)
     return counts, _widened(subject, leads, appointments)
+
+
+async def erase_dead_letters(bootstrap: str, subject: Subject) -> dict[str, int]:
+    """The person's dead letters gone from every dead-letter topic (``osb_platform``)."""
+    spellings = subject.spellings()
+    if not spellings:
+        return {}
+
+    def holds(data: bytes) -> bool:
+        text = data.decode("utf-8", "replace").lower()
+        return any(s in text for s in spellings)
+
+    dlqs = [t.dlq for t in TOPICS if t.has_dlq]
+    return await dead_letters.erase_dead_letters(bootstrap, dlqs, holds)
 
 
 class HttpPeer:

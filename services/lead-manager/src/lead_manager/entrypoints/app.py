@@ -123,6 +123,7 @@ def create_app(
                     list(peers),
                     partial(privacy.erasure_subject, run.engine),
                     partial(privacy.erase, run.engine),
+                    partial(privacy.erase_dead_letters, settings.kafka_bootstrap_servers),
                 ),
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)

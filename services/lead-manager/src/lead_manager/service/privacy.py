@@ -61,6 +61,8 @@ OwnExport = Callable[[Subject, list[str]], Awaitable[tuple[list[Part], Subject]]
 # the subject widened by the person's leads (refused while one is open), and the erasure
 Widen = Callable[[Subject, list[str], datetime], Awaitable[Subject]]
 OwnErase = Callable[[Subject, list[str], datetime], Awaitable[tuple[dict[str, int], Subject]]]
+# the person's dead letters gone from every dead-letter topic: how many per topic
+DeadLetters = Callable[[Subject], Awaitable[dict[str, int]]]
 
 
 class PrivacyErasure(BaseModel):
@@ -78,7 +80,6 @@ NOT_YET = [
     "osb.lead.events.v1 keeps the person's lead events in readable form (kept for ever; "
     "their fields are not sealed yet)",
     "the work topics keep their copies until their retention ends (7 days by default)",
-    "dead letters holding the person stay until they expire (30 days)",
     "the DMS is not told yet; its masters and the replica's topics keep the person",
 ]
 
@@ -143,17 +144,19 @@ async def erase_person(
     widen: Widen,
     own: OwnErase,
     peers: Sequence[Peer],
+    dead_letters: DeadLetters,
     now: datetime,
     service: str = "lead-manager",
 ) -> PrivacyErasure:
-    """The other services first, then lead-manager's own rows: each step can be asked again
-    (nothing found twice is erased twice), and lead-manager still finds the person's leads
-    for a second try until its own step has run."""
+    """The other services and the dead letters first, then lead-manager's own rows: each
+    step can be asked again (nothing found twice is erased twice), and lead-manager still
+    finds the person's leads for a second try until its own step has run."""
     branches = actor.branches_with(Permission.PRIVACY_OFFICER)
     if not branches:
         raise NotAllowedError
     widened = await widen(subject, branches, now)
     others = await asyncio.gather(*(p.erase(widened) for p in peers))
+    letters = await dead_letters(widened)
     counts, _ = await own(widened, branches, now)
     return PrivacyErasure(
         subject=subject,
@@ -161,6 +164,10 @@ async def erase_person(
         branches=branches,
         erased_at=now,
         erased_by=actor.id,
-        services=[ErasedCounts(service=service, rows=counts), *others],
+        services=[
+            ErasedCounts(service=service, rows=counts),
+            *others,
+            ErasedCounts(service="kafka", rows=letters),
+        ],
         not_yet=NOT_YET,
     )

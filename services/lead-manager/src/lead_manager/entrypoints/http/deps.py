@@ -21,7 +21,7 @@ from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.service.insight import InsightReads
 from lead_manager.service.live import ChangeLog
 from lead_manager.service.ports import Identification, LeadReads, UnitOfWork
-from lead_manager.service.privacy import OwnErase, OwnExport, Peer, Widen
+from lead_manager.service.privacy import DeadLetters, OwnErase, OwnExport, Peer, Widen
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class Privacies:
     peers: list[Peer]
     widen: Widen
     erase: OwnErase
+    dead_letters: DeadLetters
 
 
 async def wiring(request: Request) -> Wiring:

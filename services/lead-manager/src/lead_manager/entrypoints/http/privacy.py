@@ -22,16 +22,21 @@ from lead_manager.service.privacy import (
     export_person,
 )
 
+# what names a person well enough to look for them (and erase them) everywhere
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+
 router = APIRouter(
     prefix="/api/v1/privacy", responses=error_responses(401, 403, 422, 503), tags=["privacy"]
 )
 
 
 async def named_subject(
-    email: Annotated[str | None, Query(max_length=254), ONE_LINE] = None,
+    email: Annotated[str | None, Query(max_length=254, pattern=EMAIL), ONE_LINE] = None,
     phone: Annotated[str | None, Query(max_length=40), ONE_LINE] = None,
-    customer_number: Annotated[str | None, Query(max_length=20), ONE_LINE] = None,
-    vin: Annotated[str | None, Query(max_length=17), ONE_LINE] = None,
+    customer_number: Annotated[
+        str | None, Query(min_length=3, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
+    ] = None,
+    vin: Annotated[str | None, Query(pattern=r"^(?i:[A-HJ-NPR-Z0-9]{17})$")] = None,
 ) -> Subject:
     """The person as the request names them: an e-mail address, a phone number (national
     numbers read as German), a DMS customer number or a VIN."""
@@ -79,7 +84,8 @@ async def erase(
     in the caller's branches anonymised in place (statuses, times and the Auswertung's
     figures stay), messages' recipients and texts, the DMS replica's records, search labels
     and a STOP gone. Refused (409, ``OPEN_LEADS``) while one of their leads is still open.
-    ``not_yet`` says what it does not reach yet. Asking again does no harm."""
+    Dead letters holding them go from every dead-letter topic. ``not_yet`` says what it
+    does not reach yet. Asking again does no harm."""
     try:
         return await erase_person(
             actor,
@@ -87,6 +93,7 @@ async def erase(
             widen=privacy.widen,
             own=privacy.erase,
             peers=privacy.peers,
+            dead_letters=privacy.dead_letters,
             now=clock(),
         )
     except NotAllowedError:
@@ -105,7 +112,7 @@ def _e164(phone: str) -> str:
         number = phonenumbers.parse(phone, "DE")
     except phonenumbers.NumberParseException:
         number = None
-    if number is None or not phonenumbers.is_possible_number(number):
+    if number is None or not phonenumbers.is_valid_number(number):
         raise ApiError(
             422, "phone is not a phone number", code="INVALID_REQUEST", params={"field": "phone"}
         )
