@@ -32,6 +32,8 @@ class Settings(ServiceSettings):
     # How often the new leads past their deadline and the no-shows are looked for (each
     # reported within this).
     overdue_scan_s: float = Field(default=20.0, gt=0, le=60)
+    # How often closed leads past their branch's retention are looked for (issue 19).
+    retention_scan_s: float = Field(default=3600.0, gt=0)
     # Whether this instance keeps the Auswertung's read model current (at least one must;
     # every instance that does reads the whole lead-events topic).
     insight_feed: bool = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 from osb_contracts.topics import TOPICS
@@ -13,8 +14,9 @@ from osb_platform import dead_letters
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject, rows
 from pydantic import SecretStr
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from lead_manager.domain.branch import LEAD_RETENTION_MONTHS
 from lead_manager.service.privacy import OpenLeadsError
 
 SERVICE = "lead-manager"
@@ -124,8 +126,8 @@ _ERASE = (
     """UPDATE leads SET customer = CAST(:customer AS jsonb), vehicle = '{}'::jsonb,
     comment = NULL, unusable = '[]'::jsonb, warnings = '[]'::jsonb, first_name = NULL,
     last_name = :erased, email = NULL, phone = NULL, mobile = NULL, licence_plate = NULL,
-    vin = NULL, customer_number = NULL, version = version + 1, updated_at = :now
-    WHERE id = ANY(:lead_ids)""",
+    vin = NULL, customer_number = NULL, version = version + 1, updated_at = :now,
+    anonymised_at = :now WHERE id = ANY(:lead_ids)""",
     """UPDATE lead_history SET reason = NULL, details = COALESCE((SELECT
     jsonb_object_agg(key, value) FROM jsonb_each(details) WHERE key = ANY(:kept)),
     '{}'::jsonb) WHERE lead_id = ANY(:lead_ids)""",
@@ -174,13 +176,7 @@ async def erase(
         still_open = list((await conn.execute(text(_OPEN), params)).scalars())
         if still_open:
             raise OpenLeadsError(still_open)
-        params |= {"customer": ERASED_CUSTOMER, "erased": ERASED, "kept": KEPT_DETAILS}
-        counts = {}
-        for table, statement in zip(
-            ("leads", "lead_history", "appointments", "reminders", "offers"), _ERASE, strict=True
-        ):
-            result = await conn.execute(text(statement), params)
-            counts[f"{SERVICE}.{table}"] = int(getattr(result, "rowcount", 0) or 0)
+        counts = await _anonymise(conn, params)
     return counts, _widened(subject, leads, appointments)
 
 
@@ -196,6 +192,54 @@ async def erase_dead_letters(bootstrap: str, subject: Subject) -> dict[str, int]
 
     dlqs = [t.dlq for t in TOPICS if t.has_dlq]
     return await dead_letters.erase_dead_letters(bootstrap, dlqs, holds)
+
+
+async def _anonymise(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, int]:
+    """The leads ``params["lead_ids"]`` anonymised in place (``params["now"]``: when)."""
+    params = {**params, "customer": ERASED_CUSTOMER, "erased": ERASED, "kept": KEPT_DETAILS}
+    counts = {}
+    for table, statement in zip(
+        ("leads", "lead_history", "appointments", "reminders", "offers"), _ERASE, strict=True
+    ):
+        result = await conn.execute(text(statement), params)
+        counts[f"{SERVICE}.{table}"] = int(getattr(result, "rowcount", 0) or 0)
+    return counts
+
+
+# closed leads past their branch's retention (months after their last change)
+_EXPIRED = """SELECT l.id FROM leads l LEFT JOIN branch_settings b ON b.branch_id = l.branch_id
+WHERE l.anonymised_at IS NULL AND l.updated_at < CAST(:now AS timestamptz) - make_interval(
+    months => COALESCE(b.lead_retention_months, :default_months))
+AND NOT (l.status IN ('NEW', 'OFFERED') OR (l.status = 'SCHEDULED' AND l.appointment_id IN
+    (SELECT id FROM appointments WHERE start > CAST(:now AS timestamptz))))
+ORDER BY l.updated_at LIMIT :limit"""
+
+
+async def expired_leads(engine: AsyncEngine, now: datetime, limit: int = 500) -> list[UUID]:
+    """Closed leads not yet anonymised whose branch's retention has passed since their last
+    change; the oldest first."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text(_EXPIRED),
+            {"now": now, "limit": limit, "default_months": LEAD_RETENTION_MONTHS},
+        )
+        return list(found.scalars())
+
+
+async def anonymise_leads(engine: AsyncEngine, lead_ids: list[UUID], now: datetime) -> int:
+    """``lead_ids`` anonymised as an erasure does, each once: how many."""
+    async with engine.begin() as conn:
+        locked = await conn.execute(
+            text(
+                "SELECT id FROM leads WHERE id = ANY(:lead_ids) AND anonymised_at IS NULL "
+                "ORDER BY id FOR UPDATE SKIP LOCKED"
+            ),
+            {"lead_ids": lead_ids},
+        )
+        ids = list(locked.scalars())
+        if ids:
+            await _anonymise(conn, {"lead_ids": ids, "now": now})
+    return len(ids)
 
 
 class HttpPeer:

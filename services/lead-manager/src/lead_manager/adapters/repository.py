@@ -274,6 +274,7 @@ def settings_from_row(row: Any) -> BranchSettings:
         reminder_offsets=tuple(row.reminder_offsets),
         reminder_quiet=QuietHours(row.reminder_quiet),
         offer_response_hours=row.offer_response_hours,
+        lead_retention_months=row.lead_retention_months,
         version=row.version,
     )
 
@@ -400,6 +401,7 @@ class SqlBranchRepository:
             "reminder_offsets": list(settings.reminder_offsets),
             "reminder_quiet": settings.reminder_quiet.value,
             "offer_response_hours": settings.offer_response_hours,
+            "lead_retention_months": settings.lead_retention_months,
             "updated_by": updated_by,
             "updated_at": func.now(),
         }

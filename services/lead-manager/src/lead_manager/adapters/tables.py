@@ -95,6 +95,7 @@ leads = Table(
     Column("arrived_at", DateTime(timezone=True)),  # the customer checked in (the DMS)
     # the customer confirmed the appointment by a link in a confirmation or a reminder
     Column("confirmed_by_customer_at", DateTime(timezone=True)),
+    Column("anonymised_at", DateTime(timezone=True)),  # erased or past the branch's retention
     Column("search_text", Text, Computed(SEARCH_TEXT, persisted=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -108,6 +109,8 @@ leads = Table(
         postgresql_where=text("status = 'SCHEDULED' AND arrived_at IS NULL"),
     ),
     Index("ix_leads_new_respond_by", "respond_by", postgresql_where=text("status = 'NEW'")),
+    # the retention rule's: leads not yet anonymised, by their last change
+    Index("ix_leads_not_anonymised", "updated_at", postgresql_where=text("anonymised_at IS NULL")),
     Index(
         "ix_leads_search_trgm",
         "search_text",
@@ -173,6 +176,7 @@ branch_settings = Table(
     Column("rejection_reasons", JSONB, nullable=False),
     Column("no_show_grace_minutes", Integer, nullable=False, server_default=text("30")),
     Column("offer_response_hours", Integer, nullable=False, server_default=text("48")),
+    Column("lead_retention_months", Integer, nullable=False, server_default=text("24")),
     Column("reminder_offsets", JSONB, nullable=False, server_default=text("'[1440, 120]'")),
     Column("reminder_quiet", String(16), nullable=False, server_default="EVENING_BEFORE"),
     Column("version", Integer, nullable=False),

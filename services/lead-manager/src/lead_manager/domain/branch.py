@@ -61,6 +61,7 @@ DEFAULT_OPENING_HOURS: tuple[tuple[Interval, ...], ...] = (((time(8), time(18)),
 DEFAULT_RESPONSE_MINUTES = 120  # two working hours to answer a new lead
 NO_SHOW_GRACE = 30  # minutes after an appointment's start without the customer: a no-show
 OFFER_RESPONSE_HOURS = 48  # how long a customer has to take an offered time
+LEAD_RETENTION_MONTHS = 24  # a closed lead is anonymised this long after its last change
 # what an advisor chooses from when rejecting, for the branch's figures (Auswertung)
 DEFAULT_REJECTION_REASONS = (
     "Kein freier Termin",
@@ -111,6 +112,8 @@ class BranchSettings:
     reminder_quiet: QuietHours = QuietHours.EVENING_BEFORE
     # a counter-offer not taken this long after it was sent (or by its first time): rejected
     offer_response_hours: int = OFFER_RESPONSE_HOURS
+    # a closed lead is anonymised this many months after its last change (issue 19)
+    lead_retention_months: int = LEAD_RETENTION_MONTHS
     version: int = 1
 
     def template(self, name: str) -> str:

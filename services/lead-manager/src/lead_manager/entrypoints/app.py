@@ -41,6 +41,7 @@ from lead_manager.entrypoints.subscribers import Consuming, subscribers
 from lead_manager.entrypoints.web import router as web_router
 from lead_manager.entrypoints.web import static
 from lead_manager.service.deadlines import watch_time
+from lead_manager.service.privacy import expire_leads, watch_retention
 from lead_manager.settings import Settings
 
 RELAY_LOCK = 0x05B0_07B0  # advisory lock id of lead-manager's outbox relay
@@ -111,6 +112,20 @@ def create_app(
             )
             for peer in peers:
                 run.stack.push_async_callback(peer.close)
+            run.background(
+                partial(
+                    watch_retention,
+                    partial(
+                        expire_leads,
+                        partial(privacy.expired_leads, run.engine),
+                        partial(privacy.anonymise_leads, run.engine),
+                        peers,
+                    ),
+                    clock,
+                    every=settings.retention_scan_s,
+                ),
+                "lead retention",
+            )
             app.state.wiring = http.Wiring(
                 engine=run.engine,
                 clock=clock,

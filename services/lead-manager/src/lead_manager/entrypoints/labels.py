@@ -175,6 +175,7 @@ FIELD_LABELS = {
     "holiday_region": "Feiertage",
     "response_minutes": "Reaktionszeit",
     "no_show_grace_minutes": "Karenzzeit bis „Nicht erschienen“",
+    "lead_retention_months": "Aufbewahrung der Terminleads (Monate)",
     "offer_response_hours": "Antwortfrist für Terminvorschläge",
     "reminder_offsets": "Terminerinnerungen",
     "reminder_quiet": "Erinnerungen in der Nachtruhe",

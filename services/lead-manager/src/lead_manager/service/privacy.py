@@ -9,6 +9,8 @@ document names them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,9 +18,12 @@ from uuid import UUID
 
 from osb_contracts.topics import TOPICS
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from lead_manager.domain.permissions import Actor, Permission
+
+log = logging.getLogger(__name__)
 
 
 class Peer(Protocol):
@@ -171,3 +176,54 @@ async def erase_person(
         ],
         not_yet=NOT_YET,
     )
+
+
+RETENTION = Counter(
+    "osb_lead_manager_leads_anonymised_total",
+    "Closed leads anonymised past their branch's retention (issue 19)",
+)
+
+
+async def expire_leads(
+    find: Callable[[datetime], Awaitable[list[UUID]]],
+    anonymise: Callable[[list[UUID], datetime], Awaitable[int]],
+    peers: Sequence[Peer],
+    now: datetime,
+) -> int:
+    """The closed leads past their branch's retention anonymised with the same guarantees as
+    an erasure: the other services erase what they hold about those leads first (by the
+    leads alone: the person's newer leads, their STOP and the DMS's masters stay), then
+    lead-manager's rows. Batch after batch until none is left; how many."""
+    total = 0
+    while ids := await find(now):
+        await asyncio.gather(*(p.erase(Subject(lead_ids=ids)) for p in peers))
+        done = await anonymise(ids, now)
+        RETENTION.inc(done)
+        total += done
+        if done == 0:  # every one taken by another instance meanwhile
+            break
+    return total
+
+
+async def watch_retention(
+    expire: Callable[[datetime], Awaitable[int]],
+    clock: Callable[[], datetime],
+    stop: asyncio.Event,
+    *,
+    every: float,
+) -> None:
+    """Every ``every`` seconds until ``stop``: :func:`expire_leads`. A database or a service
+    away is tried again next time (one line when it fails, one when it works again)."""
+    failing = False
+    while not stop.is_set():
+        try:
+            await expire(clock())
+            if failing:
+                log.info("the lead retention is applied again")
+            failing = False
+        except Exception as exc:  # the next round tries again
+            if not failing:
+                log.warning("the lead retention could not be applied: %s", type(exc).__name__)
+            failing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

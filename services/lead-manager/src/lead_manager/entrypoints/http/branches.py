@@ -87,6 +87,7 @@ async def write_settings(
         reminder_offsets=tuple(body.reminder_offsets),
         reminder_quiet=body.reminder_quiet,
         offer_response_hours=body.offer_response_hours,
+        lead_retention_months=body.lead_retention_months,
     )
     stored = await save_settings(uow, settings, actor=actor, expected_version=body.expected_version)
     return settings_view(stored)

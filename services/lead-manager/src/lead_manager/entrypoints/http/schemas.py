@@ -31,6 +31,7 @@ from lead_manager.domain.branch import (
     DEFAULT_OPENING_HOURS,
     DEFAULT_REJECTION_REASONS,
     DEFAULT_RESPONSE_MINUTES,
+    LEAD_RETENTION_MONTHS,
     NO_SHOW_GRACE,
     OFFER_RESPONSE_HOURS,
     BranchSettings,
@@ -250,6 +251,8 @@ class BranchSettingsBody(Model):
     reminder_quiet: QuietHours = QuietHours.EVENING_BEFORE
     # hours a customer has to take a time of a counter-offer (at most until its first time)
     offer_response_hours: int = Field(default=OFFER_RESPONSE_HOURS, ge=1, le=14 * 24)
+    # months after its last change a closed lead is anonymised (issue 19)
+    lead_retention_months: int = Field(default=LEAD_RETENTION_MONTHS, ge=1, le=120)
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -336,5 +339,6 @@ def settings_view(branch: BranchSettings) -> BranchSettingsView:
         reminder_offsets=list(branch.reminder_offsets),
         reminder_quiet=branch.reminder_quiet,
         offer_response_hours=branch.offer_response_hours,
+        lead_retention_months=branch.lead_retention_months,
         rejection_channels=list(branch.rejection_channels()),
     )

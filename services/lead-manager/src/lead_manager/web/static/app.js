@@ -697,6 +697,8 @@ async function submitSettings(form) {
   if (!/^\d{1,4}$/.test(grace)) throw new Error("Bitte geben Sie die Minuten bis „Nicht erschienen“ als ganze Zahl an (z. B. 30).");
   const offerHours = form.elements.offer_response_hours.value.trim();
   if (!/^\d{1,3}$/.test(offerHours) || Number(offerHours) < 1) throw new Error("Bitte geben Sie die Antwortfrist für Terminvorschläge in ganzen Stunden an (z. B. 48).");
+  const retention = form.elements.lead_retention_months.value.trim();
+  if (!/^\d{1,3}$/.test(retention) || Number(retention) < 1 || Number(retention) > 120) throw new Error("Bitte geben Sie die Aufbewahrung der Terminleads in ganzen Monaten an (1 bis 120, z. B. 24).");
   const reminders = form.elements.reminder_hours.value.split(/[;\s]+/).filter(Boolean)
     .map((h) => Number(h.replace(",", ".")));
   if (reminders.some((h) => !(h >= 0.25))) throw new Error("Bitte geben Sie die Terminerinnerungen in Stunden vor dem Termin an (z. B. 24; 2).");
@@ -717,6 +719,7 @@ async function submitSettings(form) {
     reminder_offsets: reminders.map((h) => Math.round(h * 60)),
     reminder_quiet: form.elements.reminder_quiet.value,
     offer_response_hours: Number(offerHours),
+    lead_retention_months: Number(retention),
     expected_version: Number(form.dataset.version),
   };
   await call(`/api/v1/branches/${encodeURIComponent(form.dataset.branch)}/settings`, {

@@ -1,0 +1,108 @@
+"""The lead retention on the real PostgreSQL with an injected clock (issue 19, point 3):
+a closed lead past its branch's months is anonymised once, the other services asked about
+that lead alone first; an open lead, a lead within its months and another branch's stay."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+
+import pytest
+from lead_manager.adapters import privacy
+from lead_manager.adapters.tables import leads
+from lead_manager.adapters.unit_of_work import SqlUnitOfWork
+from lead_manager.domain.branch import Acceptor, BranchSettings
+from lead_manager.domain.permissions import Actor, Permission
+from lead_manager.service.commands import RejectLead, reject_lead
+from lead_manager.service.events import handle_lead_requests
+from lead_manager.service.privacy import expire_leads
+from osb_contracts import Envelope
+from osb_contracts.leads import LeadRequested
+from osb_contracts.values import Channel
+from osb_platform.privacy import ErasedCounts, ServiceExport, Subject
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.integration
+
+Clock = Callable[[], datetime]
+
+
+class Peer:
+    name = "notifier"
+
+    def __init__(self) -> None:
+        self.asked: list[Subject] = []
+
+    async def erase(self, subject: Subject) -> ErasedCounts:
+        self.asked.append(subject)
+        return ErasedCounts(service=self.name, rows={})
+
+    async def export(self, subject: Subject) -> ServiceExport:
+        raise AssertionError("not asked")
+
+
+async def test_a_closed_lead_past_its_branch_s_months_is_anonymised_once(
+    engine: AsyncEngine, clock: Clock, lead_request: Callable[..., LeadRequested]
+) -> None:
+    run = uuid.uuid4().hex[:6].upper()
+    short, default = f"RET{run}", f"REX{run}"
+    actor = Actor(
+        "anna", "Anna", {b: frozenset({Permission.LEAD_MANAGER}) for b in (short, default)}
+    )
+    async with SqlUnitOfWork(engine, clock) as uow:
+        for branch, months in ((short, 1), (default, 24)):
+            settings = BranchSettings(
+                branch, "Retention", (Acceptor("anna", "Anna"),), lead_retention_months=months
+            )
+            await uow.branches.put(settings, updated_by="test", expected_version=None)
+        await uow.commit()
+
+    async def booked(branch: str, *, closed: bool) -> uuid.UUID:
+        request = lead_request().model_copy(update={"branch_id": branch})
+        arrived = Envelope(
+            str(uuid.uuid4()), request.cloudevents_type(), "/t", clock(), "c", None, None, request
+        )
+        await handle_lead_requests(SqlUnitOfWork(engine, clock), [arrived], clock=clock)
+        if closed:
+            command = RejectLead(request.lead_id, Channel.EMAIL, "Leider ausgebucht.")
+            await reject_lead(SqlUnitOfWork(engine, clock), command, actor=actor, clock=clock)
+        return request.lead_id
+
+    expired = await booked(short, closed=True)
+    still_open = await booked(short, closed=False)
+    elsewhere = await booked(default, closed=True)
+    peer = Peer()
+    expire = partial(
+        expire_leads,
+        partial(privacy.expired_leads, engine),
+        partial(privacy.anonymise_leads, engine),
+        [peer],
+    )
+
+    async def names() -> dict[uuid.UUID, tuple[str, bool]]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(leads.c.id, leads.c.last_name, leads.c.anonymised_at).where(
+                    leads.c.id.in_([expired, still_open, elsewhere])
+                )
+            )
+            return {r.id: (r.last_name, r.anonymised_at is not None) for r in rows}
+
+    before = await names()
+    now = clock()
+    await expire(now + timedelta(days=20))  # within the month
+    assert await names() == before
+    assert await expire(now + timedelta(days=40)) >= 1
+    after = await names()
+    assert after[expired] == ("(gelöscht)", True)
+    assert after[still_open] == before[still_open]
+    assert after[elsewhere] == before[elsewhere]
+    # the other services asked about the lead alone: the person's other data (newer leads,
+    # a STOP, the DMS's masters) is not theirs to erase
+    assert sum(expired in s.lead_ids for s in peer.asked) == 1
+    assert all(not (s.emails or s.phones or s.customer_numbers or s.vins) for s in peer.asked)
+    await expire(now + timedelta(days=41))  # once
+    assert sum(expired in s.lead_ids for s in peer.asked) == 1
