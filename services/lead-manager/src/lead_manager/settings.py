@@ -19,6 +19,11 @@ class Settings(ServiceSettings):
     database_url: str = "postgresql://postgres@localhost/lead_manager"
     # the other services asked for a person's data (issue 19), by name: their base URLs
     privacy_peers: dict[str, str] = Field(default_factory=dict)
+    # the installation's consumer groups (by prefix): an erasure cuts the work topics at
+    # what they have all read
+    privacy_groups: list[str] = Field(
+        default_factory=lambda: ["lead-intake", "lead-manager", "customer-matching", "notifier"]
+    )
     # Signs the advisors' bearer tokens; from a secret store in production.
     jwt_secret: SecretStr = Field(min_length=32)
     http_host: str = "127.0.0.1"

@@ -10,6 +10,7 @@ import pytest
 from lead_manager.domain.permissions import Actor, Permission
 from lead_manager.service.privacy import NotAllowedError, erase_person, export_person
 from osb_contracts.topics import LEAD_EVENTS
+from osb_platform.consumed import Cut
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -101,6 +102,10 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
         steps.append(f"dead letters after {len(notifier.asked)} asked")
         return {"osb.portal.bookings.v1.dlq": 1}
 
+    async def work_topics(subject: Subject) -> Cut:
+        steps.append("work topics")
+        return Cut({"osb.lead.requests.v1": 7}, ["osb.customer.events.v1[0]"])
+
     notifier = Peer("notifier")
     officer = Actor("dora", "Dora", {"HH-01": frozenset({Permission.PRIVACY_OFFICER})})
     done = asyncio.run(
@@ -111,14 +116,23 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
             own=own,
             peers=[notifier],
             dead_letters=dead_letters,
+            work_topics=work_topics,
             now=NOW,
         )
     )
-    assert steps == ["widen ['HH-01']", "dead letters after 1 asked", "own after 1 asked"]
+    assert steps == [
+        "widen ['HH-01']",
+        "dead letters after 1 asked",
+        "work topics",
+        "own after 1 asked",
+    ]
     assert notifier.asked == [widened]
     assert [(c.service, c.rows) for c in done.services] == [
         ("lead-manager", {"lead-manager.leads": 2}),
         ("notifier", {"notifier.t": 1}),
-        ("kafka", {"osb.portal.bookings.v1.dlq": 1}),
+        ("kafka", {"osb.portal.bookings.v1.dlq": 1, "osb.lead.requests.v1": 7}),
     ]
+    assert "osb.customer.events.v1[0]: no consumer group of the installation reads it: not cut" in (
+        done.not_yet
+    )
     assert done.not_yet  # what it does not reach yet is said, not hidden

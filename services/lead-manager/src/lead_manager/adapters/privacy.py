@@ -9,8 +9,17 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from osb_contracts.topics import TOPICS
-from osb_platform import dead_letters
+from osb_contracts.topics import (
+    CUSTOMER_EVENTS,
+    LEAD_REQUESTS,
+    MATCHING_REQUESTS,
+    NOTIFICATION_COMMANDS,
+    NOTIFICATION_EVENTS,
+    PORTAL_BOOKINGS,
+    TOPICS,
+)
+from osb_platform import consumed, dead_letters
+from osb_platform.consumed import Cut
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject, rows
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -25,7 +34,8 @@ _LEADS = (
     "lower(email) = ANY(:emails) OR phone = ANY(:phones) OR mobile = ANY(:phones) "
     "OR customer_number = ANY(:customer_numbers) OR upper(vin) = ANY(:vins) "
     "OR id = ANY(:lead_ids) OR id IN (SELECT lead_id FROM appointments "
-    "WHERE customer_number = ANY(:customer_numbers))) ORDER BY received_at"
+    "WHERE customer_number = ANY(:customer_numbers) AND customer_choice <> 'CASH_SALE')) "
+    "ORDER BY received_at"
 )
 
 
@@ -87,6 +97,10 @@ def _widened(
     def values(*keys: str, within: list[dict[str, Any]] = leads) -> set[str]:
         return {str(r[k]) for r in within for k in keys if r.get(k)}
 
+    # a cash sale's customer number is the branch's, shared by everyone paying cash: it
+    # names no one
+    chosen = [a for a in appointments if a.get("customer_choice") != "CASH_SALE"]
+
     return Subject(
         emails=sorted({*subject.emails, *values("email")}),
         phones=sorted({*subject.phones, *values("phone", "mobile")}),
@@ -94,7 +108,7 @@ def _widened(
             {
                 *subject.customer_numbers,
                 *values("customer_number"),
-                *values("customer_number", within=appointments),
+                *values("customer_number", within=chosen),
             }
         ),
         vins=sorted({*subject.vins, *values("vin")}),
@@ -240,6 +254,25 @@ async def anonymise_leads(engine: AsyncEngine, lead_ids: list[UUID], now: dateti
         if ids:
             await _anonymise(conn, {"lead_ids": ids, "now": now})
     return len(ids)
+
+
+# the work topics that carry a person's data, consumed within seconds by the installation
+# (the lead events are kept for ever, the DMS's topics are the DMS's, the replies have no
+# group: not here)
+WORK_TOPICS = (
+    PORTAL_BOOKINGS,
+    LEAD_REQUESTS,
+    MATCHING_REQUESTS,
+    NOTIFICATION_EVENTS,
+    NOTIFICATION_COMMANDS,
+    CUSTOMER_EVENTS,
+)
+
+
+async def cut_work_topics(bootstrap: str, groups: list[str], subject: Subject) -> Cut:
+    """The work topics cut at what every one of the installation's groups has read (the
+    person's records with everyone else's: none of them is needed any more)."""
+    return await consumed.delete_consumed(bootstrap, [t.name for t in WORK_TOPICS], groups)
 
 
 class HttpPeer:

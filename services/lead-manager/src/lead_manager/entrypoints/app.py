@@ -139,6 +139,11 @@ def create_app(
                     partial(privacy.erasure_subject, run.engine),
                     partial(privacy.erase, run.engine),
                     partial(privacy.erase_dead_letters, settings.kafka_bootstrap_servers),
+                    partial(
+                        privacy.cut_work_topics,
+                        settings.kafka_bootstrap_servers,
+                        settings.privacy_groups,
+                    ),
                 ),
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)

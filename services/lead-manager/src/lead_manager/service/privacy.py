@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from osb_contracts.topics import TOPICS
+from osb_platform.consumed import Cut
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject
 from prometheus_client import Counter
 from pydantic import BaseModel
@@ -68,6 +69,8 @@ Widen = Callable[[Subject, list[str], datetime], Awaitable[Subject]]
 OwnErase = Callable[[Subject, list[str], datetime], Awaitable[tuple[dict[str, int], Subject]]]
 # the person's dead letters gone from every dead-letter topic: how many per topic
 DeadLetters = Callable[[Subject], Awaitable[dict[str, int]]]
+# the work topics cut at what every group has read: records per topic, partitions unread
+WorkTopics = Callable[[Subject], Awaitable[Cut]]
 
 
 class PrivacyErasure(BaseModel):
@@ -84,8 +87,9 @@ class PrivacyErasure(BaseModel):
 NOT_YET = [
     "osb.lead.events.v1 keeps the person's lead events in readable form (kept for ever; "
     "their fields are not sealed yet)",
-    "the work topics keep their copies until their retention ends (7 days by default)",
-    "the DMS is not told yet; its masters and the replica's topics keep the person",
+    "osb.matching.replies.v1 keeps customer-matching's answers an hour (read without a "
+    "consumer group: not cut)",
+    "the DMS is not told yet; its masters and their topics keep the person",
 ]
 
 
@@ -150,10 +154,12 @@ async def erase_person(
     own: OwnErase,
     peers: Sequence[Peer],
     dead_letters: DeadLetters,
+    work_topics: WorkTopics,
     now: datetime,
     service: str = "lead-manager",
 ) -> PrivacyErasure:
-    """The other services and the dead letters first, then lead-manager's own rows: each
+    """The other services, the dead letters and the work topics first, then lead-manager's
+    own rows: each
     step can be asked again (nothing found twice is erased twice), and lead-manager still
     finds the person's leads for a second try until its own step has run."""
     branches = actor.branches_with(Permission.PRIVACY_OFFICER)
@@ -162,6 +168,7 @@ async def erase_person(
     widened = await widen(subject, branches, now)
     others = await asyncio.gather(*(p.erase(widened) for p in peers))
     letters = await dead_letters(widened)
+    cut = await work_topics(widened)
     counts, _ = await own(widened, branches, now)
     return PrivacyErasure(
         subject=subject,
@@ -172,9 +179,10 @@ async def erase_person(
         services=[
             ErasedCounts(service=service, rows=counts),
             *others,
-            ErasedCounts(service="kafka", rows=letters),
+            ErasedCounts(service="kafka", rows=letters | cut.deleted),
         ],
-        not_yet=NOT_YET,
+        not_yet=NOT_YET
+        + [f"{p}: no consumer group of the installation reads it: not cut" for p in cut.unread],
     )
 
 

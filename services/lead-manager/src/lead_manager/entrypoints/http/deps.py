@@ -21,7 +21,14 @@ from lead_manager.adapters.unit_of_work import SqlUnitOfWork
 from lead_manager.service.insight import InsightReads
 from lead_manager.service.live import ChangeLog
 from lead_manager.service.ports import Identification, LeadReads, UnitOfWork
-from lead_manager.service.privacy import DeadLetters, OwnErase, OwnExport, Peer, Widen
+from lead_manager.service.privacy import (
+    DeadLetters,
+    OwnErase,
+    OwnExport,
+    Peer,
+    Widen,
+    WorkTopics,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class Privacies:
     widen: Widen
     erase: OwnErase
     dead_letters: DeadLetters
+    work_topics: WorkTopics
 
 
 async def wiring(request: Request) -> Wiring:

@@ -94,6 +94,7 @@ async def erase(
             own=privacy.erase,
             peers=privacy.peers,
             dead_letters=privacy.dead_letters,
+            work_topics=privacy.work_topics,
             now=clock(),
         )
     except NotAllowedError:

@@ -1,0 +1,68 @@
+"""Work topics emptied of what every consumer has read (issue 19): a person's erasure cannot
+pick single records out of a Kafka log, but a record every one of the installation's
+consumer groups has committed past is needed by no one. Each partition is cut (Kafka's
+DeleteRecords) at the lowest offset those groups have committed on it; what they have not
+read yet stays, and so does every partition no such group reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+
+from osb_platform.kafka_security import KafkaSecurity
+
+
+@dataclass
+class Cut:
+    deleted: dict[str, int] = field(default_factory=dict)  # records per topic
+    unread: list[str] = field(default_factory=list)  # "topic[partition]" no group reads
+
+
+async def delete_consumed(
+    bootstrap: str, topics: Sequence[str], group_prefixes: Sequence[str]
+) -> Cut:
+    """``topics`` cut at what the groups named by ``group_prefixes`` have all committed."""
+    security = KafkaSecurity().aiokafka()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
+    await admin.start()
+    await consumer.start()
+    cut = Cut()
+    try:
+        groups = sorted(
+            g
+            for g, *_ in await admin.list_consumer_groups()
+            if any(g.startswith(p) for p in group_prefixes)
+        )
+        committed: dict[TopicPartition, int] = {}
+        for group in groups:
+            for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
+                if tp.topic in topics and meta.offset >= 0:
+                    committed[tp] = min(committed.get(tp, meta.offset), meta.offset)
+        described = await admin.describe_topics(list(topics)) if topics else []
+        partitions = sorted(
+            (
+                TopicPartition(t["topic"], p["partition"])
+                for t in described
+                for p in t["partitions"]
+            ),
+            key=lambda tp: (tp.topic, tp.partition),
+        )
+        starts = await consumer.beginning_offsets(partitions) if partitions else {}
+        wanted = {}
+        for tp in partitions:
+            if tp not in committed:
+                cut.unread.append(f"{tp.topic}[{tp.partition}]")
+            elif committed[tp] > starts[tp]:
+                wanted[tp] = RecordsToDelete(before_offset=committed[tp])
+                cut.deleted[tp.topic] = cut.deleted.get(tp.topic, 0) + committed[tp] - starts[tp]
+        if wanted:
+            await admin.delete_records(wanted)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    return cut
