@@ -441,11 +441,16 @@ function filterQuery(cursor) {
 }
 
 let listRequest = 0;
+let lastRows = null;
 async function loadRows({ cursor = null } = {}) {
   const ticket = ++listRequest;
   const html = await call(`/ui/leads?${filterQuery(cursor)}`, { fragment: true });
   if (ticket !== listRequest) return; // a newer search has been typed meanwhile
   const rows = $("#rows");
+  // A refresh that changes nothing leaves the rows alone: replaced under a click, a row
+  // would swallow it (the live stream refreshes once when it starts).
+  if (!cursor && html === lastRows && rows.isConnected) return;
+  lastRows = cursor ? null : html;
   // A refresh replaces the rows: keep the keyboard focus on the lead it was on.
   const focused = document.activeElement?.closest("#rows [data-open]")?.dataset.open;
   if (cursor) {
@@ -467,7 +472,12 @@ async function openLead(id, { focus = true } = {}) {
   state.detail.lead = id;
   const html = await call(`/ui/leads/${id}`, { fragment: true });
   if (load !== state.detail.loads) return;
-  $("#detail").innerHTML = html;
+  // the same lead unchanged (a refresh at the interval): its buttons stay under the pointer
+  if (html !== state.detail.html || $("#detail").dataset.lead !== String(id)) {
+    $("#detail").innerHTML = html;
+    $("#detail").dataset.lead = id;
+    state.detail.html = html;
+  }
   markSelected();
   if (focus) $("#detail").focus();
 }
