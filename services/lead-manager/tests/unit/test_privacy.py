@@ -91,12 +91,10 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
         steps.append(f"widen {branches}")
         return widened
 
-    async def own(
-        subject: Subject, branches: list[str], now: datetime
-    ) -> tuple[dict[str, int], Subject]:
+    async def own(subject: Subject, branches: list[str], now: datetime) -> dict[str, int]:
         steps.append(f"own after {len(notifier.asked)} asked")
         assert subject == widened
-        return {"lead-manager.leads": 2}, subject
+        return {"lead-manager.leads": 2}
 
     async def dead_letters(subject: Subject) -> dict[str, int]:
         steps.append(f"dead letters after {len(notifier.asked)} asked")

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from osb_platform.db import make_engine
 from osb_platform.kafka_security import KafkaSecurity
+from osb_platform.privacy import Subject
 from sqlalchemy import text
 
 
@@ -35,10 +36,8 @@ class Traces:
         values: dict[str, tuple[str, ...]] = {}
         if email:
             values["e-mail"] = (email.lower(),)
-        if phone:
-            digits = phone.removeprefix("+")
-            national = "0" + phone.removeprefix("+49") if phone.startswith("+49") else None
-            values["phone"] = tuple(p for p in (phone, digits, national) if p)
+        if phone:  # each way it is written, as the erasure looks for it
+            values["phone"] = tuple(Subject(phones=[phone]).spellings())
         for name in names:
             # as JSON writers may escape it, too
             escaped = json.dumps(name.lower(), ensure_ascii=True)[1:-1]

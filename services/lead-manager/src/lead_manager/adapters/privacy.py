@@ -175,23 +175,19 @@ async def erasure_subject(
 
 async def erase(
     engine: AsyncEngine, subject: Subject, branches: list[str], now: datetime
-) -> tuple[dict[str, int], Subject]:
-    """The person's leads in ``branches`` anonymised in place, in one transaction: status,
-    times, branch and the Auswertung's facts stay; their customer and vehicle, contact data,
-    free texts, texts sent and recipients go. Refused while one of them is still open. The
-    subject widened as for the export (the other services erase by it)."""
+) -> dict[str, int]:
+    """The person's leads in ``branches`` (``subject`` as :func:`erasure_subject` widened
+    it) anonymised in place, in one transaction: status, times, branch and the Auswertung's
+    facts stay; their customer and vehicle, contact data, free texts, texts sent and
+    recipients go. Refused while one of them is still open (checked again under the lock)."""
     params: dict[str, Any] = {**subject.params(), "branches": branches, "now": now}
     async with engine.begin() as conn:
-        leads = await rows(conn, _LEADS + " FOR UPDATE", params)
-        params["lead_ids"] = [lead["id"] for lead in leads]
-        appointments = await rows(
-            conn, "SELECT * FROM appointments WHERE lead_id = ANY(:lead_ids)", params
-        )
+        locked = await conn.execute(text(f"SELECT id FROM ({_LEADS}) l FOR UPDATE"), params)  # noqa: S608 - the module's own query
+        params["lead_ids"] = list(locked.scalars())
         still_open = list((await conn.execute(text(_OPEN), params)).scalars())
         if still_open:
             raise OpenLeadsError(still_open)
-        counts = await _anonymise(conn, params)
-    return counts, _widened(subject, leads, appointments)
+        return await _anonymise(conn, params)
 
 
 async def erase_dead_letters(bootstrap: str, subject: Subject) -> dict[str, int]:

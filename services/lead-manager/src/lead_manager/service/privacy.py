@@ -66,7 +66,7 @@ class OpenLeadsError(Exception):
 OwnExport = Callable[[Subject, list[str]], Awaitable[tuple[list[Part], Subject]]]
 # the subject widened by the person's leads (refused while one is open), and the erasure
 Widen = Callable[[Subject, list[str], datetime], Awaitable[Subject]]
-OwnErase = Callable[[Subject, list[str], datetime], Awaitable[tuple[dict[str, int], Subject]]]
+OwnErase = Callable[[Subject, list[str], datetime], Awaitable[dict[str, int]]]
 # the person's dead letters gone from every dead-letter topic: how many per topic
 DeadLetters = Callable[[Subject], Awaitable[dict[str, int]]]
 # the work topics cut at what every group has read: records per topic, partitions unread
@@ -169,7 +169,7 @@ async def erase_person(
     others = await asyncio.gather(*(p.erase(widened) for p in peers))
     letters = await dead_letters(widened)
     cut = await work_topics(widened)
-    counts, _ = await own(widened, branches, now)
+    counts = await own(widened, branches, now)
     return PrivacyErasure(
         subject=subject,
         found_by=widened,
