@@ -106,6 +106,10 @@ clean: infra-down ## Stop everything and delete the run folder (.local)
 bench-pipeline: install ## Benchmark: portal topic to committed leads, beside raw aiokafka + asyncpg
 	$(RUN) python bench/bench_pipeline.py
 
+.PHONY: bench-erasure
+bench-erasure: install ## Benchmark: a person's erasure and the retention's batch in lead-manager at 1,000,000 leads, beside 10,000
+	$(RUN) python bench/bench_erasure.py
+
 .PHONY: bench-search
 bench-search: install ## Benchmark: lead list and live search at 1,000,000 leads
 	$(RUN) python bench/bench_search.py

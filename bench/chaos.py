@@ -166,6 +166,7 @@ class Chaos:
             database_url=self.urls["notifier"],
             smtp_port=self.smtp.port,
             sms_gateway_url=sms_url,
+            lead_manager=system.manager,
             extra_env={
                 "NOTIFIER_RETRY_MAX_DELAY_S": "8",
                 "NOTIFIER_RETRY_MAX_ATTEMPTS": "30",

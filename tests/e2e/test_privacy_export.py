@@ -19,28 +19,33 @@ from typing import Any
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker
+from lead_manager.adapters.privacy import REPLY_MARGIN
 from lead_manager.domain.permissions import Permission
 from lead_manager.entrypoints.auth import issue_token
 from osb_cli.main import app as osb
 from osb_cli.privacy import Traces, scan
-from osb_contracts import encode
-from osb_contracts.dms import AppointmentDeleted
+from osb_cli.simulators import Dms, run_dms
+from osb_contracts import decode, encode
+from osb_contracts.dms import AppointmentDeleted, MasterChange
+from osb_contracts.leads import LeadAnonymised
 from osb_contracts.portal import BookingSubmitted, PortalAddress, PortalCustomer, PortalVehicle
 from osb_contracts.topics import (
     DMS_APPOINTMENTS,
     DMS_CUSTOMERS,
-    DMS_VEHICLES,
     LEAD_EVENTS,
+    LEAD_REQUESTS,
     MATCHING_REPLIES,
     PORTAL_BOOKINGS,
 )
 from osb_contracts.values import Address, Customer
 from osb_platform import make_broker, publish
+from osb_platform.keys import Keyring
 from osb_testing.dms import a_vin, letters, publish_customer, publish_vehicle
 from osb_testing.insight import wait_projected
 from osb_testing.kafka import TopicTail
 from osb_testing.mail import Smtp, serving_sms_sink
 from osb_testing.system import lead_system, matching_process, notifier_process
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.e2e
@@ -48,12 +53,15 @@ pytestmark = pytest.mark.e2e
 SECRET = "e2e-privacy-export-secret-of-32-chars!"
 PRIVACY_TOKEN = "e2e-privacy-service-token-0123456789"
 REPLY_TOKEN = "e2e-privacy-export-sms-gateway"
+# lead-manager's matching timeout (3 s) and its margin, and a second to spare
+REPLIES_WAITED = timedelta(seconds=3) + REPLY_MARGIN + timedelta(seconds=1)
 
 
 async def test_the_export_holds_everything_a_search_of_every_table_and_topic_finds(
     kafka_bootstrap_servers: str, database_urls: dict[str, str], tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:6]
+    dms_group = f"dms-{run}"
     branch = f"X{run.upper()}"
     last = "Wendehals" + letters(6)
     person = {
@@ -97,10 +105,12 @@ async def test_the_export_holds_everything_a_search_of_every_table_and_topic_fin
                 # this run's groups are the installation's (the erasure cuts work topics
                 # at what they have read)
                 "LEAD_MANAGER_PRIVACY_GROUPS": json.dumps(
-                    [f"intake-{run}", f"manager-{run}", f"cm-{run}", f"notifier-{run}"]
+                    [f"intake-{run}", f"manager-{run}", f"cm-{run}", f"notifier-{run}", dms_group]
                 ),
             },
         )
+        # the notifier asks lead-manager for the keys of the lead events' sealed fields
+        notifier.env["NOTIFIER_LEAD_MANAGER_URL"] = system.manager.url
         # lead-manager asks the other three (lead-intake's port is known only now)
         system.manager.env["LEAD_MANAGER_PRIVACY_PEERS"] = json.dumps(
             {
@@ -111,9 +121,26 @@ async def test_the_export_holds_everything_a_search_of_every_table_and_topic_fin
         )
         processes = [system.intake, system.manager, matching, notifier]
         bus = make_broker(kafka_bootstrap_servers, client_id=f"privacy-{run}")
+        dms, stop, joined = Dms(), asyncio.Event(), asyncio.Event()
+        keyring = Keyring(system.manager.url, SecretStr(PRIVACY_TOKEN))
+        dms_running = None
         try:
             await asyncio.gather(*(p.start() for p in processes))
             await bus.start()
+            # the DMS, taking the appointments with the keys of their sealed fields
+            dms_running = asyncio.create_task(
+                run_dms(
+                    kafka_bootstrap_servers,
+                    dms,
+                    bus,
+                    group=dms_group,
+                    stop=stop,
+                    ready=joined,
+                    keyring=keyring,
+                )
+            )
+            async with asyncio.timeout(60):
+                await joined.wait()
             master = Customer(
                 customer_number=person["number"],
                 first_name=person["first"],
@@ -133,6 +160,7 @@ async def test_the_export_holds_everything_a_search_of_every_table_and_topic_fin
             await check_the_export(
                 export, person, other_email, kafka_bootstrap_servers, database_urls
             )
+            assert dms.customers[person["number"]].last_name == person["last"]  # opened
             await check_the_erasure(
                 system.manager.url,
                 bus,
@@ -144,7 +172,12 @@ async def test_the_export_holds_everything_a_search_of_every_table_and_topic_fin
                 kafka_bootstrap_servers,
                 database_urls,
             )
+            assert person["number"] not in dms.customers  # the DMS erased its master
         finally:
+            stop.set()
+            if dms_running is not None:
+                await asyncio.gather(dms_running, return_exceptions=True)
+            await keyring.close()
             await bus.stop()
             for p in processes:
                 p.stop()
@@ -180,7 +213,9 @@ async def check_the_export(
         "database notifier, table notifications",
         "database notifier, table sms_opt_outs",
     }
-    assert any(f.where == "topic osb.lead.events.v1" for f in topics)
+    assert f"topic {LEAD_REQUESTS.name}" in {f.where for f in topics}
+    # the lead events, kept for ever, carry the person sealed: readable with the key alone
+    assert f"topic {LEAD_EVENTS.name}" not in {f.where for f in topics}
     for finding in tables:
         _, service, _, table = finding.where.replace(",", "").split(" ")
         assert sources.get(f"{service}.{table}"), f"{finding.where} is not in the export"
@@ -246,15 +281,33 @@ async def check_the_erasure(
         figures = (await http.get(insight, headers=advisor)).json()
         other_before = (await http.get(f"/api/v1/leads/{booked['other']}", headers=advisor)).json()
 
-        r = await erase(headers=auth)
-        assert r.status_code == 200, r.text
-        done = r.json()
+        # customer-matching's replies are cut where no one waits for them any more
+        waited = booked["asked_at"] + REPLIES_WAITED - datetime.now(UTC)
+        await asyncio.sleep(max(0.0, waited.total_seconds()))
+        async with TopicTail(bootstrap, LEAD_EVENTS.name, DMS_CUSTOMERS.name) as told:
+            r = await erase(headers=auth)
+            assert r.status_code == 200, r.text
+            done = r.json()
+            # the pages and the DMS are told: each lead anonymised, the DMS's customer to go
+            async with asyncio.timeout(60):
+                while not dms_erased(told.records, person["number"]):
+                    await asyncio.sleep(0.2)
+        anonymised = [
+            decode(r.headers, r.value or b"").message
+            for r in told.records
+            if r.topic == LEAD_EVENTS.name
+        ]
+        assert {str(m.lead_id) for m in anonymised} == {booked["lead_id"], booked["second"]}
+        assert all(isinstance(m, LeadAnonymised) for m in anonymised)
+        assert {n for m in anonymised for n in m.customer_numbers} == {person["number"]}
         erased = {k: v for c in done["services"] for k, v in c["rows"].items()}
         assert erased["lead-manager.leads"] == 2
+        assert erased["lead-manager.lead_keys"] == 2
         assert erased["customer-matching.customers"] == 1
         assert erased["notifier.sms_opt_outs"] == 1
         assert erased[PORTAL_BOOKINGS.dlq] == 1
-        assert any("osb.lead.events.v1" in line for line in done["not_yet"])
+        assert erased[MATCHING_REPLIES.name] >= 1
+        assert not [line for line in done["not_yet"] if LEAD_EVENTS.name in line]
 
         after = (await http.get(lead, headers=advisor)).json()
         customer = after["customer"]
@@ -268,16 +321,25 @@ async def check_the_erasure(
         r = await erase(headers=auth)
         assert r.status_code == 200, r.text
 
+    # no table and no topic holds the person readably: the work topics cut at what every
+    # group had read, the replies by time, the dead letters rewritten, the lead events'
+    # personal fields sealed with keys that are gone
     found = await scan(traces_of(person), databases=database_urls, bootstrap=bootstrap)
-    assert [f.where for f in found if f.where.startswith("database ")] == []
-    # the work topics cut at what every group had read, the dead letters rewritten; what
-    # is left is what the answer's not_yet names: the lead events, the replies, the DMS's
-    left = {f.where.removeprefix("topic ") for f in found}
-    assert left <= {LEAD_EVENTS.name, MATCHING_REPLIES.name, DMS_CUSTOMERS.name, DMS_VEHICLES.name}
+    assert [f.where for f in found] == []
     others = await scan(Traces.of(email=other_email), databases=database_urls, bootstrap=bootstrap)
     assert {"database lead-manager, table leads", f"topic {PORTAL_BOOKINGS.dlq}"} <= {
         f.where for f in others
     }
+
+
+def dms_erased(records: list[Any], number: str) -> bool:
+    """Whether the DMS published the deletion of customer ``number``."""
+    for r in records:
+        if r.topic == DMS_CUSTOMERS.name and r.key == number.encode():
+            message = decode(r.headers, r.value or b"").message
+            if message.change is MasterChange.DELETE:
+                return True
+    return False
 
 
 async def dead_letter(bus: KafkaBroker, branch: str, email: str, bootstrap: str) -> None:
@@ -431,6 +493,7 @@ async def book_and_decide(
         branches={branch: [Permission.PRIVACY_OFFICER]},
     )
     booked = {
+        "asked_at": datetime.now(UTC),  # customer-matching's last reply is older
         "lead_id": leads[0],
         "other": leads[1],
         "appointment_id": appointment_id,

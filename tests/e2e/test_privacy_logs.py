@@ -124,6 +124,7 @@ async def test_no_service_logs_a_customer_s_data_on_any_path(
             database_url=database_urls["notifier"],
             smtp_port=smtp.port,
             sms_gateway_url=sms_url,
+            lead_manager=system.manager,
             extra_env={
                 "NOTIFIER_BRANCHES": json.dumps(channels),
                 "NOTIFIER_SMS_REPLY_TOKEN": REPLY_TOKEN,

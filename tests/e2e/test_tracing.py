@@ -55,6 +55,7 @@ async def test_one_booking_is_one_trace_from_the_http_request_to_the_customer_s_
                 database_url=database_urls["notifier"],
                 smtp_port=smtp.port,
                 sms_gateway_url=sms_url,
+                lead_manager=system.manager,
                 extra_env={**tracing, "NOTIFIER_BRANCHES": json.dumps(channels)},
             )
             processes = [system.intake, system.manager, notifier]

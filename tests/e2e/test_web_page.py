@@ -52,6 +52,7 @@ from osb_local_infra.mailsink import MailSink
 from osb_local_infra.smssink import SmsSink
 from osb_platform import make_broker, publish
 from osb_platform.db import make_engine
+from osb_platform.keys import Keyring
 from osb_platform.service import utc_now
 from osb_testing.browser import chromium
 from osb_testing.dms import a_vin, letters, master_customer, publish_customer, publish_vehicle
@@ -59,8 +60,9 @@ from osb_testing.insight import publish_history, seeded_history, wait_projected
 from osb_testing.kafka import TopicTail, header
 from osb_testing.mail import Smtp, serving_sms_sink
 from osb_testing.processes import ServiceProcess
-from osb_testing.system import lead_system, matching_process, notifier_process
+from osb_testing.system import PRIVACY_TOKEN, lead_system, matching_process, notifier_process
 from playwright.async_api import Browser, Locator, Page, expect
+from pydantic import SecretStr
 from sqlalchemy import text as sql
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -235,7 +237,16 @@ class Web:
             ),
             timeout=30,
         )
-        return decode(records[-1].headers, records[-1].value, records[-1].key).message
+        envelope = decode(records[-1].headers, records[-1].value, records[-1].key)
+        # a lead event's personal fields are sealed: opened with the lead's key, as the
+        # notifier and the DMS open them
+        keyring = Keyring(self.url, SecretStr(PRIVACY_TOKEN))
+        try:
+            (opened,) = await keyring.open([envelope])
+        finally:
+            await keyring.close()
+        assert opened.sealed is None
+        return opened.message
 
     async def confirmed_by_mail(
         self, *, days: int
@@ -339,6 +350,7 @@ async def web(kafka_bootstrap_servers: str, database_urls: dict[str, str]) -> As
             database_url=database_urls["notifier"],
             smtp_port=smtp.port,
             sms_gateway_url=sms_url,
+            lead_manager=system.manager,
             extra_env={
                 "NOTIFIER_BRANCHES": json.dumps(channels),
                 # the customers' links lead to this run's lead-intake

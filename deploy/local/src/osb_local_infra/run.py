@@ -137,11 +137,15 @@ def services(run_dir: Path, base: int = 8000) -> list[ServiceProcess]:
                 "NOTIFIER_SMTP_PORT": str(smtp),
                 "NOTIFIER_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
                 "NOTIFIER_CUSTOMER_LINK_BASE_URL": f"http://127.0.0.1:{intake}",
+                "NOTIFIER_LEAD_MANAGER_URL": f"http://127.0.0.1:{manager}",  # the leads' keys
             },
         ),
         ServiceProcess(
             "dms",
-            [sys.executable, "-m", "osb_cli.main", "simulate", "dms", "--port", str(dms)],
+            [
+                *(sys.executable, "-m", "osb_cli.main", "simulate", "dms", "--port", str(dms)),
+                *("--lead-manager", f"http://127.0.0.1:{manager}"),
+            ],
             links={
                 "appointments": f"http://127.0.0.1:{dms}/appointments",
                 "delete one": f"curl -X POST http://127.0.0.1:{dms}/appointments/<id>/delete",
@@ -172,7 +176,8 @@ def local_secrets(settings: InfraSettings) -> dict[str, str]:
         ("jwt-secret", "LEAD_MANAGER_JWT_SECRET"),
         ("customer-link-secret", "OSB_CUSTOMER_LINK_SECRET"),  # lead-intake and the notifier
         ("sms-reply-token", "NOTIFIER_SMS_REPLY_TOKEN"),  # the SMS gateway's STOP callback
-        ("privacy-token", "OSB_PRIVACY_TOKEN"),  # the services' export of a person's data
+        # the services' export and erasure of a person's data, the leads' keys
+        ("privacy-token", "OSB_PRIVACY_TOKEN"),
     ):
         file = folder / name
         if not file.exists():

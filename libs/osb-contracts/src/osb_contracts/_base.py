@@ -149,15 +149,41 @@ def _unbounded(annotation: Any, metadata: Iterable[Any] = ()) -> bool:
     return any(_unbounded(arg, inherited) for arg in get_args(annotation))
 
 
+class Personal:
+    """Marks a message field as a person's data (``Annotated[Customer, Personal(...)]``):
+    where the codec is given the lead's key it seals the field, and a reader without the
+    key (or after the key was destroyed) reads ``erased`` in its place."""
+
+    __slots__ = ("erased",)
+
+    def __init__(self, erased: Any) -> None:
+        self.erased = erased
+
+    def __repr__(self) -> str:
+        return f"Personal({self.erased!r})"
+
+
 class Message(Contract):
     """A message on the bus.
 
     ``message_type`` is the CloudEvents ``type`` and ``version`` its contract version;
     a breaking change needs a new version (and a new topic), see ``schemas.py``.
+    ``personal``: the fields marked :class:`Personal`, each with what it reads once erased.
     """
 
     message_type: ClassVar[str]
     version: ClassVar[int] = 1
+    personal: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.personal = {
+            name: mark.erased
+            for name, info in cls.model_fields.items()
+            for mark in info.metadata
+            if isinstance(mark, Personal)
+        }
 
     @classmethod
     def cloudevents_type(cls) -> str:

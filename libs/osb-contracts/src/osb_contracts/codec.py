@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, overload
 
 from pydantic import ValidationError
 
+from osb_contracts import sealing
 from osb_contracts._base import Message
 from osb_contracts.topics import UnknownMessageTypeError, message_type_by_name
 
@@ -64,6 +65,9 @@ class Envelope(Generic[M]):
     key: str | None
     message: M
     traceparent: str | None = None  # of the span that sent it, or (handed on) received it
+    # the personal fields' box while they are sealed (the message reads their erased
+    # values meanwhile): :func:`opened` with the lead's key reads them
+    sealed: str | None = None
 
 
 def encode(
@@ -76,7 +80,9 @@ def encode(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     traceparent: str | None = None,
+    seal_key: bytes | None = None,
 ) -> KafkaRecord:
+    """``seal_key``: seal the message's personal fields with it (:mod:`osb_contracts.sealing`)."""
     event_id = event_id or str(uuid.uuid4())
     headers = {
         "ce_specversion": SPECVERSION,
@@ -91,7 +97,12 @@ def encode(
         headers["ce_" + CAUSATION_ID] = causation_id
     if traceparent:
         headers["ce_" + TRACEPARENT] = traceparent
-    return KafkaRecord(key=key.encode(), value=message.model_dump_json().encode(), headers=headers)
+    if seal_key is not None and message.personal:
+        headers[sealing.HEADER] = sealing.ALGORITHM
+        value = sealing.seal(message, seal_key, record_key=key)
+    else:
+        value = message.model_dump_json().encode()
+    return KafkaRecord(key=key.encode(), value=value, headers=headers)
 
 
 def _format_time(value: datetime) -> str:
@@ -163,13 +174,7 @@ def decode(
                 f"{ce_type!r} is not expected here",
                 [("ce_type", "not accepted on this topic")],
             )
-    try:
-        message = model.model_validate_json(value)
-    except ValidationError as exc:
-        raise ContractError(
-            f"invalid {ce_type} payload",
-            [(".".join(str(p) for p in err["loc"]) or "body", err["msg"]) for err in exc.errors()],
-        ) from None
+    message, box = _payload(model, ce_type, value, sealed=sealing.HEADER[3:] in attributes)
     return Envelope(
         id=attributes["id"],
         type=ce_type,
@@ -180,4 +185,53 @@ def decode(
         key=(key.decode(errors="replace") if isinstance(key, bytes) else key),
         message=message,
         traceparent=attributes.get(TRACEPARENT),
+        sealed=box,
     )
+
+
+def _payload(
+    model: type[Message], ce_type: str, value: bytes, *, sealed: bool
+) -> tuple[Message, str | None]:
+    """The message, and its personal fields' box when they are sealed (the message reads
+    their erased values meanwhile)."""
+    box = None
+    try:
+        if not sealed:
+            return model.model_validate_json(value), None
+        try:
+            fields, box = sealing.split(value)
+        except ValueError as exc:
+            raise ContractError(
+                f"invalid sealed {ce_type} payload", [("sealed", str(exc))]
+            ) from None
+        return model.model_validate({**fields, **model.personal}), box
+    except ValidationError as exc:
+        raise _invalid(ce_type, exc) from None
+
+
+def _invalid(ce_type: str, exc: ValidationError) -> ContractError:
+    return ContractError(
+        f"invalid {ce_type} payload",
+        [(".".join(str(p) for p in err["loc"]) or "body", err["msg"]) for err in exc.errors()],
+    )
+
+
+def opened(envelope: Envelope[M], key: bytes) -> Envelope[M]:
+    """The envelope with its personal fields read from their box with the lead's ``key``;
+    :class:`ContractError` when the key does not open it or what it holds is invalid."""
+    if envelope.sealed is None:
+        return envelope
+    try:
+        personal = sealing.unseal(
+            envelope.sealed, key, cloudevents_type=envelope.type, record_key=envelope.key or ""
+        )
+    except sealing.UnsealableError as exc:
+        raise ContractError(str(exc), [("sealed", "does not open with the lead's key")]) from None
+    message = envelope.message
+    model = type(message)
+    fields = {n: getattr(message, n) for n in model.model_fields if n not in model.personal}
+    try:
+        full = model.model_validate({**fields, **personal})
+    except ValidationError as exc:
+        raise _invalid(envelope.type, exc) from None
+    return replace(envelope, message=full, sealed=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import Field, model_validator
@@ -15,11 +16,19 @@ from osb_contracts._base import (
     Identifier,
     LongText,
     Message,
+    Personal,
     ShortText,
     Text,
 )
 from osb_contracts.branches import EmailAddress
 from osb_contracts.values import Channel, ConfirmationChannel, Customer, LeadStatus, Vehicle
+
+# A lead event's personal fields, sealed with the lead's key on osb.lead.events.v1 (the
+# codec, given the key), and what each reads once the key is destroyed (an erasure).
+ERASED = "(gelöscht)"
+PersonalCustomer = Annotated[Customer, Personal(Customer(last_name=ERASED))]
+PersonalVehicle = Annotated[Vehicle, Personal(Vehicle())]
+PersonalText = Annotated[Text, Personal(ERASED)]
 
 
 class Unusable(StrEnum):
@@ -122,10 +131,10 @@ class LeadCreated(Message):
     requested_start: AwareDatetime
     requested_end: AwareDatetime | None = None
     services: tuple[Text, ...] = Field(default=(), max_length=30)
-    customer: Customer
-    vehicle: Vehicle = Vehicle()
+    customer: PersonalCustomer
+    vehicle: PersonalVehicle = Vehicle()
     # what the customer typed that cannot be used (not in ``customer`` or ``vehicle``)
-    unusable: tuple[UnusableValue, ...] = Field(default=(), max_length=20)
+    unusable: Annotated[tuple[UnusableValue, ...], Personal(())] = Field(default=(), max_length=20)
 
 
 class LeadUpdated(Message):
@@ -139,8 +148,8 @@ class LeadUpdated(Message):
     updated_by: Identifier
     updated_at: AwareDatetime
     changed_fields: tuple[ShortText, ...] = Field(max_length=40)
-    customer: Customer
-    vehicle: Vehicle = Vehicle()
+    customer: PersonalCustomer
+    vehicle: PersonalVehicle = Vehicle()
 
 
 class LeadRejected(Message):
@@ -154,10 +163,10 @@ class LeadRejected(Message):
     rejected_by: Identifier
     rejected_at: AwareDatetime
     channel: Channel
-    recipient: Text = Field(min_length=1)
-    subject: Text | None = None
-    text: LongText = Field(min_length=1)
-    customer: Customer
+    recipient: PersonalText = Field(min_length=1)
+    subject: Annotated[Text | None, Personal(None)] = None
+    text: Annotated[LongText, Personal(ERASED)] = Field(min_length=1)
+    customer: PersonalCustomer
     # the reason the advisor chose from the branch's list (for the branch's figures)
     reason: ShortText | None = None
 
@@ -195,13 +204,15 @@ class AppointmentCreated(Message):
     acceptor: Identifier
     customer_number: CustomerNumber
     customer_choice: CustomerChoice
-    customer: Customer
-    vehicle: Vehicle
+    customer: PersonalCustomer
+    vehicle: PersonalVehicle
     vehicle_case: VehicleCase
-    warnings: tuple[AppointmentWarning, ...] = Field(default=(), max_length=10)
+    warnings: Annotated[tuple[AppointmentWarning, ...], Personal(())] = Field(
+        default=(), max_length=10
+    )
     services: tuple[Text, ...] = Field(default=(), max_length=30)
     confirmation: ConfirmationChannel = ConfirmationChannel.NONE
-    recipient: Text | None = None
+    recipient: Annotated[Text | None, Personal(None)] = None
     created_by: Identifier
     created_at: AwareDatetime
 
@@ -273,9 +284,9 @@ class LeadReminderDue(Message):
     start: AwareDatetime
     end: AwareDatetime
     channel: Channel
-    recipient: Text
-    customer: Customer
-    vehicle: Vehicle
+    recipient: PersonalText
+    customer: PersonalCustomer
+    vehicle: PersonalVehicle
     services: tuple[Text, ...] = Field(default=(), max_length=30)
     due_at: AwareDatetime
 
@@ -299,9 +310,9 @@ class AppointmentOffered(Message):
     times: tuple[OfferedTime, ...] = Field(min_length=1, max_length=3)
     respond_by: AwareDatetime
     channel: Channel
-    recipient: Text = Field(min_length=1)
-    customer: Customer
-    vehicle: Vehicle = Vehicle()
+    recipient: PersonalText = Field(min_length=1)
+    customer: PersonalCustomer
+    vehicle: PersonalVehicle = Vehicle()
     services: tuple[Text, ...] = Field(default=(), max_length=30)
     offered_by: Identifier
     offered_at: AwareDatetime
@@ -369,7 +380,7 @@ class LeadRescheduleRequested(Message):
     branch_id: BranchId
     appointment_id: UUID
     requested_start: AwareDatetime
-    note: LongText | None = None
+    note: Annotated[LongText | None, Personal(None)] = None
     requested_at: AwareDatetime
 
 
@@ -386,13 +397,36 @@ class LeadCancelledByCustomer(Message):
     previous_status: LeadStatus
 
 
+class AnonymisedBy(StrEnum):
+    ERASURE = "ERASURE"  # the person asked for it (GDPR Art. 17)
+    RETENTION = "RETENTION"  # the branch's retention time had passed
+
+
+class LeadAnonymised(Message):
+    """The lead's personal data is gone: its rows anonymised, its key destroyed (the
+    personal fields of its events on this topic no longer open). After an erasure
+    ``customer_numbers`` names the DMS's customers who are the person: the DMS erases
+    them. The event carries nothing of what the erasure removed."""
+
+    message_type = "osb.lead.LeadAnonymised"
+
+    lead_id: UUID
+    branch_id: BranchId
+    status: LeadStatus  # the lead's, unchanged
+    by: AnonymisedBy
+    customer_numbers: tuple[CustomerNumber, ...] = Field(default=(), max_length=100)
+    anonymised_at: AwareDatetime
+
+
 __all__ = [
+    "AnonymisedBy",
     "AppointmentCreated",
     "AppointmentOffered",
     "AppointmentWarning",
     "CustomerAnswer",
     "CustomerAnswered",
     "CustomerChoice",
+    "LeadAnonymised",
     "LeadArrived",
     "LeadCancellationRequested",
     "LeadCancelled",

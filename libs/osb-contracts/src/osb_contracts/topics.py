@@ -20,6 +20,7 @@ from osb_contracts.leads import (
     AppointmentCreated,
     AppointmentOffered,
     CustomerAnswered,
+    LeadAnonymised,
     LeadArrived,
     LeadCancellationRequested,
     LeadCancelled,
@@ -113,11 +114,13 @@ LEAD_EVENTS = Topic(
         LeadConfirmedByCustomer,
         LeadRescheduleRequested,
         AppointmentOffered,
+        LeadAnonymised,
     ),
     description=(
         "Every change of a lead, published by lead-manager through its outbox. Kept for "
         "ever: the branches' figures (Auswertung) are a read model rebuilt from its "
-        "beginning."
+        "beginning. The personal fields are sealed with the lead's key (header "
+        "ce_osbsealed), which an erasure destroys."
     ),
     config={"retention.ms": "-1"},
 )

@@ -2,13 +2,16 @@
 pick single records out of a Kafka log, but a record every one of the installation's
 consumer groups has committed past is needed by no one. Each partition is cut (Kafka's
 DeleteRecords) at the lowest offset those groups have committed on it; what they have not
-read yet stays, and so does every partition no such group reads.
+read yet stays, and so does every partition no such group reads. A topic read without a
+group (the replies of a request/reply) is cut by time instead: what is older than anyone
+waits for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
@@ -60,6 +63,41 @@ async def delete_consumed(
             elif committed[tp] > starts[tp]:
                 wanted[tp] = RecordsToDelete(before_offset=committed[tp])
                 cut.deleted[tp.topic] = cut.deleted.get(tp.topic, 0) + committed[tp] - starts[tp]
+        if wanted:
+            await admin.delete_records(wanted)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    return cut
+
+
+async def delete_older_than(bootstrap: str, topics: Sequence[str], before: datetime) -> Cut:
+    """``topics`` cut before their first record written at ``before`` or later."""
+    security = KafkaSecurity().aiokafka()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
+    await admin.start()
+    await consumer.start()
+    cut = Cut()
+    try:
+        described = await admin.describe_topics(list(topics)) if topics else []
+        partitions = [
+            TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+        ]
+        if not partitions:
+            return cut
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        at = await consumer.offsets_for_times(
+            {tp: int(before.timestamp() * 1000) for tp in partitions}
+        )
+        wanted = {}
+        for tp in partitions:
+            found = at.get(tp)
+            offset = found.offset if found is not None else ends[tp]  # all of it is older
+            if offset > starts[tp]:
+                wanted[tp] = RecordsToDelete(before_offset=offset)
+                cut.deleted[tp.topic] = cut.deleted.get(tp.topic, 0) + offset - starts[tp]
         if wanted:
             await admin.delete_records(wanted)
     finally:

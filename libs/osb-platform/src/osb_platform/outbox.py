@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,20 +107,28 @@ class OutgoingEvent:
 
 
 async def add_to_outbox(
-    conn: AsyncConnection, table: Table, events: Iterable[OutgoingEvent], *, source: str
+    conn: AsyncConnection,
+    table: Table,
+    events: Iterable[OutgoingEvent],
+    *,
+    source: str,
+    seal_keys: Mapping[str, bytes] | None = None,
 ) -> None:
+    """``seal_keys``: by record key, the key to seal a message's personal fields with."""
     rows = []
     for event in events:
         event_id = event.event_id or str(uuid.uuid4())
+        key = event.key if event.key is not None else key_of(event.message)
         record = encode(
             event.message,
-            key=event.key if event.key is not None else key_of(event.message),
+            key=key,
             source=source,
             event_id=event_id,
             correlation_id=event.correlation_id,
             causation_id=event.causation_id,
             traceparent=event.traceparent
             or traceparent_here(f"publish {event.message.cloudevents_type()}"),
+            seal_key=seal_keys.get(key) if seal_keys else None,
         )
         rows.append(
             {

@@ -24,6 +24,9 @@ from osb_testing.processes import ServiceProcess, free_port
 LOGS = Path(__file__).resolve().parents[4] / ".local" / "process-logs"
 # what lead-intake checks and the notifier signs the customers' links with, in tests
 CUSTOMER_LINK_SECRET = "test-customer-link-secret-of-32-characters"  # noqa: S105
+# the services' shared token in tests: lead-manager seals the lead events' personal fields
+# and hands the keys to the notifier with it, the privacy endpoints take it
+PRIVACY_TOKEN = "test-privacy-token-of-32-characters-0123"  # noqa: S105
 
 
 @dataclass
@@ -51,6 +54,7 @@ async def lead_system(
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "OSB_CUSTOMER_LINK_SECRET": CUSTOMER_LINK_SECRET,
+        "OSB_PRIVACY_TOKEN": PRIVACY_TOKEN,
         **(extra_env or {}),
     }
     intake_port, manager_port = free_port(), free_port()
@@ -89,9 +93,11 @@ async def notifier_process(
     database_url: str,
     smtp_port: int,
     sms_gateway_url: str = "http://127.0.0.1:9/sms",
+    lead_manager: ServiceProcess | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> ServiceProcess:
-    """The notifier as a process in fresh consumer groups (not started)."""
+    """The notifier as a process in fresh consumer groups (not started); ``lead_manager``:
+    whom it asks for the keys of the lead events' sealed fields."""
     group = f"notifier-{run_id}"
     await move_group_to_end(bootstrap, group, [LEAD_EVENTS.name])
     await move_group_to_end(bootstrap, f"{group}.commands", [NOTIFICATION_COMMANDS.name])
@@ -105,6 +111,8 @@ async def notifier_process(
         "NOTIFIER_SMTP_PORT": str(smtp_port),
         "NOTIFIER_SMS_GATEWAY_URL": sms_gateway_url,
         "OSB_CUSTOMER_LINK_SECRET": CUSTOMER_LINK_SECRET,
+        "OSB_PRIVACY_TOKEN": PRIVACY_TOKEN,
+        **({"NOTIFIER_LEAD_MANAGER_URL": lead_manager.url} if lead_manager else {}),
         **(extra_env or {}),
     }
     return ServiceProcess("notifier", ["notifier", "serve"], env, port, LOGS / run_id)

@@ -51,6 +51,12 @@ class Settings(ServiceSettings):
     # The endpoints are GETs and the SMS gateway's callback; a body is refused above this.
     max_body_bytes: int = 16 * 1024
     http_port: int = 8004
+    # where the keys of the lead events' sealed personal fields are asked for (with the
+    # installation's OSB_PRIVACY_TOKEN): lead-manager
+    lead_manager_url: str = Field(
+        default="http://127.0.0.1:8002",
+        validation_alias=AliasChoices("NOTIFIER_LEAD_MANAGER_URL", "OSB_LEAD_MANAGER_URL"),
+    )
     # The e-mail sender module: SMTP.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

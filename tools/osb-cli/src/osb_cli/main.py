@@ -24,7 +24,9 @@ from osb_contracts.portal import BookingSubmitted
 from osb_contracts.topics import DMS_APPOINTMENTS, PORTAL_BOOKINGS, TOPICS, Topic, key_of
 from osb_platform import make_broker, publish
 from osb_platform.kafka import header
+from osb_platform.keys import Keyring
 from osb_platform.producer import DLQ_HEADER_PREFIX
+from osb_platform.settings import ServiceSettings
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
@@ -302,11 +304,17 @@ def simulate_dms(
     port: Annotated[
         int, typer.Option(help="HTTP port (GET /appointments, POST .../delete)")
     ] = 8027,
+    lead_manager: Annotated[
+        str, typer.Option(help="lead-manager's address, for the keys of the lead events")
+    ] = "http://127.0.0.1:8002",
     bootstrap: Bootstrap = None,
 ) -> None:
-    """Take the appointments, answer with master-data changes, delete an appointment on request."""
+    """Take the appointments, answer with master-data changes, delete an appointment on
+    request, erase a customer when told. The lead events' sealed fields are opened with keys
+    asked of lead-manager with the installation's OSB_PRIVACY_TOKEN."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    asyncio.run(simulators.serve_dms(bootstrap or _bootstrap(), port=port))
+    keyring = Keyring(lead_manager, ServiceSettings().privacy_token)
+    asyncio.run(simulators.serve_dms(bootstrap or _bootstrap(), port=port, keyring=keyring))
 
 
 @simulate.command("advisor")

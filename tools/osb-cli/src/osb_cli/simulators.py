@@ -39,7 +39,9 @@ from osb_contracts.dms import (
     VehicleMasterChanged,
 )
 from osb_contracts.leads import (
+    AnonymisedBy,
     AppointmentCreated,
+    LeadAnonymised,
     LeadCancelledByCustomer,
     LeadRescheduleRequested,
     VehicleCase,
@@ -64,6 +66,7 @@ from osb_contracts.topics import (
 from osb_contracts.values import Customer
 from osb_platform import make_broker, publish
 from osb_platform.kafka_security import KafkaSecurity
+from osb_platform.keys import Keyring
 from pydantic import BaseModel
 
 log = logging.getLogger("osb.simulators")
@@ -304,6 +307,20 @@ class Dms:
             )
             self.customers[message.customer_number] = customer
             return [self._master(customer, now)]
+        elif isinstance(message, LeadAnonymised) and message.by is AnonymisedBy.ERASURE:
+            # the person asked to be erased: their customer masters go (the vehicles stay,
+            # no longer anyone's); the deletion carries the number alone
+            for number in message.customer_numbers:
+                self.customers.pop(number, None)
+            return [
+                CustomerMasterChanged(
+                    change=MasterChange.DELETE,
+                    customer_number=number,
+                    revision=self.revision(),
+                    changed_at=now,
+                )
+                for number in message.customer_numbers
+            ]
         elif isinstance(message, CustomerMasterUpdateRequested):
             known = self.customers.get(message.customer_number)
             if known is None:
@@ -413,8 +430,11 @@ async def run_dms(
     group: str,
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
+    keyring: Keyring | None = None,
 ) -> None:
-    """Consume this system's events and publish the DMS's answers until ``stop``."""
+    """Consume this system's events and publish the DMS's answers until ``stop``; the lead
+    events' sealed personal fields opened with keys asked of lead-manager (``keyring``)."""
+    keyring = keyring or Keyring(None, None)
     consumer = AIOKafkaConsumer(
         LEAD_EVENTS.name,
         CUSTOMER_EVENTS.name,
@@ -431,12 +451,16 @@ async def run_dms(
             if ready is not None and consumer.assignment():
                 ready.set()  # joined: from here on nothing published is missed
             for records in batch.values():
+                envelopes = []
                 for r in records:
                     try:
-                        message = decode(r.headers, r.value or b"", r.key).message
+                        envelopes.append(decode(r.headers, r.value or b"", r.key))
                     except ContractError:
                         continue  # not for the DMS to judge
-                    for answer in dms.on(message, datetime.now(UTC)):
+                for envelope in await keyring.open(envelopes):
+                    if envelope.sealed is not None:
+                        continue  # an erased lead's: nothing left to take over
+                    for answer in dms.on(envelope.message, datetime.now(UTC)):
                         await send_to(broker, answer)
             for arrival in dms.arrivals(datetime.now(UTC)):
                 await send_to(broker, arrival)
@@ -458,6 +482,7 @@ async def serve_dms(
     port: int,
     group: str = "dms-simulator",
     ready: asyncio.Event | None = None,
+    keyring: Keyring | None = None,
     server: list[uvicorn.Server] | None = None,
 ) -> None:
     """The DMS simulator: its consumer and its HTTP side (until SIGINT or SIGTERM, or until
@@ -467,7 +492,7 @@ async def serve_dms(
     await broker.start()
     stop = asyncio.Event()
     consuming = asyncio.create_task(
-        run_dms(bootstrap, dms, broker, group=group, stop=stop, ready=ready)
+        run_dms(bootstrap, dms, broker, group=group, stop=stop, ready=ready, keyring=keyring)
     )
 
     async def send(message: Message) -> None:

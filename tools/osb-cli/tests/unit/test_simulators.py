@@ -15,11 +15,18 @@ from osb_contracts.dms import (
     AppointmentDeleted,
     CustomerArrived,
     CustomerMasterChanged,
+    MasterChange,
     VehicleMasterChanged,
 )
-from osb_contracts.leads import AppointmentCreated, CustomerChoice, VehicleCase
+from osb_contracts.leads import (
+    AnonymisedBy,
+    AppointmentCreated,
+    CustomerChoice,
+    LeadAnonymised,
+    VehicleCase,
+)
 from osb_contracts.portal import BookingCancelled, BookingSubmitted
-from osb_contracts.values import Address, Customer, Vehicle
+from osb_contracts.values import Address, Customer, LeadStatus, Vehicle
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 BRANCHES = {k: Branch(k, v.country, v.timezone) for k, v in DEMO_BRANCHES.items()}
@@ -158,6 +165,32 @@ def test_the_dms_creates_registered_customers_and_applies_requested_updates() ->
     )
     unknown = update.model_copy(update={"customer_number": "OSB999999"})
     assert dms.on(unknown, NOW) == []
+
+
+def test_the_dms_erases_the_customers_an_erasure_names_and_nothing_for_a_retention() -> None:
+    dms = Dms(revision=iter(range(1, 10)).__next__)
+    dms.customers["K-1"] = Customer(customer_number="K-1", last_name="Brandt")
+    dms.customers["K-2"] = Customer(customer_number="K-2", last_name="Anders")
+    erased = LeadAnonymised(
+        lead_id=uuid.uuid4(),
+        branch_id="HH-01",
+        status=LeadStatus.REJECTED,
+        by=AnonymisedBy.ERASURE,
+        customer_numbers=("K-1",),
+        anonymised_at=NOW,
+    )
+    retained = erased.model_copy(update={"by": AnonymisedBy.RETENTION})
+    assert dms.on(retained, NOW) == []
+    assert set(dms.customers) == {"K-1", "K-2"}
+    (deleted,) = dms.on(erased, NOW)
+    assert isinstance(deleted, CustomerMasterChanged)
+    # the deletion names the number alone
+    assert (deleted.change, deleted.customer_number, deleted.customer) == (
+        MasterChange.DELETE,
+        "K-1",
+        None,
+    )
+    assert set(dms.customers) == {"K-2"}
 
 
 def test_the_portal_is_reproducible_by_seed() -> None:

@@ -11,6 +11,7 @@ from osb_contracts import ContractError, Message, decode
 from osb_contracts.leads import (
     AppointmentCreated,
     AppointmentOffered,
+    LeadAnonymised,
     LeadArrived,
     LeadCancelled,
     LeadCancelledByCustomer,
@@ -51,7 +52,12 @@ def lead_change(record: ConsumerRecord[bytes, bytes]) -> LeadChange | None:
         return None  # not ours to judge: lead-manager wrote it; the page reloads anyway
     if isinstance(
         message,
-        LeadCreated | LeadUpdated | LeadNotificationOutcome | LeadArrived | LeadConfirmedByCustomer,
+        LeadCreated
+        | LeadUpdated
+        | LeadNotificationOutcome
+        | LeadArrived
+        | LeadConfirmedByCustomer
+        | LeadAnonymised,
     ):
         status = message.status
     elif type(message) in _STATUS_OF:

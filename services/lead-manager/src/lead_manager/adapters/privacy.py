@@ -4,27 +4,37 @@ HTTP for theirs (``osb_platform.privacy``)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
+from osb_contracts.leads import AnonymisedBy, LeadAnonymised
 from osb_contracts.topics import (
     CUSTOMER_EVENTS,
+    DMS_APPOINTMENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
     LEAD_REQUESTS,
+    MATCHING_REPLIES,
     MATCHING_REQUESTS,
     NOTIFICATION_COMMANDS,
     NOTIFICATION_EVENTS,
     PORTAL_BOOKINGS,
     TOPICS,
 )
+from osb_contracts.values import LeadStatus
 from osb_platform import consumed, dead_letters
 from osb_platform.consumed import Cut
+from osb_platform.outbox import OutgoingEvent, add_to_outbox
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject, rows
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from lead_manager import SOURCE
+from lead_manager.adapters.tables import lead_keys, outbox
 from lead_manager.domain.branch import LEAD_RETENTION_MONTHS
 from lead_manager.service.privacy import OpenLeadsError
 
@@ -141,7 +151,7 @@ _ERASE = (
     comment = NULL, unusable = '[]'::jsonb, warnings = '[]'::jsonb, first_name = NULL,
     last_name = :erased, email = NULL, phone = NULL, mobile = NULL, licence_plate = NULL,
     vin = NULL, customer_number = NULL, version = version + 1, updated_at = :now,
-    anonymised_at = :now WHERE id = ANY(:lead_ids)""",
+    anonymised_at = :now WHERE id = ANY(:lead_ids) RETURNING id, branch_id, status""",
     """UPDATE lead_history SET reason = NULL, details = COALESCE((SELECT
     jsonb_object_agg(key, value) FROM jsonb_each(details) WHERE key = ANY(:kept)),
     '{}'::jsonb) WHERE lead_id = ANY(:lead_ids)""",
@@ -187,7 +197,7 @@ async def erase(
         still_open = list((await conn.execute(text(_OPEN), params)).scalars())
         if still_open:
             raise OpenLeadsError(still_open)
-        return await _anonymise(conn, params)
+        return await _anonymise(conn, params, AnonymisedBy.ERASURE, subject.customer_numbers)
 
 
 async def erase_dead_letters(bootstrap: str, subject: Subject) -> dict[str, int]:
@@ -204,15 +214,41 @@ async def erase_dead_letters(bootstrap: str, subject: Subject) -> dict[str, int]
     return await dead_letters.erase_dead_letters(bootstrap, dlqs, holds)
 
 
-async def _anonymise(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, int]:
-    """The leads ``params["lead_ids"]`` anonymised in place (``params["now"]``: when)."""
+async def _anonymise(
+    conn: AsyncConnection,
+    params: dict[str, Any],
+    by: AnonymisedBy,
+    customer_numbers: Sequence[str] = (),
+) -> dict[str, int]:
+    """The leads ``params["lead_ids"]`` anonymised in place (``params["now"]``: when), their
+    keys destroyed (their events' personal fields on the topic no longer open), and a
+    ``LeadAnonymised`` each through the outbox (the live pages, the DMS)."""
     params = {**params, "customer": ERASED_CUSTOMER, "erased": ERASED, "kept": KEPT_DETAILS}
-    counts = {}
+    anonymised = (await conn.execute(text(_ERASE[0]), params)).all()
+    counts = {f"{SERVICE}.leads": len(anonymised)}
     for table, statement in zip(
-        ("leads", "lead_history", "appointments", "reminders", "offers"), _ERASE, strict=True
+        ("lead_history", "appointments", "reminders", "offers"), _ERASE[1:], strict=True
     ):
         result = await conn.execute(text(statement), params)
         counts[f"{SERVICE}.{table}"] = int(getattr(result, "rowcount", 0) or 0)
+    destroyed = await conn.execute(
+        delete(lead_keys).where(lead_keys.c.lead_id.in_(params["lead_ids"]))
+    )
+    counts[f"{SERVICE}.lead_keys"] = int(destroyed.rowcount or 0)
+    events = [
+        OutgoingEvent(
+            LeadAnonymised(
+                lead_id=lead_id,
+                branch_id=branch_id,
+                status=LeadStatus(status),
+                by=by,
+                customer_numbers=tuple(customer_numbers),
+                anonymised_at=params["now"],
+            )
+        )
+        for lead_id, branch_id, status in anonymised
+    ]
+    await add_to_outbox(conn, outbox, events, source=SOURCE)
     return counts
 
 
@@ -248,13 +284,12 @@ async def anonymise_leads(engine: AsyncEngine, lead_ids: list[UUID], now: dateti
         )
         ids = list(locked.scalars())
         if ids:
-            await _anonymise(conn, {"lead_ids": ids, "now": now})
+            await _anonymise(conn, {"lead_ids": ids, "now": now}, AnonymisedBy.RETENTION)
     return len(ids)
 
 
 # the work topics that carry a person's data, consumed within seconds by the installation
-# (the lead events are kept for ever, the DMS's topics are the DMS's, the replies have no
-# group: not here)
+# (the lead events are kept for ever: sealed instead)
 WORK_TOPICS = (
     PORTAL_BOOKINGS,
     LEAD_REQUESTS,
@@ -262,13 +297,27 @@ WORK_TOPICS = (
     NOTIFICATION_EVENTS,
     NOTIFICATION_COMMANDS,
     CUSTOMER_EVENTS,
+    DMS_APPOINTMENTS,
+    DMS_CUSTOMERS,
+    DMS_VEHICLES,
 )
+# a reply older than a client's timeout is waited for by no one; beyond it, a margin for
+# the clocks of the producer and of lead-manager
+REPLY_MARGIN = timedelta(seconds=10)
 
 
-async def cut_work_topics(bootstrap: str, groups: list[str], subject: Subject) -> Cut:
+async def cut_work_topics(
+    bootstrap: str, groups: list[str], replies_waited: timedelta, subject: Subject
+) -> Cut:
     """The work topics cut at what every one of the installation's groups has read (the
-    person's records with everyone else's: none of them is needed any more)."""
-    return await consumed.delete_consumed(bootstrap, [t.name for t in WORK_TOPICS], groups)
+    person's records with everyone else's: none of them is needed any more); the replies,
+    read without a group, before what anyone may still wait for (``replies_waited``)."""
+    cut = await consumed.delete_consumed(bootstrap, [t.name for t in WORK_TOPICS], groups)
+    replies = await consumed.delete_older_than(
+        bootstrap, [MATCHING_REPLIES.name], datetime.now(UTC) - replies_waited - REPLY_MARGIN
+    )
+    cut.deleted.update(replies.deleted)
+    return cut
 
 
 class HttpPeer:

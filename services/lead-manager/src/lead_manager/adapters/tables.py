@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 
 from lead_manager.domain.branch import DEFAULT_OPENING_HOURS
 
@@ -251,6 +251,16 @@ insight_positions = Table(
     metadata,
     Column("partition", Integer, primary_key=True),
     Column("next_offset", BigInteger, nullable=False),
+)
+
+# each lead's key, sealing the personal fields of its events on osb.lead.events.v1; an
+# erasure deletes it (crypto-shredding), lead-manager hands it to the notifier and the DMS
+lead_keys = Table(
+    "lead_keys",
+    metadata,
+    Column("lead_id", UUID(as_uuid=True), primary_key=True),
+    Column("key", BYTEA, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 outbox = outbox_table(metadata)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from lead_manager import SOURCE
+from lead_manager.adapters.keys import keys_for
 from lead_manager.adapters.repository import (
     SqlBranchRepository,
     SqlLeadRepository,
@@ -32,9 +33,12 @@ class SqlUnitOfWork:
     if the change it reports is committed.
     """
 
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Callable[[], datetime], *, seal: bool = False
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._seal = seal  # the lead events' personal fields, with each lead's key
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
         self._tracked: list[tuple[Lead, str | None, str | None, str | None]] = []
@@ -111,7 +115,11 @@ class SqlUnitOfWork:
                 for e in lead.events
             ]
         await copy_many(self.connection, lead_history, history)
-        await add_to_outbox(self.connection, outbox, events, source=SOURCE)
+        keys = None
+        if self._seal:
+            sealed = {lead.id for lead, *_ in self._tracked if any(e.personal for e in lead.events)}
+            keys = {str(k): v for k, v in (await keys_for(self.connection, sealed)).items()}
+        await add_to_outbox(self.connection, outbox, events, source=SOURCE, seal_keys=keys)
         assert self._tx is not None
         await self._tx.commit()
         for lead, *_ in self._tracked:

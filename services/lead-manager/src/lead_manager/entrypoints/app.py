@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,14 @@ from osb_platform.http import (
     install_metrics,
     install_tracing,
 )
+from osb_platform.keys import install_keys
 from osb_platform.matching import MatchingClient
 from osb_platform.service import readiness, service_runtime, utc_now
 
 from lead_manager import SERVICE, SOURCE
 from lead_manager.adapters import privacy
 from lead_manager.adapters.insight import InsightFeed, InsightQueries
+from lead_manager.adapters.keys import existing_keys
 from lead_manager.adapters.lead_feed import LeadFeed
 from lead_manager.adapters.privacy import HttpPeer
 from lead_manager.adapters.queries import LeadQueries
@@ -44,6 +47,7 @@ from lead_manager.service.deadlines import watch_time
 from lead_manager.service.privacy import expire_leads, watch_retention
 from lead_manager.settings import Settings
 
+log = logging.getLogger(__name__)
 RELAY_LOCK = 0x05B0_07B0  # advisory lock id of lead-manager's outbox relay
 MIGRATIONS = Path(__file__).resolve().parents[1] / "adapters" / "migrations"
 
@@ -65,10 +69,19 @@ def create_app(
                 await uow.commit()
             run.relay(outbox, lock_key=RELAY_LOCK)
             engine = run.engine
+            # the lead events' personal fields are sealed where the installation can hand
+            # out the keys (its OSB_PRIVACY_TOKEN): docs/architecture.md, "Privacy"
+            seal = settings.privacy_token is not None
+            if not seal:
+                log.warning("no OSB_PRIVACY_TOKEN: lead events carry personal fields unsealed")
+
+            def units() -> SqlUnitOfWork:
+                return SqlUnitOfWork(engine, clock, seal=seal)
+
             run.background(
                 partial(
                     watch_time,
-                    lambda: SqlUnitOfWork(engine, clock),
+                    units,
                     clock,
                     every=settings.overdue_scan_s,
                 ),
@@ -86,7 +99,7 @@ def create_app(
             broker = subscribers.broker(
                 settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,
-                deps=Consuming(lambda: SqlUnitOfWork(engine, clock), clock, matching),
+                deps=Consuming(units, clock, matching),
                 producer=run.producer,
                 max_records=settings.max_batch,
             )
@@ -129,6 +142,7 @@ def create_app(
             app.state.wiring = http.Wiring(
                 engine=run.engine,
                 clock=clock,
+                seal=seal,
                 reads=LeadQueries(run.engine),
                 matching=matching,
                 changes=feed.log,
@@ -143,7 +157,9 @@ def create_app(
                         privacy.cut_work_topics,
                         settings.kafka_bootstrap_servers,
                         settings.privacy_groups,
+                        timedelta(seconds=settings.matching_timeout_s),
                     ),
+                    sealed=seal,
                 ),
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)
@@ -163,6 +179,9 @@ def create_app(
     install_tracing(app)
     install_asyncapi(app, asyncapi(settings))
     http.install(app)
+    install_keys(
+        app, settings.privacy_token, lambda: partial(existing_keys, app.state.wiring.engine)
+    )
     app.include_router(web_router)
     app.mount("/static", static, name="static")
     return app

@@ -83,14 +83,12 @@ class PrivacyErasure(BaseModel):
     not_yet: list[str]  # what this erasure does not reach yet (issue 19)
 
 
-# Said in every erasure's answer until it is built (docs/architecture.md, Privacy).
-NOT_YET = [
+# Said in an erasure's answer where the installation does not seal the lead events (no
+# OSB_PRIVACY_TOKEN: lead-manager could not hand out the keys; docs/architecture.md).
+UNSEALED = (
     "osb.lead.events.v1 keeps the person's lead events in readable form (kept for ever; "
-    "their fields are not sealed yet)",
-    "osb.matching.replies.v1 keeps customer-matching's answers an hour (read without a "
-    "consumer group: not cut)",
-    "the DMS is not told yet; its masters and their topics keep the person",
-]
+    "their personal fields are sealed only where the installation has OSB_PRIVACY_TOKEN)"
+)
 
 
 async def export_person(
@@ -156,6 +154,7 @@ async def erase_person(
     dead_letters: DeadLetters,
     work_topics: WorkTopics,
     now: datetime,
+    sealed: bool,
     service: str = "lead-manager",
 ) -> PrivacyErasure:
     """The other services, the dead letters and the work topics first, then lead-manager's
@@ -181,7 +180,7 @@ async def erase_person(
             *others,
             ErasedCounts(service="kafka", rows=letters | cut.deleted),
         ],
-        not_yet=NOT_YET
+        not_yet=([] if sealed else [UNSEALED])
         + [f"{p}: no consumer group of the installation reads it: not cut" for p in cut.unread],
     )
 

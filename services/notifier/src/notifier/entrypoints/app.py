@@ -24,6 +24,7 @@ from osb_platform.http import (
     install_metrics,
     install_tracing,
 )
+from osb_platform.keys import Keyring
 from osb_platform.privacy import install_privacy
 from osb_platform.service import readiness, serve, service_runtime, utc_now
 from osb_platform.table import TopicTable
@@ -102,12 +103,18 @@ def create_app(
             )
             run.relay(outbox, lock_key=RELAY_LOCK)
             run.background(dispatcher.run, "dispatcher")
+            keyring = Keyring(settings.lead_manager_url, settings.privacy_token)
+            run.stack.push_async_callback(keyring.close)
             await run.consume(
                 subscribers.broker(
                     settings.kafka_bootstrap_servers,
                     group_id=settings.consumer_group,
                     deps=Consuming(
-                        store, branches, dispatcher.wake, links=settings.customer_links()
+                        store,
+                        branches,
+                        dispatcher.wake,
+                        links=settings.customer_links(),
+                        keyring=keyring,
                     ),
                     producer=run.producer,
                 )

@@ -40,6 +40,7 @@ class Wiring:
     changes: ChangeLog
     insight: InsightReads
     privacy: Privacies
+    seal: bool = False  # the lead events' personal fields (docs/architecture.md, "Privacy")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Privacies:
     erase: OwnErase
     dead_letters: DeadLetters
     work_topics: WorkTopics
+    sealed: bool = False  # the lead events' personal fields, with the leads' keys
 
 
 async def wiring(request: Request) -> Wiring:
@@ -62,7 +64,7 @@ Wired = Annotated[Wiring, Depends(wiring)]
 
 
 async def _unit_of_work(w: Wired) -> UnitOfWork:
-    return SqlUnitOfWork(w.engine, w.clock)
+    return SqlUnitOfWork(w.engine, w.clock, seal=w.seal)
 
 
 async def _reads(w: Wired) -> LeadReads:

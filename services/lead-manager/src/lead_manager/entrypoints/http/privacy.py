@@ -84,8 +84,10 @@ async def erase(
     in the caller's branches anonymised in place (statuses, times and the Auswertung's
     figures stay), messages' recipients and texts, the DMS replica's records, search labels
     and a STOP gone. Refused (409, ``OPEN_LEADS``) while one of their leads is still open.
-    Dead letters holding them go from every dead-letter topic. ``not_yet`` says what it
-    does not reach yet. Asking again does no harm."""
+    Dead letters holding them go from every dead-letter topic, the work topics are cut at
+    what every consumer has read, the leads' keys are destroyed (their events' personal
+    fields no longer open) and the DMS is told (``LeadAnonymised``). ``not_yet`` says what
+    it does not reach. Asking again does no harm."""
     try:
         return await erase_person(
             actor,
@@ -96,6 +98,7 @@ async def erase(
             dead_letters=privacy.dead_letters,
             work_topics=privacy.work_topics,
             now=clock(),
+            sealed=privacy.sealed,
         )
     except NotAllowedError:
         raise FORBIDDEN from None
