@@ -1,16 +1,17 @@
-"""make bench-erasure: a person's erasure in lead-manager's database at 1,000,000 leads,
-beside the same at 10,000 leads in the same run.
+"""make bench-erasure: a person's erasure in lead-manager's and the notifier's databases at
+1,000,000 leads, beside the same at 10,000 leads in the same run.
 
-Fills a database of its own (``lead_manager_erasure_bench``) through COPY with leads over 20
-branches (bench_search's rows), two history rows and a key each, first 10,000, then
-1,000,000. At each size it times, for persons with one closed lead each: finding and widening
-the person (``erasure_subject``: the leads by e-mail, phone, customer number, VIN, and the
-appointments' customer numbers) and lead-manager's own step (``erase``: the leads, their
-history, appointments, reminders, offers anonymised, the keys destroyed, a LeadAnonymised
-each through the outbox, one transaction); and the retention's batch of 500 leads
-(``expired_leads`` and ``anonymise_leads``). The other services' steps and the topic steps
-are not here: they scale with their own tables and topics, not with the leads. Writes
-.bench/erasure.json.
+Fills databases of their own (``lead_manager_erasure_bench``, ``notifier_erasure_bench``)
+through COPY: leads over 20 branches (bench_search's rows), two history rows and a key each,
+and a message to the lead's address each; first 10,000, then 1,000,000. At each size it
+times, for persons with one closed lead each: finding and widening the person
+(``erasure_subject``: the leads by e-mail, phone, customer number, VIN, and the
+appointments' customer numbers), the notifier's step (``notifier.adapters.privacy.erase``:
+the messages by lead, address or number emptied) and lead-manager's own step (``erase``:
+the leads, their history, appointments, reminders, offers anonymised, the keys destroyed,
+a LeadAnonymised each through the outbox, one transaction); and the retention's batch of
+500 leads (``expired_leads`` and ``anonymise_leads``). lead-intake's and customer-matching's
+steps and the topic steps are not here. Writes .bench/erasure.json.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import random
 import statistics
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ import asyncpg
 from bench_search import COLUMNS, rows
 from lead_manager.adapters import privacy
 from lead_manager.entrypoints.app import MIGRATIONS
+from notifier.adapters import privacy as notifier_privacy
+from notifier.entrypoints.app import MIGRATIONS as NOTIFIER_MIGRATIONS
 from osb_platform.db import make_engine, upgrade
 from osb_platform.privacy import Subject
 from osb_testing.infrastructure import TestInfrastructure, provide
@@ -39,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".bench" / "erasure.json"
 DATABASE = "lead_manager_erasure_bench"
+NOTIFIER_DATABASE = "notifier_erasure_bench"
 BRANCHES = [f"B{i:02d}" for i in range(20)]
 HISTORY = ["lead_id", "at", "actor_id", "actor_name", "action", "to_status", "reason", "details"]
 TABLES = ("leads", "lead_history", "lead_keys", "outbox")
@@ -59,6 +64,33 @@ def history(n: int) -> Any:
             "ausgebucht",
             '{"channel": "EMAIL"}',
         )
+
+
+MESSAGES = [
+    *("id", "source_event_id", "source_event_type", "channel", "lead_id", "branch_id"),
+    *("recipient", "subject", "text", "status", "attempts", "next_attempt_at", "created_at"),
+]
+
+
+def messages(n: int) -> Any:
+    """A rejection by e-mail to each lead's address (bench_search's e-mail addresses)."""
+    for i, row in enumerate(rows(n, random.Random(7))):
+        lead, branch, last, email, at = row[0], row[2], row[12], row[13], row[5]
+        text = f"Sehr geehrte Frau {last}, leider ist der Termin nicht frei."
+        yield (
+            *(uuid.UUID(int=(1 << 64) + i), f"evt-{i}", "osb.lead.LeadRejected.v1", "EMAIL"),
+            *(lead, branch, email, "Ihre Terminanfrage", text, "SENT", 1, at, at),
+        )
+
+
+async def fill_notifier(url: str, n: int) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("TRUNCATE notifications, sms_opt_outs")
+        await conn.copy_records_to_table("notifications", records=messages(n), columns=MESSAGES)
+        await conn.execute("VACUUM ANALYZE notifications")
+    finally:
+        await conn.close()
 
 
 def keys(n: int) -> Any:
@@ -116,8 +148,8 @@ def summary(timings: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(timings), 1), "p95_ms": round(q[18], 1)}
 
 
-async def erasures(engine: AsyncEngine, emails: list[str]) -> dict[str, Any]:
-    widen, own = [], []
+async def erasures(engine: AsyncEngine, notifier: AsyncEngine, emails: list[str]) -> dict[str, Any]:
+    widen, messages, own = [], [], []
     now = datetime.now(UTC)
     for email in emails:
         subject = Subject(emails=[email])
@@ -125,11 +157,15 @@ async def erasures(engine: AsyncEngine, emails: list[str]) -> dict[str, Any]:
         widened = await privacy.erasure_subject(engine, subject, BRANCHES, now)
         widen.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
+        emptied = await notifier_privacy.erase(notifier, widened)
+        messages.append((time.perf_counter() - started) * 1000)
+        assert emptied["notifier.notifications"] == 1, emptied
+        started = time.perf_counter()
         counts = await privacy.erase(engine, widened, BRANCHES, now)
         own.append((time.perf_counter() - started) * 1000)
         assert counts["lead-manager.leads"] == 1, counts
         assert counts["lead-manager.lead_keys"] == 1, counts
-    return {"widen": summary(widen), "erase": summary(own)}
+    return {"widen": summary(widen), "notifier": summary(messages), "erase": summary(own)}
 
 
 async def retention(engine: AsyncEngine, batches: int) -> dict[str, Any]:
@@ -150,25 +186,31 @@ async def retention(engine: AsyncEngine, batches: int) -> dict[str, Any]:
 async def measure(infra: TestInfrastructure, sizes: list[int], count: int) -> dict[str, Any]:
     server = infra.database_urls["lead-manager"]
     admin = await asyncpg.connect(urlunsplit(urlsplit(server)._replace(path="/postgres")))
-    if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-        await admin.execute(f"CREATE DATABASE {DATABASE}")
+    for name in (DATABASE, NOTIFIER_DATABASE):
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f"CREATE DATABASE {name}")
     await admin.close()
     url = urlunsplit(urlsplit(server)._replace(path=f"/{DATABASE}"))
+    notifier_url = urlunsplit(urlsplit(server)._replace(path=f"/{NOTIFIER_DATABASE}"))
     engine = make_engine(url, pool_size=2)
+    notifier = make_engine(notifier_url, pool_size=2)
     await upgrade(engine, MIGRATIONS)
+    await upgrade(notifier, NOTIFIER_MIGRATIONS)
     report: dict[str, Any] = {}
     try:
         for n in sizes:
             load = await fill(url, n)
+            await fill_notifier(notifier_url, n)
             emails = await persons(url, count)
             report[str(n)] = {
                 "load": load,
-                "person": await erasures(engine, emails),
+                "person": await erasures(engine, notifier, emails),
                 "retention": await retention(engine, 5),
             }
             print(f"{n:,} leads: {report[str(n)]}", flush=True)
     finally:
         await engine.dispose()
+        await notifier.dispose()
     return report
 
 
@@ -188,6 +230,7 @@ def main() -> None:
     print(f"{'step (p50 / p95 ms)':34} {f'{sizes[0]:,} leads':>18} {f'{sizes[1]:,} leads':>18}")
     for part, step in (
         ("person", "widen"),
+        ("person", "notifier"),
         ("person", "erase"),
         ("retention", "find 500"),
         ("retention", "anonymise 500"),

@@ -78,6 +78,9 @@ def make_engine(url: str, *, pool_size: int = 10, **options: Any) -> AsyncEngine
     return engine
 
 
+MIGRATION_LOCK = 0x05B0_D8A1  # advisory lock id, per database: one migration at a time
+
+
 async def upgrade(engine: AsyncEngine, migrations: Path, revision: str = "head") -> None:
     """Run the Alembic migrations in ``migrations`` (a folder with env.py and versions/)."""
 
@@ -88,6 +91,12 @@ async def upgrade(engine: AsyncEngine, migrations: Path, revision: str = "head")
         command.upgrade(config, revision)
 
     async with engine.begin() as connection:
+        # instances started together on a fresh database (a first deploy with replicas)
+        # would race to create the same tables: one migrates, the others wait, then find
+        # the database at head (the lock ends with the transaction)
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+        )
         await connection.run_sync(run)
 
 

@@ -5,6 +5,7 @@ The lead's key goes with it: its sealed events no longer open."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -142,3 +143,23 @@ async def test_a_closed_lead_past_its_branch_s_months_is_anonymised_once(
         by=AnonymisedBy.RETENTION,
         anonymised_at=now + timedelta(days=40),
     )
+
+
+async def test_erasures_across_instances_run_one_after_the_other(engine: AsyncEngine) -> None:
+    """Two at once would append other people's dead letters twice (each rewrites the
+    partitions it found): lead-manager's instances take turns by an advisory lock."""
+    order: list[str] = []
+    first_in = asyncio.Event()
+
+    async def erasure(name: str, hold: float) -> None:
+        async with privacy.one_at_a_time(engine):
+            order.append(f"{name} in")
+            first_in.set()
+            await asyncio.sleep(hold)  # the other is asked for meanwhile
+            order.append(f"{name} out")
+
+    first = asyncio.create_task(erasure("a", 0.5))
+    await first_in.wait()
+    async with asyncio.timeout(30):
+        await asyncio.gather(first, erasure("b", 0))
+    assert order == ["a in", "a out", "b in", "b out"]

@@ -4,12 +4,25 @@ branches, every other service asked with what the person's leads say about them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 from lead_manager.domain.permissions import Actor, Permission
-from lead_manager.service.privacy import NotAllowedError, erase_person, export_person
-from osb_contracts.topics import LEAD_EVENTS
+from lead_manager.service.privacy import (
+    NotAllowedError,
+    erase_person,
+    export_person,
+    topic_copies,
+)
+from osb_contracts.topics import (
+    BRANCH_SETTINGS,
+    LEAD_EVENTS,
+    MATCHING_REPLIES,
+    PORTAL_BOOKINGS,
+    TOPICS,
+)
 from osb_platform.consumed import Cut
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject
 
@@ -66,7 +79,7 @@ def test_the_export_asks_every_service_with_what_the_person_s_leads_say() -> Non
     ]
     assert (document.exported_by, document.branches) == ("dora", ["HH-01"])
     kept = {t.topic: t.kept for t in document.topics}
-    assert kept[LEAD_EVENTS.name] == "for ever"
+    assert kept[LEAD_EVENTS.name] == "dauerhaft"
     assert LEAD_EVENTS.dlq in kept
 
 
@@ -104,6 +117,12 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
         steps.append("work topics")
         return Cut({"osb.lead.requests.v1": 7}, ["osb.customer.events.v1[0]"])
 
+    @asynccontextmanager
+    async def one_at_a_time() -> AsyncIterator[None]:
+        steps.append("lock")
+        yield
+        steps.append("unlock")
+
     notifier = Peer("notifier")
     officer = Actor("dora", "Dora", {"HH-01": frozenset({Permission.PRIVACY_OFFICER})})
     done = asyncio.run(
@@ -117,13 +136,16 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
             work_topics=work_topics,
             now=NOW,
             sealed=True,
+            one_at_a_time=one_at_a_time,
         )
     )
     assert steps == [
         "widen ['HH-01']",
+        "lock",  # another instance's erasure rewrites no partition meanwhile
         "dead letters after 1 asked",
         "work topics",
         "own after 1 asked",
+        "unlock",
     ]
     assert notifier.asked == [widened]
     assert [(c.service, c.rows) for c in done.services] == [
@@ -135,3 +157,14 @@ def test_the_erasure_asks_the_other_services_before_it_erases_its_own_rows() -> 
     assert done.not_yet == [
         "osb.customer.events.v1[0]: no consumer group of the installation reads it: not cut"
     ]
+
+
+def test_the_export_says_in_german_what_every_topic_carries_and_how_long() -> None:
+    copies = {c.topic: c for c in topic_copies()}
+    assert set(copies) == {t.name for t in TOPICS} | {t.dlq for t in TOPICS if t.has_dlq}
+    assert copies[LEAD_EVENTS.name].kept == "dauerhaft"
+    assert "Schlüssel" in copies[LEAD_EVENTS.name].about
+    assert copies[MATCHING_REPLIES.name].kept == "1 Stunde"
+    assert copies[LEAD_EVENTS.dlq].kept == "30 Tage"
+    assert copies[PORTAL_BOOKINGS.name].kept.endswith("(voreingestellt 7 Tage)")
+    assert copies[BRANCH_SETTINGS.name].kept.startswith("der jeweils neueste Stand")

@@ -4,7 +4,8 @@ HTTP for theirs (``osb_platform.privacy``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -318,6 +319,21 @@ async def cut_work_topics(
     )
     cut.deleted.update(replies.deleted)
     return cut
+
+
+ERASURE_LOCK = 0x05B0_E2A5  # advisory lock id: one erasure at a time across the instances
+
+
+@asynccontextmanager
+async def one_at_a_time(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Held for an erasure's steps (a session lock on a connection of its own): another
+    instance's erasure waits, so no two rewrite the same dead-letter partition at once."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ERASURE_LOCK})
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ERASURE_LOCK})
 
 
 class HttpPeer:

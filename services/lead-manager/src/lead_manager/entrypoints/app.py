@@ -160,6 +160,7 @@ def create_app(
                         timedelta(seconds=settings.matching_timeout_s),
                     ),
                     sealed=seal,
+                    one_at_a_time=partial(privacy.one_at_a_time, run.engine),
                 ),
             )
             app.state.checks = readiness(run.engine, run.producer, LEAD_EVENTS.name)

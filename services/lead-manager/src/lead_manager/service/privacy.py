@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from osb_contracts.topics import TOPICS
+from osb_contracts.topics import DAY_MS, DLQ_RETENTION_DAYS, TOPICS
 from osb_platform.consumed import Cut
 from osb_platform.privacy import ErasedCounts, Part, ServiceExport, Subject
 from prometheus_client import Counter
@@ -116,18 +117,44 @@ async def export_person(
     )
 
 
+# what each topic carries, for the person who receives the export (German, as the parts)
+TOPIC_ABOUT = {
+    "osb.portal.bookings.v1": "Buchungen aus dem Online-Portal, wie sie abgeschickt wurden.",
+    "osb.lead.requests.v1": (
+        "Geprüfte Buchungen, Stornierungen und Antworten des Kunden auf dem Weg zum Leadmanager."
+    ),
+    "osb.lead.events.v1": (
+        "Jede Änderung eines Terminleads, dauerhaft gespeichert (die Auswertung wird daraus "
+        "gebildet). Die persönlichen Angaben sind mit einem Schlüssel je Lead verschlüsselt; "
+        "eine Löschung vernichtet den Schlüssel."
+    ),
+    "osb.dms.appointments.v1": "Terminänderungen aus dem DMS: Löschungen, Ankunft des Kunden.",
+    "osb.dms.customers.v1": "Änderungen am Kundenstamm des DMS.",
+    "osb.dms.vehicles.v1": "Änderungen am Fahrzeugstamm des DMS.",
+    "osb.customer.events.v1": "Neue Kunden und Änderungswünsche am Kundenstamm für das DMS.",
+    "osb.matching.requests.v1": (
+        "Anfragen an die Kundenidentifikation: Dublettensuche, Kunden- und Fahrzeugsuche."
+    ),
+    "osb.matching.replies.v1": "Antworten der Kundenidentifikation.",
+    "osb.notification.events.v1": "Das Ergebnis jeder E-Mail und SMS: versandt oder nicht.",
+    "osb.notification.commands.v1": "Aufträge an den Versand, etwa erneut zu senden.",
+    "osb.branch.settings.v1": "Die OSB-Einstellungen jeder Filiale (keine Kundendaten).",
+}
+
+
 def topic_copies() -> list[TopicCopy]:
+    """Every topic with what it carries and how long it keeps a record, in German."""
     copies = []
     for topic in TOPICS:
         copies.append(
-            TopicCopy(topic=topic.name, about=topic.description, kept=_kept(topic.config))
+            TopicCopy(topic=topic.name, about=TOPIC_ABOUT[topic.name], kept=_kept(topic.config))
         )
         if topic.has_dlq:
             copies.append(
                 TopicCopy(
                     topic=topic.dlq,
-                    about=f"Records of {topic.name} that could not be processed.",
-                    kept=_kept({}),
+                    about=f"Datensätze aus {topic.name}, die nicht verarbeitet werden konnten.",
+                    kept=_kept({"retention.ms": str(DLQ_RETENTION_DAYS * DAY_MS)}),
                 )
             )
     return copies
@@ -135,13 +162,16 @@ def topic_copies() -> list[TopicCopy]:
 
 def _kept(config: dict[str, Any]) -> str:
     if config.get("cleanup.policy") == "compact":
-        return "the latest record per key, until it is deleted"
+        return "der jeweils neueste Stand je Schlüssel, bis er gelöscht wird"
     retention = config.get("retention.ms")
     if retention == "-1":
-        return "for ever"
+        return "dauerhaft"
     if retention is None:
-        return "the cluster's retention (7 days by default)"
-    return f"{int(retention) / 3_600_000:g} hours"
+        return "so lange, wie der Kafka-Cluster Datensätze aufbewahrt (voreingestellt 7 Tage)"
+    hours = int(retention) / 3_600_000
+    if hours >= 48:
+        return f"{hours / 24:g} Tage"
+    return f"{hours:g} Stunde" if hours == 1 else f"{hours:g} Stunden"
 
 
 async def erase_person(
@@ -155,6 +185,7 @@ async def erase_person(
     work_topics: WorkTopics,
     now: datetime,
     sealed: bool,
+    one_at_a_time: Callable[[], AbstractAsyncContextManager[Any]] = nullcontext,
     service: str = "lead-manager",
 ) -> PrivacyErasure:
     """The other services, the dead letters and the work topics first, then lead-manager's
@@ -165,10 +196,13 @@ async def erase_person(
     if not branches:
         raise NotAllowedError
     widened = await widen(subject, branches, now)
-    others = await asyncio.gather(*(p.erase(widened) for p in peers))
-    letters = await dead_letters(widened)
-    cut = await work_topics(widened)
-    counts = await own(widened, branches, now)
+    # one erasure at a time across the instances: two rewriting the same dead-letter
+    # partition would append the others' dead letters twice
+    async with one_at_a_time():
+        others = await asyncio.gather(*(p.erase(widened) for p in peers))
+        letters = await dead_letters(widened)
+        cut = await work_topics(widened)
+        counts = await own(widened, branches, now)
     return PrivacyErasure(
         subject=subject,
         found_by=widened,

@@ -10,9 +10,10 @@ dependency and request.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,6 +55,8 @@ class Privacies:
     dead_letters: DeadLetters
     work_topics: WorkTopics
     sealed: bool = False  # the lead events' personal fields, with the leads' keys
+    # one erasure at a time across the instances
+    one_at_a_time: Callable[[], AbstractAsyncContextManager[Any]] = nullcontext
 
 
 async def wiring(request: Request) -> Wiring:

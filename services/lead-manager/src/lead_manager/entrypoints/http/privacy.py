@@ -99,6 +99,7 @@ async def erase(
             work_topics=privacy.work_topics,
             now=clock(),
             sealed=privacy.sealed,
+            one_at_a_time=privacy.one_at_a_time,
         )
     except NotAllowedError:
         raise FORBIDDEN from None
