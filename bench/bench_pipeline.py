@@ -198,37 +198,39 @@ async def pipeline(
     system = await lead_system(run, bootstrap=bootstrap, database_urls=urls, jwt_secret=SECRET)
     first = [system.intake, system.manager]
     processes = first + [p.another(i) for p in first for i in range(2, instances + 1)]
-    await asyncio.gather(*(p.start() for p in processes))
-    # the bookings go out once every instance has its partitions, not during the rebalance
-    await groups_settled(
-        {
-            f"intake-{run}": [p for p in processes if p.name.startswith("lead-intake")],
-            f"manager-{run}.{LEAD_REQUESTS.name}": [
-                p for p in processes if p.name.startswith("lead-manager")
-            ],
-        }
-    )
-    # a fresh database's Auswertung reads the lead events' whole history first: before the
-    # load, so what is measured is the pipeline with the read model kept current
-    await insight_caught_up([p for p in processes if p.name.startswith("lead-manager")])
-    await housekeeping_done(urls["lead-manager"])
-    keys = {str(lead_id_for(k.decode())).encode(): k for k, _, _ in records}
-    partitions = await partitions_of(bootstrap, [LEAD_EVENTS.name])
     events = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await events.start()
     try:
+        # every process stopped however the run ends: one left running would read the next
+        # runs' bookings in its own groups and send everything twice
+        await asyncio.gather(*(p.start() for p in processes))
+        # the bookings go out once every instance has its partitions, not during the rebalance
+        await groups_settled(
+            {
+                f"intake-{run}": [p for p in processes if p.name.startswith("lead-intake")],
+                f"manager-{run}.{LEAD_REQUESTS.name}": [
+                    p for p in processes if p.name.startswith("lead-manager")
+                ],
+            }
+        )
+        # a fresh database's Auswertung reads the lead events' whole history first: before the
+        # load, so what is measured is the pipeline with the read model kept current
+        await insight_caught_up([p for p in processes if p.name.startswith("lead-manager")])
+        await housekeeping_done(urls["lead-manager"])
+        keys = {str(lead_id_for(k.decode())).encode(): k for k, _, _ in records}
+        partitions = await partitions_of(bootstrap, [LEAD_EVENTS.name])
         start = await events.end_offsets(partitions)
-        try:
-            sent = await produce(bootstrap, records, rate)
-            # While the pipeline runs, only the topic's end offsets are watched: reading every
-            # event here would take CPU from the pipeline (the baseline measures in its own
-            # loop). The events are read afterwards; their timestamps are the broker's.
-            end = await published(events, start, len(records))
-        finally:
-            for process in processes:
-                process.stop()
+        sent = await produce(bootstrap, records, rate)
+        # While the pipeline runs, only the topic's end offsets are watched: reading every
+        # event here would take CPU from the pipeline (the baseline measures in its own
+        # loop). The events are read afterwards; their timestamps are the broker's.
+        end = await published(events, start, len(records))
+        for process in processes:
+            process.stop()
         created = await read_between(events, start, end)
     finally:
+        for process in processes:
+            process.stop()
         await events.stop()
     created_type = LeadCreated.cloudevents_type()
     done_at: dict[bytes, int] = {}
