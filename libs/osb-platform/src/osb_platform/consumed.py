@@ -9,7 +9,8 @@ waits for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,17 +26,38 @@ class Cut:
     unread: list[str] = field(default_factory=list)  # "topic[partition]" no group reads
 
 
-async def delete_consumed(
-    bootstrap: str, topics: Sequence[str], group_prefixes: Sequence[str]
-) -> Cut:
-    """``topics`` cut at what the groups named by ``group_prefixes`` have all committed."""
+@asynccontextmanager
+async def _clients(
+    bootstrap: str, topics: Sequence[str]
+) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer, list[TopicPartition]]]:
+    """An admin client, a consumer without a group, and every partition of ``topics``."""
     security = KafkaSecurity().aiokafka()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await admin.start()
     await consumer.start()
-    cut = Cut()
     try:
+        described = await admin.describe_topics(list(topics)) if topics else []
+        partitions = sorted(
+            (
+                TopicPartition(t["topic"], p["partition"])
+                for t in described
+                for p in t["partitions"]
+            ),
+            key=lambda tp: (tp.topic, tp.partition),
+        )
+        yield admin, consumer, partitions
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def delete_consumed(
+    bootstrap: str, topics: Sequence[str], group_prefixes: Sequence[str]
+) -> Cut:
+    """``topics`` cut at what the groups named by ``group_prefixes`` have all committed."""
+    cut = Cut()
+    async with _clients(bootstrap, topics) as (admin, consumer, partitions):
         groups = sorted(
             g
             for g, *_ in await admin.list_consumer_groups()
@@ -46,15 +68,6 @@ async def delete_consumed(
             for tp, meta in (await admin.list_consumer_group_offsets(group)).items():
                 if tp.topic in topics and meta.offset >= 0:
                     committed[tp] = min(committed.get(tp, meta.offset), meta.offset)
-        described = await admin.describe_topics(list(topics)) if topics else []
-        partitions = sorted(
-            (
-                TopicPartition(t["topic"], p["partition"])
-                for t in described
-                for p in t["partitions"]
-            ),
-            key=lambda tp: (tp.topic, tp.partition),
-        )
         starts = await consumer.beginning_offsets(partitions) if partitions else {}
         wanted = {}
         for tp in partitions:
@@ -65,25 +78,13 @@ async def delete_consumed(
                 cut.deleted[tp.topic] = cut.deleted.get(tp.topic, 0) + committed[tp] - starts[tp]
         if wanted:
             await admin.delete_records(wanted)
-    finally:
-        await consumer.stop()
-        await admin.close()
     return cut
 
 
 async def delete_older_than(bootstrap: str, topics: Sequence[str], before: datetime) -> Cut:
     """``topics`` cut before their first record written at ``before`` or later."""
-    security = KafkaSecurity().aiokafka()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
-    await admin.start()
-    await consumer.start()
     cut = Cut()
-    try:
-        described = await admin.describe_topics(list(topics)) if topics else []
-        partitions = [
-            TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
-        ]
+    async with _clients(bootstrap, topics) as (admin, consumer, partitions):
         if not partitions:
             return cut
         starts = await consumer.beginning_offsets(partitions)
@@ -100,7 +101,4 @@ async def delete_older_than(bootstrap: str, topics: Sequence[str], before: datet
                 cut.deleted[tp.topic] = cut.deleted.get(tp.topic, 0) + offset - starts[tp]
         if wanted:
             await admin.delete_records(wanted)
-    finally:
-        await consumer.stop()
-        await admin.close()
     return cut
