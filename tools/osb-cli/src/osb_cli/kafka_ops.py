@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -48,17 +49,29 @@ async def _end_offsets(
         await consumer.stop()
 
 
+async def partitions_by_topic(admin: AIOKafkaAdminClient) -> dict[str, list[TopicPartition]]:
+    """Every topic but Kafka's own with its partitions, listed by name (a metadata answer
+    without any topic was seen once: asked again; none at all is an error, never "empty")."""
+    for _ in range(20):
+        names = sorted(t for t in await admin.list_topics() if not t.startswith("__"))
+        described = await admin.describe_topics(names) if names else []
+        found = {
+            t["topic"]: [TopicPartition(t["topic"], p["partition"]) for p in t["partitions"]]
+            for t in described
+            if t["partitions"]
+        }
+        if found:
+            return found
+        await asyncio.sleep(0.5)
+    raise RuntimeError("the broker lists no topics")
+
+
 async def topics(bootstrap: str, *, group_prefix: str = "") -> list[TopicState]:
     """Every topic with its partitions, its size and each consumer group's lag on it."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **KafkaSecurity().aiokafka())
     await admin.start()
     try:
-        metadata = await admin.describe_topics()
-        partitions = {
-            t["topic"]: [TopicPartition(t["topic"], p["partition"]) for p in t["partitions"]]
-            for t in metadata
-            if not t["topic"].startswith("__")
-        }
+        partitions = await partitions_by_topic(admin)
         ends = await _end_offsets(bootstrap, [tp for tps in partitions.values() for tp in tps])
         states = {
             name: TopicState(name, len(tps), sum(ends.get(tp, 0) for tp in tps))

@@ -5,7 +5,6 @@ the erasure are checked against; an operator runs it as ``osb privacy scan``."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from osb_platform.db import make_engine
 from osb_platform.kafka_security import KafkaSecurity
 from osb_platform.privacy import Subject
 from sqlalchemy import text
+
+from osb_cli.kafka_ops import partitions_by_topic
 
 
 @dataclass(frozen=True)
@@ -100,22 +101,13 @@ async def _partitions(bootstrap: str) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **KafkaSecurity().aiokafka())
     await admin.start()
     try:
-        for _ in range(20):
-            names = sorted(t for t in await admin.list_topics() if not t.startswith("__"))
-            described = await admin.describe_topics(names) if names else []
-            found = [
-                TopicPartition(t["topic"], p["partition"])
-                for t in described
-                for p in t["partitions"]
-            ]
-            if found:
-                return found
-            # seen once here: a metadata answer without any topic
-            await asyncio.sleep(0.5)
+        found = await partitions_by_topic(admin)
+    except RuntimeError:
+        # a search that saw nothing must not read as "found nowhere"
+        raise RuntimeError(f"no topics found at {bootstrap}") from None
     finally:
         await admin.close()
-    # a search that saw nothing must not read as "found nowhere"
-    raise RuntimeError(f"no topics found at {bootstrap}")
+    return [tp for name in sorted(found) for tp in found[name]]
 
 
 async def scan_topics(bootstrap: str, traces: Traces) -> list[Finding]:
