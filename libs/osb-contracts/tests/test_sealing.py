@@ -141,7 +141,7 @@ def personal_messages() -> list[Message]:
 def test_every_lead_event_with_personal_fields_is_covered_here() -> None:
     marked = {m for m in LEAD_EVENTS.messages if m.personal}
     assert marked == {type(m) for m in personal_messages()}
-    # no other topic's messages are sealed: nothing else is kept for ever
+    # the event that tells of an erasure carries nothing the erasure removed
     assert LeadAnonymised.personal == {}
 
 

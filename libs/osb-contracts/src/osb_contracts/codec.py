@@ -194,7 +194,6 @@ def _payload(
 ) -> tuple[Message, str | None]:
     """The message, and its personal fields' box when they are sealed (the message reads
     their erased values meanwhile)."""
-    box = None
     try:
         if not sealed:
             return model.model_validate_json(value), None

@@ -342,6 +342,11 @@ def simulate_advisor(
 Email = Annotated[str | None, typer.Option(help="the person's e-mail address")]
 Phone = Annotated[str | None, typer.Option(help="the person's phone number (E.164)")]
 Vin = Annotated[str | None, typer.Option(help="a VIN of the person's vehicle")]
+CustomerNumber = Annotated[str | None, typer.Option(help="a DMS customer number")]
+LeadManagerUrl = Annotated[str, typer.Option(help="lead-manager's address")]
+OfficerToken = Annotated[
+    str | None, typer.Option(envvar="OSB_TOKEN", help="a bearer token with PRIVACY_OFFICER")
+]
 # each service's database, as the services name the variable (make run prints the URLs)
 DATABASES = {
     "lead-intake": ("LEAD_INTAKE_DATABASE_URL", "lead_intake"),
@@ -387,13 +392,10 @@ def privacy_scan(
 def privacy_export(
     email: Email = None,
     phone: Phone = None,
-    customer_number: Annotated[str | None, typer.Option(help="a DMS customer number")] = None,
+    customer_number: CustomerNumber = None,
     vin: Vin = None,
-    url: Annotated[str, typer.Option(help="lead-manager's address")] = "http://127.0.0.1:8002",
-    token: Annotated[
-        str | None,
-        typer.Option(envvar="OSB_TOKEN", help="a bearer token with PRIVACY_OFFICER"),
-    ] = None,
+    url: LeadManagerUrl = "http://127.0.0.1:8002",
+    token: OfficerToken = None,
     out: Annotated[Path | None, typer.Option(help="write the JSON here")] = None,
 ) -> None:
     """Everything every service holds about the person, as one JSON document (lead-manager's
@@ -411,16 +413,13 @@ def privacy_export(
 def privacy_erase(
     email: Email = None,
     phone: Phone = None,
-    customer_number: Annotated[str | None, typer.Option(help="a DMS customer number")] = None,
+    customer_number: CustomerNumber = None,
     vin: Vin = None,
-    url: Annotated[str, typer.Option(help="lead-manager's address")] = "http://127.0.0.1:8002",
-    token: Annotated[
-        str | None,
-        typer.Option(envvar="OSB_TOKEN", help="a bearer token with PRIVACY_OFFICER"),
-    ] = None,
+    url: LeadManagerUrl = "http://127.0.0.1:8002",
+    token: OfficerToken = None,
 ) -> None:
-    """Erase the person from every service's database (lead-manager's POST
-    /api/v1/privacy/erase): what was erased per table, and what it does not reach yet."""
+    """Erase the person from every service's database and every topic (lead-manager's POST
+    /api/v1/privacy/erase): what was erased per table and topic, and what it does not reach."""
     response = _privacy_request("erase", url, token, email, phone, customer_number, vin)
     done = response.json()
     table = Table("table", "rows")
